@@ -1,0 +1,45 @@
+// Classic BPF programs for the capture socket, compiled from tcpdump syntax by libpcap without
+// opening any device (pcap_open_dead + pcap_compile), so it works unprivileged and offline.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <linux/filter.h>
+
+namespace pcap_recorder::bpf {
+
+// libpcap's own message for an expression it cannot compile.
+class FilterError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class FilterProgram {
+ public:
+  // Compiles `expression` for Ethernet frames. An accepted frame is cut to `snaplen` by the kernel
+  // (the program returns snaplen), so no more than that is ever copied into the ring. An empty
+  // expression accepts everything. Throws FilterError.
+  static FilterProgram compile(const std::string& expression, std::uint32_t snaplen);
+
+  // Accepts nothing: attached while the socket is being set up, and to stop intake at shutdown.
+  static FilterProgram dropAll();
+
+  // The form SO_ATTACH_FILTER takes; valid while this object lives and is not modified.
+  sock_fprog socketProgram() const;
+
+  // Runs the program over a frame in user space (libpcap's interpreter): the number of bytes the
+  // kernel would keep, 0 when it rejects the frame. For tests and diagnostics.
+  std::uint32_t evaluate(std::span<const std::byte> frame, std::uint32_t wireLength) const;
+
+  std::size_t size() const noexcept { return instructions_.size(); }
+
+ private:
+  explicit FilterProgram(std::vector<sock_filter> instructions);
+  std::vector<sock_filter> instructions_;
+};
+
+}  // namespace pcap_recorder::bpf

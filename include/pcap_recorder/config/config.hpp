@@ -1,0 +1,83 @@
+// The daemon's configuration: YAML parsed once into plain structs that the other modules take.
+//
+// yaml-cpp never leaves this module. Loading collects every problem it finds (rather than stopping
+// at the first) so `--check-config` can list them all, each as FILE:LINE:COLUMN: message.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pcap_recorder::config {
+
+// Where in the config file a value came from; line and column are 1-based (0 = unknown).
+struct Location {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+struct Problem {
+  Location where;
+  std::string message;
+};
+
+// "FILE:LINE:COLUMN: message", the form compilers use, so editors can jump to it.
+std::string format(const Problem& problem);
+
+// Thrown by load(): every problem found, in file order.
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<Problem> problems);
+  const std::vector<Problem>& problems() const noexcept { return problems_; }
+
+ private:
+  std::vector<Problem> problems_;
+};
+
+enum class TimestampPrecision { micro, nano };
+
+inline constexpr std::uint32_t kMaxSnaplen = 262144;
+
+// Keys of `output:`; each may be overridden per interface.
+struct OutputSettings {
+  std::filesystem::path directory = "/var/lib/pcap-recorder";
+  std::string fileName = "{interface}-%Y%m%dT%H%M%S.pcap";
+  std::uint32_t snaplen = kMaxSnaplen;
+  TimestampPrecision timestamp = TimestampPrecision::micro;
+};
+
+// Keys of `capture:`; each may be overridden per interface.
+struct CaptureSettings {
+  std::uint64_t ringBytes = 32ull << 20;
+  bool promiscuous = true;
+};
+
+// One entry of `interfaces:` with the global sections already merged in.
+struct InterfaceSettings {
+  std::string name;
+  std::string filter;  // tcpdump syntax; empty records everything
+  OutputSettings output;
+  CaptureSettings capture;
+  Location where;  // the list item, for messages about this interface
+};
+
+struct Config {
+  std::filesystem::path sourceFile;
+  std::vector<InterfaceSettings> interfaces;
+};
+
+// Reads and validates the file: YAML syntax, known keys (with a near-miss suggestion for unknown
+// ones), types, ranges, sizes and durations, duplicate interfaces, file names that could collide.
+// It does not touch the network or the output directory; see validateEnvironment() for that.
+// Throws ConfigError listing every problem.
+Config load(const std::filesystem::path& file);
+
+// Same, for YAML text already in memory (the embedded default config, tests, the fuzzer);
+// `displayName` is used as FILE in messages.
+Config parse(const std::string& yamlText, const std::string& displayName);
+
+}  // namespace pcap_recorder::config

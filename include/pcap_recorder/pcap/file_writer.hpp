@@ -1,0 +1,102 @@
+// Writes one classic pcap file: created as `<name>.part`, filled through a large buffer so the
+// disk sees big sequential writes, and finished by fsync and an atomic rename to `<name>`.
+//
+// A file never holds a half-written record: when a write fails (a full disk, an I/O error) the
+// file is cut back to its last complete record and the writer refuses further records.
+// Owned and used by one thread; not thread-safe.
+#pragma once
+
+#include <sys/types.h>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "pcap_recorder/pcap/format.hpp"
+
+namespace pcap_recorder::pcap {
+
+struct WriterOptions {
+  TimestampUnit timestampUnit = TimestampUnit::microseconds;
+  std::uint32_t snaplen = 262144;
+  mode_t fileMode = 0640;
+  std::size_t bufferBytes = 2u << 20;  // at least one largest record
+};
+
+inline constexpr const char* kPartSuffix = ".part";
+
+// "name.pcap" with a collision counter before the extension: nameWithSuffix("a.pcap", 2) is
+// "a_2.pcap"; 0 leaves the name as it is. Before the extension so Wireshark's file sets still
+// recognise the files.
+std::string nameWithSuffix(const std::string& name, unsigned counter);
+
+struct Timestamp {
+  std::uint32_t seconds = 0;
+  std::uint32_t nanoseconds = 0;
+};
+
+// What a finished (or abandoned) file holds, for the log line and for statistics.
+struct FileSummary {
+  std::string name;  // final name, relative to the directory
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;  // file size, header included
+  Timestamp firstPacket;
+  Timestamp lastPacket;
+};
+
+class PcapFileWriter {
+ public:
+  // Creates `<finalName>.part` in `directoryFd` with O_EXCL|O_NOFOLLOW; when that name or the
+  // final name is taken, the next free nameWithSuffix() is used: nothing is ever overwritten.
+  // Throws std::system_error when the file cannot be created.
+  PcapFileWriter(int directoryFd, const std::string& finalName, const WriterOptions& options);
+  ~PcapFileWriter();
+  PcapFileWriter(const PcapFileWriter&) = delete;
+  PcapFileWriter& operator=(const PcapFileWriter&) = delete;
+
+  // Appends one record. False when the file can no longer be written; see lastErrno().
+  bool append(const Frame& frame) noexcept;
+
+  // Hands buffered records to the kernel so readers see them. False on a write error.
+  bool flush() noexcept;
+
+  // Flushes, fsyncs, renames `.part` to the final name (or the next free one) and fsyncs the
+  // directory. Throws std::system_error when the rename fails; the `.part` file then stays.
+  // A file that never got its header (the disk was full from the start) is removed instead, and
+  // the summary's name is empty.
+  FileSummary finish();
+
+  const std::string& finalName() const noexcept { return finalName_; }
+  std::string partName() const { return finalName_ + kPartSuffix; }
+  // Records accepted so far, and the file's size once they are all written.
+  std::uint64_t packets() const noexcept { return packets_; }
+  std::uint64_t bytes() const noexcept { return committedBytes_ + buffered_; }
+  // What has reached the file (the kernel's page cache) so far.
+  std::uint64_t packetsInFile() const noexcept { return committedPackets_; }
+  std::uint64_t bytesInFile() const noexcept { return committedBytes_; }
+  bool failed() const noexcept { return errno_ != 0; }
+  int lastErrno() const noexcept { return errno_; }
+  // Records that were appended but never reached the file because a write failed.
+  std::uint64_t packetsLostToWriteErrors() const noexcept { return lostPackets_; }
+
+ private:
+  bool writeBuffer() noexcept;
+  void cutToLastCompleteRecord(std::size_t bytesWritten) noexcept;
+
+  int directoryFd_;
+  int fd_ = -1;
+  std::string finalName_;
+  WriterOptions options_;
+  std::unique_ptr<std::byte[]> buffer_;
+  std::size_t buffered_ = 0;
+  std::size_t recordsBuffered_ = 0;
+  std::uint64_t committedBytes_ = 0;  // in the file, ending on a record boundary
+  std::uint64_t packets_ = 0;
+  std::uint64_t committedPackets_ = 0;
+  std::uint64_t lostPackets_ = 0;
+  Timestamp firstPacket_;
+  Timestamp lastPacket_;
+  int errno_ = 0;
+};
+
+}  // namespace pcap_recorder::pcap

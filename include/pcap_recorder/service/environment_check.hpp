@@ -1,0 +1,14 @@
+// The checks of a config that need this machine: every filter compiles, every interface exists and
+// carries Ethernet, every output directory is (or can be made) a writable directory.
+// Writes nothing, so `--check-config` is safe on a running system.
+#pragma once
+
+#include <vector>
+
+#include "pcap_recorder/config/config.hpp"
+
+namespace pcap_recorder::service {
+
+std::vector<config::Problem> checkEnvironment(const config::Config& config);
+
+}  // namespace pcap_recorder::service

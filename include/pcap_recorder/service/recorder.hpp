@@ -1,0 +1,85 @@
+// Records one interface: a capture thread that takes filled blocks from its PacketSource, encodes
+// their frames into the current pcap file and gives the blocks back. The ring is the queue between
+// the kernel and the disk, so a slow write delays the hand-back of blocks, never the kernel.
+//
+// Construction opens everything (output directory, capture socket) and throws on failure, so
+// startup fails fast. Once started, nothing is thrown: problems are counted and logged.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pcap_recorder/capture/packet_source.hpp"
+#include "pcap_recorder/config/config.hpp"
+#include "pcap_recorder/pcap/file_writer.hpp"
+#include "pcap_recorder/stats/interface_stats.hpp"
+#include "pcap_recorder/util/unique_fd.hpp"
+
+namespace pcap_recorder::service {
+
+class Recorder {
+ public:
+  // Opens the real AF_PACKET source for `settings.name`.
+  explicit Recorder(const config::InterfaceSettings& settings);
+  // With a given source (tests).
+  Recorder(const config::InterfaceSettings& settings,
+           std::unique_ptr<capture::PacketSource> source);
+  ~Recorder();
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  void start();
+  // Asks the capture thread to stop: intake stops, every frame already queued by the kernel is
+  // written, and the file is finished. Returns at once; join() waits.
+  void requestStop() noexcept;
+  void join();
+
+  const std::string& interface() const noexcept { return settings_.name; }
+  stats::InterfaceStats stats() const noexcept { return counters_.snapshot(); }
+  // Names of the files finished so far, in order. Safe from any thread.
+  std::vector<std::string> finishedFiles() const;
+
+ private:
+  void run() noexcept;
+  void processBlock(std::span<const std::byte> block);
+  void drainAfterStop();
+  void openNextFile();
+  void finishCurrentFile();
+  void handleWriteFailure();
+  void publishKernelCounts() noexcept;
+  void publishWriterCounts() noexcept;
+
+  // The current file's counts already added to counters_.
+  struct PublishedCounts {
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t lost = 0;
+  };
+
+  config::InterfaceSettings settings_;
+  std::unique_ptr<capture::PacketSource> source_;
+  util::UniqueFd directory_;
+  pcap::WriterOptions writerOptions_;
+  std::optional<pcap::PcapFileWriter> writer_;
+  PublishedCounts published_;
+  std::uint64_t nextSequence_ = 1;
+  std::chrono::steady_clock::time_point lastFlush_;
+  std::chrono::steady_clock::time_point nextOpenAttempt_;
+  std::uint64_t outgoingCopiesSkipped_ = 0;
+  stats::InterfaceCounters counters_;
+  mutable std::mutex finishedMutex_;
+  std::vector<std::string> finishedFiles_;
+  std::atomic<bool> stopRequested_{false};
+  std::jthread thread_;  // last member: joined before the rest is destroyed
+};
+
+// Creates `directory` (and its parents) if missing and opens it for the recorder's files.
+util::UniqueFd openOutputDirectory(const std::filesystem::path& directory);
+
+}  // namespace pcap_recorder::service

@@ -1,0 +1,38 @@
+// Per-interface counters: written by the interface's capture thread, read by anyone through a
+// copyable snapshot (the same snapshot feeds the log lines, and later STATUS= and D-Bus).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace pcap_recorder::stats {
+
+struct InterfaceStats {
+  std::uint64_t packetsReceived = 0;  // accepted by the filter and queued by the kernel
+  std::uint64_t kernelDrops = 0;      // accepted but dropped because the ring was full
+  std::uint64_t packetsWritten = 0;
+  std::uint64_t bytesWritten = 0;  // record bytes, headers included
+  std::uint64_t packetsLostToDisk = 0;
+  std::uint64_t filesWritten = 0;  // finished files
+};
+
+// Single writer, many readers: relaxed atomics, published by the capture thread once per block,
+// never per packet.
+class InterfaceCounters {
+ public:
+  void addKernelStatistics(std::uint64_t received, std::uint64_t drops) noexcept;
+  void addWritten(std::uint64_t packets, std::uint64_t bytes) noexcept;
+  void addLostToDisk(std::uint64_t packets) noexcept;
+  void addFileWritten() noexcept;
+  InterfaceStats snapshot() const noexcept;
+
+ private:
+  std::atomic<std::uint64_t> packetsReceived_{0};
+  std::atomic<std::uint64_t> kernelDrops_{0};
+  std::atomic<std::uint64_t> packetsWritten_{0};
+  std::atomic<std::uint64_t> bytesWritten_{0};
+  std::atomic<std::uint64_t> packetsLostToDisk_{0};
+  std::atomic<std::uint64_t> filesWritten_{0};
+};
+
+}  // namespace pcap_recorder::stats

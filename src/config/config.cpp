@@ -1,0 +1,896 @@
+#include "pcap_recorder/config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+#include "pcap_recorder/config/units.hpp"
+
+namespace pcap_recorder::config {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Collecting problems
+
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+
+  Location locationOf(const YAML::Mark& mark) const {
+    // yaml-cpp marks are 0-based, and null for nodes it made up rather than read.
+    if (mark.is_null() || mark.line < 0) return {file_, 0, 0};
+    return {file_, mark.line + 1, mark.column + 1};
+  }
+
+  void add(const Location& where, std::string message) {
+    problems_.push_back({where, std::move(message)});
+  }
+  void add(const YAML::Mark& mark, std::string message) {
+    add(locationOf(mark), std::move(message));
+  }
+
+  std::size_t count() const { return problems_.size(); }
+
+  void throwIfAny() {
+    if (problems_.empty()) return;
+    // Checks run section by section, not top to bottom; users read the list against the file.
+    std::stable_sort(problems_.begin(), problems_.end(), [](const Problem& a, const Problem& b) {
+      return std::pair(a.where.line, a.where.column) < std::pair(b.where.line, b.where.column);
+    });
+    throw ConfigError(std::move(problems_));
+  }
+
+ private:
+  std::string file_;
+  std::vector<Problem> problems_;
+};
+
+int lineOf(const YAML::Mark& mark) {
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Describing values in messages
+
+std::string quote(std::string_view text) {
+  constexpr std::size_t kMaxShown = 100;  // whole paths, but not a pasted file
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
+    const char c = text[i];
+    // Keep every problem on one line of output, however odd the scalar.
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += '?';
+    } else {
+      out += c;
+    }
+  }
+  if (text.size() > kMaxShown) out += "...";
+  out += '"';
+  return out;
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return quote(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+// "a", "a or b", "a, b or c"
+std::string joinWords(std::span<const std::string_view> words, std::string_view last = " or ") {
+  std::string out;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) out += (i + 1 == words.size()) ? last : ", ";
+    out += words[i];
+  }
+  return out;
+}
+
+std::string formatSize(std::uint64_t bytes) {
+  static constexpr std::array<std::pair<std::string_view, std::uint64_t>, 4> kUnits = {{
+      {"TiB", 1ull << 40},
+      {"GiB", 1ull << 30},
+      {"MiB", 1ull << 20},
+      {"KiB", 1ull << 10},
+  }};
+  for (const auto& [suffix, factor] : kUnits) {
+    if (bytes != 0 && bytes % factor == 0) {
+      return std::to_string(bytes / factor) + std::string(suffix);
+    }
+  }
+  return std::to_string(bytes);
+}
+
+bool equalsIgnoringCase(std::string_view a, std::string_view b) {
+  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return lower(x) == lower(y); });
+}
+
+std::size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), std::size_t{0});
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::optional<std::string_view> nearMiss(std::string_view unknown,
+                                         std::span<const std::string_view> candidates) {
+  constexpr std::size_t kMaxDistance = 2;
+  for (std::string_view candidate : candidates) {
+    if (equalsIgnoringCase(unknown, candidate)) return candidate;
+  }
+  std::optional<std::string_view> best;
+  std::size_t bestDistance = kMaxDistance + 1;
+  for (std::string_view candidate : candidates) {
+    const std::size_t lengthGap = unknown.size() > candidate.size()
+                                      ? unknown.size() - candidate.size()
+                                      : candidate.size() - unknown.size();
+    if (lengthGap > kMaxDistance) continue;  // cannot be close; skips the quadratic work
+    const std::size_t distance = editDistance(unknown, candidate);
+    // A two-letter key is two edits away from every other two-letter key; that is no hint.
+    if (distance < bestDistance && distance < unknown.size()) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading single values. Each reader leaves `out` alone when the value is bad, and reports why.
+
+// One value to read, with what a message needs to point at it and to name it.
+struct Entry {
+  YAML::Node value;
+  YAML::Mark mark;    // the value's, or its key's when the value is empty
+  std::string label;  // "output.snaplen", "interface eth0: snaplen"
+};
+
+Entry makeEntry(const YAML::Node& key, const YAML::Node& value, std::string label) {
+  // yaml-cpp puts an empty value's mark wherever the next token starts, often the next line.
+  const YAML::Mark mark = value.IsNull() ? key.Mark() : value.Mark();
+  return Entry{value, mark, std::move(label)};
+}
+
+std::optional<std::string> readString(Diagnostics& diagnostics, const Entry& entry,
+                                      bool allowEmpty) {
+  if (entry.value.IsNull()) {
+    if (allowEmpty) return std::string();
+    diagnostics.add(entry.mark, entry.label + " must not be empty");
+    return std::nullopt;
+  }
+  if (!entry.value.IsScalar()) {
+    diagnostics.add(entry.mark, entry.label + " must be a string, got " + describe(entry.value));
+    return std::nullopt;
+  }
+  const std::string& text = entry.value.Scalar();
+  if (text.empty() && !allowEmpty) {
+    diagnostics.add(entry.mark, entry.label + " must not be empty");
+    return std::nullopt;
+  }
+  if (text.find('\0') != std::string::npos) {
+    // A "\0" escape would silently cut a path or filter short at the C APIs below us.
+    diagnostics.add(entry.mark, entry.label + " must not contain a NUL character");
+    return std::nullopt;
+  }
+  return text;
+}
+
+template <typename T>
+void readWholeNumber(Diagnostics& diagnostics, const Entry& entry, T min, T max, T& out) {
+  if (!entry.value.IsScalar()) {
+    diagnostics.add(entry.mark,
+                    entry.label + " must be a whole number, got " + describe(entry.value));
+    return;
+  }
+  std::string_view text = entry.value.Scalar();
+  const bool negative = !text.empty() && text.front() == '-';
+  if (negative) text.remove_prefix(1);
+  const bool allDigits = !text.empty() && std::all_of(text.begin(), text.end(),
+                                                      [](char c) { return c >= '0' && c <= '9'; });
+  if (!allDigits) {
+    diagnostics.add(entry.mark,
+                    entry.label + " must be a whole number, got " + describe(entry.value));
+    return;
+  }
+  std::uint64_t number = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (negative || error != std::errc{} || number < min || number > max) {
+    diagnostics.add(entry.mark, entry.label + " must be between " + std::to_string(min) + " and " +
+                                    std::to_string(max) + ", got " + describe(entry.value));
+    return;
+  }
+  out = static_cast<T>(number);
+}
+
+void readBool(Diagnostics& diagnostics, const Entry& entry, bool& out) {
+  // YAML 1.1 spellings too: people write "yes" and "on", and yaml-cpp itself accepts them.
+  static constexpr std::array<std::string_view, 9> kTrue = {"true", "True", "TRUE", "yes", "Yes",
+                                                            "YES",  "on",   "On",   "ON"};
+  static constexpr std::array<std::string_view, 9> kFalse = {"false", "False", "FALSE", "no", "No",
+                                                             "NO",    "off",   "Off",   "OFF"};
+  if (entry.value.IsScalar()) {
+    const std::string& text = entry.value.Scalar();
+    if (std::find(kTrue.begin(), kTrue.end(), text) != kTrue.end()) {
+      out = true;
+      return;
+    }
+    if (std::find(kFalse.begin(), kFalse.end(), text) != kFalse.end()) {
+      out = false;
+      return;
+    }
+  }
+  diagnostics.add(entry.mark, entry.label + " must be true or false, got " + describe(entry.value));
+}
+
+template <typename T>
+struct Choice {
+  std::string_view word;
+  T value;
+};
+
+template <typename T, std::size_t N>
+void readChoice(Diagnostics& diagnostics, const Entry& entry,
+                const std::array<Choice<T>, N>& choices, T& out) {
+  if (entry.value.IsScalar()) {
+    for (const Choice<T>& choice : choices) {
+      if (choice.word == entry.value.Scalar()) {
+        out = choice.value;
+        return;
+      }
+    }
+  }
+  std::array<std::string_view, N> words;
+  std::transform(choices.begin(), choices.end(), words.begin(),
+                 [](const Choice<T>& choice) { return choice.word; });
+  diagnostics.add(entry.mark,
+                  entry.label + " must be " + joinWords(words) + ", got " + describe(entry.value));
+}
+
+void readSize(Diagnostics& diagnostics, const Entry& entry, std::uint64_t min, std::uint64_t max,
+              std::uint64_t& out) {
+  const std::optional<std::uint64_t> bytes =
+      entry.value.IsScalar() ? parseSize(entry.value.Scalar()) : std::nullopt;
+  if (!bytes) {
+    diagnostics.add(entry.mark,
+                    entry.label +
+                        " must be a size: a number of bytes, or a whole number followed "
+                        "by B, kB, MB, GB, TB, KiB, MiB, GiB or TiB; got " +
+                        describe(entry.value));
+    return;
+  }
+  if (*bytes < min || *bytes > max) {
+    diagnostics.add(entry.mark, entry.label + " must be between " + formatSize(min) + " and " +
+                                    formatSize(max) + ", got " + describe(entry.value));
+    return;
+  }
+  out = *bytes;
+}
+
+void readDirectory(Diagnostics& diagnostics, const Entry& entry, std::filesystem::path& out) {
+  if (std::optional<std::string> text = readString(diagnostics, entry, false)) out = *text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// File name templates
+
+constexpr std::string_view kInterfacePlaceholder = "{interface}";
+constexpr std::array<std::string_view, 2> kPlaceholders = {kInterfacePlaceholder, "{seq}"};
+
+// Conversions whose output (in the C locale) has no '/', whitespace or ':', so a name stays one
+// path component that shells and scp take without quoting. Left out on purpose: %D and %x ('/'),
+// %c, %e, %k, %l, %n, %t (whitespace), %T, %R, %r, %X (':'), and the %E/%O modifiers and glibc
+// flags such as %-d, whose meaning depends on the C library.
+constexpr std::string_view kTimeConversions = "aAbBCdFgGhHIjmMpsSuUVwWyYzZ%";
+
+std::string allowedTimeConversions() {
+  std::string out;
+  for (char c : kTimeConversions) {
+    if (!out.empty()) out += ' ';
+    out += '%';
+    out += c;
+  }
+  return out;
+}
+
+std::vector<std::string> fileNameProblems(std::string_view name) {
+  std::vector<std::string> problems;
+  if (name == "." || name == "..") problems.push_back("must be a file name, not " + quote(name));
+  if (name.find('/') != std::string_view::npos) {
+    problems.push_back("must be a plain file name without '/' (set the folder with directory)");
+  }
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '%') {
+      if (i + 1 == name.size()) {
+        problems.push_back("ends with a lone '%' (write %% for a literal percent sign)");
+        break;
+      }
+      const char conversion = name[++i];
+      if (kTimeConversions.find(conversion) == std::string_view::npos) {
+        problems.push_back("uses %" + std::string(1, conversion) +
+                           ", which is not an allowed time conversion (allowed: " +
+                           allowedTimeConversions() + ")");
+      }
+    } else if (name[i] == '{') {
+      const std::size_t close = name.find('}', i);
+      if (close == std::string_view::npos) {
+        problems.push_back("has a '{' without a closing '}'");
+        break;
+      }
+      const std::string_view placeholder = name.substr(i, close - i + 1);
+      if (std::find(kPlaceholders.begin(), kPlaceholders.end(), placeholder) ==
+          kPlaceholders.end()) {
+        problems.push_back("uses unknown placeholder " + std::string(placeholder) +
+                           " (known: " + joinWords(kPlaceholders) + ")");
+      }
+      i = close;
+    }
+  }
+  return problems;
+}
+
+void readFileName(Diagnostics& diagnostics, const Entry& entry, std::string& out) {
+  std::optional<std::string> text = readString(diagnostics, entry, false);
+  if (!text) return;
+  const std::vector<std::string> problems = fileNameProblems(*text);
+  for (const std::string& problem : problems) {
+    diagnostics.add(entry.mark, entry.label + " " + quote(*text) + " " + problem);
+  }
+  if (problems.empty()) out = std::move(*text);
+}
+
+// The text every file of this template starts with, whatever the time and sequence number.
+std::string_view literalPrefix(std::string_view fileName) {
+  return fileName.substr(0, std::min(fileName.find_first_of("%{"), fileName.size()));
+}
+
+bool fileNamesCouldCollide(std::string_view a, std::string_view b) {
+  const auto hasInterface = [](std::string_view name) {
+    return name.find(kInterfacePlaceholder) != std::string_view::npos;
+  };
+  if (hasInterface(a) && hasInterface(b)) return false;
+  const std::string_view prefixA = literalPrefix(a);
+  const std::string_view prefixB = literalPrefix(b);
+  return prefixA.starts_with(prefixB) || prefixB.starts_with(prefixA);
+}
+
+std::filesystem::path normalizedDirectory(const std::filesystem::path& directory) {
+  std::filesystem::path normal = directory.lexically_normal();
+  // "/srv/pcap/" and "/srv/pcap" are the same folder.
+  if (!normal.has_filename() && normal.has_relative_path()) normal = normal.parent_path();
+  return normal;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The key tables. Adding a key is one row; adding a per-interface section is a settings struct
+// member, a key table and one row in kSections. Every section key is also accepted flat in an
+// interface item, which is why the static_assert below keeps key names unique across sections.
+
+using Apply = void (*)(Diagnostics&, const Entry&, InterfaceSettings&);
+
+struct Key {
+  std::string_view name;
+  Apply apply;
+};
+
+struct Section {
+  std::string_view name;
+  std::span<const Key> keys;
+};
+
+constexpr std::uint64_t kMinRingBytes = 1ull << 20;
+constexpr std::uint64_t kMaxRingBytes = 16ull << 30;
+
+constexpr std::array<Choice<TimestampPrecision>, 2> kTimestampChoices = {{
+    {"micro", TimestampPrecision::micro},
+    {"nano", TimestampPrecision::nano},
+}};
+
+constexpr std::array<Key, 4> kOutputKeys = {{
+    {"directory", [](Diagnostics& d, const Entry& e,
+                     InterfaceSettings& s) { readDirectory(d, e, s.output.directory); }},
+    {"file_name", [](Diagnostics& d, const Entry& e,
+                     InterfaceSettings& s) { readFileName(d, e, s.output.fileName); }},
+    {"snaplen",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readWholeNumber<std::uint32_t>(d, e, 1, kMaxSnaplen, s.output.snaplen);
+     }},
+    {"timestamp",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readChoice(d, e, kTimestampChoices, s.output.timestamp);
+     }},
+}};
+
+constexpr std::array<Key, 2> kCaptureKeys = {{
+    {"ring_size",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readSize(d, e, kMinRingBytes, kMaxRingBytes, s.capture.ringBytes);
+     }},
+    {"promiscuous", [](Diagnostics& d, const Entry& e,
+                       InterfaceSettings& s) { readBool(d, e, s.capture.promiscuous); }},
+}};
+
+constexpr std::array<Section, 2> kSections = {{
+    {"output", kOutputKeys},
+    {"capture", kCaptureKeys},
+}};
+
+constexpr std::string_view kInterfacesKey = "interfaces";
+constexpr std::string_view kNameKey = "name";
+constexpr std::string_view kFilterKey = "filter";
+
+constexpr bool keyNamesAreUnambiguous() {
+  std::array<std::string_view, 3> reserved = {kInterfacesKey, kNameKey, kFilterKey};
+  for (const Section& section : kSections) {
+    for (std::string_view name : reserved) {
+      if (section.name == name) return false;
+    }
+    for (const Key& key : section.keys) {
+      for (std::string_view name : reserved) {
+        if (key.name == name) return false;
+      }
+      for (const Section& other : kSections) {
+        if (other.name == key.name) return false;
+        for (const Key& otherKey : other.keys) {
+          if (&otherKey != &key && otherKey.name == key.name) return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+static_assert(keyNamesAreUnambiguous(),
+              "interface items take section keys flat; names must be unique");
+
+const Section* findSection(std::string_view name) {
+  for (const Section& section : kSections) {
+    if (section.name == name) return &section;
+  }
+  return nullptr;
+}
+
+const Key* findKey(const Section& section, std::string_view name) {
+  for (const Key& key : section.keys) {
+    if (key.name == name) return &key;
+  }
+  return nullptr;
+}
+
+// The section a key belongs to, to tell users who put it in the wrong place.
+const Section* homeOf(std::string_view keyName) {
+  for (const Section& section : kSections) {
+    if (findKey(section, keyName) != nullptr) return &section;
+  }
+  return nullptr;
+}
+
+std::vector<std::string_view> keyNames(const Section& section) {
+  std::vector<std::string_view> names;
+  for (const Key& key : section.keys) names.push_back(key.name);
+  return names;
+}
+
+std::vector<std::string_view> topLevelKeyNames() {
+  std::vector<std::string_view> names;
+  for (const Section& section : kSections) names.push_back(section.name);
+  names.push_back(kInterfacesKey);
+  return names;
+}
+
+std::vector<std::string_view> interfaceKeyNames() {
+  std::vector<std::string_view> names = {kNameKey, kFilterKey};
+  for (const Section& section : kSections) {
+    names.push_back(section.name);
+    for (const Key& key : section.keys) names.push_back(key.name);
+  }
+  return names;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walking maps
+
+// Where keys are being read, for messages.
+struct Scope {
+  std::string keyPrefix;  // names a key: keyPrefix + "snaplen" = "output.snaplen"
+  std::string where;      // places an unknown key: "in output", "at the top level"
+};
+
+void reportUnknownKey(Diagnostics& diagnostics, const YAML::Node& key, const std::string& name,
+                      const Scope& scope, std::span<const std::string_view> candidates) {
+  std::string message = "unknown key " + quote(name) + " " + scope.where;
+  if (const Section* home = homeOf(name)) {
+    message += " (it belongs in " + std::string(home->name) + ")";
+  } else if (std::optional<std::string_view> suggestion = nearMiss(name, candidates)) {
+    message += " (did you mean " + quote(*suggestion) + "?)";
+  }
+  diagnostics.add(key.Mark(), std::move(message));
+}
+
+// Calls visit(name, key, value) for each entry of `map` whose key is a plain, first-seen name.
+// yaml-cpp keeps both entries of a repeated key; using either one silently would hide a mistake.
+template <typename Visit>
+void forEachEntry(Diagnostics& diagnostics, const YAML::Node& map, const Scope& scope,
+                  Visit&& visit) {
+  std::unordered_map<std::string, YAML::Mark> seen;
+  for (const auto& entry : map) {
+    // Copies: yaml-cpp iterators hand out temporaries, so references into them dangle.
+    const YAML::Node key = entry.first;
+    const YAML::Node value = entry.second;
+    if (!key.IsScalar()) {
+      diagnostics.add(key.Mark(),
+                      "keys " + scope.where + " must be plain names, got " + describe(key));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    const auto [earlier, isNew] = seen.emplace(name, key.Mark());
+    if (!isNew) {
+      diagnostics.add(key.Mark(), "duplicate key " + quote(name) + " " + scope.where +
+                                      " (first given at line " +
+                                      std::to_string(lineOf(earlier->second)) + ")");
+      continue;
+    }
+    visit(name, key, value);
+  }
+}
+
+// An interface may set a key flat and again under its section; that is a mistake, not an order.
+struct Overrides {
+  std::string owner;  // "interface eth0"
+  std::vector<std::pair<const Key*, YAML::Mark>> seen;
+};
+
+void applyKey(Diagnostics& diagnostics, const Key& key, const YAML::Node& keyNode,
+              const YAML::Node& value, const Scope& scope, InterfaceSettings& target,
+              Overrides* overrides) {
+  if (overrides != nullptr) {
+    const auto earlier = std::find_if(overrides->seen.begin(), overrides->seen.end(),
+                                      [&](const auto& entry) { return entry.first == &key; });
+    if (earlier != overrides->seen.end()) {
+      diagnostics.add(keyNode.Mark(), overrides->owner + " sets " + std::string(key.name) +
+                                          " twice (lines " +
+                                          std::to_string(lineOf(earlier->second)) + " and " +
+                                          std::to_string(lineOf(keyNode.Mark())) + ")");
+      return;
+    }
+    overrides->seen.emplace_back(&key, keyNode.Mark());
+  }
+  key.apply(diagnostics, makeEntry(keyNode, value, scope.keyPrefix + std::string(key.name)),
+            target);
+}
+
+// Reads one section map (`output: {...}` at the top, or inside the interface `overrides` is for)
+// into `target`.
+void readSection(Diagnostics& diagnostics, const Section& section, const YAML::Node& keyNode,
+                 const YAML::Node& value, InterfaceSettings& target, Overrides* overrides) {
+  if (value.IsNull()) return;  // "capture:" with nothing under it changes nothing
+  const std::string name(section.name);
+  const std::string label = overrides == nullptr ? name : overrides->owner + ": " + name;
+  if (!value.IsMap()) {
+    diagnostics.add(makeEntry(keyNode, value, label).mark,
+                    label + " must be a map of " + name + " settings, got " + describe(value));
+    return;
+  }
+  const Scope scope{label + ".",
+                    overrides == nullptr ? "in " + name : "in " + name + " of " + overrides->owner};
+  const std::vector<std::string_view> candidates = keyNames(section);
+  forEachEntry(diagnostics, value, scope,
+               [&](const std::string& keyName, const YAML::Node& key, const YAML::Node& item) {
+                 if (const Key* found = findKey(section, keyName)) {
+                   applyKey(diagnostics, *found, key, item, scope, target, overrides);
+                 } else {
+                   reportUnknownKey(diagnostics, key, keyName, scope, candidates);
+                 }
+               });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interfaces
+
+constexpr std::size_t kMaxInterfaceNameLength = 15;  // IFNAMSIZ - 1
+
+// The kernel's dev_valid_name(), so a bad name fails here rather than at capture start.
+std::optional<std::string> interfaceNameProblem(std::string_view name) {
+  if (name.size() > kMaxInterfaceNameLength) {
+    return "is too long (" + std::to_string(name.size()) + " characters; Linux allows at most " +
+           std::to_string(kMaxInterfaceNameLength) + ")";
+  }
+  if (name == "." || name == "..") return "is not a valid interface name";
+  const bool hasBadCharacter = std::any_of(name.begin(), name.end(), [](char c) {
+    return c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r');
+  });
+  if (hasBadCharacter) return "must not contain '/', ':' or whitespace";
+  return std::nullopt;
+}
+
+// Reads `name:` first so messages about the item's other keys can say which interface they are.
+std::optional<std::string> readInterfaceName(Diagnostics& diagnostics, const YAML::Node& item,
+                                             const std::string& label) {
+  for (const auto& pair : item) {
+    const YAML::Node key = pair.first;
+    if (!key.IsScalar() || key.Scalar() != kNameKey) continue;
+    const Entry entry = makeEntry(key, pair.second, label + "." + std::string(kNameKey));
+    std::optional<std::string> name = readString(diagnostics, entry, false);
+    if (!name) return std::nullopt;
+    if (std::optional<std::string> problem = interfaceNameProblem(*name)) {
+      diagnostics.add(entry.mark, "interface name " + quote(*name) + " " + *problem);
+      return std::nullopt;
+    }
+    return name;
+  }
+  diagnostics.add(item.Mark(),
+                  label + " has no name; every interface needs one, like `- name: eth0`");
+  return std::nullopt;
+}
+
+std::optional<InterfaceSettings> readInterface(Diagnostics& diagnostics, const YAML::Node& item,
+                                               const YAML::Mark& listMark, std::size_t index,
+                                               const InterfaceSettings& globals) {
+  const std::string indexLabel = std::string(kInterfacesKey) + "[" + std::to_string(index) + "]";
+  if (!item.IsMap()) {
+    diagnostics.add(item.IsNull() ? listMark : item.Mark(),
+                    indexLabel + " must be a map with at least a name, like `- name: eth0`, got " +
+                        describe(item));
+    return std::nullopt;
+  }
+  InterfaceSettings settings = globals;
+  settings.where = diagnostics.locationOf(item.Mark());
+  const std::optional<std::string> name = readInterfaceName(diagnostics, item, indexLabel);
+  if (name) settings.name = *name;
+
+  const std::string owner = name ? "interface " + *name : indexLabel;
+  const Scope scope{owner + ": ", "in " + owner};
+  Overrides overrides{owner, {}};
+  const std::vector<std::string_view> candidates = interfaceKeyNames();
+  forEachEntry(diagnostics, item, scope,
+               [&](const std::string& keyName, const YAML::Node& key, const YAML::Node& value) {
+                 if (keyName == kNameKey) return;
+                 if (keyName == kFilterKey) {
+                   const Entry entry = makeEntry(key, value, scope.keyPrefix + keyName);
+                   if (auto filter = readString(diagnostics, entry, true))
+                     settings.filter = *filter;
+                 } else if (const Section* section = findSection(keyName)) {
+                   readSection(diagnostics, *section, key, value, settings, &overrides);
+                 } else if (const Section* home = homeOf(keyName)) {
+                   applyKey(diagnostics, *findKey(*home, keyName), key, value, scope, settings,
+                            &overrides);
+                 } else {
+                   reportUnknownKey(diagnostics, key, keyName, scope, candidates);
+                 }
+               });
+  return settings;
+}
+
+struct ReadInterface {
+  InterfaceSettings settings;
+  bool clean;  // no problems of its own; only clean ones take part in the collision check
+};
+
+// Marks repeats as not clean, so they stay out of the collision check.
+void checkDuplicateNames(Diagnostics& diagnostics, std::vector<ReadInterface>& interfaces) {
+  std::unordered_map<std::string_view, const InterfaceSettings*> byName;
+  for (ReadInterface& interface : interfaces) {
+    const InterfaceSettings& settings = interface.settings;
+    if (settings.name.empty()) continue;  // its bad name is reported already
+    const auto [first, isNew] = byName.emplace(settings.name, &settings);
+    if (isNew) continue;
+    diagnostics.add(settings.where, "interface " + settings.name + " is listed twice, at lines " +
+                                        std::to_string(first->second->where.line) + " and " +
+                                        std::to_string(settings.where.line));
+    interface.clean = false;
+  }
+}
+
+// Reports each interface at most once, against the first earlier one it could overwrite: one bad
+// global file_name shared by fifty interfaces should give 49 lines, not 1225.
+void checkFileNameCollisions(Diagnostics& diagnostics,
+                             const std::vector<ReadInterface>& interfaces) {
+  std::vector<std::filesystem::path> directories;
+  directories.reserve(interfaces.size());
+  for (const ReadInterface& interface : interfaces) {
+    directories.push_back(normalizedDirectory(interface.settings.output.directory));
+  }
+  for (std::size_t i = 0; i < interfaces.size(); ++i) {
+    if (!interfaces[i].clean) continue;
+    const InterfaceSettings& second = interfaces[i].settings;
+    for (std::size_t j = 0; j < i; ++j) {
+      const InterfaceSettings& first = interfaces[j].settings;
+      if (!interfaces[j].clean || directories[i] != directories[j] ||
+          !fileNamesCouldCollide(first.output.fileName, second.output.fileName)) {
+        continue;
+      }
+      diagnostics.add(second.where,
+                      "interfaces " + first.name + " (line " + std::to_string(first.where.line) +
+                          ") and " + second.name + " both write to " +
+                          quote(directories[i].string()) +
+                          " and their file names could collide; put {interface} in both "
+                          "file_name templates, or start them with different text");
+      break;
+    }
+  }
+}
+
+void readInterfaces(Diagnostics& diagnostics, const YAML::Node& key, const YAML::Node& list,
+                    const InterfaceSettings& globals, Config& config) {
+  const YAML::Mark mark = makeEntry(key, list, std::string(kInterfacesKey)).mark;
+  if (list.IsNull() || (list.IsSequence() && list.size() == 0)) {
+    diagnostics.add(mark, "interfaces must list at least one interface to record");
+    return;
+  }
+  if (!list.IsSequence()) {
+    diagnostics.add(mark, "interfaces must be a list, each item starting with `- name:`, got " +
+                              describe(list));
+    return;
+  }
+  std::vector<ReadInterface> interfaces;
+  std::size_t index = 0;
+  for (const YAML::Node& item : list) {
+    const std::size_t before = diagnostics.count();
+    if (std::optional<InterfaceSettings> settings =
+            readInterface(diagnostics, item, mark, index, globals)) {
+      interfaces.push_back({std::move(*settings), diagnostics.count() == before});
+    }
+    ++index;
+  }
+  checkDuplicateNames(diagnostics, interfaces);
+  checkFileNameCollisions(diagnostics, interfaces);
+  for (ReadInterface& read : interfaces) config.interfaces.push_back(std::move(read.settings));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document
+
+void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config& config) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(yamlText);
+  } catch (const YAML::Exception& error) {
+    diagnostics.add(error.mark, "invalid YAML: " + error.msg);
+    return;
+  }
+  const std::vector<std::string_view> topLevelKeys = topLevelKeyNames();
+  if (documents.empty() || (documents.size() == 1 && documents.front().IsNull())) {
+    diagnostics.add(YAML::Mark::null_mark(),
+                    "the configuration is empty; it needs at least an interfaces list");
+    return;
+  }
+  if (documents.size() > 1) {
+    diagnostics.add(documents[1].Mark(),
+                    "a second YAML document starts here; the configuration must be a single one");
+  }
+  const YAML::Node& root = documents.front();
+  if (!root.IsMap()) {
+    diagnostics.add(root.Mark(), "the top level must be a map of " +
+                                     joinWords(topLevelKeys, " and ") + ", got " + describe(root));
+    return;
+  }
+
+  InterfaceSettings globals;
+  std::optional<std::pair<YAML::Node, YAML::Node>> interfaces;
+  const Scope scope{"", "at the top level"};
+  forEachEntry(diagnostics, root, scope,
+               [&](const std::string& name, const YAML::Node& key, const YAML::Node& value) {
+                 if (name == kInterfacesKey) {
+                   interfaces.emplace(key, value);
+                 } else if (const Section* section = findSection(name)) {
+                   readSection(diagnostics, *section, key, value, globals, nullptr);
+                 } else {
+                   reportUnknownKey(diagnostics, key, name, scope, topLevelKeys);
+                 }
+               });
+  // After the loop: interfaces inherit the global sections wherever they appear in the file.
+  if (interfaces) {
+    readInterfaces(diagnostics, interfaces->first, interfaces->second, globals, config);
+  } else {
+    diagnostics.add(root.Mark(), "interfaces is missing; list at least one interface to record");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+// A config file is a few kilobytes; the cap keeps `--config /dev/zero` from eating all memory.
+constexpr std::size_t kMaxFileBytes = 4u << 20;
+
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+
+std::error_code lastError() {
+  return {errno != 0 ? errno : EIO, std::generic_category()};
+}
+
+// Why the file could not be read, if it could not. A directory fails here (EISDIR) rather than
+// reaching the YAML parser as empty text.
+std::optional<std::string> readWholeFile(const std::filesystem::path& file, std::string& out) {
+  errno = 0;
+  const std::unique_ptr<std::FILE, FileCloser> stream(std::fopen(file.c_str(), "rb"));
+  if (!stream) return lastError().message();
+  std::array<char, 16384> buffer;
+  while (const std::size_t got = std::fread(buffer.data(), 1, buffer.size(), stream.get())) {
+    out.append(buffer.data(), got);
+    if (out.size() > kMaxFileBytes) {
+      return "larger than " + formatSize(kMaxFileBytes) + ", which no configuration is";
+    }
+  }
+  if (std::ferror(stream.get())) return lastError().message();
+  return std::nullopt;
+}
+
+std::string formatAll(const std::vector<Problem>& problems) {
+  std::string out;
+  for (const Problem& problem : problems) {
+    if (!out.empty()) out += '\n';
+    out += format(problem);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format(const Problem& problem) {
+  std::string out = problem.where.file;
+  if (problem.where.line > 0) {
+    out += ':' + std::to_string(problem.where.line);
+    if (problem.where.column > 0) out += ':' + std::to_string(problem.where.column);
+  }
+  if (!out.empty()) out += ": ";
+  out += problem.message;
+  return out;
+}
+
+ConfigError::ConfigError(std::vector<Problem> problems)
+    : std::runtime_error(formatAll(problems)), problems_(std::move(problems)) {}
+
+Config parse(const std::string& yamlText, const std::string& displayName) {
+  Diagnostics diagnostics(displayName);
+  Config config;
+  config.sourceFile = displayName;
+  readDocument(diagnostics, yamlText, config);
+  diagnostics.throwIfAny();
+  return config;
+}
+
+Config load(const std::filesystem::path& file) {
+  std::string text;
+  if (std::optional<std::string> error = readWholeFile(file, text)) {
+    throw ConfigError({Problem{Location{file.string(), 0, 0}, "cannot read: " + *error}});
+  }
+  Config config = parse(text, file.string());
+  config.sourceFile = file;
+  return config;
+}
+
+}  // namespace pcap_recorder::config

@@ -1,0 +1,65 @@
+#include "options.hpp"
+
+#include <getopt.h>
+
+namespace pcap_recorder::daemon {
+
+std::string usage(const char* program) {
+  return std::string("Usage: ") + program +
+         " [--config PATH] [--check-config]\n"
+         "Records network traffic into rotating classic pcap files.\n\n"
+         "  -c, --config PATH   configuration file (default " +
+         kDefaultConfigPath +
+         ")\n"
+         "      --check-config  validate the configuration, print each problem, write nothing;\n"
+         "                      exit 0 when valid, 1 otherwise\n"
+         "  -V, --version       print the version and exit\n"
+         "  -h, --help          print this help and exit\n\n"
+         "Runs in the foreground until SIGTERM or SIGINT.\n";
+}
+
+std::optional<Options> parseOptions(int argc, char** argv, UsageError& error) {
+  enum { kCheckConfig = 256 };
+  static const option kLongOptions[] = {
+      {"config", required_argument, nullptr, 'c'},
+      {"check-config", no_argument, nullptr, kCheckConfig},
+      {"version", no_argument, nullptr, 'V'},
+      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0},
+  };
+  Options options;
+  optind = 1;
+  opterr = 0;  // our own message, below
+  for (;;) {
+    const int previous = optind;
+    const int option = ::getopt_long(argc, argv, ":c:Vh", kLongOptions, nullptr);
+    if (option == -1) break;
+    switch (option) {
+      case 'c':
+        options.configPath = optarg;
+        break;
+      case kCheckConfig:
+        options.checkConfigOnly = true;
+        break;
+      case 'V':
+        options.showVersion = true;
+        break;
+      case 'h':
+        options.showHelp = true;
+        break;
+      case ':':
+        error.message = std::string("option ") + argv[previous] + " needs an argument";
+        return std::nullopt;
+      default:
+        error.message = std::string("unknown option ") + argv[previous];
+        return std::nullopt;
+    }
+  }
+  if (optind < argc) {
+    error.message = std::string("unexpected argument ") + argv[optind];
+    return std::nullopt;
+  }
+  return options;
+}
+
+}  // namespace pcap_recorder::daemon

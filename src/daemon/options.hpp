@@ -1,0 +1,29 @@
+// The daemon's command line.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace pcap_recorder::daemon {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/pcap-recorder/pcap-recorder.yaml";
+
+struct Options {
+  std::filesystem::path configPath = kDefaultConfigPath;
+  bool checkConfigOnly = false;
+  bool showVersion = false;
+  bool showHelp = false;
+};
+
+// What to do when the command line is wrong: print `message` and usage, exit 2.
+struct UsageError {
+  std::string message;
+};
+
+std::string usage(const char* program);
+
+// Parses argv; a UsageError in the result when it is not understood.
+std::optional<Options> parseOptions(int argc, char** argv, UsageError& error);
+
+}  // namespace pcap_recorder::daemon

@@ -1,0 +1,173 @@
+#include "pcap_recorder/pcap/file_writer.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "pcap_recorder/util/system_error.hpp"
+
+namespace pcap_recorder::pcap {
+
+namespace {
+
+constexpr unsigned kMaxNameAttempts = 10000;
+
+bool exists(int directoryFd, const std::string& name) {
+  struct stat st;
+  return ::fstatat(directoryFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+}  // namespace
+
+std::string nameWithSuffix(const std::string& name, unsigned counter) {
+  if (counter == 0) return name;
+  const auto dot = name.rfind('.');
+  const auto stem = dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
+  const auto extension = stem.size() == name.size() ? std::string() : name.substr(dot);
+  return stem + "_" + std::to_string(counter) + extension;
+}
+
+PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
+                               const WriterOptions& options)
+    : directoryFd_(directoryFd),
+      options_(options),
+      buffer_(std::make_unique<std::byte[]>(options.bufferBytes)) {
+  for (unsigned attempt = 0; attempt < kMaxNameAttempts; ++attempt) {
+    const auto candidate = nameWithSuffix(finalName, attempt);
+    if (exists(directoryFd, candidate)) continue;
+    const auto part = candidate + kPartSuffix;
+    fd_ = ::openat(directoryFd, part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   options.fileMode);
+    if (fd_ >= 0) {
+      finalName_ = candidate;
+      break;
+    }
+    if (errno != EEXIST) util::throwErrno("cannot create " + part);
+  }
+  if (fd_ < 0)
+    throw std::system_error(EEXIST, std::generic_category(), "no free name for " + finalName);
+  // Why: O_CREAT applies the umask; the configured mode is what operators asked for.
+  ::fchmod(fd_, options.fileMode);
+
+  const FileHeader header = makeFileHeader(options.timestampUnit, options.snaplen);
+  std::memcpy(buffer_.get(), &header, sizeof header);
+  buffered_ = sizeof header;
+}
+
+PcapFileWriter::~PcapFileWriter() {
+  if (fd_ >= 0) {
+    flush();
+    ::close(fd_);
+  }
+}
+
+bool PcapFileWriter::append(const Frame& frame) noexcept {
+  if (errno_ != 0) {
+    ++lostPackets_;
+    return false;
+  }
+  const std::size_t size = encodedSize(frame, options_.snaplen);
+  if (buffered_ + size > options_.bufferBytes && !writeBuffer()) {
+    ++lostPackets_;
+    return false;
+  }
+  encodeRecord(frame, options_.snaplen, options_.timestampUnit, buffer_.get() + buffered_);
+  buffered_ += size;
+  ++recordsBuffered_;
+  const Timestamp stamp{frame.seconds, frame.nanoseconds};
+  if (packets_ == 0) firstPacket_ = stamp;
+  lastPacket_ = stamp;
+  ++packets_;
+  return true;
+}
+
+bool PcapFileWriter::flush() noexcept {
+  return errno_ == 0 && writeBuffer();
+}
+
+bool PcapFileWriter::writeBuffer() noexcept {
+  std::size_t written = 0;
+  while (written < buffered_) {
+    const ssize_t n = ::write(fd_, buffer_.get() + written, buffered_ - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      errno_ = n < 0 ? errno : ENOSPC;
+      cutToLastCompleteRecord(written);
+      return false;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  committedBytes_ += buffered_;
+  committedPackets_ += recordsBuffered_;
+  buffered_ = 0;
+  recordsBuffered_ = 0;
+  return true;
+}
+
+// Why: a short write can end inside a record; readers would report the file "cut short in the
+// middle of a packet". Walk the buffered records and keep only those that reached the file whole.
+void PcapFileWriter::cutToLastCompleteRecord(std::size_t bytesWritten) noexcept {
+  std::size_t keep = 0;
+  std::size_t recordsKept = 0;
+  if (committedBytes_ == 0) {
+    // The buffer starts with the file header; a file without it is cut to nothing.
+    keep = bytesWritten >= sizeof(FileHeader) ? sizeof(FileHeader) : 0;
+  }
+  std::size_t offset = committedBytes_ == 0 ? sizeof(FileHeader) : 0;
+  while (offset + sizeof(RecordHeader) <= buffered_) {
+    RecordHeader header;
+    std::memcpy(&header, buffer_.get() + offset, sizeof header);
+    const std::size_t end = offset + sizeof header + header.includedLength;
+    if (end > bytesWritten) break;
+    keep = end;
+    ++recordsKept;
+    offset = end;
+  }
+  const std::size_t lost = recordsBuffered_ - recordsKept;
+  lostPackets_ += lost;
+  packets_ -= lost;
+  if (::ftruncate(fd_, static_cast<off_t>(committedBytes_ + keep)) == 0) {
+    committedBytes_ += keep;
+    committedPackets_ += recordsKept;
+  } else {
+    // The cut failed too: whatever reached the file past the last commit is not to be trusted.
+    lostPackets_ += recordsKept;
+    packets_ -= recordsKept;
+    ::ftruncate(fd_, static_cast<off_t>(committedBytes_));
+  }
+  ::lseek(fd_, static_cast<off_t>(committedBytes_), SEEK_SET);
+  buffered_ = 0;
+  recordsBuffered_ = 0;
+}
+
+FileSummary PcapFileWriter::finish() {
+  flush();
+  if (::fsync(fd_) != 0 && errno_ == 0) errno_ = errno;
+  ::close(fd_);
+  fd_ = -1;
+
+  const auto part = partName();
+  if (committedBytes_ < sizeof(FileHeader)) {
+    // Not even the header reached the disk: there is no pcap file to keep.
+    ::unlinkat(directoryFd_, part.c_str(), 0);
+    return FileSummary{};
+  }
+  for (unsigned attempt = 0; attempt < kMaxNameAttempts; ++attempt) {
+    // The final name of a file that was set aside keeps its own counter; try it first.
+    const auto candidate = attempt == 0 ? finalName_ : nameWithSuffix(finalName_, attempt);
+    if (::renameat2(directoryFd_, part.c_str(), directoryFd_, candidate.c_str(),
+                    RENAME_NOREPLACE) == 0) {
+      finalName_ = candidate;
+      // Why: the rename is durable only once the directory itself is on disk.
+      ::fsync(directoryFd_);
+      return FileSummary{finalName_, packets_, committedBytes_, firstPacket_, lastPacket_};
+    }
+    if (errno != EEXIST) util::throwErrno("cannot rename " + part + " to " + candidate);
+  }
+  throw std::system_error(EEXIST, std::generic_category(), "no free name for " + part);
+}
+
+}  // namespace pcap_recorder::pcap

@@ -1,0 +1,65 @@
+#include "pcap_recorder/service/environment_check.hpp"
+
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
+
+#include "pcap_recorder/bpf/filter.hpp"
+#include "pcap_recorder/capture/af_packet_source.hpp"
+
+namespace pcap_recorder::service {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Empty when `directory` is a writable directory or could be created; otherwise why not.
+std::string directoryProblem(const fs::path& directory) {
+  std::error_code error;
+  fs::path existing = directory;
+  while (!fs::exists(existing, error) && existing.has_parent_path() &&
+         existing != existing.parent_path()) {
+    existing = existing.parent_path();
+  }
+  if (!fs::is_directory(existing, error)) {
+    return existing.string() + " is not a directory";
+  }
+  if (::access(existing.c_str(), W_OK | X_OK) != 0) {
+    const auto reason = std::strerror(errno);
+    return existing == directory
+               ? "output directory " + directory.string() + " is not writable: " + reason
+               : "output directory " + directory.string() +
+                     " cannot be created: " + existing.string() + " is not writable: " + reason;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<config::Problem> checkEnvironment(const config::Config& config) {
+  std::vector<config::Problem> problems;
+  std::set<fs::path> directoriesChecked;
+  for (const auto& interface : config.interfaces) {
+    try {
+      bpf::FilterProgram::compile(interface.filter, interface.output.snaplen);
+    } catch (const bpf::FilterError& error) {
+      problems.push_back({interface.where, "interface " + interface.name + ": invalid filter \"" +
+                                               interface.filter + "\": " + error.what()});
+    }
+    try {
+      capture::checkInterfaceIsEthernet(interface.name);
+    } catch (const std::exception& error) {
+      problems.push_back({interface.where, error.what()});
+    }
+    if (directoriesChecked.insert(interface.output.directory).second) {
+      if (auto problem = directoryProblem(interface.output.directory); !problem.empty()) {
+        problems.push_back({interface.where, "interface " + interface.name + ": " + problem});
+      }
+    }
+  }
+  return problems;
+}
+
+}  // namespace pcap_recorder::service

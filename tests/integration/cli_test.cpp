@@ -1,0 +1,116 @@
+// The daemon's command line as an operator meets it: --help, --version, usage errors, and
+// --check-config reporting FILE:LINE:COLUMN problems without writing anything.
+#include <gtest/gtest.h>
+
+#include "integration_support.hpp"
+#include "pcap_recorder/version.hpp"
+#include "support/temp_dir.hpp"
+
+namespace pcap_recorder::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kDaemon = PCAPRECORDERD_PATH;
+
+class CommandLineTest : public ::testing::Test {
+ protected:
+  fs::path config(const std::string& interfacesAndMore) {
+    const auto path = work_ / "config.yaml";
+    writeTextFile(path,
+                  "output:\n  directory: " + (work_ / "out").string() + "\n" + interfacesAndMore);
+    return path;
+  }
+  CommandResult checkConfig(const fs::path& path) {
+    return capture(kDaemon + " --check-config --config " + path.string());
+  }
+  TempDir work_;
+};
+
+TEST_F(CommandLineTest, VersionPrintsTheProjectVersion) {
+  const auto result = capture(kDaemon + " --version");
+  EXPECT_EQ(result.status, 0);
+  EXPECT_EQ(result.output, std::string("pcap-recorderd ") + kVersion + "\n");
+}
+
+TEST_F(CommandLineTest, HelpDescribesTheOptions) {
+  const auto result = capture(kDaemon + " --help");
+  EXPECT_EQ(result.status, 0);
+  EXPECT_NE(result.output.find("--check-config"), std::string::npos);
+  EXPECT_NE(result.output.find("/etc/pcap-recorder/pcap-recorder.yaml"), std::string::npos);
+}
+
+TEST_F(CommandLineTest, UnknownOptionGetsUsageAndExitStatusTwo) {
+  const auto result = capture(kDaemon + " --frobnicate");
+  EXPECT_EQ(result.status, 2);
+  EXPECT_NE(result.output.find("unknown option --frobnicate"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("Usage:"), std::string::npos);
+  EXPECT_EQ(capture(kDaemon + " --config").status, 2);
+  EXPECT_EQ(capture(kDaemon + " stray-argument").status, 2);
+}
+
+TEST_F(CommandLineTest, CheckConfigAcceptsAValidConfigAndWritesNothing) {
+  const auto path = config("interfaces:\n  - name: lo\n    filter: \"tcp port 443\"\n");
+  const auto result = checkConfig(path);
+  EXPECT_EQ(result.status, 0) << result.output;
+  EXPECT_NE(result.output.find("configuration is valid (1 interface)"), std::string::npos);
+  EXPECT_FALSE(fs::exists(work_ / "out")) << "--check-config must not create the directory";
+}
+
+TEST_F(CommandLineTest, CheckConfigPointsAtTheLineOfAMisspelledKey) {
+  const auto path = config("  snaplenn: 100\ninterfaces:\n  - name: lo\n");
+  const auto result = checkConfig(path);
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.output.find(path.string() + ":3:3: "), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("did you mean \"snaplen\""), std::string::npos) << result.output;
+}
+
+TEST_F(CommandLineTest, CheckConfigReportsAnInvalidFilterWithLibpcapsMessage) {
+  const auto path = config("interfaces:\n  - name: lo\n    filter: \"tcp port\"\n");
+  const auto result = checkConfig(path);
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.output.find(path.string() + ":4:"), std::string::npos) << result.output;
+  EXPECT_NE(
+      result.output.find(
+          "interface lo: invalid filter \"tcp port\": can't parse filter expression: syntax error"),
+      std::string::npos)
+      << result.output;
+}
+
+TEST_F(CommandLineTest, CheckConfigReportsEveryProblemNotJustTheFirst) {
+  const auto path = config(
+      "  snaplen: 0\n  timestamp: pico\ncapture:\n  ring_size: lots\ninterfaces:\n"
+      "  - name: lo\n  - name: lo\n");
+  const auto result = checkConfig(path);
+  EXPECT_EQ(result.status, 1);
+  for (const auto& where : {":3:", ":4:", ":6:", ":9:"}) {
+    EXPECT_NE(result.output.find(path.string() + where), std::string::npos) << where << " in\n"
+                                                                            << result.output;
+  }
+}
+
+TEST_F(CommandLineTest, MissingConfigFileIsNamed) {
+  const auto result = checkConfig(work_ / "nope.yaml");
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.output.find((work_ / "nope.yaml").string()), std::string::npos);
+  EXPECT_NE(result.output.find("No such file or directory"), std::string::npos) << result.output;
+}
+
+TEST_F(CommandLineTest, BrokenYamlIsReportedWithItsPosition) {
+  const auto path = work_ / "broken.yaml";
+  writeTextFile(path, "interfaces:\n  - name: [lo\n");
+  const auto result = checkConfig(path);
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.output.find(path.string() + ":"), std::string::npos) << result.output;
+}
+
+TEST_F(CommandLineTest, DaemonWithABadConfigExitsOneAndTouchesNoCaptureFile) {
+  const auto path = config("interfaces:\n  - name: lo\n    snaplen: 999999\n");
+  const auto result = capture(kDaemon + " --config " + path.string());
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.output.find("snaplen"), std::string::npos) << result.output;
+  EXPECT_FALSE(fs::exists(work_ / "out"));
+}
+
+}  // namespace
+}  // namespace pcap_recorder::testing

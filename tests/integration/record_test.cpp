@@ -1,0 +1,283 @@
+// End to end: frames sent across a veth between two namespaces, recorded by pcap-recorderd, read
+// back with libpcap and with Wireshark's capinfos and tshark.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sstream>
+
+#include "daemon_process.hpp"
+#include "integration_support.hpp"
+#include "netns.hpp"
+#include "support/frames.hpp"
+#include "support/pcap_reader.hpp"
+#include "support/temp_dir.hpp"
+
+namespace pcap_recorder::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RecordTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!canCreateNamespaces()) GTEST_SKIP() << "needs root and iproute2 to create namespaces";
+    fs::permissions(work_.path(), fs::perms::owner_all | fs::perms::group_read |
+                                      fs::perms::group_exec | fs::perms::others_read |
+                                      fs::perms::others_exec);
+  }
+
+  fs::path outputDirectory() const { return work_ / "out"; }
+
+  // A config with the given `interfaces:` entries (YAML lines, indented two spaces).
+  fs::path writeConfig(const std::string& interfaces, const std::string& outputExtra = "") {
+    const auto path = work_ / "pcap-recorder.yaml";
+    writeTextFile(path, "output:\n  directory: " + outputDirectory().string() + "\n" + outputExtra +
+                            "capture:\n  ring_size: 8MiB\ninterfaces:\n" + interfaces);
+    ::chmod(path.c_str(), 0644);
+    return path;
+  }
+
+  // The one finished file of `interface`; fails when there is not exactly one, or a .part is left.
+  fs::path onlyFileOf(const std::string& interface) {
+    std::vector<std::string> matching;
+    for (const auto& name : listDirectory(outputDirectory())) {
+      EXPECT_FALSE(name.ends_with(".part")) << "unfinished file left behind: " << name;
+      if (name.starts_with(interface + "-")) matching.push_back(name);
+    }
+    EXPECT_EQ(matching.size(), 1u) << "files of " << interface;
+    return matching.empty() ? fs::path() : outputDirectory() / matching.front();
+  }
+
+  TempDir work_;
+};
+
+// capinfos and tshark open the file, count `packets`, and say nothing about damage.
+void expectWiresharkReadsCleanly(const fs::path& file, std::size_t packets) {
+  const auto info = capture("capinfos -M -c " + file.string());
+  EXPECT_EQ(info.status, 0) << info.output;
+  EXPECT_NE(info.output.find("Number of packets:   " + std::to_string(packets)), std::string::npos)
+      << info.output;
+  const auto read = capture("tshark -n -r " + file.string() + " -T fields -e frame.number");
+  EXPECT_EQ(read.status, 0) << read.output;
+  std::size_t lines = 0;
+  std::string problems;
+  std::istringstream in(read.output);
+  for (std::string line; std::getline(in, line);) {
+    // tshark's notice about running as root is about the test runner, not the file.
+    if (line.find("Running as user") != std::string::npos) continue;
+    if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) {
+      ++lines;
+    } else if (!line.empty()) {
+      problems += line + "\n";
+    }
+  }
+  EXPECT_EQ(lines, packets);
+  EXPECT_EQ(problems, "") << "tshark complained";
+}
+
+TEST_F(RecordTest, RecordsExactlyTheFramesMatchingTheFilterBitIdenticalAndInOrder) {
+  NamespacePair hosts;
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 20; ++i) {  // before the daemon exists: never recorded
+    sender.send(buildUdpFrame({.destinationPort = 5001, .sequence = 1'000'000 + i}));
+    sender.send(buildUdpFrame({.destinationPort = 5002, .sequence = 1'000'100 + i}));
+  }
+  const auto config = writeConfig("  - name: prc0\n    filter: \"udp dst port 5001\"\n");
+
+  // Non-matching frames stream in while the daemon sets up its socket: none may slip through.
+  BackgroundSender noise(hosts.senderOn(),
+                         buildUdpFrame({.destinationPort = 5002, .sequence = 2'000'000}));
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  EXPECT_GT(noise.stop(), 0u);
+
+  std::vector<std::vector<std::byte>> expected;
+  for (std::uint32_t i = 0; i < 300; ++i) {
+    const std::uint16_t port = i % 3 == 0 ? 5002 : 5001;
+    auto frame = buildUdpFrame({.destinationPort = port, .sequence = i, .frameBytes = 64 + i});
+    sender.send(frame);
+    if (port == 5001) expected.push_back(std::move(frame));
+  }
+  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
+
+  const auto file = onlyFileOf("prc0");
+  const auto read = readPcapFile(file);
+  EXPECT_EQ(read.magic, 0xA1B2C3D4u);
+  EXPECT_EQ(read.linkType, 1);
+  EXPECT_EQ(read.snaplen, 262144u);
+  ASSERT_EQ(read.records.size(), expected.size()) << daemon.log();
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(read.records[i].data, expected[i]) << "record " << i;
+    EXPECT_EQ(read.records[i].originalLength, expected[i].size());
+    if (i > 0) {
+      const auto& a = read.records[i - 1];
+      const auto& b = read.records[i];
+      EXPECT_LE(std::pair(a.seconds, a.fraction), std::pair(b.seconds, b.fraction));
+    }
+  }
+  expectWiresharkReadsCleanly(file, expected.size());
+  EXPECT_NE(daemon.log().find("prc0: summary: 200 packets written"), std::string::npos)
+      << daemon.log();
+}
+
+TEST_F(RecordTest, TwoInterfacesEachKeepTheirOwnFilterAndFiles) {
+  NamespacePair hosts(2);
+  const auto config = writeConfig(
+      "  - name: prc0\n    filter: \"udp dst port 5001\"\n"
+      "  - name: prc1\n    filter: \"udp dst port 5002\"\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto link0 = hosts.senderOn(0);
+  auto link1 = hosts.senderOn(1);
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    link0.send(buildUdpFrame({.destinationPort = 5001, .sequence = i}));
+    link0.send(buildUdpFrame({.destinationPort = 5002, .sequence = 10'000 + i}));
+    link1.send(buildUdpFrame({.destinationPort = 5001, .sequence = 20'000 + i}));
+    link1.send(buildUdpFrame({.destinationPort = 5002, .sequence = 30'000 + i}));
+  }
+  ASSERT_EQ(daemon.stop(SIGINT), 0) << daemon.log();
+
+  std::vector<std::uint32_t> expected0, expected1;
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    expected0.push_back(i);
+    expected1.push_back(30'000 + i);
+  }
+  EXPECT_EQ(sequencesIn(readPcapFile(onlyFileOf("prc0"))), expected0);
+  EXPECT_EQ(sequencesIn(readPcapFile(onlyFileOf("prc1"))), expected1);
+}
+
+TEST_F(RecordTest, SnaplenCutsEachFrameButKeepsItsLengthOnTheWire) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n    snaplen: 100\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  std::vector<std::vector<std::byte>> sent;
+  for (std::uint32_t i = 0; i < 50; ++i) {
+    sent.push_back(buildUdpFrame({.sequence = i, .frameBytes = 600 + i}));
+    sender.send(sent.back());
+  }
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto file = onlyFileOf("prc0");
+  const auto read = readPcapFile(file);
+  EXPECT_EQ(read.snaplen, 100u);
+  ASSERT_EQ(read.records.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(read.records[i].includedLength, 100u);
+    EXPECT_EQ(read.records[i].originalLength, sent[i].size());
+    EXPECT_EQ(read.records[i].data, std::vector<std::byte>(sent[i].begin(), sent[i].begin() + 100));
+  }
+  const auto lengths = captureStdout("tshark -n -r " + file.string() +
+                                     " -T fields -e frame.len -e frame.cap_len -c 1");
+  EXPECT_EQ(lengths.output, "600\t100\n");
+  expectWiresharkReadsCleanly(file, sent.size());
+}
+
+TEST_F(RecordTest, VlanTaggedFramesKeepTheirTagAsOnTheWire) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n", "  timestamp: nano\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  std::vector<std::vector<std::byte>> sent;
+  for (std::uint32_t i = 0; i < 20; ++i) {
+    sent.push_back(buildUdpFrame({.sequence = i, .vlanId = static_cast<std::uint16_t>(100 + i)}));
+    sender.send(sent.back());
+  }
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto file = onlyFileOf("prc0");
+  const auto read = readPcapFile(file);
+  EXPECT_EQ(read.magic, 0xA1B23C4Du) << "timestamp: nano";
+  ASSERT_EQ(read.records.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(read.records[i].data, sent[i]) << "record " << i;
+    EXPECT_EQ(read.records[i].originalLength, sent[i].size());
+  }
+  const auto ids = captureStdout("tshark -n -r " + file.string() + " -T fields -e vlan.id -c 2");
+  EXPECT_EQ(ids.output, "100\n101\n");
+  expectWiresharkReadsCleanly(file, sent.size());
+}
+
+TEST_F(RecordTest, ABurstFollowedAtOnceBySigtermIsWrittenWhole) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  constexpr std::uint32_t kBurst = 20'000;
+  for (std::uint32_t i = 0; i < kBurst; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
+
+  const auto file = onlyFileOf("prc0");
+  const auto sequences = sequencesIn(readPcapFile(file));
+  ASSERT_EQ(sequences.size(), kBurst) << daemon.log();
+  for (std::uint32_t i = 0; i < kBurst; ++i) ASSERT_EQ(sequences[i], i) << "out of order";
+  expectWiresharkReadsCleanly(file, kBurst);
+}
+
+TEST_F(RecordTest, LoopbackFramesAreRecordedOnceNotOncePerDirection) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: lo\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  FrameSender loopback(hosts.captureNamespace(), "lo");
+  std::vector<std::uint32_t> expected;
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    loopback.send(buildUdpFrame({.sequence = i}));
+    expected.push_back(i);
+  }
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+  EXPECT_EQ(sequencesIn(readPcapFile(onlyFileOf("lo"))), expected);
+}
+
+TEST_F(RecordTest, RunsAsAnUnprivilegedUserWithOnlyNetRawAndNetAdmin) {
+  if (runCommand("command -v setpriv >/dev/null && id nobody >/dev/null") != 0) {
+    GTEST_SKIP() << "needs setpriv and the user nobody";
+  }
+  NamespacePair hosts;
+  fs::create_directory(outputDirectory());
+  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  const auto config = writeConfig("  - name: prc0\n");
+  DaemonProcess daemon(
+      hosts.captureNamespace(), {"--config", config.string()}, work_.path(),
+      {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+       "--inh-caps=-all,+net_raw,+net_admin", "--ambient-caps=-all,+net_raw,+net_admin", "--"});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto file = onlyFileOf("prc0");
+  EXPECT_EQ(sequencesIn(readPcapFile(file)).size(), 10u);
+  struct stat st;
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_NE(st.st_uid, 0u) << "the file belongs to the unprivileged user";
+}
+
+TEST_F(RecordTest, RefusesAnInterfaceThatIsNotEthernetAndWritesNothing) {
+  NamespacePair hosts;
+  ASSERT_EQ(runCommand("ip netns exec " + hosts.captureNamespace() +
+                       " ip tuntap add dev prtun0 mode tun"),
+            0);
+  const auto config = writeConfig("  - name: prtun0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  EXPECT_EQ(daemon.wait(), 1);
+  EXPECT_NE(daemon.log().find("interface prtun0 has link type 65534 (ARPHRD), not Ethernet"),
+            std::string::npos)
+      << daemon.log();
+  EXPECT_FALSE(fs::exists(outputDirectory())) << "no capture file is touched";
+}
+
+TEST_F(RecordTest, RefusesAnInterfaceThatDoesNotExist) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prnone0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  EXPECT_EQ(daemon.wait(), 1);
+  EXPECT_NE(daemon.log().find("interface prnone0 does not exist"), std::string::npos)
+      << daemon.log();
+}
+
+}  // namespace
+}  // namespace pcap_recorder::testing

@@ -1,0 +1,177 @@
+#include "pcap_recorder/pcap/file_writer.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "pcap_recorder/util/unique_fd.hpp"
+#include "support/frames.hpp"
+#include "support/pcap_reader.hpp"
+#include "support/temp_dir.hpp"
+
+namespace pcap_recorder::pcap {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+class PcapFileWriterTest : public ::testing::Test {
+ protected:
+  util::UniqueFd openDirectory() const {
+    return util::UniqueFd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
+  static Frame frameOf(const std::vector<std::byte>& data, std::uint32_t seconds) {
+    return Frame{.seconds = seconds,
+                 .nanoseconds = 123'000,
+                 .wireLength = static_cast<std::uint32_t>(data.size()),
+                 .data = data};
+  }
+  TempDir dir_;
+  util::UniqueFd directory_ = openDirectory();
+};
+
+TEST(NameWithSuffix, PutsTheCounterBeforeTheExtension) {
+  EXPECT_EQ(nameWithSuffix("eth0-20260101T000000.pcap", 0), "eth0-20260101T000000.pcap");
+  EXPECT_EQ(nameWithSuffix("eth0-20260101T000000.pcap", 2), "eth0-20260101T000000_2.pcap");
+  EXPECT_EQ(nameWithSuffix("capture", 1), "capture_1");
+  EXPECT_EQ(nameWithSuffix(".hidden", 1), ".hidden_1");
+}
+
+TEST_F(PcapFileWriterTest, WritesUnderThePartNameAndRenamesWhenFinished) {
+  PcapFileWriter writer(directory_.get(), "a.pcap", WriterOptions{});
+  EXPECT_TRUE(fs::exists(dir_ / "a.pcap.part"));
+  EXPECT_FALSE(fs::exists(dir_ / "a.pcap"));
+  const auto frame = testing::buildUdpFrame({.sequence = 1});
+  ASSERT_TRUE(writer.append(frameOf(frame, 100)));
+  const auto summary = writer.finish();
+  EXPECT_EQ(summary.name, "a.pcap");
+  EXPECT_EQ(summary.packets, 1u);
+  EXPECT_EQ(summary.bytes, 24u + 16u + frame.size());
+  EXPECT_EQ(summary.firstPacket.seconds, 100u);
+  EXPECT_FALSE(fs::exists(dir_ / "a.pcap.part"));
+  EXPECT_EQ(fs::file_size(dir_ / "a.pcap"), summary.bytes);
+}
+
+TEST_F(PcapFileWriterTest, FileReadsBackWithLibpcapRecordForRecord) {
+  PcapFileWriter writer(directory_.get(), "b.pcap", WriterOptions{.snaplen = 100});
+  std::vector<std::vector<std::byte>> frames;
+  for (std::uint32_t i = 0; i < 50; ++i) {
+    frames.push_back(testing::buildUdpFrame({.sequence = i, .frameBytes = 64 + i * 3}));
+    ASSERT_TRUE(writer.append(frameOf(frames.back(), 1000 + i)));
+  }
+  writer.finish();
+  const auto file = testing::readPcapFile(dir_ / "b.pcap");
+  EXPECT_EQ(file.magic, kMagicMicroseconds);
+  EXPECT_EQ(file.snaplen, 100u);
+  EXPECT_EQ(file.linkType, 1);
+  ASSERT_EQ(file.records.size(), frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const auto kept = std::min<std::size_t>(frames[i].size(), 100);
+    EXPECT_EQ(file.records[i].seconds, 1000 + i);
+    EXPECT_EQ(file.records[i].fraction, 123u);
+    EXPECT_EQ(file.records[i].originalLength, frames[i].size());
+    EXPECT_EQ(file.records[i].data,
+              std::vector<std::byte>(frames[i].begin(), frames[i].begin() + kept));
+  }
+}
+
+TEST_F(PcapFileWriterTest, FlushMakesRecordsVisibleBeforeTheFileIsFinished) {
+  PcapFileWriter writer(directory_.get(), "c.pcap", WriterOptions{});
+  const auto frame = testing::buildUdpFrame({});
+  writer.append(frameOf(frame, 1));
+  EXPECT_EQ(fs::file_size(dir_ / "c.pcap.part"), 0u);
+  ASSERT_TRUE(writer.flush());
+  EXPECT_EQ(fs::file_size(dir_ / "c.pcap.part"), 24u + 16u + frame.size());
+  EXPECT_EQ(writer.packetsInFile(), 1u);
+}
+
+TEST_F(PcapFileWriterTest, NeverOverwritesAnExistingFile) {
+  { std::ofstream(dir_ / "d.pcap") << "precious"; }
+  PcapFileWriter writer(directory_.get(), "d.pcap", WriterOptions{});
+  EXPECT_EQ(writer.finalName(), "d_1.pcap");
+  writer.finish();
+  std::ifstream kept(dir_ / "d.pcap");
+  std::string content;
+  kept >> content;
+  EXPECT_EQ(content, "precious");
+  EXPECT_TRUE(fs::exists(dir_ / "d_1.pcap"));
+}
+
+TEST_F(PcapFileWriterTest, FinishPicksAFreeNameWhenTheFinalNameAppearedMeanwhile) {
+  PcapFileWriter writer(directory_.get(), "e.pcap", WriterOptions{});
+  { std::ofstream(dir_ / "e.pcap") << "arrived later"; }
+  const auto summary = writer.finish();
+  EXPECT_EQ(summary.name, "e_1.pcap");
+  EXPECT_EQ(fs::file_size(dir_ / "e.pcap"), 13u);
+}
+
+TEST_F(PcapFileWriterTest, DoesNotFollowASymlinkPlantedAtThePartName) {
+  const auto target = dir_ / "target";
+  { std::ofstream(target) << "do not touch"; }
+  fs::create_symlink(target, dir_ / "f.pcap.part");
+  PcapFileWriter writer(directory_.get(), "f.pcap", WriterOptions{});
+  EXPECT_EQ(writer.finalName(), "f_1.pcap");
+  writer.finish();
+  EXPECT_EQ(fs::file_size(target), 12u);
+}
+
+TEST_F(PcapFileWriterTest, CreatesFilesWithTheConfiguredModeWhateverTheUmask) {
+  const mode_t previous = ::umask(077);
+  PcapFileWriter writer(directory_.get(), "g.pcap", WriterOptions{.fileMode = 0644});
+  ::umask(previous);
+  writer.finish();
+  EXPECT_EQ(fs::status(dir_ / "g.pcap").permissions(),
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                fs::perms::others_read);
+}
+
+// A file size limit makes write() stop part-way through the buffer, as a full disk does.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &previous_);
+    previousHandler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit{bytes, previous_.rlim_max};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &previous_);
+    std::signal(SIGXFSZ, previousHandler_);
+  }
+
+ private:
+  rlimit previous_{};
+  void (*previousHandler_)(int) = nullptr;
+};
+
+TEST_F(PcapFileWriterTest, AFailedWriteLeavesOnlyCompleteRecordsInTheFinishedFile) {
+  std::uint64_t offered = 0;
+  PcapFileWriter writer(directory_.get(), "h.pcap", WriterOptions{.bufferBytes = 1 << 16});
+  {
+    FileSizeLimit limit(10'000);
+    const auto frame = testing::buildUdpFrame({.frameBytes = 1000});
+    for (std::uint32_t i = 0; i < 200 && !writer.failed(); ++i) {
+      ++offered;
+      writer.append(frameOf(frame, i));
+    }
+    writer.flush();
+  }
+  EXPECT_TRUE(writer.failed());
+  EXPECT_EQ(writer.lastErrno(), EFBIG);
+  const auto summary = writer.finish();
+  EXPECT_LE(summary.bytes, 10'000u);
+  EXPECT_EQ((summary.bytes - 24) % (16 + 1000), 0u) << "the file must end on a record boundary";
+  const auto file = testing::readPcapFile(dir_ / summary.name);
+  EXPECT_EQ(file.records.size(), summary.packets);
+  EXPECT_EQ(summary.packets + writer.packetsLostToWriteErrors(), offered)
+      << "every record offered is either in the file or counted as lost";
+  EXPECT_GT(summary.packets, 0u);
+}
+
+}  // namespace
+}  // namespace pcap_recorder::pcap
