@@ -419,11 +419,17 @@ constexpr std::array<Choice<TimestampPrecision>, 2> kTimestampChoices = {{
     {"nano", TimestampPrecision::nano},
 }};
 
+// Kept out of clang-format, which lays out short lambdas differently from long ones.
+// clang-format off
 constexpr std::array<Key, 4> kOutputKeys = {{
-    {"directory", [](Diagnostics& d, const Entry& e,
-                     InterfaceSettings& s) { readDirectory(d, e, s.output.directory); }},
-    {"file_name", [](Diagnostics& d, const Entry& e,
-                     InterfaceSettings& s) { readFileName(d, e, s.output.fileName); }},
+    {"directory",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readDirectory(d, e, s.output.directory);
+     }},
+    {"file_name",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readFileName(d, e, s.output.fileName);
+     }},
     {"snaplen",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readWholeNumber<std::uint32_t>(d, e, 1, kMaxSnaplen, s.output.snaplen);
@@ -439,9 +445,12 @@ constexpr std::array<Key, 2> kCaptureKeys = {{
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readSize(d, e, kMinRingBytes, kMaxRingBytes, s.capture.ringBytes);
      }},
-    {"promiscuous", [](Diagnostics& d, const Entry& e,
-                       InterfaceSettings& s) { readBool(d, e, s.capture.promiscuous); }},
+    {"promiscuous",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readBool(d, e, s.capture.promiscuous);
+     }},
 }};
+// clang-format on
 
 constexpr std::array<Section, 2> kSections = {{
     {"output", kOutputKeys},
@@ -679,8 +688,9 @@ std::optional<InterfaceSettings> readInterface(Diagnostics& diagnostics, const Y
                  if (keyName == kNameKey) return;
                  if (keyName == kFilterKey) {
                    const Entry entry = makeEntry(key, value, scope.keyPrefix + keyName);
-                   if (auto filter = readString(diagnostics, entry, true))
+                   if (auto filter = readString(diagnostics, entry, true)) {
                      settings.filter = *filter;
+                   }
                  } else if (const Section* section = findSection(keyName)) {
                    readSection(diagnostics, *section, key, value, settings, &overrides);
                  } else if (const Section* home = homeOf(keyName)) {
@@ -842,7 +852,7 @@ std::optional<std::string> readWholeFile(const std::filesystem::path& file, std:
   while (const std::size_t got = std::fread(buffer.data(), 1, buffer.size(), stream.get())) {
     out.append(buffer.data(), got);
     if (out.size() > kMaxFileBytes) {
-      return "larger than " + formatSize(kMaxFileBytes) + ", which no configuration is";
+      return "larger than " + formatSize(kMaxFileBytes) + "; that is not a configuration file";
     }
   }
   if (std::ferror(stream.get())) return lastError().message();

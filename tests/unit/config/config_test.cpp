@@ -726,14 +726,25 @@ TEST(ConfigParse, KeepsEveryMessageOnOneLine) {
   EXPECT_EQ(problem.message, "output.timestamp must be micro or nano, got \"milli\\nseconds\"");
 }
 
+// Built field by field: GCC 12 at -O2 warns (falsely) that a braced Problem temporary's string
+// may be used uninitialized, and the build treats warnings as errors.
+Problem problemAt(const std::string& file, int line, int column, const std::string& message) {
+  Problem problem;
+  problem.where.file = file;
+  problem.where.line = line;
+  problem.where.column = column;
+  problem.message = message;
+  return problem;
+}
+
 TEST(ProblemFormat, PrintsFileLineAndColumnLikeACompiler) {
-  EXPECT_EQ(format(Problem{{"/etc/pcap-recorder/config.yaml", 12, 7}, "bad"}),
+  EXPECT_EQ(format(problemAt("/etc/pcap-recorder/config.yaml", 12, 7, "bad")),
             "/etc/pcap-recorder/config.yaml:12:7: bad");
 }
 
 TEST(ProblemFormat, LeavesOutAnUnknownPosition) {
-  EXPECT_EQ(format(Problem{{"config.yaml", 0, 0}, "cannot read"}), "config.yaml: cannot read");
-  EXPECT_EQ(format(Problem{{"config.yaml", 4, 0}, "bad"}), "config.yaml:4: bad");
+  EXPECT_EQ(format(problemAt("config.yaml", 0, 0, "cannot read")), "config.yaml: cannot read");
+  EXPECT_EQ(format(problemAt("config.yaml", 4, 0, "bad")), "config.yaml:4: bad");
 }
 
 // --- Loading files ---------------------------------------------------------------------------
@@ -806,16 +817,26 @@ TEST_F(ConfigLoad, ReportsADirectoryAsUnreadable) {
 TEST_F(ConfigLoad, ReportsAnEmptyFile) {
   const std::filesystem::path file = write("empty.yaml", "");
 
-  EXPECT_THROW(
-      {
-        try {
-          load(file);
-        } catch (const ConfigError& error) {
-          EXPECT_THAT(error.what(), HasSubstr("the configuration is empty"));
-          throw;
-        }
-      },
-      ConfigError);
+  try {
+    load(file);
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              file.string() + ": the configuration is empty; it needs at least an interfaces list");
+  }
+}
+
+TEST_F(ConfigLoad, RefusesAFileTooLargeToBeAConfiguration) {
+  const std::filesystem::path file = write("huge.yaml", std::string((4u << 20) + 1, '#'));
+
+  try {
+    load(file);
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()), file.string() +
+                                             ": cannot read: larger than 4MiB; that is not a "
+                                             "configuration file");
+  }
 }
 
 }  // namespace

@@ -1,0 +1,26 @@
+// The example config installed as /etc/pcap-recorder/pcap-recorder.yaml is valid as shipped and
+// states the defaults the code uses.
+#include <gtest/gtest.h>
+
+#include "pcap_recorder/config/config.hpp"
+
+namespace pcap_recorder::config {
+namespace {
+
+TEST(ShippedConfig, ParsesAndMatchesTheBuiltInDefaults) {
+  const auto config = load(PCAP_RECORDER_SOURCE_DIR "/etc/pcap-recorder/pcap-recorder.yaml");
+  ASSERT_EQ(config.interfaces.size(), 1u);
+  const auto& shipped = config.interfaces.front();
+  const InterfaceSettings defaults;
+  EXPECT_EQ(shipped.name, "eth0");
+  EXPECT_EQ(shipped.filter, "");
+  EXPECT_EQ(shipped.output.directory, defaults.output.directory);
+  EXPECT_EQ(shipped.output.fileName, defaults.output.fileName);
+  EXPECT_EQ(shipped.output.snaplen, defaults.output.snaplen);
+  EXPECT_EQ(shipped.output.timestamp, defaults.output.timestamp);
+  EXPECT_EQ(shipped.capture.ringBytes, defaults.capture.ringBytes);
+  EXPECT_EQ(shipped.capture.promiscuous, defaults.capture.promiscuous);
+}
+
+}  // namespace
+}  // namespace pcap_recorder::config
