@@ -6,6 +6,8 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <numeric>
@@ -300,6 +302,47 @@ void readSize(Diagnostics& diagnostics, const Entry& entry, std::uint64_t min, s
   out = *bytes;
 }
 
+void readDuration(Diagnostics& diagnostics, const Entry& entry, std::chrono::milliseconds min,
+                  std::chrono::milliseconds& out) {
+  const std::optional<std::chrono::milliseconds> duration =
+      entry.value.IsScalar() ? parseDuration(entry.value.Scalar()) : std::nullopt;
+  if (!duration) {
+    diagnostics.add(entry.mark, entry.label +
+                                    " must be a duration: 0, or a whole number followed by ms, s, "
+                                    "m, h or d; got " +
+                                    describe(entry.value));
+    return;
+  }
+  if (duration->count() != 0 && *duration < min) {
+    diagnostics.add(entry.mark, entry.label + " must be 0 or at least " +
+                                    std::to_string(min.count()) + " ms, got " +
+                                    describe(entry.value));
+    return;
+  }
+  out = *duration;
+}
+
+// An octal mode such as "0640". The owner must be able to read and write: the next start reopens
+// a file left by a crash to repair it.
+void readFileMode(Diagnostics& diagnostics, const Entry& entry, std::uint32_t& out) {
+  const std::string text = entry.value.IsScalar() ? entry.value.Scalar() : std::string();
+  std::uint32_t mode = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size() || mode > 0777) {
+    diagnostics.add(entry.mark, entry.label +
+                                    " must be an octal mode from 0600 to 0777 such as "
+                                    "\"0640\", got " +
+                                    describe(entry.value));
+    return;
+  }
+  if ((mode & 0600) != 0600) {
+    diagnostics.add(entry.mark, entry.label + " must let the owner read and write (0600), got " +
+                                    describe(entry.value));
+    return;
+  }
+  out = mode;
+}
+
 void readDirectory(Diagnostics& diagnostics, const Entry& entry, std::filesystem::path& out) {
   if (std::optional<std::string> text = readString(diagnostics, entry, false)) out = *text;
 }
@@ -421,7 +464,7 @@ constexpr std::array<Choice<TimestampPrecision>, 2> kTimestampChoices = {{
 
 // Kept out of clang-format, which lays out short lambdas differently from long ones.
 // clang-format off
-constexpr std::array<Key, 4> kOutputKeys = {{
+constexpr std::array<Key, 7> kOutputKeys = {{
     {"directory",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readDirectory(d, e, s.output.directory);
@@ -438,6 +481,18 @@ constexpr std::array<Key, 4> kOutputKeys = {{
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readChoice(d, e, kTimestampChoices, s.output.timestamp);
      }},
+    {"file_mode",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readFileMode(d, e, s.output.fileMode);
+     }},
+    {"post_finish_command",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       if (auto text = readString(d, e, true)) s.output.postFinishCommand = *text;
+     }},
+    {"post_finish_timeout",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readDuration(d, e, std::chrono::seconds(1), s.output.postFinishTimeout);
+     }},
 }};
 
 constexpr std::array<Key, 2> kCaptureKeys = {{
@@ -450,11 +505,49 @@ constexpr std::array<Key, 2> kCaptureKeys = {{
        readBool(d, e, s.capture.promiscuous);
      }},
 }};
+
+constexpr std::uint64_t kNoLimit = UINT64_MAX;
+
+constexpr std::array<Key, 3> kRotateKeys = {{
+    {"max_file_size",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readSize(d, e, 0, kNoLimit, s.rotate.maxFileBytes);
+     }},
+    {"interval",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readDuration(d, e, std::chrono::seconds(1), s.rotate.interval);
+     }},
+    {"max_packets",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readWholeNumber<std::uint64_t>(d, e, 0, kNoLimit, s.rotate.maxPackets);
+     }},
+}};
+
+constexpr std::array<Key, 4> kRetentionKeys = {{
+    {"max_files",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readWholeNumber<std::uint64_t>(d, e, 0, kNoLimit, s.retention.maxFiles);
+     }},
+    {"max_total_size",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readSize(d, e, 0, kNoLimit, s.retention.maxTotalBytes);
+     }},
+    {"max_age",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readDuration(d, e, std::chrono::seconds(1), s.retention.maxAge);
+     }},
+    {"min_free_space",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readSize(d, e, 0, kNoLimit, s.retention.minFreeBytes);
+     }},
+}};
 // clang-format on
 
-constexpr std::array<Section, 2> kSections = {{
+constexpr std::array<Section, 4> kSections = {{
     {"output", kOutputKeys},
     {"capture", kCaptureKeys},
+    {"rotate", kRotateKeys},
+    {"retention", kRetentionKeys},
 }};
 
 constexpr std::string_view kInterfacesKey = "interfaces";

@@ -7,12 +7,14 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <vector>
 
 #include "options.hpp"
 #include "pcap_recorder/config/config.hpp"
 #include "pcap_recorder/service/environment_check.hpp"
+#include "pcap_recorder/service/file_finisher.hpp"
 #include "pcap_recorder/service/recorder.hpp"
 #include "pcap_recorder/version.hpp"
 
@@ -56,7 +58,9 @@ sigset_t blockControlSignals() {
   return signals;
 }
 
-void waitForStopSignal(const sigset_t& signals) {
+using Recorders = std::vector<std::unique_ptr<pr::service::Recorder>>;
+
+void waitForStopSignal(const sigset_t& signals, Recorders& recorders) {
   for (;;) {
     const int signal = sigwaitinfo(&signals, nullptr);
     if (signal == SIGTERM || signal == SIGINT) {
@@ -66,9 +70,36 @@ void waitForStopSignal(const sigset_t& signals) {
     if (signal == SIGHUP) {
       spdlog::warn("SIGHUP: reloading the configuration is not supported yet; restart to apply");
     } else if (signal == SIGUSR1) {
-      spdlog::warn("SIGUSR1: finishing files on demand is not supported yet");
+      spdlog::info("SIGUSR1: finishing every current file");
+      for (auto& recorder : recorders) recorder->requestRotation();
     }
   }
+}
+
+// Retention and repair work per output directory, over every interface writing there.
+std::vector<pr::service::DirectoryRetention> directoriesOf(const pr::config::Config& config) {
+  struct Group {
+    std::vector<pr::rotation::OwnFileTemplate> templates;
+    std::vector<pr::rotation::RetentionLimits> limits;
+  };
+  std::map<std::filesystem::path, Group> groups;
+  for (const auto& interface : config.interfaces) {
+    auto& group = groups[interface.output.directory.lexically_normal()];
+    group.templates.push_back({interface.output.fileName, interface.name});
+    const auto& retention = interface.retention;
+    group.limits.push_back({
+        .maxFiles = retention.maxFiles,
+        .maxTotalBytes = retention.maxTotalBytes,
+        .maxAge = std::chrono::ceil<std::chrono::seconds>(retention.maxAge),
+        .minFreeBytes = retention.minFreeBytes,
+    });
+  }
+  std::vector<pr::service::DirectoryRetention> directories;
+  for (const auto& [path, group] : groups) {
+    directories.push_back({path, pr::rotation::combineLimits(group.limits),
+                           pr::rotation::OwnFileMatcher(group.templates)});
+  }
+  return directories;
 }
 
 void logSummary(const pr::service::Recorder& recorder) {
@@ -93,10 +124,25 @@ int run(const pr::daemon::Options& options) {
   }
 
   const sigset_t signals = blockControlSignals();
-  std::vector<std::unique_ptr<pr::service::Recorder>> recorders;
+  auto directories = directoriesOf(*config);
+  std::vector<std::filesystem::path> directoryPaths;
+  try {
+    for (const auto& directory : directories) {
+      pr::service::openOutputDirectory(directory.directory);
+      pr::service::repairLeftovers(directory.directory, directory.ownFiles);
+      directoryPaths.push_back(directory.directory);
+    }
+  } catch (const std::exception& error) {
+    spdlog::error("{}: {}", options.configPath.string(), error.what());
+    return kExitConfigError;
+  }
+  pr::service::FileFinisher finisher(std::move(directories));
+  for (const auto& path : directoryPaths) finisher.requestRetention(path);
+
+  Recorders recorders;
   try {
     for (const auto& interface : config->interfaces) {
-      recorders.push_back(std::make_unique<pr::service::Recorder>(interface));
+      recorders.push_back(std::make_unique<pr::service::Recorder>(interface, finisher));
     }
   } catch (const std::exception& error) {
     spdlog::error("{}: {}", options.configPath.string(), error.what());
@@ -107,13 +153,12 @@ int run(const pr::daemon::Options& options) {
                recorders.size() == 1 ? "" : "s");
   sd_notifyf(0, "READY=1\nSTATUS=recording %zu interface(s)", recorders.size());
 
-  waitForStopSignal(signals);
+  waitForStopSignal(signals, recorders);
   sd_notify(0, "STOPPING=1");
   for (auto& recorder : recorders) recorder->requestStop();
-  for (auto& recorder : recorders) {
-    recorder->join();
-    logSummary(*recorder);
-  }
+  for (auto& recorder : recorders) recorder->join();
+  finisher.stop();  // every last file finished, and its post_finish_command run
+  for (auto& recorder : recorders) logSummary(*recorder);
   return 0;
 }
 

@@ -39,29 +39,31 @@ PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
     const auto candidate = nameWithSuffix(finalName, attempt);
     if (exists(directoryFd, candidate)) continue;
     const auto part = candidate + kPartSuffix;
-    fd_ = ::openat(directoryFd, part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                   options.fileMode);
-    if (fd_ >= 0) {
+    fd_.reset(::openat(directoryFd, part.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, options.fileMode));
+    if (fd_.valid()) {
       finalName_ = candidate;
       break;
     }
     if (errno != EEXIST) util::throwErrno("cannot create " + part);
   }
-  if (fd_ < 0)
+  if (!fd_.valid()) {
     throw std::system_error(EEXIST, std::generic_category(), "no free name for " + finalName);
+  }
   // Why: O_CREAT applies the umask; the configured mode is what operators asked for.
-  ::fchmod(fd_, options.fileMode);
+  ::fchmod(fd_.get(), options.fileMode);
 
+  // The header goes to the file at once: a crash before the first flush then leaves a valid,
+  // empty capture for the next start to finish, rather than a file it must set aside.
   const FileHeader header = makeFileHeader(options.timestampUnit, options.snaplen);
   std::memcpy(buffer_.get(), &header, sizeof header);
   buffered_ = sizeof header;
+  writeBuffer();
 }
 
+// A writer dropped without close() (an exception during setup) leaves its `.part` for repair.
 PcapFileWriter::~PcapFileWriter() {
-  if (fd_ >= 0) {
-    flush();
-    ::close(fd_);
-  }
+  if (fd_.valid()) flush();
 }
 
 bool PcapFileWriter::append(const Frame& frame) noexcept {
@@ -91,7 +93,7 @@ bool PcapFileWriter::flush() noexcept {
 bool PcapFileWriter::writeBuffer() noexcept {
   std::size_t written = 0;
   while (written < buffered_) {
-    const ssize_t n = ::write(fd_, buffer_.get() + written, buffered_ - written);
+    const ssize_t n = ::write(fd_.get(), buffer_.get() + written, buffered_ - written);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       errno_ = n < 0 ? errno : ENOSPC;
@@ -129,41 +131,55 @@ void PcapFileWriter::cutToLastCompleteRecord(std::size_t bytesWritten) noexcept 
   const std::size_t lost = recordsBuffered_ - recordsKept;
   lostPackets_ += lost;
   packets_ -= lost;
-  if (::ftruncate(fd_, static_cast<off_t>(committedBytes_ + keep)) == 0) {
+  if (::ftruncate(fd_.get(), static_cast<off_t>(committedBytes_ + keep)) == 0) {
     committedBytes_ += keep;
     committedPackets_ += recordsKept;
   } else {
     // The cut failed too: whatever reached the file past the last commit is not to be trusted.
     lostPackets_ += recordsKept;
     packets_ -= recordsKept;
-    ::ftruncate(fd_, static_cast<off_t>(committedBytes_));
+    ::ftruncate(fd_.get(), static_cast<off_t>(committedBytes_));
   }
-  ::lseek(fd_, static_cast<off_t>(committedBytes_), SEEK_SET);
+  ::lseek(fd_.get(), static_cast<off_t>(committedBytes_), SEEK_SET);
   buffered_ = 0;
   recordsBuffered_ = 0;
 }
 
-FileSummary PcapFileWriter::finish() {
+ClosedFile PcapFileWriter::close() {
   flush();
-  if (::fsync(fd_) != 0 && errno_ == 0) errno_ = errno;
-  ::close(fd_);
-  fd_ = -1;
+  FileSummary summary{finalName_, committedPackets_, committedBytes_, firstPacket_, lastPacket_};
+  // Nothing worth keeping: writing failed before a single record reached the file.
+  const bool discard = errno_ != 0 && committedPackets_ == 0;
+  return ClosedFile(std::move(fd_), directoryFd_, finalName_, summary, discard);
+}
 
+ClosedFile::ClosedFile(util::UniqueFd file, int directoryFd, std::string finalName,
+                       FileSummary summary, bool discard)
+    : file_(std::move(file)),
+      directoryFd_(directoryFd),
+      summary_(std::move(summary)),
+      discard_(discard) {
+  summary_.name = std::move(finalName);
+}
+
+FileSummary ClosedFile::complete() {
   const auto part = partName();
-  if (committedBytes_ < sizeof(FileHeader)) {
-    // Not even the header reached the disk: there is no pcap file to keep.
+  if (discard_) {
     ::unlinkat(directoryFd_, part.c_str(), 0);
+    file_.reset();
     return FileSummary{};
   }
+  ::fsync(file_.get());
+  file_.reset();
+  const auto wanted = summary_.name;
   for (unsigned attempt = 0; attempt < kMaxNameAttempts; ++attempt) {
-    // The final name of a file that was set aside keeps its own counter; try it first.
-    const auto candidate = attempt == 0 ? finalName_ : nameWithSuffix(finalName_, attempt);
+    const auto candidate = nameWithSuffix(wanted, attempt);
     if (::renameat2(directoryFd_, part.c_str(), directoryFd_, candidate.c_str(),
                     RENAME_NOREPLACE) == 0) {
-      finalName_ = candidate;
       // Why: the rename is durable only once the directory itself is on disk.
       ::fsync(directoryFd_);
-      return FileSummary{finalName_, packets_, committedBytes_, firstPacket_, lastPacket_};
+      summary_.name = candidate;
+      return summary_;
     }
     if (errno != EEXIST) util::throwErrno("cannot rename " + part + " to " + candidate);
   }

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -17,14 +19,33 @@ namespace pcap_recorder::service {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using rotation::RotationReason;
 constexpr std::chrono::milliseconds kIdleWait{100};
 // Files are readable while capture runs: buffered records reach the file at least this often.
 constexpr std::chrono::seconds kFlushInterval{1};
 constexpr std::chrono::seconds kReopenBackoff{1};
+constexpr std::chrono::seconds kDiskWarningInterval{10};
+// Writing resumes after a full disk once at least this much is free again.
+constexpr std::uint64_t kResumeFreeBytes = 64 << 10;
+constexpr rotation::Nanoseconds kNanosecondsPerSecond = 1'000'000'000;
 
 pcap::TimestampUnit toUnit(config::TimestampPrecision precision) {
   return precision == config::TimestampPrecision::nano ? pcap::TimestampUnit::nanoseconds
                                                        : pcap::TimestampUnit::microseconds;
+}
+
+rotation::Nanoseconds wallClockNow() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+rotation::Nanoseconds timeOf(const pcap::Frame& frame) {
+  return rotation::Nanoseconds{frame.seconds} * kNanosecondsPerSecond + frame.nanoseconds;
+}
+
+bool isFullDisk(int error) {
+  return error == ENOSPC || error == EDQUOT || error == EIO;
 }
 
 std::unique_ptr<capture::PacketSource> openSource(const config::InterfaceSettings& settings) {
@@ -58,28 +79,50 @@ util::UniqueFd openOutputDirectory(const std::filesystem::path& directory) {
   return fd;
 }
 
-Recorder::Recorder(const config::InterfaceSettings& settings)
-    : Recorder(settings, openSource(settings)) {}
+Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher)
+    : Recorder(settings, finisher, openSource(settings)) {}
 
-Recorder::Recorder(const config::InterfaceSettings& settings,
+Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
                    std::unique_ptr<capture::PacketSource> source)
     : settings_(settings),
+      finisher_(finisher),
       source_(std::move(source)),
       directory_(openOutputDirectory(settings.output.directory)),
       writerOptions_{.timestampUnit = toUnit(settings.output.timestamp),
-                     .snaplen = settings.output.snaplen} {
-  // The first file is opened before capture starts so a directory problem fails startup.
-  openNextFile();
-  if (!writer_) throw std::runtime_error(settings_.name + ": cannot create the first capture file");
+                     .snaplen = settings.output.snaplen,
+                     .fileMode = static_cast<mode_t>(settings.output.fileMode)},
+      limits_{.maxFileBytes = settings.rotate.maxFileBytes,
+              .interval = settings.rotate.interval,
+              .maxPackets = settings.rotate.maxPackets},
+      lateness_(std::chrono::nanoseconds(2 * source_->blockTimeout() + kIdleWait).count()) {
+  // The first file is opened before capture starts so a directory problem fails startup; a full
+  // disk does not: the recorder starts paused and resumes when space returns.
+  if (const int error = openNextFile(wallClockNow()); error != 0 && !isFullDisk(error)) {
+    throw std::system_error(error, std::generic_category(),
+                            settings_.name + ": cannot create a capture file in " +
+                                settings_.output.directory.string());
+  }
+  if (!writer_ || writer_->failed()) pauseAfterWriteFailure();
 }
 
 Recorder::~Recorder() {
   requestStop();
   join();
+  // Never started (another interface failed at startup): no frame was captured, leave no file.
+  if (writer_) {
+    const auto part = writer_->partName();
+    writer_->close();
+    ::unlinkat(directory_.get(), part.c_str(), 0);
+  }
 }
 
 void Recorder::start() {
   thread_ = std::jthread([this] { run(); });
+}
+
+void Recorder::requestRotation() noexcept {
+  rotationRequested_.store(true, std::memory_order_relaxed);
+  source_->wake();
 }
 
 void Recorder::requestStop() noexcept {
@@ -92,8 +135,8 @@ void Recorder::join() {
 }
 
 std::vector<std::string> Recorder::finishedFiles() const {
-  std::lock_guard lock(finishedMutex_);
-  return finishedFiles_;
+  std::lock_guard lock(shared_->finishedMutex);
+  return shared_->finishedFiles;
 }
 
 void Recorder::run() noexcept {
@@ -105,25 +148,33 @@ void Recorder::run() noexcept {
         processBlock(block);
         source_->releaseBlock();
       }
-      const auto now = Clock::now();
-      if (now - lastFlush_ >= kFlushInterval || block.empty()) {
-        if (writer_ && !writer_->flush()) handleWriteFailure();
-        if (!writer_) handleWriteFailure();  // retries opening a file after a failure
-        publishWriterCounts();
-        publishKernelCounts();
-        lastFlush_ = now;
+      if (rotationRequested_.exchange(false, std::memory_order_relaxed) && writer_) {
+        rotate(RotationReason::signal, wallClockNow());
       }
+      // Idle: nothing was ready, so no frame from before now is still waiting in the ring.
+      if (block.empty() || Clock::now() - lastFlush_ >= kFlushInterval) onIdle(wallClockNow());
     }
     drainAfterStop();
   } catch (const std::exception& error) {
     spdlog::error("{}: capture stopped: {}", settings_.name, error.what());
   }
   try {
-    finishCurrentFile();
+    finishCurrentFile(RotationReason::stop);
   } catch (const std::exception& error) {
     spdlog::error("{}: {}", settings_.name, error.what());
   }
   publishKernelCounts();
+}
+
+void Recorder::onIdle(Nanoseconds now) {
+  if (writer_ && rotation::slotOver({.slot = slot_}, now, lateness_)) {
+    rotate(RotationReason::interval, now);
+  }
+  if (writer_ && !writer_->flush()) pauseAfterWriteFailure();
+  if (!writer_) resumeWhenSpaceReturns(now);
+  publishWriterCounts();
+  publishKernelCounts();
+  lastFlush_ = Clock::now();
 }
 
 // Why a deadline rather than "until the ring is empty": the kernel hands over a partly filled
@@ -149,8 +200,15 @@ void Recorder::drainAfterStop() {
 
 void Recorder::processBlock(std::span<const std::byte> block) {
   std::uint64_t withoutFile = 0;
+  const std::uint32_t snaplen = writerOptions_.snaplen;
   const auto walk =
       capture::forEachFrame(block, source_->seesOwnFramesTwice(), [&](const pcap::Frame& frame) {
+        if (writer_) {
+          const rotation::OpenFile file{writer_->bytes(), writer_->packets(), slot_};
+          const auto reason = rotation::reasonBeforeRecord(
+              file, limits_, pcap::encodedSize(frame, snaplen), timeOf(frame));
+          if (reason != RotationReason::none) rotate(reason, timeOf(frame));
+        }
         if (writer_) {
           writer_->append(frame);
         } else {
@@ -159,33 +217,96 @@ void Recorder::processBlock(std::span<const std::byte> block) {
       });
   outgoingCopiesSkipped_ += walk.skipped;
   counters_.addLostToDisk(withoutFile);
-  if ((writer_ && writer_->failed()) || withoutFile > 0) handleWriteFailure();
+  if (writer_ && writer_->failed()) pauseAfterWriteFailure();
   publishWriterCounts();
 }
 
-void Recorder::handleWriteFailure() {
-  if (writer_ && writer_->failed()) {
-    spdlog::error("{}: writing {} failed: {}; the file ends at its last complete record",
-                  settings_.name, writer_->partName(), std::strerror(writer_->lastErrno()));
-    finishCurrentFile();
-    nextOpenAttempt_ = Clock::now() + kReopenBackoff;
-  }
-  if (!writer_ && Clock::now() >= nextOpenAttempt_) {
-    openNextFile();
-    if (!writer_) nextOpenAttempt_ = Clock::now() + kReopenBackoff;
-  }
+void Recorder::rotate(RotationReason reason, Nanoseconds time) {
+  finishCurrentFile(reason);
+  openNextFile(time);
+  if (writer_ && writer_->failed()) pauseAfterWriteFailure();
 }
 
-void Recorder::openNextFile() {
-  const auto name = rotation::expandFileName(settings_.output.fileName, settings_.name,
-                                             nextSequence_, std::chrono::system_clock::now());
+// Returns 0, or the errno that kept the file from being created.
+int Recorder::openNextFile(Nanoseconds time) {
+  slot_ = rotation::slotOf(time, limits_.interval);
+  // A file of a time slot is named after the slot's start, so hourly files read hh:00:00.
+  const Nanoseconds nameTime = limits_.interval.count() != 0 ? slot_.start : time;
+  const auto openedAt = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::nanoseconds(nameTime)));
+  const auto name =
+      rotation::expandFileName(settings_.output.fileName, settings_.name, nextSequence_, openedAt);
   try {
     writer_.emplace(directory_.get(), name, writerOptions_);
     published_ = {};
+    kernelDropsAtOpen_ = counters_.snapshot().kernelDrops;
     ++nextSequence_;
+    return 0;
   } catch (const std::system_error& error) {
     spdlog::error("{}: {} in {}", settings_.name, error.what(),
                   settings_.output.directory.string());
+    return error.code().value();
+  }
+}
+
+void Recorder::finishCurrentFile(RotationReason reason) {
+  if (!writer_) return;
+  publishKernelCounts();
+  auto closed = writer_->close();
+  publishWriterCounts();
+  writer_.reset();
+  finisher_.submit(FinishJob{
+      .interface = settings_.name,
+      .directory = settings_.output.directory,
+      .file = std::move(closed),
+      .kernelDrops = counters_.snapshot().kernelDrops - kernelDropsAtOpen_,
+      .reason = std::string(rotation::describe(reason)),
+      .postFinishCommand = settings_.output.postFinishCommand,
+      .postFinishTimeout = settings_.output.postFinishTimeout,
+      .onFinished =
+          [shared = shared_](const FinishedFile& finished) {
+            shared->counters.addFileWritten();
+            std::lock_guard lock(shared->finishedMutex);
+            shared->finishedFiles.push_back(finished.path.filename().string());
+          },
+  });
+}
+
+// A write failed (a full disk, a quota, an I/O error): the file ends at its last complete record
+// and is finished; frames are counted as lost to the disk until a new file can be written.
+void Recorder::pauseAfterWriteFailure() {
+  const int error = writer_ ? writer_->lastErrno() : ENOSPC;
+  spdlog::error(
+      "{}: writing to {} failed: {}; frames are counted as lost to the disk until it "
+      "can be written again",
+      settings_.name, settings_.output.directory.string(), std::strerror(error));
+  finishCurrentFile(RotationReason::writeError);
+  finisher_.requestRetention(settings_.output.directory);
+  lostToDiskAtPause_ = counters_.snapshot().packetsLostToDisk;
+  nextOpenAttempt_ = Clock::now() + kReopenBackoff;
+  nextDiskWarning_ = Clock::now() + kDiskWarningInterval;
+}
+
+void Recorder::resumeWhenSpaceReturns(Nanoseconds now) {
+  const auto steadyNow = Clock::now();
+  if (steadyNow < nextOpenAttempt_) return;
+  nextOpenAttempt_ = steadyNow + kReopenBackoff;
+  const std::uint64_t lost = counters_.snapshot().packetsLostToDisk - lostToDiskAtPause_;
+  struct statvfs fileSystem;
+  const bool space = ::fstatvfs(directory_.get(), &fileSystem) == 0 &&
+                     std::uint64_t{fileSystem.f_bavail} * fileSystem.f_frsize >= kResumeFreeBytes;
+  if (!space) {
+    if (steadyNow >= nextDiskWarning_) {
+      spdlog::warn("{}: still no space in {}: {} frames lost to the disk so far", settings_.name,
+                   settings_.output.directory.string(), lost);
+      nextDiskWarning_ = steadyNow + kDiskWarningInterval;
+    }
+    return;
+  }
+  if (openNextFile(now) == 0 && !writer_->failed()) {
+    spdlog::info("{}: writing again into {} after {} frames lost to the disk", settings_.name,
+                 writer_->partName(), lost);
   }
 }
 
@@ -197,26 +318,6 @@ void Recorder::publishWriterCounts() noexcept {
   counters_.addWritten(now.packets - published_.packets, now.bytes - published_.bytes);
   counters_.addLostToDisk(now.lost - published_.lost);
   published_ = now;
-}
-
-void Recorder::finishCurrentFile() {
-  if (!writer_) return;
-  try {
-    const auto summary = writer_->finish();
-    publishWriterCounts();
-    if (!summary.name.empty()) {
-      counters_.addFileWritten();
-      spdlog::info("{}: finished {}: {} packets, {} bytes", settings_.name,
-                   (settings_.output.directory / summary.name).string(), summary.packets,
-                   summary.bytes);
-      std::lock_guard lock(finishedMutex_);
-      finishedFiles_.push_back(summary.name);
-    }
-  } catch (const std::system_error& error) {
-    publishWriterCounts();
-    spdlog::error("{}: cannot finish {}: {}", settings_.name, writer_->partName(), error.what());
-  }
-  writer_.reset();
 }
 
 void Recorder::publishKernelCounts() noexcept {

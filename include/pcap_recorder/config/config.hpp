@@ -48,6 +48,24 @@ struct OutputSettings {
   std::string fileName = "{interface}-%Y%m%dT%H%M%S.pcap";
   std::uint32_t snaplen = kMaxSnaplen;
   TimestampPrecision timestamp = TimestampPrecision::micro;
+  std::uint32_t fileMode = 0640;
+  std::string postFinishCommand;  // empty: none
+  std::chrono::milliseconds postFinishTimeout{std::chrono::minutes(10)};
+};
+
+// Keys of `rotate:`; each may be overridden per interface. 0 means no limit.
+struct RotateSettings {
+  std::uint64_t maxFileBytes = 1ull << 30;
+  std::chrono::milliseconds interval{std::chrono::hours(1)};
+  std::uint64_t maxPackets = 0;
+};
+
+// Keys of `retention:`; each may be overridden per interface. 0 means no limit.
+struct RetentionSettings {
+  std::uint64_t maxFiles = 0;
+  std::uint64_t maxTotalBytes = 0;
+  std::chrono::milliseconds maxAge{0};
+  std::uint64_t minFreeBytes = 1ull << 30;
 };
 
 // Keys of `capture:`; each may be overridden per interface.
@@ -62,6 +80,8 @@ struct InterfaceSettings {
   std::string filter;  // tcpdump syntax; empty records everything
   OutputSettings output;
   CaptureSettings capture;
+  RotateSettings rotate;
+  RetentionSettings retention;
   Location where;  // the list item, for messages about this interface
 };
 

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "pcap_recorder/pcap/format.hpp"
+#include "pcap_recorder/util/unique_fd.hpp"
 
 namespace pcap_recorder::pcap {
 
@@ -44,6 +45,31 @@ struct FileSummary {
   Timestamp lastPacket;
 };
 
+// A file whose writing is over but that is not yet finished: finishing it (fsync, rename,
+// directory fsync) can take long on a real disk, so it is done away from the capture thread.
+class ClosedFile {
+ public:
+  ClosedFile(util::UniqueFd file, int directoryFd, std::string finalName, FileSummary summary,
+             bool discard);
+  ClosedFile(ClosedFile&&) noexcept = default;
+  ClosedFile& operator=(ClosedFile&&) noexcept = default;
+
+  // Fsyncs, renames `.part` to the final name (or the next free one, never replacing a file) and
+  // fsyncs the directory. A file that holds no record because writing failed is removed instead,
+  // and the summary's name is empty. Throws std::system_error when the rename fails; the `.part`
+  // file then stays for the next start to repair.
+  FileSummary complete();
+
+  const FileSummary& summary() const noexcept { return summary_; }
+  std::string partName() const { return summary_.name + kPartSuffix; }
+
+ private:
+  util::UniqueFd file_;
+  int directoryFd_;
+  FileSummary summary_;
+  bool discard_;
+};
+
 class PcapFileWriter {
  public:
   // Creates `<finalName>.part` in `directoryFd` with O_EXCL|O_NOFOLLOW; when that name or the
@@ -60,11 +86,11 @@ class PcapFileWriter {
   // Hands buffered records to the kernel so readers see them. False on a write error.
   bool flush() noexcept;
 
-  // Flushes, fsyncs, renames `.part` to the final name (or the next free one) and fsyncs the
-  // directory. Throws std::system_error when the rename fails; the `.part` file then stays.
-  // A file that never got its header (the disk was full from the start) is removed instead, and
-  // the summary's name is empty.
-  FileSummary finish();
+  // Writes what is buffered and hands the file over for finishing; the writer is spent.
+  ClosedFile close();
+
+  // close() and complete() in one go.
+  FileSummary finish() { return close().complete(); }
 
   const std::string& finalName() const noexcept { return finalName_; }
   std::string partName() const { return finalName_ + kPartSuffix; }
@@ -84,7 +110,7 @@ class PcapFileWriter {
   void cutToLastCompleteRecord(std::size_t bytesWritten) noexcept;
 
   int directoryFd_;
-  int fd_ = -1;
+  util::UniqueFd fd_;
   std::string finalName_;
   WriterOptions options_;
   std::unique_ptr<std::byte[]> buffer_;

@@ -1,9 +1,10 @@
 // Records one interface: a capture thread that takes filled blocks from its PacketSource, encodes
 // their frames into the current pcap file and gives the blocks back. The ring is the queue between
-// the kernel and the disk, so a slow write delays the hand-back of blocks, never the kernel.
+// the kernel and the disk, so a slow write delays the hand-back of blocks, never the kernel, and
+// the slow part of finishing a file (fsync, rename) is left to the FileFinisher.
 //
-// Construction opens everything (output directory, capture socket) and throws on failure, so
-// startup fails fast. Once started, nothing is thrown: problems are counted and logged.
+// Construction opens everything (output directory, capture socket, first file) and throws on
+// failure, so startup fails fast. Once started, nothing is thrown: problems are counted and logged.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,8 @@
 #include "pcap_recorder/capture/packet_source.hpp"
 #include "pcap_recorder/config/config.hpp"
 #include "pcap_recorder/pcap/file_writer.hpp"
+#include "pcap_recorder/rotation/policy.hpp"
+#include "pcap_recorder/service/file_finisher.hpp"
 #include "pcap_recorder/stats/interface_stats.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
@@ -26,32 +29,39 @@ namespace pcap_recorder::service {
 class Recorder {
  public:
   // Opens the real AF_PACKET source for `settings.name`.
-  explicit Recorder(const config::InterfaceSettings& settings);
+  Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher);
   // With a given source (tests).
-  Recorder(const config::InterfaceSettings& settings,
+  Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
            std::unique_ptr<capture::PacketSource> source);
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
 
   void start();
+  // Finishes the current file and starts the next (SIGUSR1). Returns at once.
+  void requestRotation() noexcept;
   // Asks the capture thread to stop: intake stops, every frame already queued by the kernel is
-  // written, and the file is finished. Returns at once; join() waits.
+  // written, and the file is handed over for finishing. Returns at once; join() waits.
   void requestStop() noexcept;
   void join();
 
   const std::string& interface() const noexcept { return settings_.name; }
-  stats::InterfaceStats stats() const noexcept { return counters_.snapshot(); }
+  stats::InterfaceStats stats() const noexcept { return shared_->counters.snapshot(); }
   // Names of the files finished so far, in order. Safe from any thread.
   std::vector<std::string> finishedFiles() const;
 
  private:
+  using Nanoseconds = rotation::Nanoseconds;
+
   void run() noexcept;
   void processBlock(std::span<const std::byte> block);
   void drainAfterStop();
-  void openNextFile();
-  void finishCurrentFile();
-  void handleWriteFailure();
+  void onIdle(Nanoseconds now);
+  void rotate(rotation::RotationReason reason, Nanoseconds time);
+  int openNextFile(Nanoseconds time);
+  void finishCurrentFile(rotation::RotationReason reason);
+  void pauseAfterWriteFailure();
+  void resumeWhenSpaceReturns(Nanoseconds now);
   void publishKernelCounts() noexcept;
   void publishWriterCounts() noexcept;
 
@@ -63,18 +73,35 @@ class Recorder {
   };
 
   config::InterfaceSettings settings_;
+  FileFinisher& finisher_;
   std::unique_ptr<capture::PacketSource> source_;
   util::UniqueFd directory_;
   pcap::WriterOptions writerOptions_;
+  rotation::RotationLimits limits_;
+  Nanoseconds lateness_;  // how late a frame can reach us after its timestamp
+
   std::optional<pcap::PcapFileWriter> writer_;
+  rotation::Slot slot_;
+  std::uint64_t kernelDropsAtOpen_ = 0;
   PublishedCounts published_;
   std::uint64_t nextSequence_ = 1;
-  std::chrono::steady_clock::time_point lastFlush_;
-  std::chrono::steady_clock::time_point nextOpenAttempt_;
   std::uint64_t outgoingCopiesSkipped_ = 0;
-  stats::InterfaceCounters counters_;
-  mutable std::mutex finishedMutex_;
-  std::vector<std::string> finishedFiles_;
+
+  // While writing is paused by a full disk.
+  std::chrono::steady_clock::time_point nextOpenAttempt_;
+  std::chrono::steady_clock::time_point nextDiskWarning_;
+  std::uint64_t lostToDiskAtPause_ = 0;
+
+  std::chrono::steady_clock::time_point lastFlush_;
+  // Shared with the finisher's callbacks, which may run after this recorder is gone.
+  struct Shared {
+    stats::InterfaceCounters counters;
+    std::mutex finishedMutex;
+    std::vector<std::string> finishedFiles;
+  };
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+  stats::InterfaceCounters& counters_ = shared_->counters;
+  std::atomic<bool> rotationRequested_{false};
   std::atomic<bool> stopRequested_{false};
   std::jthread thread_;  // last member: joined before the rest is destroyed
 };

@@ -30,7 +30,8 @@ TEST(TpacketBlock, YieldsEveryFrameInOrderWithItsTimestampAndLengths) {
                   .seconds = 50 + i,
                   .nanoseconds = 7 * i});
   }
-  const auto frames = walkAll(buildBlock(in), false);
+  const auto block = buildBlock(in);  // the frames point into it
+  const auto frames = walkAll(block, false);
   ASSERT_EQ(frames.size(), 5u);
   for (std::uint32_t i = 0; i < 5; ++i) {
     EXPECT_EQ(frames[i].seconds, 50 + i);
@@ -59,7 +60,8 @@ TEST(TpacketBlock, ReportsAVlanTagTheKernelStripped) {
       {.data = buildUdpFrame({}), .vlanTci = 0x0064},
       {.data = buildUdpFrame({}), .vlanTci = 0x0065, .vlanTpid = 0x88a8},
   };
-  const auto frames = walkAll(buildBlock(in), false);
+  const auto block = buildBlock(in);
+  const auto frames = walkAll(block, false);
   ASSERT_EQ(frames.size(), 2u);
   EXPECT_TRUE(frames[0].hasVlanTag);
   EXPECT_EQ(frames[0].vlanTag.tci, 0x64);

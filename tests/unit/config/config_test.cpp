@@ -263,8 +263,8 @@ TEST(ConfigParse, ReportsUnknownTopLevelKeys) {
               IsProblem(1, 1,
                         "unknown key \"interface\" at the top level (did you mean "
                         "\"interfaces\"?)"));
-  EXPECT_THAT(problemOf(std::string(kOneInterface) + "rotate:\n  interval: 1h\n"),
-              IsProblem(3, 1, "unknown key \"rotate\" at the top level"));
+  EXPECT_THAT(problemOf(std::string(kOneInterface) + "statistics:\n  interval: 1h\n"),
+              IsProblem(3, 1, "unknown key \"statistics\" at the top level"));
 }
 
 TEST(ConfigParse, SaysWhichSectionAMisplacedKeyBelongsIn) {
@@ -674,8 +674,8 @@ TEST(ConfigParse, RejectsAnEmptyDocumentWithoutALineNumber) {
 TEST(ConfigParse, RejectsATopLevelThatIsNotAMap) {
   EXPECT_THAT(problemOf("- name: eth0\n"),
               IsProblem(1, 1,
-                        "the top level must be a map of output, capture and interfaces, "
-                        "got a list"));
+                        "the top level must be a map of output, capture, rotate, retention and "
+                        "interfaces, got a list"));
   EXPECT_THAT(problemOf("just some text\n"),
               IsProblem(1, 1, HasSubstr("the top level must be a map")));
 }

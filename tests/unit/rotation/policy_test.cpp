@@ -1,0 +1,94 @@
+#include "pcap_recorder/rotation/policy.hpp"
+
+#include <gtest/gtest.h>
+
+namespace pcap_recorder::rotation {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr Nanoseconds kSecond = 1'000'000'000;
+constexpr Nanoseconds kHour = 3600 * kSecond;
+// 2026-11-23T17:58:44Z
+constexpr Nanoseconds kSomeTime = 1'795'456'724 * kSecond + 123'456'789;
+
+TEST(Slot, AnHourlySlotStartsOnTheHourUtc) {
+  const auto slot = slotOf(kSomeTime, 1h);
+  EXPECT_EQ(slot.start, 1'795'453'200 * kSecond);  // 17:00:00Z
+  EXPECT_EQ(slot.end, slot.start + kHour);
+}
+
+TEST(Slot, ABoundaryInstantBelongsToTheSlotItStarts) {
+  const Nanoseconds boundary = 1'795'453'200 * kSecond;
+  EXPECT_EQ(slotOf(boundary, 1h).start, boundary);
+  EXPECT_EQ(slotOf(boundary - 1, 1h).end, boundary);
+}
+
+TEST(Slot, TwoSecondSlotsAreMultiplesOfTwoSecondsSinceTheEpoch) {
+  const auto slot = slotOf(7 * kSecond + 5, 2s);
+  EXPECT_EQ(slot.start, 6 * kSecond);
+  EXPECT_EQ(slot.end, 8 * kSecond);
+}
+
+TEST(Slot, TimesBeforeTheEpochStillFallInTheirOwnSlot) {
+  const auto slot = slotOf(-1, 1s);
+  EXPECT_EQ(slot.start, -kSecond);
+  EXPECT_EQ(slot.end, 0);
+}
+
+TEST(Slot, NoIntervalMeansASlotThatNeverEnds) {
+  const auto slot = slotOf(kSomeTime, 0ms);
+  EXPECT_LT(slot.start, 0);
+  EXPECT_FALSE(slotOver({.slot = slot}, kSomeTime + 1000 * kHour, 0));
+}
+
+OpenFile fileWith(std::uint64_t bytes, std::uint64_t packets) {
+  return OpenFile{.bytes = bytes, .packets = packets, .slot = slotOf(kSomeTime, 1h)};
+}
+
+TEST(ReasonBeforeRecord, NothingWhileEveryLimitHolds) {
+  const RotationLimits limits{.maxFileBytes = 1000, .interval = 1h, .maxPackets = 10};
+  EXPECT_EQ(reasonBeforeRecord(fileWith(900, 9), limits, 100, kSomeTime), RotationReason::none);
+}
+
+TEST(ReasonBeforeRecord, SizeFinishesTheFileBeforeItWouldExceedTheLimit) {
+  const RotationLimits limits{.maxFileBytes = 1000};
+  EXPECT_EQ(reasonBeforeRecord(fileWith(900, 5), limits, 100, kSomeTime), RotationReason::none);
+  EXPECT_EQ(reasonBeforeRecord(fileWith(900, 5), limits, 101, kSomeTime), RotationReason::size);
+}
+
+TEST(ReasonBeforeRecord, APacketLargerThanTheLimitStillGetsAFileOfItsOwn) {
+  const RotationLimits limits{.maxFileBytes = 100};
+  EXPECT_EQ(reasonBeforeRecord(fileWith(24, 0), limits, 5000, kSomeTime), RotationReason::none);
+  EXPECT_EQ(reasonBeforeRecord(fileWith(5024, 1), limits, 16, kSomeTime), RotationReason::size);
+}
+
+TEST(ReasonBeforeRecord, PacketCountFinishesAfterMaxPackets) {
+  const RotationLimits limits{.maxPackets = 100};
+  EXPECT_EQ(reasonBeforeRecord(fileWith(5000, 99), limits, 60, kSomeTime), RotationReason::none);
+  EXPECT_EQ(reasonBeforeRecord(fileWith(5000, 100), limits, 60, kSomeTime),
+            RotationReason::packets);
+}
+
+TEST(ReasonBeforeRecord, APacketPastTheBoundaryStartsANewFile) {
+  const RotationLimits limits{.interval = 1h};
+  const auto file = fileWith(100, 1);
+  EXPECT_EQ(reasonBeforeRecord(file, limits, 60, file.slot.end - 1), RotationReason::none);
+  EXPECT_EQ(reasonBeforeRecord(file, limits, 60, file.slot.end), RotationReason::interval);
+}
+
+TEST(ReasonBeforeRecord, ZeroLimitsNeverRotate) {
+  const RotationLimits none{};
+  OpenFile file{.bytes = 1ull << 40, .packets = 1ull << 40, .slot = slotOf(0, 0ms)};
+  EXPECT_EQ(reasonBeforeRecord(file, none, 1 << 20, kSomeTime), RotationReason::none);
+}
+
+TEST(SlotOver, TheClockFinishesAFileOnlyOnceLatePacketsCanNoLongerArrive) {
+  const auto file = fileWith(24, 0);
+  const Nanoseconds lateness = 150'000'000;
+  EXPECT_FALSE(slotOver(file, file.slot.end, lateness));
+  EXPECT_FALSE(slotOver(file, file.slot.end + lateness - 1, lateness));
+  EXPECT_TRUE(slotOver(file, file.slot.end + lateness, lateness));
+}
+
+}  // namespace
+}  // namespace pcap_recorder::rotation

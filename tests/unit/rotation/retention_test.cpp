@@ -1,0 +1,466 @@
+#include "pcap_recorder/rotation/retention.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <stdexcept>
+#include <string_view>
+
+#include "pcap_recorder/rotation/file_naming.hpp"
+#include "support/temp_dir.hpp"
+
+namespace pcap_recorder::rotation {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::minutes;
+using std::chrono::seconds;
+using Clock = std::chrono::system_clock;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr std::string_view kDefaultTemplate = "{interface}-%Y%m%dT%H%M%S.pcap";
+constexpr std::uint64_t kMiB = 1ull << 20;
+constexpr std::uint64_t kGiB = 1ull << 30;
+
+// 2026-11-23T17:58:44Z
+const Clock::time_point kNow = Clock::time_point(seconds(1795456724));
+
+OwnFileMatcher matcherFor(std::string_view fileName, std::string_view interface = "eth0") {
+  return OwnFileMatcher({{std::string(fileName), std::string(interface)}});
+}
+
+// ---------------------------------------------------------------------------------------------
+// OwnFileMatcher
+
+TEST(OwnFileMatcher, AcceptsNamesOfTheDefaultTemplate) {
+  const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844.pcap"));
+  EXPECT_TRUE(matcher.isFinishedFile(expandFileName(kDefaultTemplate, "eth0", 1, kNow)));
+}
+
+TEST(OwnFileMatcher, AcceptsSequenceNumbersOfSixOrMoreDigits) {
+  const OwnFileMatcher matcher = matcherFor("cap-{seq}.pcap");
+  EXPECT_TRUE(matcher.isFinishedFile("cap-000001.pcap"));
+  EXPECT_TRUE(matcher.isFinishedFile("cap-999999.pcap"));
+  EXPECT_TRUE(matcher.isFinishedFile("cap-1234567.pcap"));
+  EXPECT_TRUE(matcher.isFinishedFile(expandFileName("cap-{seq}.pcap", "eth0", 42, kNow)));
+  EXPECT_FALSE(matcher.isFinishedFile("cap-00001.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("cap-.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("cap-00000a.pcap"));
+}
+
+TEST(OwnFileMatcher, AcceptsACollisionCounterBeforeTheLastExtension) {
+  const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844_1.pcap"));
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844_2.pcap"));
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844_9999.pcap"));
+  EXPECT_TRUE(matcherFor("cap-{seq}.pcap").isFinishedFile("cap-000001_10.pcap"));
+}
+
+TEST(OwnFileMatcher, RejectsCountersNameWithSuffixNeverMakes) {
+  const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_0.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_02.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_x.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap_2"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_1_2.pcap"));
+}
+
+TEST(OwnFileMatcher, PutsTheCounterBeforeOnlyTheLastOfSeveralExtensions) {
+  const OwnFileMatcher matcher = matcherFor("cap-{seq}.pcap.gz");
+  EXPECT_TRUE(matcher.isFinishedFile("cap-000001.pcap.gz"));
+  EXPECT_TRUE(matcher.isFinishedFile("cap-000001.pcap_2.gz"));  // nameWithSuffix's choice
+  EXPECT_FALSE(matcher.isFinishedFile("cap-000001_2.pcap.gz"));
+}
+
+TEST(OwnFileMatcher, PutsTheCounterAtTheEndOfANameWithoutExtension) {
+  const OwnFileMatcher matcher = matcherFor("{interface}-{seq}");
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-000001"));
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-000001_3"));
+  // nameWithSuffix treats a leading dot as no extension.
+  const OwnFileMatcher hidden = matcherFor(".{seq}");
+  EXPECT_TRUE(hidden.isFinishedFile(".000001"));
+  EXPECT_TRUE(hidden.isFinishedFile(".000001_3"));
+  EXPECT_FALSE(hidden.isFinishedFile("_3.000001"));
+}
+
+TEST(OwnFileMatcher, PutsTheCounterBeforeADotInTheInterfaceNameWhenNoOtherFollows) {
+  // nameWithSuffix("eth0.100-000001", 2) is "eth0_2.100-000001".
+  const OwnFileMatcher matcher = matcherFor("{interface}-{seq}", "eth0.100");
+  EXPECT_TRUE(matcher.isFinishedFile("eth0.100-000001"));
+  EXPECT_TRUE(matcher.isFinishedFile("eth0_2.100-000001"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0.100-000001_2"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0X100-000001"));
+}
+
+TEST(OwnFileMatcher, RejectsFilesStillBeingWritten) {
+  const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap.part"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_2.pcap.part"));
+  EXPECT_FALSE(matcherFor("{seq}").isFinishedFile("000001.part"));
+}
+
+TEST(OwnFileMatcher, RejectsPartFilesEvenWhenTheTemplateEndsInPart) {
+  const OwnFileMatcher matcher = matcherFor("{seq}.part");
+  EXPECT_FALSE(matcher.isFinishedFile("000001.part"));
+}
+
+TEST(OwnFileMatcher, RejectsDamagedFiles) {
+  const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap.damaged"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap.part.damaged"));
+}
+
+TEST(OwnFileMatcher, RejectsFilesOfOtherInterfaces) {
+  const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
+  EXPECT_FALSE(matcher.isFinishedFile("eth1-20261123T175844.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth00-20261123T175844.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("xeth0-20261123T175844.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("-20261123T175844.pcap"));
+}
+
+TEST(OwnFileMatcher, RejectsUnrelatedFiles) {
+  const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
+  EXPECT_FALSE(matcher.isFinishedFile("notes.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcapng"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap.gz"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844"));
+  EXPECT_FALSE(matcher.isFinishedFile("README"));
+  EXPECT_FALSE(matcher.isFinishedFile(""));
+  EXPECT_FALSE(matcherFor("cap-{seq}.pcap").isFinishedFile("notes.pcap"));
+}
+
+TEST(OwnFileMatcher, RejectsTimestampsWithTheWrongNumberOfDigits) {
+  const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-2026112T175844.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-202611231T175844.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T17584.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T1758440.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-2026112xT175844.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123X175844.pcap"));
+}
+
+TEST(OwnFileMatcher, TakesADotInTheTemplateLiterally) {
+  const OwnFileMatcher matcher = matcherFor("a.b-{seq}.pcap");
+  EXPECT_TRUE(matcher.isFinishedFile("a.b-000001.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("aXb-000001.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("a.b-000001Xpcap"));
+}
+
+TEST(OwnFileMatcher, TakesOtherRegexCharactersInTheTemplateLiterally) {
+  const OwnFileMatcher matcher = matcherFor(R"(c++[1](x)^$|?*\-{seq}.pcap)");
+  EXPECT_TRUE(matcher.isFinishedFile(R"(c++[1](x)^$|?*\-000001.pcap)"));
+  EXPECT_FALSE(matcher.isFinishedFile(R"(c[1](x)^$|?*\-000001.pcap)"));
+  EXPECT_FALSE(matcher.isFinishedFile("c++1x-000001.pcap"));
+}
+
+TEST(OwnFileMatcher, TakesRegexCharactersInTheInterfaceNameLiterally) {
+  const OwnFileMatcher matcher = matcherFor("{interface}-{seq}.pcap", "br+0");
+  EXPECT_TRUE(matcher.isFinishedFile("br+0-000001.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("brr0-000001.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("br0-000001.pcap"));
+}
+
+TEST(OwnFileMatcher, TakesADoubledPercentAsOnePercentSign) {
+  const OwnFileMatcher matcher = matcherFor("100%%-{seq}.pcap");
+  EXPECT_TRUE(matcher.isFinishedFile("100%-000003.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("100%%-000003.pcap"));
+}
+
+TEST(OwnFileMatcher, AcceptsWhatStrftimeWritesForEveryAllowedConversion) {
+  // The list config.cpp accepts in a file_name.
+  constexpr std::string_view kConversions = "aAbBCdFgGhHIjmMpsSuUVwWyYzZ%";
+  for (char conversion : kConversions) {
+    const std::string fileName = std::string("x-%") + conversion + "-{seq}.pcap";
+    const OwnFileMatcher matcher = matcherFor(fileName);
+    // Steps of 31h 13min 17s over a year and a bit: every weekday, month and half of the day.
+    for (int step = 0; step < 400; ++step) {
+      const auto instant = kNow + step * (hours(31) + minutes(13) + seconds(17));
+      const std::string name = expandFileName(fileName, "eth0", 7, instant);
+      EXPECT_TRUE(matcher.isFinishedFile(name)) << fileName << " -> " << name;
+    }
+  }
+}
+
+TEST(OwnFileMatcher, AcceptsOnlyTheWordsOfNamedConversions) {
+  EXPECT_TRUE(matcherFor("%a.pcap").isFinishedFile("Mon.pcap"));
+  EXPECT_FALSE(matcherFor("%a.pcap").isFinishedFile("Monday.pcap"));
+  EXPECT_FALSE(matcherFor("%a.pcap").isFinishedFile("Foo.pcap"));
+  EXPECT_TRUE(matcherFor("%B.pcap").isFinishedFile("November.pcap"));
+  EXPECT_FALSE(matcherFor("%B.pcap").isFinishedFile("Nov.pcap"));
+  EXPECT_FALSE(matcherFor("%p.pcap").isFinishedFile("XM.pcap"));
+}
+
+TEST(OwnFileMatcher, AcceptsTheFilesOfEveryInterfaceSharingTheDirectory) {
+  const OwnFileMatcher matcher({{std::string(kDefaultTemplate), "eth0"},
+                                {std::string(kDefaultTemplate), "eth1"},
+                                {"cap-{seq}.pcap", "eth2"}});
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844.pcap"));
+  EXPECT_TRUE(matcher.isFinishedFile("eth1-20261123T175844_2.pcap"));
+  EXPECT_TRUE(matcher.isFinishedFile("cap-000001.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth2-20261123T175844.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth3-20261123T175844.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("notes.pcap"));
+}
+
+TEST(OwnFileMatcher, WithoutTemplatesOwnsNothing) {
+  const OwnFileMatcher matcher({});
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap"));
+}
+
+TEST(OwnFileMatcher, RefusesTemplatesConfigWouldRefuse) {
+  EXPECT_THROW(matcherFor("{interface}-%T.pcap"), std::invalid_argument);
+  EXPECT_THROW(matcherFor("{host}-{seq}.pcap"), std::invalid_argument);
+  EXPECT_THROW(matcherFor("cap-{seq}%"), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------------------------------------
+// combineLimits
+
+TEST(CombineLimits, TakesTheStrictestNonZeroValueOfEachLimit) {
+  const std::vector<RetentionLimits> limits = {
+      {.maxFiles = 10, .maxTotalBytes = 0, .maxAge = hours(24 * 7), .minFreeBytes = 1 * kGiB},
+      {.maxFiles = 0, .maxTotalBytes = 5 * kGiB, .maxAge = hours(24), .minFreeBytes = 2 * kGiB},
+      {.maxFiles = 20, .maxTotalBytes = 8 * kGiB, .maxAge = seconds(0), .minFreeBytes = 0},
+  };
+  const RetentionLimits combined = combineLimits(limits);
+  EXPECT_EQ(combined.maxFiles, 10u);
+  EXPECT_EQ(combined.maxTotalBytes, 5 * kGiB);
+  EXPECT_EQ(combined.maxAge, hours(24));
+  EXPECT_EQ(combined.minFreeBytes, 2 * kGiB);
+}
+
+TEST(CombineLimits, KeepsALimitOnlyOneInterfaceSets) {
+  const std::vector<RetentionLimits> limits = {{}, {.maxFiles = 3}, {}};
+  const RetentionLimits combined = combineLimits(limits);
+  EXPECT_EQ(combined.maxFiles, 3u);
+  EXPECT_EQ(combined.maxTotalBytes, 0u);
+  EXPECT_EQ(combined.maxAge, seconds(0));
+  EXPECT_EQ(combined.minFreeBytes, 0u);
+}
+
+TEST(CombineLimits, OfNoInterfacesIsNoLimit) {
+  const RetentionLimits combined = combineLimits({});
+  EXPECT_EQ(combined.maxFiles, 0u);
+  EXPECT_EQ(combined.maxTotalBytes, 0u);
+  EXPECT_EQ(combined.maxAge, seconds(0));
+  EXPECT_EQ(combined.minFreeBytes, 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// chooseDeletions
+
+StoredFile file(std::string name, std::uint64_t bytes, Clock::duration age) {
+  return {std::move(name), bytes, kNow - age};
+}
+
+std::vector<std::string> namesOf(const std::vector<Deletion>& deletions) {
+  std::vector<std::string> names;
+  for (const Deletion& deletion : deletions) names.push_back(deletion.name);
+  return names;
+}
+
+std::vector<std::string> reasonsOf(const std::vector<Deletion>& deletions) {
+  std::vector<std::string> reasons;
+  for (const Deletion& deletion : deletions) reasons.push_back(deletion.reason);
+  return reasons;
+}
+
+// Five files an hour apart, given newest first so the order must come from the times.
+std::vector<StoredFile> fiveHourlyFiles() {
+  return {file("e", 100, hours(1)), file("d", 100, hours(2)), file("c", 100, hours(3)),
+          file("b", 100, hours(4)), file("a", 100, hours(5))};
+}
+
+TEST(ChooseDeletions, WithoutLimitsDeletesNothing) {
+  EXPECT_THAT(chooseDeletions(fiveHourlyFiles(), {}, kNow, 0), IsEmpty());
+}
+
+TEST(ChooseDeletions, WithoutFilesDeletesNothing) {
+  const RetentionLimits limits{
+      .maxFiles = 1, .maxTotalBytes = 1, .maxAge = seconds(1), .minFreeBytes = kGiB};
+  EXPECT_THAT(chooseDeletions({}, limits, kNow, 0), IsEmpty());
+}
+
+TEST(ChooseDeletions, MaxFilesThreeKeepsTheThreeNewest) {
+  const std::vector<Deletion> deletions =
+      chooseDeletions(fiveHourlyFiles(), {.maxFiles = 3}, kNow, 0);
+  EXPECT_THAT(namesOf(deletions), ElementsAre("a", "b"));
+  EXPECT_THAT(reasonsOf(deletions),
+              ElementsAre("max_files 3 exceeded (5 files)", "max_files 3 exceeded (4 files)"));
+  EXPECT_EQ(deletions[0].bytes, 100u);
+}
+
+TEST(ChooseDeletions, MaxFilesReachedButNotExceededDeletesNothing) {
+  EXPECT_THAT(chooseDeletions(fiveHourlyFiles(), {.maxFiles = 5}, kNow, 0), IsEmpty());
+}
+
+TEST(ChooseDeletions, MaxTotalSizeDeletesOldestUntilTheRestFits) {
+  const std::vector<StoredFile> files = {file("new", 100, hours(1)), file("old", 400, hours(4)),
+                                         file("mid", 200, hours(2)), file("older", 300, hours(3))};
+  const std::vector<Deletion> deletions = chooseDeletions(files, {.maxTotalBytes = 600}, kNow, 0);
+  // 1000 bytes; without "old" 600 are left, which is within the limit.
+  EXPECT_THAT(namesOf(deletions), ElementsAre("old"));
+  EXPECT_THAT(reasonsOf(deletions), ElementsAre("max_total_size 600 B exceeded (1000 B stored)"));
+}
+
+TEST(ChooseDeletions, MaxTotalSizeReasonUsesBinaryUnits) {
+  const std::vector<StoredFile> files = {
+      file("a", kGiB / 2, hours(3)), file("b", kGiB / 2, hours(2)), file("c", kGiB / 2, hours(1))};
+  const std::vector<Deletion> deletions = chooseDeletions(files, {.maxTotalBytes = kGiB}, kNow, 0);
+  EXPECT_THAT(reasonsOf(deletions), ElementsAre("max_total_size 1 GiB exceeded (1.5 GiB stored)"));
+}
+
+TEST(ChooseDeletions, MaxAgeDeletesOnlyFilesOlderThanTheLimit) {
+  const std::vector<StoredFile> files = {file("eight-days", 1, hours(24 * 8)),
+                                         file("seven-days", 1, hours(24 * 7)),
+                                         file("six-days", 1, hours(24 * 6))};
+  const std::vector<Deletion> deletions =
+      chooseDeletions(files, {.maxAge = hours(24 * 7)}, kNow, 0);
+  EXPECT_THAT(namesOf(deletions), ElementsAre("eight-days"));
+  EXPECT_THAT(reasonsOf(deletions), ElementsAre("older than max_age 7d"));
+}
+
+TEST(ChooseDeletions, MaxAgeKeepsFilesFromTheFuture) {
+  const std::vector<StoredFile> files = {file("skewed", 1, -hours(5)), file("old", 1, hours(5))};
+  EXPECT_THAT(namesOf(chooseDeletions(files, {.maxAge = hours(1)}, kNow, 0)), ElementsAre("old"));
+}
+
+TEST(ChooseDeletions, MinFreeSpaceDeletesOldestUntilEnoughIsFree) {
+  const std::vector<StoredFile> files = {
+      file("a", 500 * kMiB, hours(4)), file("b", 300 * kMiB, hours(3)),
+      file("c", 400 * kMiB, hours(2)), file("d", 200 * kMiB, hours(1))};
+  const std::vector<Deletion> deletions =
+      chooseDeletions(files, {.minFreeBytes = kGiB}, kNow, 120 * kMiB);
+  // 120 MiB free, then 620, 920, and 1320 MiB after the third deletion.
+  EXPECT_THAT(namesOf(deletions), ElementsAre("a", "b", "c"));
+  EXPECT_THAT(reasonsOf(deletions), ElementsAre("free space 120 MiB below min_free_space 1 GiB",
+                                                "free space 620 MiB below min_free_space 1 GiB",
+                                                "free space 920 MiB below min_free_space 1 GiB"));
+}
+
+TEST(ChooseDeletions, MinFreeSpaceReasonShowsADecimalLimitAsConfigured) {
+  const std::vector<StoredFile> files = {file("a", kGiB, hours(1))};
+  const std::vector<Deletion> deletions =
+      chooseDeletions(files, {.minFreeBytes = 2'000'000'000}, kNow, kGiB + kGiB / 2);
+  EXPECT_THAT(reasonsOf(deletions), ElementsAre("free space 1.5 GiB below min_free_space 2 GB"));
+}
+
+TEST(ChooseDeletions, MinFreeSpaceAlreadyAvailableDeletesNothing) {
+  EXPECT_THAT(chooseDeletions(fiveHourlyFiles(), {.minFreeBytes = kGiB}, kNow, kGiB), IsEmpty());
+}
+
+TEST(ChooseDeletions, MinFreeSpaceOutOfReachDeletesEveryOwnFileOnce) {
+  const std::vector<Deletion> deletions =
+      chooseDeletions(fiveHourlyFiles(), {.minFreeBytes = kGiB}, kNow, 0);
+  EXPECT_THAT(namesOf(deletions), ElementsAre("a", "b", "c", "d", "e"));
+}
+
+TEST(ChooseDeletions, OrdersFilesOfTheSameTimeByName) {
+  const std::vector<StoredFile> files = {file("eth0-b.pcap", 1, hours(1)),
+                                         file("eth0-c.pcap", 1, hours(1)),
+                                         file("eth0-a.pcap", 1, hours(1))};
+  EXPECT_THAT(namesOf(chooseDeletions(files, {.maxFiles = 1}, kNow, 0)),
+              ElementsAre("eth0-a.pcap", "eth0-b.pcap"));
+}
+
+TEST(ChooseDeletions, OrdersByTimeBeforeName) {
+  const std::vector<StoredFile> files = {file("a-newest", 1, hours(1)),
+                                         file("z-oldest", 1, hours(3)), file("m", 1, hours(2))};
+  EXPECT_THAT(namesOf(chooseDeletions(files, {.maxFiles = 1}, kNow, 0)),
+              ElementsAre("z-oldest", "m"));
+}
+
+TEST(ChooseDeletions, AppliesAgeThenCountThenSizeThenFreeSpace) {
+  const std::vector<StoredFile> files = {file("f1", 100, hours(50)), file("f2", 100, hours(40)),
+                                         file("f3", 100, hours(30)), file("f4", 300, hours(5)),
+                                         file("f5", 300, hours(4)),  file("f6", 100, hours(3)),
+                                         file("f7", 100, hours(2)),  file("f8", 100, hours(1))};
+  const RetentionLimits limits{.maxFiles = 5,  // f1 goes for its age, f2 and f3 for the count
+                               .maxTotalBytes = 700,  // f4..f8 hold 900: f4 goes
+                               .maxAge = hours(48),
+                               .minFreeBytes = 900};  // 100 + 600 freed so far < 900: f5 goes
+  const std::vector<Deletion> deletions = chooseDeletions(files, limits, kNow, 100);
+  EXPECT_THAT(namesOf(deletions), ElementsAre("f1", "f2", "f3", "f4", "f5"));
+  EXPECT_THAT(
+      reasonsOf(deletions),
+      ElementsAre("older than max_age 2d", "max_files 5 exceeded (7 files)",
+                  "max_files 5 exceeded (6 files)", "max_total_size 700 B exceeded (900 B stored)",
+                  "free space 700 B below min_free_space 900 B"));
+}
+
+TEST(ChooseDeletions, DeletesAFileOnlyOnceWhenSeveralLimitsWantIt) {
+  const std::vector<StoredFile> files = {file("old", 500, hours(10)), file("b", 100, hours(2)),
+                                         file("c", 100, hours(1))};
+  const RetentionLimits limits{
+      .maxFiles = 2, .maxTotalBytes = 300, .maxAge = hours(5), .minFreeBytes = 100};
+  const std::vector<Deletion> deletions = chooseDeletions(files, limits, kNow, 0);
+  // Age removes "old"; then 2 files, 200 bytes and 500 bytes free: every limit is met.
+  EXPECT_THAT(namesOf(deletions), ElementsAre("old"));
+  EXPECT_THAT(reasonsOf(deletions), ElementsAre("older than max_age 5h"));
+}
+
+TEST(ChooseDeletions, NeverDeletesMoreThanTheStrictestLimitNeeds) {
+  const RetentionLimits limits{.maxFiles = 4, .maxTotalBytes = 450};
+  // max_files wants one deletion, max_total_size (500 bytes) one too: the same file.
+  EXPECT_THAT(namesOf(chooseDeletions(fiveHourlyFiles(), limits, kNow, 0)), ElementsAre("a"));
+}
+
+TEST(ChooseDeletions, CombinedLimitsOfSeveralInterfacesApplyToTheSharedFiles) {
+  const std::vector<RetentionLimits> perInterface = {{.maxFiles = 4}, {.maxFiles = 2}, {}};
+  EXPECT_THAT(namesOf(chooseDeletions(fiveHourlyFiles(), combineLimits(perInterface), kNow, 0)),
+              ElementsAre("a", "b", "c"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// listOwnFiles
+
+void writeFile(const std::filesystem::path& path, std::string_view contents, seconds mtime) {
+  std::ofstream(path, std::ios::binary) << contents;
+  const timespec times[2] = {{mtime.count(), 0}, {mtime.count(), 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+}
+
+TEST(ListOwnFiles, ListsOnlyRegularFilesTheMatcherAccepts) {
+  const testing::TempDir directory;
+  const seconds mtime(1795456724);
+  writeFile(directory / "eth0-20261123T175844.pcap", "0123456789", mtime);
+  writeFile(directory / "eth0-20261123T175844_1.pcap", "abc", mtime + seconds(1));
+  writeFile(directory / "eth0-20261123T180000.pcap.part", "being written", mtime);
+  writeFile(directory / "notes.pcap", "not ours", mtime);
+  writeFile(directory / "eth1-20261123T175844.pcap", "other interface", mtime);
+  std::filesystem::create_symlink(directory / "eth0-20261123T175844.pcap",
+                                  directory / "eth0-20261124T000000.pcap");
+  std::filesystem::create_symlink("/etc/hostname", directory / "eth0-20261125T000000.pcap");
+  std::filesystem::create_directory(directory / "eth0-20261126T000000.pcap");
+
+  const std::vector<StoredFile> files =
+      listOwnFiles(directory.path(), matcherFor(kDefaultTemplate));
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].name, "eth0-20261123T175844.pcap");
+  EXPECT_EQ(files[0].bytes, 10u);
+  EXPECT_EQ(files[0].modified, Clock::time_point(mtime));
+  EXPECT_EQ(files[1].name, "eth0-20261123T175844_1.pcap");
+  EXPECT_EQ(files[1].bytes, 3u);
+  EXPECT_EQ(files[1].modified, Clock::time_point(mtime + seconds(1)));
+}
+
+TEST(ListOwnFiles, OfAnEmptyDirectoryIsEmpty) {
+  const testing::TempDir directory;
+  EXPECT_THAT(listOwnFiles(directory.path(), matcherFor(kDefaultTemplate)), IsEmpty());
+}
+
+TEST(ListOwnFiles, ThrowsWhenTheDirectoryIsMissing) {
+  const testing::TempDir directory;
+  EXPECT_THROW(listOwnFiles(directory / "missing", matcherFor(kDefaultTemplate)),
+               std::filesystem::filesystem_error);
+}
+
+}  // namespace
+}  // namespace pcap_recorder::rotation
