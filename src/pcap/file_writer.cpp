@@ -27,7 +27,10 @@ std::string nameWithSuffix(const std::string& name, unsigned counter) {
   const auto dot = name.rfind('.');
   const auto stem = dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
   const auto extension = stem.size() == name.size() ? std::string() : name.substr(dot);
-  return stem + "_" + std::to_string(counter) + extension;
+  // Three digits at least, so that names made within one second still sort in order.
+  char digits[16];
+  std::snprintf(digits, sizeof digits, "_%03u", counter);
+  return stem + digits + extension;
 }
 
 PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,

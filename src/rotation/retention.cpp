@@ -134,7 +134,7 @@ std::string regexForTemplate(std::string_view fileName, std::string_view interfa
   }
   std::string regex;
   for (std::size_t i = 0; i <= pieces.size(); ++i) {
-    if (i == suffixAt) regex += "(?:_[1-9][0-9]*)?";
+    if (i == suffixAt) regex += "(?:_[0-9]{3,})?";
     if (i < pieces.size()) regex += pieces[i].regex;
   }
   return regex;

@@ -132,3 +132,26 @@ std::string DaemonProcess::log() const {
 }
 
 }  // namespace pcap_recorder::testing
+
+namespace pcap_recorder::testing {
+
+void DaemonProcess::signal(int signal) const {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
+bool DaemonProcess::running() {
+  int status;
+  if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) pid_ = -1;
+  return pid_ > 0;
+}
+
+bool DaemonProcess::waitForLog(const std::string& text, std::chrono::milliseconds timeout) const {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+}  // namespace pcap_recorder::testing

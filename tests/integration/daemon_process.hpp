@@ -30,6 +30,12 @@ class DaemonProcess {
   bool waitReady(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Sends `signal` and waits for the exit; returns the exit status (-1 on timeout or a crash).
   int stop(int signal = SIGTERM, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Sends `signal` and returns at once.
+  void signal(int signal) const;
+  bool running();
+  // Waits until `text` appears in the log; false on timeout.
+  bool waitForLog(const std::string& text,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   // Waits for the exit without signalling.
   int wait(std::chrono::milliseconds timeout = std::chrono::seconds(20));
   std::string log() const;

@@ -8,6 +8,7 @@
 #include "daemon_process.hpp"
 #include "integration_support.hpp"
 #include "netns.hpp"
+#include "recorder_fixture.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
 #include "support/temp_dir.hpp"
@@ -15,65 +16,7 @@
 namespace pcap_recorder::testing {
 namespace {
 
-namespace fs = std::filesystem;
-
-class RecordTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!canCreateNamespaces()) GTEST_SKIP() << "needs root and iproute2 to create namespaces";
-    fs::permissions(work_.path(), fs::perms::owner_all | fs::perms::group_read |
-                                      fs::perms::group_exec | fs::perms::others_read |
-                                      fs::perms::others_exec);
-  }
-
-  fs::path outputDirectory() const { return work_ / "out"; }
-
-  // A config with the given `interfaces:` entries (YAML lines, indented two spaces).
-  fs::path writeConfig(const std::string& interfaces, const std::string& outputExtra = "") {
-    const auto path = work_ / "pcap-recorder.yaml";
-    writeTextFile(path, "output:\n  directory: " + outputDirectory().string() + "\n" + outputExtra +
-                            "capture:\n  ring_size: 8MiB\ninterfaces:\n" + interfaces);
-    ::chmod(path.c_str(), 0644);
-    return path;
-  }
-
-  // The one finished file of `interface`; fails when there is not exactly one, or a .part is left.
-  fs::path onlyFileOf(const std::string& interface) {
-    std::vector<std::string> matching;
-    for (const auto& name : listDirectory(outputDirectory())) {
-      EXPECT_FALSE(name.ends_with(".part")) << "unfinished file left behind: " << name;
-      if (name.starts_with(interface + "-")) matching.push_back(name);
-    }
-    EXPECT_EQ(matching.size(), 1u) << "files of " << interface;
-    return matching.empty() ? fs::path() : outputDirectory() / matching.front();
-  }
-
-  TempDir work_;
-};
-
-// capinfos and tshark open the file, count `packets`, and say nothing about damage.
-void expectWiresharkReadsCleanly(const fs::path& file, std::size_t packets) {
-  const auto info = capture("capinfos -M -c " + file.string());
-  EXPECT_EQ(info.status, 0) << info.output;
-  EXPECT_NE(info.output.find("Number of packets:   " + std::to_string(packets)), std::string::npos)
-      << info.output;
-  const auto read = capture("tshark -n -r " + file.string() + " -T fields -e frame.number");
-  EXPECT_EQ(read.status, 0) << read.output;
-  std::size_t lines = 0;
-  std::string problems;
-  std::istringstream in(read.output);
-  for (std::string line; std::getline(in, line);) {
-    // tshark's notice about running as root is about the test runner, not the file.
-    if (line.find("Running as user") != std::string::npos) continue;
-    if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) {
-      ++lines;
-    } else if (!line.empty()) {
-      problems += line + "\n";
-    }
-  }
-  EXPECT_EQ(lines, packets);
-  EXPECT_EQ(problems, "") << "tshark complained";
-}
+using RecordTest = RecorderTest;
 
 TEST_F(RecordTest, RecordsExactlyTheFramesMatchingTheFilterBitIdenticalAndInOrder) {
   NamespacePair hosts;

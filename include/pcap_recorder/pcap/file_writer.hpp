@@ -27,7 +27,7 @@ struct WriterOptions {
 inline constexpr const char* kPartSuffix = ".part";
 
 // "name.pcap" with a collision counter before the extension: nameWithSuffix("a.pcap", 2) is
-// "a_2.pcap"; 0 leaves the name as it is. Before the extension so Wireshark's file sets still
+// "a_002.pcap"; 0 leaves the name as it is. Before the extension so Wireshark's file sets still
 // recognise the files.
 std::string nameWithSuffix(const std::string& name, unsigned counter);
 

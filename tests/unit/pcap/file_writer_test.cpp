@@ -37,9 +37,9 @@ class PcapFileWriterTest : public ::testing::Test {
 
 TEST(NameWithSuffix, PutsTheCounterBeforeTheExtension) {
   EXPECT_EQ(nameWithSuffix("eth0-20260101T000000.pcap", 0), "eth0-20260101T000000.pcap");
-  EXPECT_EQ(nameWithSuffix("eth0-20260101T000000.pcap", 2), "eth0-20260101T000000_2.pcap");
-  EXPECT_EQ(nameWithSuffix("capture", 1), "capture_1");
-  EXPECT_EQ(nameWithSuffix(".hidden", 1), ".hidden_1");
+  EXPECT_EQ(nameWithSuffix("eth0-20260101T000000.pcap", 2), "eth0-20260101T000000_002.pcap");
+  EXPECT_EQ(nameWithSuffix("capture", 1), "capture_001");
+  EXPECT_EQ(nameWithSuffix(".hidden", 1), ".hidden_001");
 }
 
 TEST_F(PcapFileWriterTest, WritesUnderThePartNameAndRenamesWhenFinished) {
@@ -93,20 +93,20 @@ TEST_F(PcapFileWriterTest, FlushMakesRecordsVisibleBeforeTheFileIsFinished) {
 TEST_F(PcapFileWriterTest, NeverOverwritesAnExistingFile) {
   { std::ofstream(dir_ / "d.pcap") << "precious"; }
   PcapFileWriter writer(directory_.get(), "d.pcap", WriterOptions{});
-  EXPECT_EQ(writer.finalName(), "d_1.pcap");
+  EXPECT_EQ(writer.finalName(), "d_001.pcap");
   writer.finish();
   std::ifstream kept(dir_ / "d.pcap");
   std::string content;
   kept >> content;
   EXPECT_EQ(content, "precious");
-  EXPECT_TRUE(fs::exists(dir_ / "d_1.pcap"));
+  EXPECT_TRUE(fs::exists(dir_ / "d_001.pcap"));
 }
 
 TEST_F(PcapFileWriterTest, FinishPicksAFreeNameWhenTheFinalNameAppearedMeanwhile) {
   PcapFileWriter writer(directory_.get(), "e.pcap", WriterOptions{});
   { std::ofstream(dir_ / "e.pcap") << "arrived later"; }
   const auto summary = writer.finish();
-  EXPECT_EQ(summary.name, "e_1.pcap");
+  EXPECT_EQ(summary.name, "e_001.pcap");
   EXPECT_EQ(fs::file_size(dir_ / "e.pcap"), 13u);
 }
 
@@ -115,7 +115,7 @@ TEST_F(PcapFileWriterTest, DoesNotFollowASymlinkPlantedAtThePartName) {
   { std::ofstream(target) << "do not touch"; }
   fs::create_symlink(target, dir_ / "f.pcap.part");
   PcapFileWriter writer(directory_.get(), "f.pcap", WriterOptions{});
-  EXPECT_EQ(writer.finalName(), "f_1.pcap");
+  EXPECT_EQ(writer.finalName(), "f_001.pcap");
   writer.finish();
   EXPECT_EQ(fs::file_size(target), 12u);
 }

@@ -355,15 +355,15 @@ TEST_F(RepairPartFileTest, CutsGarbageAfterTheLastRecord) {
 
 TEST_F(RepairPartFileTest, GivesTheFileASuffixWhenItsFinalNameIsTakenAndLeavesTheOtherAlone) {
   { std::ofstream(dir_ / "e.pcap") << "precious"; }
-  { std::ofstream(dir_ / "e_1.pcap") << "also precious"; }
+  { std::ofstream(dir_ / "e_001.pcap") << "also precious"; }
   const auto file = buildFile(TimestampUnit::microseconds, kFrameSizes);
   write("e.pcap.part", cut(file.bytes, file.bytes.size() - 3));
   const auto result = repair("e.pcap.part");
   EXPECT_EQ(result.outcome, RepairOutcome::finished);
-  EXPECT_EQ(result.finalName, "e_2.pcap");
+  EXPECT_EQ(result.finalName, "e_002.pcap");
   EXPECT_EQ(fs::file_size(dir_ / "e.pcap"), 8u);
-  EXPECT_EQ(fs::file_size(dir_ / "e_1.pcap"), 13u);
-  EXPECT_EQ(read("e_2.pcap"), cut(file.bytes, file.boundaries[kFrameSizes.size() - 1]));
+  EXPECT_EQ(fs::file_size(dir_ / "e_001.pcap"), 13u);
+  EXPECT_EQ(read("e_002.pcap"), cut(file.bytes, file.boundaries[kFrameSizes.size() - 1]));
 }
 
 TEST_F(RepairPartFileTest, GivesASetAsideFileASuffixWhenTheDamagedNameIsTaken) {
@@ -371,9 +371,9 @@ TEST_F(RepairPartFileTest, GivesASetAsideFileASuffixWhenTheDamagedNameIsTaken) {
   write("f.pcap.part", Bytes(5, std::byte{1}));
   const auto result = repair("f.pcap.part");
   EXPECT_EQ(result.outcome, RepairOutcome::setAside);
-  EXPECT_EQ(result.finalName, "f_1.pcap.damaged");
+  EXPECT_EQ(result.finalName, "f_001.pcap.damaged");
   EXPECT_EQ(fs::file_size(dir_ / "f.pcap.damaged"), 7u);
-  EXPECT_EQ(read("f_1.pcap.damaged"), Bytes(5, std::byte{1}));
+  EXPECT_EQ(read("f_001.pcap.damaged"), Bytes(5, std::byte{1}));
 }
 
 TEST_F(RepairPartFileTest, RepairsANanosecondFileThatLibpcapThenReadsInNanoseconds) {

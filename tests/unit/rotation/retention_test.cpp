@@ -56,53 +56,53 @@ TEST(OwnFileMatcher, AcceptsSequenceNumbersOfSixOrMoreDigits) {
 
 TEST(OwnFileMatcher, AcceptsACollisionCounterBeforeTheLastExtension) {
   const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
-  EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844_1.pcap"));
-  EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844_2.pcap"));
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844_001.pcap"));
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844_002.pcap"));
   EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844_9999.pcap"));
-  EXPECT_TRUE(matcherFor("cap-{seq}.pcap").isFinishedFile("cap-000001_10.pcap"));
+  EXPECT_TRUE(matcherFor("cap-{seq}.pcap").isFinishedFile("cap-000001_010.pcap"));
 }
 
 TEST(OwnFileMatcher, RejectsCountersNameWithSuffixNeverMakes) {
   const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
-  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_0.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_1.pcap"));
   EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_02.pcap"));
   EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_.pcap"));
   EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_x.pcap"));
-  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap_2"));
-  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_1_2.pcap"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap_002"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_001_002.pcap"));
 }
 
 TEST(OwnFileMatcher, PutsTheCounterBeforeOnlyTheLastOfSeveralExtensions) {
   const OwnFileMatcher matcher = matcherFor("cap-{seq}.pcap.gz");
   EXPECT_TRUE(matcher.isFinishedFile("cap-000001.pcap.gz"));
-  EXPECT_TRUE(matcher.isFinishedFile("cap-000001.pcap_2.gz"));  // nameWithSuffix's choice
-  EXPECT_FALSE(matcher.isFinishedFile("cap-000001_2.pcap.gz"));
+  EXPECT_TRUE(matcher.isFinishedFile("cap-000001.pcap_002.gz"));  // nameWithSuffix's choice
+  EXPECT_FALSE(matcher.isFinishedFile("cap-000001_002.pcap.gz"));
 }
 
 TEST(OwnFileMatcher, PutsTheCounterAtTheEndOfANameWithoutExtension) {
   const OwnFileMatcher matcher = matcherFor("{interface}-{seq}");
   EXPECT_TRUE(matcher.isFinishedFile("eth0-000001"));
-  EXPECT_TRUE(matcher.isFinishedFile("eth0-000001_3"));
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-000001_003"));
   // nameWithSuffix treats a leading dot as no extension.
   const OwnFileMatcher hidden = matcherFor(".{seq}");
   EXPECT_TRUE(hidden.isFinishedFile(".000001"));
-  EXPECT_TRUE(hidden.isFinishedFile(".000001_3"));
-  EXPECT_FALSE(hidden.isFinishedFile("_3.000001"));
+  EXPECT_TRUE(hidden.isFinishedFile(".000001_003"));
+  EXPECT_FALSE(hidden.isFinishedFile("_003.000001"));
 }
 
 TEST(OwnFileMatcher, PutsTheCounterBeforeADotInTheInterfaceNameWhenNoOtherFollows) {
-  // nameWithSuffix("eth0.100-000001", 2) is "eth0_2.100-000001".
+  // nameWithSuffix("eth0.100-000001", 2) is "eth0_002.100-000001".
   const OwnFileMatcher matcher = matcherFor("{interface}-{seq}", "eth0.100");
   EXPECT_TRUE(matcher.isFinishedFile("eth0.100-000001"));
-  EXPECT_TRUE(matcher.isFinishedFile("eth0_2.100-000001"));
-  EXPECT_FALSE(matcher.isFinishedFile("eth0.100-000001_2"));
+  EXPECT_TRUE(matcher.isFinishedFile("eth0_002.100-000001"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0.100-000001_002"));
   EXPECT_FALSE(matcher.isFinishedFile("eth0X100-000001"));
 }
 
 TEST(OwnFileMatcher, RejectsFilesStillBeingWritten) {
   const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
   EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap.part"));
-  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_2.pcap.part"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844_002.pcap.part"));
   EXPECT_FALSE(matcherFor("{seq}").isFinishedFile("000001.part"));
 }
 
@@ -202,7 +202,7 @@ TEST(OwnFileMatcher, AcceptsTheFilesOfEveryInterfaceSharingTheDirectory) {
                                 {std::string(kDefaultTemplate), "eth1"},
                                 {"cap-{seq}.pcap", "eth2"}});
   EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844.pcap"));
-  EXPECT_TRUE(matcher.isFinishedFile("eth1-20261123T175844_2.pcap"));
+  EXPECT_TRUE(matcher.isFinishedFile("eth1-20261123T175844_002.pcap"));
   EXPECT_TRUE(matcher.isFinishedFile("cap-000001.pcap"));
   EXPECT_FALSE(matcher.isFinishedFile("eth2-20261123T175844.pcap"));
   EXPECT_FALSE(matcher.isFinishedFile("eth3-20261123T175844.pcap"));
@@ -431,7 +431,7 @@ TEST(ListOwnFiles, ListsOnlyRegularFilesTheMatcherAccepts) {
   const testing::TempDir directory;
   const seconds mtime(1795456724);
   writeFile(directory / "eth0-20261123T175844.pcap", "0123456789", mtime);
-  writeFile(directory / "eth0-20261123T175844_1.pcap", "abc", mtime + seconds(1));
+  writeFile(directory / "eth0-20261123T175844_001.pcap", "abc", mtime + seconds(1));
   writeFile(directory / "eth0-20261123T180000.pcap.part", "being written", mtime);
   writeFile(directory / "notes.pcap", "not ours", mtime);
   writeFile(directory / "eth1-20261123T175844.pcap", "other interface", mtime);
@@ -446,7 +446,7 @@ TEST(ListOwnFiles, ListsOnlyRegularFilesTheMatcherAccepts) {
   EXPECT_EQ(files[0].name, "eth0-20261123T175844.pcap");
   EXPECT_EQ(files[0].bytes, 10u);
   EXPECT_EQ(files[0].modified, Clock::time_point(mtime));
-  EXPECT_EQ(files[1].name, "eth0-20261123T175844_1.pcap");
+  EXPECT_EQ(files[1].name, "eth0-20261123T175844_001.pcap");
   EXPECT_EQ(files[1].bytes, 3u);
   EXPECT_EQ(files[1].modified, Clock::time_point(mtime + seconds(1)));
 }

@@ -1,0 +1,296 @@
+// Rotation, retention, crash repair and a full disk, end to end: frames sent across a veth,
+// recorded by pcap-recorderd with rotation on, the files read back with libpcap and Wireshark.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <fstream>
+#include <thread>
+
+#include "daemon_process.hpp"
+#include "recorder_fixture.hpp"
+#include "support/frames.hpp"
+
+namespace pcap_recorder::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using RotateTest = RecorderTest;
+
+std::vector<std::uint32_t> sequencesAcross(const std::vector<fs::path>& files) {
+  std::vector<std::uint32_t> all;
+  for (const auto& file : files) {
+    const auto sequences = sequencesIn(readPcapFile(file));
+    all.insert(all.end(), sequences.begin(), sequences.end());
+  }
+  return all;
+}
+
+std::vector<std::uint32_t> range(std::uint32_t first, std::uint32_t count) {
+  std::vector<std::uint32_t> out(count);
+  for (std::uint32_t i = 0; i < count; ++i) out[i] = first + i;
+  return out;
+}
+
+std::int64_t nanosecondsOf(const ReadRecord& record) {
+  return std::int64_t{record.seconds} * 1'000'000'000 + std::int64_t{record.fraction} * 1000;
+}
+
+// A small tmpfs mounted for one test, always unmounted.
+class TmpfsMount {
+ public:
+  TmpfsMount(const fs::path& where, const std::string& size) : where_(where) {
+    fs::create_directories(where);
+    mounted_ =
+        runCommand("mount -t tmpfs -o size=" + size + " pcap-recorder-test " + where.string()) == 0;
+  }
+  ~TmpfsMount() {
+    if (mounted_) runCommand("umount -l " + where_.string());
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  fs::path where_;
+  bool mounted_ = false;
+};
+
+TEST_F(RotateTest, SizeLimitKeepsEveryFileUnderItAndEveryFrameExactlyOnceInOrder) {
+  NamespacePair hosts;
+  const auto config =
+      writeConfig("  - name: prc0\n", "", "rotate:\n  max_file_size: 64KiB\n  interval: 0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 5000; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  EXPECT_GE(files.size(), 10u);
+  for (const auto& file : files) EXPECT_LE(fs::file_size(file), 64u * 1024) << file;
+  EXPECT_EQ(sequencesAcross(files), range(0, 5000));
+  expectWiresharkReadsCleanly(files.front(), readPcapFile(files.front()).records.size());
+  EXPECT_NE(daemon.log().find("(max_file_size)"), std::string::npos) << daemon.log();
+}
+
+TEST_F(RotateTest, PacketLimitOf100Makes11FilesFrom1050Frames) {
+  NamespacePair hosts;
+  const auto config =
+      writeConfig("  - name: prc0\n", "", "rotate:\n  max_packets: 100\n  interval: 0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 1050; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  ASSERT_EQ(files.size(), 11u);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    EXPECT_EQ(readPcapFile(files[i]).records.size(), i < 10 ? 100u : 50u) << files[i];
+  }
+  EXPECT_EQ(sequencesAcross(files), range(0, 1050));
+}
+
+TEST_F(RotateTest, TimeRotationNeverLetsAFileSpanABoundary) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n", "", "rotate:\n  interval: 2s\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  const auto end = std::chrono::steady_clock::now() + 7s;
+  std::uint32_t sent = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    sender.send(buildUdpFrame({.sequence = sent++}));
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  EXPECT_GE(files.size(), 4u);
+  constexpr std::int64_t kTwoSeconds = 2'000'000'000;
+  for (const auto& file : files) {
+    const auto read = readPcapFile(file);
+    if (read.records.empty()) continue;
+    EXPECT_EQ(nanosecondsOf(read.records.front()) / kTwoSeconds,
+              nanosecondsOf(read.records.back()) / kTwoSeconds)
+        << file << " spans a 2 s boundary";
+  }
+  EXPECT_EQ(sequencesAcross(files), range(0, sent));
+}
+
+TEST_F(RotateTest, TheClockFinishesTheFileAtTheBoundaryEvenWhenNoPacketComes) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n", "", "rotate:\n  interval: 1s\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  std::this_thread::sleep_for(2500ms);  // past the next boundary, with nothing sent
+
+  // While the daemon still runs, the frames are in a finished file, not in a .part.
+  std::vector<std::uint32_t> finished;
+  for (const auto& name : listDirectory(outputDirectory())) {
+    if (name.ends_with(".pcap")) {
+      const auto sequences = sequencesIn(readPcapFile(outputDirectory() / name));
+      finished.insert(finished.end(), sequences.begin(), sequences.end());
+    }
+  }
+  EXPECT_EQ(finished, range(0, 10)) << daemon.log();
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+}
+
+TEST_F(RotateTest, Sigusr1FinishesTheCurrentFileAtOnce) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  std::this_thread::sleep_for(200ms);  // past the ring's block timeout: the frames are ours
+  daemon.signal(SIGUSR1);
+  ASSERT_TRUE(daemon.waitForLog("(requested)")) << daemon.log();
+  for (std::uint32_t i = 10; i < 20; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(sequencesIn(readPcapFile(files[0])), range(0, 10));
+  EXPECT_EQ(sequencesIn(readPcapFile(files[1])), range(10, 10));
+}
+
+TEST_F(RotateTest, MaxFilesKeepsTheNewestThreeAndLeavesOtherFilesAlone) {
+  NamespacePair hosts;
+  fs::create_directories(outputDirectory());
+  const std::vector<std::string> foreign = {"notes.pcap", "prc1-20260101T000000.pcap",
+                                            "prc0-20260101T000000.pcapng", "prc0-backup.pcap"};
+  for (const auto& name : foreign) writeTextFile(outputDirectory() / name, "not ours");
+  const auto config = writeConfig("  - name: prc0\n", "",
+                                  "rotate:\n  max_packets: 10\n  interval: 0\n"
+                                  "retention:\n  max_files: 3\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 100; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  std::vector<fs::path> files;
+  for (const auto& file : finishedFilesOf(outputDirectory(), "prc0")) {
+    if (file.filename() != "prc0-backup.pcap") files.push_back(file);
+  }
+  ASSERT_EQ(files.size(), 3u);
+  EXPECT_EQ(sequencesAcross(files), range(70, 30)) << "the three newest files are kept";
+  for (const auto& name : foreign) EXPECT_TRUE(fs::exists(outputDirectory() / name)) << name;
+  EXPECT_NE(daemon.log().find("max_files 3 exceeded"), std::string::npos) << daemon.log();
+}
+
+TEST_F(RotateTest, AfterKill9AndPowerLossTheNextStartLeavesOnlyWholeRecords) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n");
+  {
+    DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+    ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+    auto sender = hosts.senderOn();
+    for (std::uint32_t i = 0; i < 30'000; ++i) sender.send(buildUdpFrame({.sequence = i}));
+    std::this_thread::sleep_for(300ms);
+    daemon.signal(SIGKILL);
+    daemon.wait();
+  }
+  std::vector<std::string> parts;
+  for (const auto& name : listDirectory(outputDirectory())) {
+    if (name.ends_with(".part")) parts.push_back(name);
+  }
+  ASSERT_EQ(parts.size(), 1u) << "kill -9 leaves the file being written";
+  // A power loss can also leave a record cut in the middle: cut the file 7 bytes short.
+  const auto part = outputDirectory() / parts.front();
+  const auto size = fs::file_size(part);
+  ASSERT_GT(size, 24u + 1000u);
+  fs::resize_file(part, size - 7);
+
+  DaemonProcess restarted(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(restarted.waitReady()) << restarted.log();
+  ASSERT_EQ(restarted.stop(), 0) << restarted.log();
+  EXPECT_NE(restarted.log().find("left by an earlier run"), std::string::npos) << restarted.log();
+
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  ASSERT_EQ(files.size(), 2u);
+  const auto repaired = readPcapFile(files.front());
+  EXPECT_GT(repaired.records.size(), 0u);
+  EXPECT_EQ(sequencesIn(repaired), range(0, static_cast<std::uint32_t>(repaired.records.size())));
+  expectWiresharkReadsCleanly(files.front(), repaired.records.size());
+}
+
+TEST_F(RotateTest, AFullDiskIsSurvivedAndWritingResumesWhenSpaceReturns) {
+  NamespacePair hosts;
+  TmpfsMount tmpfs(outputDirectory(), "1M");
+  ASSERT_TRUE(tmpfs.mounted());
+  const auto config = writeConfig("  - name: prc0\n", "",
+                                  "rotate:\n  max_file_size: 256KiB\n  interval: 0\n"
+                                  "retention:\n  min_free_space: 0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 3000; ++i) {
+    sender.send(buildUdpFrame({.sequence = i, .frameBytes = 1000}));
+  }
+  ASSERT_TRUE(daemon.waitForLog("No space left on device")) << daemon.log();
+  ASSERT_TRUE(daemon.running()) << daemon.log();
+
+  for (const auto& name : listDirectory(outputDirectory())) {
+    if (name.ends_with(".pcap")) fs::remove(outputDirectory() / name);
+  }
+  ASSERT_TRUE(daemon.waitForLog("writing again")) << daemon.log();
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    sender.send(buildUdpFrame({.sequence = 100'000 + i, .frameBytes = 1000}));
+  }
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  ASSERT_FALSE(files.empty());
+  EXPECT_EQ(sequencesAcross(files), range(100'000, 100)) << daemon.log();
+  for (const auto& file : files) {
+    expectWiresharkReadsCleanly(file, readPcapFile(file).records.size());
+  }
+  const auto summary = daemon.log().find("prc0: summary:");
+  ASSERT_NE(summary, std::string::npos);
+  EXPECT_EQ(daemon.log().find(" 0 lost to disk", summary), std::string::npos) << daemon.log();
+}
+
+TEST_F(RotateTest, PostFinishCommandRunsForEveryFileTheLastTooWithoutCapabilities) {
+  NamespacePair hosts;
+  const auto hook = work_ / "hook.sh";
+  const auto hookLog = work_ / "hook.log";
+  writeTextFile(hook, "#!/bin/sh\necho \"$1 $(grep CapEff /proc/self/status | cut -f2)\" >> " +
+                          hookLog.string() + "\n");
+  fs::permissions(hook, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+  const auto config =
+      writeConfig("  - name: prc0\n", "  post_finish_command: " + hook.string() + "\n",
+                  "rotate:\n  max_packets: 10\n  interval: 0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 25; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  ASSERT_EQ(files.size(), 3u);
+  std::ifstream in(hookLog);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::sort(lines.begin(), lines.end());
+  ASSERT_EQ(lines.size(), 3u) << "one run per file, the last one at stop included";
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    EXPECT_EQ(lines[i], files[i].string() + " 0000000000000000");
+  }
+}
+
+TEST_F(RotateTest, FilesGetTheConfiguredMode) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n", "  file_mode: \"0600\"\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(fs::status(files.front()).permissions(),
+            fs::perms::owner_read | fs::perms::owner_write);
+}
+
+}  // namespace
+}  // namespace pcap_recorder::testing
