@@ -1,5 +1,6 @@
 #include "pcap_recorder/config/config.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <numeric>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string_view>
 #include <system_error>
 #include <unordered_map>
@@ -875,25 +877,71 @@ void readInterfaces(Diagnostics& diagnostics, const YAML::Node& key, const YAML:
 // ---------------------------------------------------------------------------------------------
 // The document
 
-void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config& config) {
-  std::vector<YAML::Node> documents;
+// Records where documents start and ignores everything else.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  const std::vector<YAML::Mark>& marks() const { return marks_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override { marks_.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  std::vector<YAML::Mark> marks_;
+};
+
+// Checks the syntax and that there is exactly one document, before YAML::Load builds it (Load
+// would silently drop any later documents). Not YAML::LoadAll: in yaml-cpp 0.7 a document that
+// starts with ',' is never consumed, and LoadAll keeps collecting empty documents at the same
+// spot until memory runs out. Here, reading two documents at most and watching that they
+// advance keeps that finite.
+bool checkDocuments(Diagnostics& diagnostics, const std::string& yamlText) {
+  std::istringstream stream(yamlText);
+  YAML::Parser parser(stream);
+  DocumentStarts starts;
   try {
-    documents = YAML::LoadAll(yamlText);
+    while (starts.marks().size() < 2 && parser.HandleNextDocument(starts)) {
+    }
   } catch (const YAML::Exception& error) {
+    diagnostics.add(error.mark, "invalid YAML: " + error.msg);
+    return false;
+  }
+  const std::vector<YAML::Mark>& marks = starts.marks();
+  if (marks.size() == 2 && marks[1].pos == marks[0].pos) {
+    diagnostics.add(marks[1], "invalid YAML: nothing can be read from here on (a stray ','?)");
+    return false;
+  }
+  if (marks.size() == 2) {
+    diagnostics.add(marks[1],
+                    "a second YAML document starts here; the configuration must be a single one");
+  }
+  return true;
+}
+
+void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config& config) {
+  if (!checkDocuments(diagnostics, yamlText)) return;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yamlText);
+  } catch (const YAML::Exception& error) {  // checkDocuments has seen the same text; just in case
     diagnostics.add(error.mark, "invalid YAML: " + error.msg);
     return;
   }
   const std::vector<std::string_view> topLevelKeys = topLevelKeyNames();
-  if (documents.empty() || (documents.size() == 1 && documents.front().IsNull())) {
+  if (root.IsNull()) {
     diagnostics.add(YAML::Mark::null_mark(),
                     "the configuration is empty; it needs at least an interfaces list");
     return;
   }
-  if (documents.size() > 1) {
-    diagnostics.add(documents[1].Mark(),
-                    "a second YAML document starts here; the configuration must be a single one");
-  }
-  const YAML::Node& root = documents.front();
   if (!root.IsMap()) {
     diagnostics.add(root.Mark(), "the top level must be a map of " +
                                      joinWords(topLevelKeys, " and ") + ", got " + describe(root));

@@ -34,11 +34,11 @@ std::string nameWithSuffix(const std::string& name, unsigned counter) {
 }
 
 PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
-                               const WriterOptions& options)
+                               const WriterOptions& options, unsigned firstCounter)
     : directoryFd_(directoryFd),
       options_(options),
       buffer_(std::make_unique<std::byte[]>(options.bufferBytes)) {
-  for (unsigned attempt = 0; attempt < kMaxNameAttempts; ++attempt) {
+  for (unsigned attempt = firstCounter; attempt < firstCounter + kMaxNameAttempts; ++attempt) {
     const auto candidate = nameWithSuffix(finalName, attempt);
     if (exists(directoryFd, candidate)) continue;
     const auto part = candidate + kPartSuffix;
@@ -46,6 +46,7 @@ PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, options.fileMode));
     if (fd_.valid()) {
       finalName_ = candidate;
+      counter_ = attempt;
       break;
     }
     if (errno != EEXIST) util::throwErrno("cannot create " + part);
@@ -107,6 +108,7 @@ bool PcapFileWriter::writeBuffer() noexcept {
   }
   committedBytes_ += buffered_;
   committedPackets_ += recordsBuffered_;
+  if (recordsBuffered_ > 0) lastPacketInFile_ = lastPacket_;
   buffered_ = 0;
   recordsBuffered_ = 0;
   return true;
@@ -130,6 +132,8 @@ void PcapFileWriter::cutToLastCompleteRecord(std::size_t bytesWritten) noexcept 
     keep = end;
     ++recordsKept;
     offset = end;
+    const bool nano = options_.timestampUnit == TimestampUnit::nanoseconds;
+    lastPacketInFile_ = {header.seconds, nano ? header.fraction : header.fraction * 1000};
   }
   const std::size_t lost = recordsBuffered_ - recordsKept;
   lostPackets_ += lost;
@@ -150,7 +154,8 @@ void PcapFileWriter::cutToLastCompleteRecord(std::size_t bytesWritten) noexcept 
 
 ClosedFile PcapFileWriter::close() {
   flush();
-  FileSummary summary{finalName_, committedPackets_, committedBytes_, firstPacket_, lastPacket_};
+  FileSummary summary{finalName_, committedPackets_, committedBytes_,
+                      committedPackets_ > 0 ? firstPacket_ : Timestamp{}, lastPacketInFile_};
   // Nothing worth keeping: writing failed before a single record reached the file.
   const bool discard = errno_ != 0 && committedPackets_ == 0;
   return ClosedFile(std::move(fd_), directoryFd_, finalName_, summary, discard);

@@ -209,19 +209,24 @@ void Recorder::processBlock(std::span<const std::byte> block) {
               file, limits_, pcap::encodedSize(frame, snaplen), timeOf(frame));
           if (reason != RotationReason::none) rotate(reason, timeOf(frame));
         }
-        if (writer_) {
-          writer_->append(frame);
-        } else {
+        if (!writer_) {
           ++withoutFile;
+          return;
         }
+        // A failed write ends the file at once, so it is finished for what it is.
+        if (!writer_->append(frame)) pauseAfterWriteFailure();
       });
   outgoingCopiesSkipped_ += walk.skipped;
   counters_.addLostToDisk(withoutFile);
-  if (writer_ && writer_->failed()) pauseAfterWriteFailure();
   publishWriterCounts();
 }
 
 void Recorder::rotate(RotationReason reason, Nanoseconds time) {
+  // Writing what was buffered can fail too; then this is a write failure, not a rotation.
+  if (writer_ && !writer_->flush()) {
+    pauseAfterWriteFailure();
+    return;
+  }
   finishCurrentFile(reason);
   openNextFile(time);
   if (writer_ && writer_->failed()) pauseAfterWriteFailure();
@@ -237,8 +242,11 @@ int Recorder::openNextFile(Nanoseconds time) {
           std::chrono::nanoseconds(nameTime)));
   const auto name =
       rotation::expandFileName(settings_.output.fileName, settings_.name, nextSequence_, openedAt);
+  const unsigned firstCounter = name == lastExpandedName_ ? lastCounter_ + 1 : 0;
   try {
-    writer_.emplace(directory_.get(), name, writerOptions_);
+    writer_.emplace(directory_.get(), name, writerOptions_, firstCounter);
+    lastExpandedName_ = name;
+    lastCounter_ = writer_->counter();
     published_ = {};
     kernelDropsAtOpen_ = counters_.snapshot().kernelDrops;
     ++nextSequence_;
@@ -276,6 +284,8 @@ void Recorder::finishCurrentFile(RotationReason reason) {
 // A write failed (a full disk, a quota, an I/O error): the file ends at its last complete record
 // and is finished; frames are counted as lost to the disk until a new file can be written.
 void Recorder::pauseAfterWriteFailure() {
+  // Counted from before the failed file's own losses, so the resume line tells the whole loss.
+  lostToDiskAtPause_ = counters_.snapshot().packetsLostToDisk;
   const int error = writer_ ? writer_->lastErrno() : ENOSPC;
   spdlog::error(
       "{}: writing to {} failed: {}; frames are counted as lost to the disk until it "
@@ -283,7 +293,6 @@ void Recorder::pauseAfterWriteFailure() {
       settings_.name, settings_.output.directory.string(), std::strerror(error));
   finishCurrentFile(RotationReason::writeError);
   finisher_.requestRetention(settings_.output.directory);
-  lostToDiskAtPause_ = counters_.snapshot().packetsLostToDisk;
   nextOpenAttempt_ = Clock::now() + kReopenBackoff;
   nextDiskWarning_ = Clock::now() + kDiskWarningInterval;
 }

@@ -73,9 +73,10 @@ class ClosedFile {
 class PcapFileWriter {
  public:
   // Creates `<finalName>.part` in `directoryFd` with O_EXCL|O_NOFOLLOW; when that name or the
-  // final name is taken, the next free nameWithSuffix() is used: nothing is ever overwritten.
-  // Throws std::system_error when the file cannot be created.
-  PcapFileWriter(int directoryFd, const std::string& finalName, const WriterOptions& options);
+  // final name is taken, the next free nameWithSuffix() from `firstCounter` on is used: nothing
+  // is ever overwritten. Throws std::system_error when the file cannot be created.
+  PcapFileWriter(int directoryFd, const std::string& finalName, const WriterOptions& options,
+                 unsigned firstCounter = 0);
   ~PcapFileWriter();
   PcapFileWriter(const PcapFileWriter&) = delete;
   PcapFileWriter& operator=(const PcapFileWriter&) = delete;
@@ -93,6 +94,8 @@ class PcapFileWriter {
   FileSummary finish() { return close().complete(); }
 
   const std::string& finalName() const noexcept { return finalName_; }
+  // The collision counter in finalName() (0: none).
+  unsigned counter() const noexcept { return counter_; }
   std::string partName() const { return finalName_ + kPartSuffix; }
   // Records accepted so far, and the file's size once they are all written.
   std::uint64_t packets() const noexcept { return packets_; }
@@ -112,6 +115,7 @@ class PcapFileWriter {
   int directoryFd_;
   util::UniqueFd fd_;
   std::string finalName_;
+  unsigned counter_ = 0;
   WriterOptions options_;
   std::unique_ptr<std::byte[]> buffer_;
   std::size_t buffered_ = 0;
@@ -121,7 +125,8 @@ class PcapFileWriter {
   std::uint64_t committedPackets_ = 0;
   std::uint64_t lostPackets_ = 0;
   Timestamp firstPacket_;
-  Timestamp lastPacket_;
+  Timestamp lastPacket_;        // of the records appended
+  Timestamp lastPacketInFile_;  // of the records that reached the file
   int errno_ = 0;
 };
 

@@ -85,6 +85,10 @@ class Recorder {
   std::uint64_t kernelDropsAtOpen_ = 0;
   PublishedCounts published_;
   std::uint64_t nextSequence_ = 1;
+  // The last name the template gave and the collision counter used with it: the next file of the
+  // same name continues from there, so a name freed by retention is never reused out of order.
+  std::string lastExpandedName_;
+  unsigned lastCounter_ = 0;
   std::uint64_t outgoingCopiesSkipped_ = 0;
 
   // While writing is paused by a full disk.

@@ -662,6 +662,15 @@ TEST(ConfigParse, ReportsBrokenYamlAtTheParsersPosition) {
               IsProblem(1, 9, "invalid YAML: the referenced anchor is not defined"));
 }
 
+TEST(ConfigParse, ReportsADocumentStartingWithACommaInsteadOfLoopingForever) {
+  // yaml-cpp 0.7 never consumes the ',' and, asked for all documents, finds empty ones forever.
+  EXPECT_THAT(problemOf(",interfaces:\n  - name: eth0\n"),
+              IsProblem(1, 1, "invalid YAML: nothing can be read from here on (a stray ','?)"));
+  EXPECT_THAT(problemOf("# a comment\n  , eth0\n"), IsProblem(2, 3, StartsWith("invalid YAML: ")));
+  EXPECT_THAT(problemOf(std::string(kOneInterface) + "---\n,\n"),
+              IsProblem(3, 1, StartsWith("a second YAML document starts here")));
+}
+
 TEST(ConfigParse, RejectsAnEmptyDocumentWithoutALineNumber) {
   for (const char* empty : {"", "\n", "# nothing but a comment\n", "~\n"}) {
     const Problem problem = problemOf(empty);
@@ -682,7 +691,7 @@ TEST(ConfigParse, RejectsATopLevelThatIsNotAMap) {
 
 TEST(ConfigParse, RejectsASecondYamlDocument) {
   EXPECT_THAT(problemOf(std::string(kOneInterface) + "---\noutput: {snaplen: 64}\n"),
-              IsProblem(4, 1,
+              IsProblem(3, 1,
                         "a second YAML document starts here; the configuration must be a "
                         "single one"));
 }

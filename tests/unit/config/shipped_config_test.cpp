@@ -20,6 +20,16 @@ TEST(ShippedConfig, ParsesAndMatchesTheBuiltInDefaults) {
   EXPECT_EQ(shipped.output.timestamp, defaults.output.timestamp);
   EXPECT_EQ(shipped.capture.ringBytes, defaults.capture.ringBytes);
   EXPECT_EQ(shipped.capture.promiscuous, defaults.capture.promiscuous);
+  EXPECT_EQ(shipped.output.fileMode, defaults.output.fileMode);
+  EXPECT_EQ(shipped.output.postFinishCommand, defaults.output.postFinishCommand);
+  EXPECT_EQ(shipped.output.postFinishTimeout, defaults.output.postFinishTimeout);
+  EXPECT_EQ(shipped.rotate.maxFileBytes, defaults.rotate.maxFileBytes);
+  EXPECT_EQ(shipped.rotate.interval, defaults.rotate.interval);
+  EXPECT_EQ(shipped.rotate.maxPackets, defaults.rotate.maxPackets);
+  EXPECT_EQ(shipped.retention.maxFiles, defaults.retention.maxFiles);
+  EXPECT_EQ(shipped.retention.maxTotalBytes, defaults.retention.maxTotalBytes);
+  EXPECT_EQ(shipped.retention.maxAge, defaults.retention.maxAge);
+  EXPECT_EQ(shipped.retention.minFreeBytes, defaults.retention.minFreeBytes);
 }
 
 }  // namespace

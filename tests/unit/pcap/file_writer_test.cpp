@@ -175,3 +175,16 @@ TEST_F(PcapFileWriterTest, AFailedWriteLeavesOnlyCompleteRecordsInTheFinishedFil
 
 }  // namespace
 }  // namespace pcap_recorder::pcap
+
+namespace pcap_recorder::pcap {
+namespace {
+
+TEST_F(PcapFileWriterTest, CountsOnFromTheGivenCounterSoAFreedNameIsNotReused) {
+  PcapFileWriter writer(directory_.get(), "k.pcap", WriterOptions{}, 3);
+  EXPECT_EQ(writer.finalName(), "k_003.pcap");
+  EXPECT_EQ(writer.counter(), 3u);
+  writer.finish();
+}
+
+}  // namespace
+}  // namespace pcap_recorder::pcap
