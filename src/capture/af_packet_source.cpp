@@ -173,6 +173,11 @@ void AfPacketSource::stopIntake() {
   setOption(socket_.get(), SOL_SOCKET, SO_ATTACH_FILTER, program, "attach drop-all filter");
 }
 
+void AfPacketSource::replaceFilter(const bpf::FilterProgram& filter) {
+  const sock_fprog program = filter.socketProgram();
+  setOption(socket_.get(), SOL_SOCKET, SO_ATTACH_FILTER, program, "replace filter");
+}
+
 KernelCounts AfPacketSource::takeKernelCounts() noexcept {
   tpacket_stats_v3 counts{};
   socklen_t length = sizeof counts;

@@ -607,9 +607,45 @@ std::vector<std::string_view> keyNames(const Section& section) {
   return names;
 }
 
+// Daemon-wide settings: `log:` and `run_as`. Not per interface, so outside the section tables.
+constexpr std::string_view kLogKey = "log";
+constexpr std::string_view kRunAsKey = "run_as";
+
+using ApplyDaemon = void (*)(Diagnostics&, const Entry&, DaemonSettings&);
+struct DaemonKey {
+  std::string_view name;
+  ApplyDaemon apply;
+};
+
+constexpr std::array<Choice<LogLevel>, 8> kLogLevelChoices = {{
+    {"trace", LogLevel::trace},
+    {"debug", LogLevel::debug},
+    {"info", LogLevel::info},
+    {"warning", LogLevel::warning},
+    {"warn", LogLevel::warning},
+    {"error", LogLevel::error},
+    {"critical", LogLevel::critical},
+    {"off", LogLevel::off},
+}};
+
+// clang-format off
+constexpr std::array<DaemonKey, 2> kLogKeys = {{
+    {"level",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       readChoice(d, e, kLogLevelChoices, s.logLevel);
+     }},
+    {"stats_interval",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       readDuration(d, e, std::chrono::seconds(1), s.statsInterval);
+     }},
+}};
+// clang-format on
+
 std::vector<std::string_view> topLevelKeyNames() {
   std::vector<std::string_view> names;
   for (const Section& section : kSections) names.push_back(section.name);
+  names.push_back(kLogKey);
+  names.push_back(kRunAsKey);
   names.push_back(kInterfacesKey);
   return names;
 }
@@ -927,6 +963,30 @@ bool checkDocuments(Diagnostics& diagnostics, const std::string& yamlText) {
   return true;
 }
 
+void readLogSection(Diagnostics& diagnostics, const YAML::Node& keyNode, const YAML::Node& value,
+                    DaemonSettings& target) {
+  if (value.IsNull()) return;
+  if (!value.IsMap()) {
+    diagnostics.add(makeEntry(keyNode, value, "log").mark,
+                    "log must be a map of log settings, got " + describe(value));
+    return;
+  }
+  const Scope scope{"log.", "in log"};
+  std::vector<std::string_view> candidates;
+  for (const DaemonKey& key : kLogKeys) candidates.push_back(key.name);
+  forEachEntry(diagnostics, value, scope,
+               [&](const std::string& keyName, const YAML::Node& key, const YAML::Node& item) {
+                 const auto found =
+                     std::find_if(kLogKeys.begin(), kLogKeys.end(),
+                                  [&](const DaemonKey& known) { return known.name == keyName; });
+                 if (found == kLogKeys.end()) {
+                   reportUnknownKey(diagnostics, key, keyName, scope, candidates);
+                   return;
+                 }
+                 found->apply(diagnostics, makeEntry(key, item, "log." + keyName), target);
+               });
+}
+
 void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config& config) {
   if (!checkDocuments(diagnostics, yamlText)) return;
   YAML::Node root;
@@ -955,6 +1015,12 @@ void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config&
                [&](const std::string& name, const YAML::Node& key, const YAML::Node& value) {
                  if (name == kInterfacesKey) {
                    interfaces.emplace(key, value);
+                 } else if (name == kLogKey) {
+                   readLogSection(diagnostics, key, value, config.daemon);
+                 } else if (name == kRunAsKey) {
+                   const Entry entry = makeEntry(key, value, std::string(kRunAsKey));
+                   if (auto user = readString(diagnostics, entry, false))
+                     config.daemon.runAs = *user;
                  } else if (const Section* section = findSection(name)) {
                    readSection(diagnostics, *section, key, value, globals, nullptr);
                  } else {

@@ -1,35 +1,61 @@
-// pcap-recorderd: the composition root. Reads the config, checks it against this machine, starts
-// one Recorder per interface, and waits for signals. The only place that names the concrete log
-// sink and systemd's notify protocol.
-#include <spdlog/sinks/stdout_sinks.h>
+// pcap-recorderd: the composition root. Reads the config, checks it against this machine, gives
+// up root, starts the Daemon, and runs the main loop: signals, D-Bus, and systemd's notify
+// protocol (READY, STATUS, WATCHDOG, RELOADING, STOPPING). The only place that names the concrete
+// log sink, sd-bus and sd_notify.
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <map>
-#include <memory>
+#include <optional>
 #include <vector>
 
+#include "daemon.hpp"
 #include "options.hpp"
 #include "pcap_recorder/config/config.hpp"
+#include "pcap_recorder/dbus/bus_service.hpp"
+#include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/service/environment_check.hpp"
-#include "pcap_recorder/service/file_finisher.hpp"
-#include "pcap_recorder/service/recorder.hpp"
+#include "pcap_recorder/util/unique_fd.hpp"
 #include "pcap_recorder/version.hpp"
+#include "privileges.hpp"
 
 namespace pr = pcap_recorder;
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
 constexpr int kExitConfigError = 1;
 constexpr int kExitUsage = 2;
+constexpr std::chrono::seconds kStatusInterval{5};
+constexpr std::chrono::milliseconds kLoopTick{500};
 
+// To the journal with structured fields when systemd connected stderr to it; to stderr otherwise.
 void setUpLogging() {
-  auto logger = spdlog::stderr_logger_mt("pcap-recorderd");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l: %v");
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(logger);
+  spdlog::set_default_logger(pr::logging::makeLogger(pr::logging::stderrIsJournal()));
+}
+
+spdlog::level::level_enum toSpdlog(pr::config::LogLevel level) {
+  switch (level) {
+    case pr::config::LogLevel::trace:
+      return spdlog::level::trace;
+    case pr::config::LogLevel::debug:
+      return spdlog::level::debug;
+    case pr::config::LogLevel::info:
+      return spdlog::level::info;
+    case pr::config::LogLevel::warning:
+      return spdlog::level::warn;
+    case pr::config::LogLevel::error:
+      return spdlog::level::err;
+    case pr::config::LogLevel::critical:
+      return spdlog::level::critical;
+    case pr::config::LogLevel::off:
+      return spdlog::level::off;
+  }
+  return spdlog::level::info;
 }
 
 // Loads and checks everything; prints each problem as FILE:LINE:COLUMN: message.
@@ -47,70 +73,104 @@ std::optional<pr::config::Config> loadValidConfig(const std::filesystem::path& p
   return config;
 }
 
-// Signals are taken synchronously by the main thread; blocked before any thread starts so that
+// Signals are read from a signalfd by the main loop; blocked before any thread starts so that
 // every thread inherits the mask and none is interrupted.
-sigset_t blockControlSignals() {
+pr::util::UniqueFd blockControlSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&signals, signal);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
-  return signals;
+  return pr::util::UniqueFd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
 }
 
-using Recorders = std::vector<std::unique_ptr<pr::service::Recorder>>;
+// D-Bus control, if the bus can be had: a recorder without it still records.
+std::unique_ptr<pr::dbus::BusService> connectBus(pr::daemon::Daemon& daemon,
+                                                 pr::daemon::BusChoice choice) {
+  if (choice == pr::daemon::BusChoice::none) return nullptr;
+  const auto kind =
+      choice == pr::daemon::BusChoice::user ? pr::dbus::BusKind::user : pr::dbus::BusKind::system;
+  try {
+    auto bus = std::make_unique<pr::dbus::BusService>(daemon, kind);
+    spdlog::info("D-Bus control: {} on the {}", pr::dbus::kBusName, pr::dbus::busDescription(kind));
+    return bus;
+  } catch (const std::exception& error) {
+    spdlog::warn("no D-Bus control: {}", error.what());
+    return nullptr;
+  }
+}
 
-void waitForStopSignal(const sigset_t& signals, Recorders& recorders) {
+// The main loop: returns when SIGTERM or SIGINT arrives.
+void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milliseconds statsEvery,
+                     std::unique_ptr<pr::dbus::BusService> bus) {
+  std::uint64_t watchdogUsec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdogUsec) > 0;
+  const auto watchdogEvery = std::chrono::microseconds(watchdogUsec / 2);
+  auto nextWatchdog = Clock::now();
+  auto nextStatus = Clock::now() + kStatusInterval;
+  auto nextStats = Clock::now() + statsEvery;
+
   for (;;) {
-    const int signal = sigwaitinfo(&signals, nullptr);
-    if (signal == SIGTERM || signal == SIGINT) {
-      spdlog::info("received {}, stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
-      return;
+    pollfd waits[3] = {{signals, POLLIN, 0}, {daemon.finishedFilesFd(), POLLIN, 0}, {-1, 0, 0}};
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kLoopTick);
+    if (bus) {
+      waits[2] = pollfd{bus->fd(), bus->events(), 0};
+      if (const auto busTimeout = bus->timeout()) {
+        timeout = std::min(timeout, std::chrono::ceil<std::chrono::milliseconds>(*busTimeout));
+      }
     }
-    if (signal == SIGHUP) {
-      spdlog::warn("SIGHUP: reloading the configuration is not supported yet; restart to apply");
-    } else if (signal == SIGUSR1) {
-      spdlog::info("SIGUSR1: finishing every current file");
-      for (auto& recorder : recorders) recorder->requestRotation();
+    ::poll(waits, 3, static_cast<int>(timeout.count()));
+
+    signalfd_siginfo info;
+    while (::read(signals, &info, sizeof info) == sizeof info) {
+      switch (info.ssi_signo) {
+        case SIGTERM:
+        case SIGINT:
+          spdlog::info("received {}, stopping", info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+          return;
+        case SIGHUP:
+          daemon.reload();
+          break;
+        case SIGUSR1:
+          daemon.rotate("");
+          break;
+      }
+    }
+    if (waits[1].revents & POLLIN) {
+      for (const auto& file : daemon.takeFinishedFiles()) {
+        if (bus && !bus->emitFileFinished(file)) {
+          spdlog::warn("cannot send FileFinished for {}", file.path.string());
+        }
+      }
+    }
+    if (bus) {
+      try {
+        bus->process();
+      } catch (const std::exception& error) {
+        spdlog::error("D-Bus control lost: {}", error.what());
+        bus.reset();
+      }
+    }
+
+    const auto now = Clock::now();
+    // Why only while every capture thread moves: a stuck thread should get us restarted.
+    if (watchdog && now >= nextWatchdog) {
+      if (daemon.captureIsProgressing()) {
+        sd_notify(0, "WATCHDOG=1");
+      } else {
+        spdlog::warn("a capture thread is not making progress; not telling the watchdog");
+      }
+      nextWatchdog = now + watchdogEvery;
+    }
+    if (now >= nextStatus) {
+      sd_notifyf(0, "STATUS=%s", daemon.statusLine().c_str());
+      nextStatus = now + kStatusInterval;
+    }
+    if (statsEvery.count() > 0 && now >= nextStats) {
+      daemon.logStatistics();
+      nextStats = now + statsEvery;
     }
   }
-}
-
-// Retention and repair work per output directory, over every interface writing there.
-std::vector<pr::service::DirectoryRetention> directoriesOf(const pr::config::Config& config) {
-  struct Group {
-    std::vector<pr::rotation::OwnFileTemplate> templates;
-    std::vector<pr::rotation::RetentionLimits> limits;
-  };
-  std::map<std::filesystem::path, Group> groups;
-  for (const auto& interface : config.interfaces) {
-    auto& group = groups[interface.output.directory.lexically_normal()];
-    group.templates.push_back({interface.output.fileName, interface.name});
-    const auto& retention = interface.retention;
-    group.limits.push_back({
-        .maxFiles = retention.maxFiles,
-        .maxTotalBytes = retention.maxTotalBytes,
-        .maxAge = std::chrono::ceil<std::chrono::seconds>(retention.maxAge),
-        .minFreeBytes = retention.minFreeBytes,
-    });
-  }
-  std::vector<pr::service::DirectoryRetention> directories;
-  for (const auto& [path, group] : groups) {
-    directories.push_back({path, pr::rotation::combineLimits(group.limits),
-                           pr::rotation::OwnFileMatcher(group.templates)});
-  }
-  return directories;
-}
-
-void logSummary(const pr::service::Recorder& recorder) {
-  const auto stats = recorder.stats();
-  std::string files;
-  for (const auto& name : recorder.finishedFiles()) files += (files.empty() ? "" : ", ") + name;
-  spdlog::info(
-      "{}: summary: {} packets written, {} bytes, {} kernel drops, {} lost to disk, "
-      "files: {}",
-      recorder.interface(), stats.packetsWritten, stats.bytesWritten, stats.kernelDrops,
-      stats.packetsLostToDisk, files.empty() ? "none" : files);
 }
 
 int run(const pr::daemon::Options& options) {
@@ -122,43 +182,33 @@ int run(const pr::daemon::Options& options) {
               << (config->interfaces.size() == 1 ? "" : "s") << ")\n";
     return 0;
   }
+  spdlog::set_level(toSpdlog(config->daemon.logLevel));
+  if (!options.logLevel.empty()) spdlog::set_level(*pr::logging::parseLogLevel(options.logLevel));
 
-  const sigset_t signals = blockControlSignals();
-  auto directories = directoriesOf(*config);
-  std::vector<std::filesystem::path> directoryPaths;
+  const auto signals = blockControlSignals();
   try {
-    for (const auto& directory : directories) {
-      pr::service::openOutputDirectory(directory.directory);
-      pr::service::repairLeftovers(directory.directory, directory.ownFiles);
-      directoryPaths.push_back(directory.directory);
-    }
+    pr::daemon::dropPrivileges(options.user.empty() ? config->daemon.runAs : options.user);
+  } catch (const std::exception& error) {
+    spdlog::error("{}", error.what());
+    return kExitConfigError;
+  }
+
+  const auto statsEvery = config->daemon.statsInterval;
+  pr::daemon::Daemon daemon(options.configPath, std::move(*config));
+  try {
+    daemon.start();
   } catch (const std::exception& error) {
     spdlog::error("{}: {}", options.configPath.string(), error.what());
     return kExitConfigError;
   }
-  pr::service::FileFinisher finisher(std::move(directories));
-  for (const auto& path : directoryPaths) finisher.requestRetention(path);
+  spdlog::info("pcap-recorderd {} recording {} interface{}", pr::kVersion,
+               daemon.config().interfaces.size(),
+               daemon.config().interfaces.size() == 1 ? "" : "s");
+  sd_notifyf(0, "READY=1\nSTATUS=%s", daemon.statusLine().c_str());
 
-  Recorders recorders;
-  try {
-    for (const auto& interface : config->interfaces) {
-      recorders.push_back(std::make_unique<pr::service::Recorder>(interface, finisher));
-    }
-  } catch (const std::exception& error) {
-    spdlog::error("{}: {}", options.configPath.string(), error.what());
-    return kExitConfigError;
-  }
-  for (auto& recorder : recorders) recorder->start();
-  spdlog::info("pcap-recorderd {} recording {} interface{}", pr::kVersion, recorders.size(),
-               recorders.size() == 1 ? "" : "s");
-  sd_notifyf(0, "READY=1\nSTATUS=recording %zu interface(s)", recorders.size());
-
-  waitForStopSignal(signals, recorders);
-  sd_notify(0, "STOPPING=1");
-  for (auto& recorder : recorders) recorder->requestStop();
-  for (auto& recorder : recorders) recorder->join();
-  finisher.stop();  // every last file finished, and its post_finish_command run
-  for (auto& recorder : recorders) logSummary(*recorder);
+  runUntilStopped(daemon, signals.get(), statsEvery, connectBus(daemon, options.bus));
+  sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing files");
+  daemon.stop();
   return 0;
 }
 
@@ -178,6 +228,13 @@ int main(int argc, char** argv) {
   if (options->showVersion) {
     std::cout << "pcap-recorderd " << pr::kVersion << '\n';
     return 0;
+  }
+  if (!options->logLevel.empty() &&
+      spdlog::level::from_str(options->logLevel) == spdlog::level::off &&
+      options->logLevel != "off") {
+    std::cerr << argv[0] << ": unknown log level " << options->logLevel << "\n"
+              << pr::daemon::usage(argv[0]);
+    return kExitUsage;
   }
   setUpLogging();
   try {

@@ -6,23 +6,32 @@ namespace pcap_recorder::daemon {
 
 std::string usage(const char* program) {
   return std::string("Usage: ") + program +
-         " [--config PATH] [--check-config]\n"
+         " [--config PATH] [--check-config] [--user USER] [--log-level LEVEL] [--bus BUS]\n"
          "Records network traffic into rotating classic pcap files.\n\n"
          "  -c, --config PATH   configuration file (default " +
          kDefaultConfigPath +
          ")\n"
          "      --check-config  validate the configuration, print each problem, write nothing;\n"
          "                      exit 0 when valid, 1 otherwise\n"
+         "  -u, --user USER     when started as root, run as USER keeping only CAP_NET_RAW and\n"
+         "                      CAP_NET_ADMIN (overrides run_as)\n"
+         "      --log-level L   trace, debug, info, warning, error, critical or off\n"
+         "                      (overrides log.level)\n"
+         "      --bus BUS       D-Bus control on the system bus (default), the user's session\n"
+         "                      bus (user), or none\n"
          "  -V, --version       print the version and exit\n"
          "  -h, --help          print this help and exit\n\n"
          "Runs in the foreground until SIGTERM or SIGINT.\n";
 }
 
 std::optional<Options> parseOptions(int argc, char** argv, UsageError& error) {
-  enum { kCheckConfig = 256 };
+  enum { kCheckConfig = 256, kLogLevel, kBus };
   static const option kLongOptions[] = {
       {"config", required_argument, nullptr, 'c'},
       {"check-config", no_argument, nullptr, kCheckConfig},
+      {"user", required_argument, nullptr, 'u'},
+      {"log-level", required_argument, nullptr, kLogLevel},
+      {"bus", required_argument, nullptr, kBus},
       {"version", no_argument, nullptr, 'V'},
       {"help", no_argument, nullptr, 'h'},
       {nullptr, 0, nullptr, 0},
@@ -32,7 +41,7 @@ std::optional<Options> parseOptions(int argc, char** argv, UsageError& error) {
   opterr = 0;  // our own message, below
   for (;;) {
     const int previous = optind;
-    const int option = ::getopt_long(argc, argv, ":c:Vh", kLongOptions, nullptr);
+    const int option = ::getopt_long(argc, argv, ":c:u:Vh", kLongOptions, nullptr);
     if (option == -1) break;
     switch (option) {
       case 'c':
@@ -41,6 +50,26 @@ std::optional<Options> parseOptions(int argc, char** argv, UsageError& error) {
       case kCheckConfig:
         options.checkConfigOnly = true;
         break;
+      case 'u':
+        options.user = optarg;
+        break;
+      case kLogLevel:
+        options.logLevel = optarg;
+        break;
+      case kBus: {
+        const std::string bus = optarg;
+        if (bus == "system") {
+          options.bus = BusChoice::system;
+        } else if (bus == "user") {
+          options.bus = BusChoice::user;
+        } else if (bus == "none") {
+          options.bus = BusChoice::none;
+        } else {
+          error.message = "--bus takes system, user or none, not " + bus;
+          return std::nullopt;
+        }
+        break;
+      }
       case 'V':
         options.showVersion = true;
         break;

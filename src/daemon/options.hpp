@@ -9,8 +9,13 @@ namespace pcap_recorder::daemon {
 
 inline constexpr const char* kDefaultConfigPath = "/etc/pcap-recorder/pcap-recorder.yaml";
 
+enum class BusChoice { system, user, none };
+
 struct Options {
   std::filesystem::path configPath = kDefaultConfigPath;
+  std::string user;      // --user: overrides run_as
+  std::string logLevel;  // --log-level: overrides log.level
+  BusChoice bus = BusChoice::system;
   bool checkConfigOnly = false;
   bool showVersion = false;
   bool showHelp = false;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <ctime>
 
+#include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/pcap/repair.hpp"
 #include "pcap_recorder/service/hook_runner.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
@@ -39,8 +40,11 @@ std::uint64_t freeBytes(const fs::path& directory) {
 
 }  // namespace
 
-FileFinisher::FileFinisher(std::vector<DirectoryRetention> directories)
-    : directories_(std::move(directories)), thread_([this] { run(); }) {}
+FileFinisher::FileFinisher(std::vector<DirectoryRetention> directories,
+                           std::function<void(const FinishedFile&)> observer)
+    : observer_(std::move(observer)),
+      directories_(std::make_shared<const Directories>(std::move(directories))),
+      thread_([this] { run(); }) {}
 
 FileFinisher::~FileFinisher() {
   stop();
@@ -62,8 +66,10 @@ void FileFinisher::requestRetention(const fs::path& directory) {
   wake_.notify_one();
 }
 
-void FileFinisher::applyRetentionNow() {
-  for (const auto& directory : directories_) applyRetention(directory);
+void FileFinisher::setDirectories(std::vector<DirectoryRetention> directories) {
+  auto replacement = std::make_shared<const Directories>(std::move(directories));
+  std::lock_guard lock(mutex_);
+  directories_ = std::move(replacement);
 }
 
 void FileFinisher::stop() {
@@ -82,6 +88,7 @@ void FileFinisher::run() {
   for (;;) {
     std::deque<FinishJob> jobs;
     std::vector<fs::path> requests;
+    std::shared_ptr<const Directories> directories;
     bool stopping;
     {
       std::unique_lock lock(mutex_);
@@ -89,6 +96,7 @@ void FileFinisher::run() {
                      [this] { return stopping_ || !jobs_.empty() || !retentionRequests_.empty(); });
       jobs.swap(jobs_);
       requests.swap(retentionRequests_);
+      directories = directories_;
       stopping = stopping_;
     }
     for (auto& job : jobs) {
@@ -99,7 +107,7 @@ void FileFinisher::run() {
       requests.push_back(job.directory);
     }
     const auto now = std::chrono::steady_clock::now();
-    for (const auto& directory : directories_) {
+    for (const auto& directory : *directories) {
       const bool requested =
           std::find(requests.begin(), requests.end(), directory.directory) != requests.end();
       if (requested || now >= nextRetention) applyRetention(directory);
@@ -132,16 +140,25 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
         .lastPacket = summary.lastPacket,
         .reason = job.reason,
     };
+    const std::initializer_list<logging::Field> fields = {
+        {"INTERFACE", job.interface},    {"PCAP_FILE", finished.path},
+        {"PACKETS", finished.packets},   {"BYTES", finished.bytes},
+        {"DROPS", finished.kernelDrops}, {"REASON", job.reason},
+    };
     if (finished.packets > 0) {
-      spdlog::info("{}: finished {} ({}): {} packets, {} bytes, {} kernel drops, first {}, last {}",
-                   job.interface, finished.path.string(), job.reason, finished.packets,
-                   finished.bytes, finished.kernelDrops, formatTime(finished.firstPacket),
-                   formatTime(finished.lastPacket));
+      logging::logEvent(spdlog::level::info, fields,
+                        "{}: finished {} ({}): {} packets, {} bytes, {} kernel drops, first {}, "
+                        "last {}",
+                        job.interface, finished.path.string(), job.reason, finished.packets,
+                        finished.bytes, finished.kernelDrops, formatTime(finished.firstPacket),
+                        formatTime(finished.lastPacket));
     } else {
-      spdlog::info("{}: finished {} ({}): no packets, {} kernel drops", job.interface,
-                   finished.path.string(), job.reason, finished.kernelDrops);
+      logging::logEvent(spdlog::level::info, fields,
+                        "{}: finished {} ({}): no packets, {} kernel drops", job.interface,
+                        finished.path.string(), job.reason, finished.kernelDrops);
     }
     if (job.onFinished) job.onFinished(finished);
+    if (observer_) observer_(finished);
     return finished;
   } catch (const std::exception& error) {
     spdlog::error("{}: cannot finish {}: {}; it stays for the next start to repair", job.interface,

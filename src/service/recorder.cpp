@@ -11,6 +11,7 @@
 #include "pcap_recorder/bpf/filter.hpp"
 #include "pcap_recorder/capture/af_packet_source.hpp"
 #include "pcap_recorder/capture/tpacket_block.hpp"
+#include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/rotation/file_naming.hpp"
 #include "pcap_recorder/util/system_error.hpp"
 
@@ -48,6 +49,8 @@ bool isFullDisk(int error) {
   return error == ENOSPC || error == EDQUOT || error == EIO;
 }
 
+// Opened with intake held (a filter that drops everything): capture begins at start(), so a
+// reload can start a replacement socket exactly when the old one stops taking frames.
 std::unique_ptr<capture::PacketSource> openSource(const config::InterfaceSettings& settings) {
   const auto filter = bpf::FilterProgram::compile(settings.filter, settings.output.snaplen);
   capture::SourceSettings source{
@@ -56,13 +59,13 @@ std::unique_ptr<capture::PacketSource> openSource(const config::InterfaceSetting
       .snaplen = settings.output.snaplen,
       .promiscuous = settings.capture.promiscuous,
   };
-  auto opened = std::make_unique<capture::AfPacketSource>(source, filter);
+  auto opened = std::make_unique<capture::AfPacketSource>(source, bpf::FilterProgram::dropAll());
   const auto& ring = opened->geometry();
-  spdlog::info(
-      "{}: capturing: ring {} x {} KiB blocks, filter \"{}\" ({} BPF instructions), "
-      "snaplen {}, promiscuous {}",
-      settings.name, ring.blockCount, ring.blockBytes / 1024, settings.filter, filter.size(),
-      settings.output.snaplen, settings.capture.promiscuous);
+  logging::logEvent(spdlog::level::info, {{"INTERFACE", settings.name}},
+                    "{}: capturing: ring {} x {} KiB blocks, filter \"{}\" ({} BPF "
+                    "instructions), snaplen {}, promiscuous {}",
+                    settings.name, ring.blockCount, ring.blockBytes / 1024, settings.filter,
+                    filter.size(), settings.output.snaplen, settings.capture.promiscuous);
   return opened;
 }
 
@@ -117,12 +120,77 @@ Recorder::~Recorder() {
 }
 
 void Recorder::start() {
+  source_->replaceFilter(bpf::FilterProgram::compile(settings_.filter, settings_.output.snaplen));
   thread_ = std::jthread([this] { run(); });
+}
+
+void Recorder::waitUntilIntakeStopped() const {
+  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (!intakeStopped_.load(std::memory_order_acquire) && thread_.joinable() &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void Recorder::requestRotation() noexcept {
   rotationRequested_.store(true, std::memory_order_relaxed);
   source_->wake();
+}
+
+void Recorder::applySettings(const config::InterfaceSettings& settings) {
+  auto filter = bpf::FilterProgram::compile(settings.filter, settings.output.snaplen);
+  {
+    std::lock_guard lock(pendingMutex_);
+    pendingSettings_ = settings;
+    pendingFilter_.emplace(std::move(filter));
+  }
+  settingsPending_.store(true, std::memory_order_release);
+  source_->wake();
+}
+
+std::string Recorder::currentFile() const {
+  std::lock_guard lock(pendingMutex_);
+  return currentFile_;
+}
+
+std::string Recorder::state() const {
+  if (!capturing()) return "stopped";
+  return paused_.load(std::memory_order_relaxed) ? "paused (cannot write)" : "capturing";
+}
+
+void Recorder::setCurrentFile(std::string path) {
+  std::lock_guard lock(pendingMutex_);
+  currentFile_ = std::move(path);
+}
+
+// On the capture thread, between blocks: frames before this point were captured and written
+// under the old settings, frames after it under the new ones.
+void Recorder::takePendingSettings() {
+  std::optional<config::InterfaceSettings> next;
+  std::optional<bpf::FilterProgram> filter;
+  {
+    std::lock_guard lock(pendingMutex_);
+    next.swap(pendingSettings_);
+    filter.swap(pendingFilter_);
+  }
+  if (!next) return;
+  if (next->filter != settings_.filter) source_->replaceFilter(*filter);
+  const bool newFile = next->output != settings_.output;
+  settings_ = *next;
+  limits_ = {.maxFileBytes = settings_.rotate.maxFileBytes,
+             .interval = settings_.rotate.interval,
+             .maxPackets = settings_.rotate.maxPackets};
+  writerOptions_.timestampUnit = toUnit(settings_.output.timestamp);
+  writerOptions_.fileMode = static_cast<mode_t>(settings_.output.fileMode);
+  if (newFile) {
+    directory_ = openOutputDirectory(settings_.output.directory);
+    lastExpandedName_.clear();
+    if (writer_) rotate(RotationReason::reload, wallClockNow());
+  } else if (writer_) {
+    // A new interval or limit applies to the open file as to the next: its slot is recomputed.
+    slot_ = rotation::slotOf(wallClockNow(), limits_.interval);
+  }
+  spdlog::info("{}: new settings applied", settings_.name);
 }
 
 void Recorder::requestStop() noexcept {
@@ -140,9 +208,12 @@ std::vector<std::string> Recorder::finishedFiles() const {
 }
 
 void Recorder::run() noexcept {
+  capturing_.store(true, std::memory_order_relaxed);
   try {
     lastFlush_ = Clock::now();
     while (!stopRequested_.load(std::memory_order_relaxed)) {
+      heartbeat_.fetch_add(1, std::memory_order_relaxed);
+      if (settingsPending_.exchange(false, std::memory_order_acquire)) takePendingSettings();
       const auto block = source_->nextBlock(kIdleWait);
       if (!block.empty()) {
         processBlock(block);
@@ -164,6 +235,7 @@ void Recorder::run() noexcept {
     spdlog::error("{}: {}", settings_.name, error.what());
   }
   publishKernelCounts();
+  capturing_.store(false, std::memory_order_relaxed);
 }
 
 void Recorder::onIdle(Nanoseconds now) {
@@ -182,6 +254,7 @@ void Recorder::onIdle(Nanoseconds now) {
 // timeout later. Intake is off by then, so the wait is bounded.
 void Recorder::drainAfterStop() {
   source_->stopIntake();
+  intakeStopped_.store(true, std::memory_order_release);
   const auto deadline = Clock::now() + 2 * source_->blockTimeout() + std::chrono::milliseconds(20);
   for (auto now = Clock::now(); now < deadline; now = Clock::now()) {
     const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
@@ -247,6 +320,8 @@ int Recorder::openNextFile(Nanoseconds time) {
     writer_.emplace(directory_.get(), name, writerOptions_, firstCounter);
     lastExpandedName_ = name;
     lastCounter_ = writer_->counter();
+    setCurrentFile((settings_.output.directory / writer_->partName()).string());
+    paused_.store(false, std::memory_order_relaxed);
     published_ = {};
     kernelDropsAtOpen_ = counters_.snapshot().kernelDrops;
     ++nextSequence_;
@@ -264,6 +339,7 @@ void Recorder::finishCurrentFile(RotationReason reason) {
   auto closed = writer_->close();
   publishWriterCounts();
   writer_.reset();
+  setCurrentFile({});
   finisher_.submit(FinishJob{
       .interface = settings_.name,
       .directory = settings_.output.directory,
@@ -286,6 +362,7 @@ void Recorder::finishCurrentFile(RotationReason reason) {
 void Recorder::pauseAfterWriteFailure() {
   // Counted from before the failed file's own losses, so the resume line tells the whole loss.
   lostToDiskAtPause_ = counters_.snapshot().packetsLostToDisk;
+  paused_.store(true, std::memory_order_relaxed);
   const int error = writer_ ? writer_->lastErrno() : ENOSPC;
   spdlog::error(
       "{}: writing to {} failed: {}; frames are counted as lost to the disk until it "
@@ -331,6 +408,18 @@ void Recorder::publishWriterCounts() noexcept {
 
 void Recorder::publishKernelCounts() noexcept {
   const auto counts = source_->takeKernelCounts();
+  if (counts.drops > 0) {
+    unreportedDrops_ += counts.drops;
+    // Why rate-limited: a ring that overflows does so thousands of times a second.
+    if (dropWarnings_.allow(Clock::now())) {
+      logging::logEvent(spdlog::level::warn,
+                        {{"INTERFACE", settings_.name}, {"DROPS", unreportedDrops_}},
+                        "{}: the kernel dropped {} frames because the ring was full (ring_size "
+                        "{} bytes; a larger ring or a faster disk helps)",
+                        settings_.name, unreportedDrops_, settings_.capture.ringBytes);
+      unreportedDrops_ = 0;
+    }
+  }
   // Loopback frames reach the socket twice; only one copy of each is a packet received.
   const auto skipped = std::min(outgoingCopiesSkipped_, counts.packets);
   outgoingCopiesSkipped_ -= skipped;

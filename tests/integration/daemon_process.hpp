@@ -30,6 +30,7 @@ class DaemonProcess {
   bool waitReady(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Sends `signal` and waits for the exit; returns the exit status (-1 on timeout or a crash).
   int stop(int signal = SIGTERM, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  pid_t pid() const { return pid_; }
   // Sends `signal` and returns at once.
   void signal(int signal) const;
   bool running();

@@ -48,6 +48,7 @@ class AfPacketSource final : public PacketSource {
   void releaseBlock() noexcept override;
   void wake() noexcept override;
   void stopIntake() override;
+  void replaceFilter(const bpf::FilterProgram& filter) override;
   KernelCounts takeKernelCounts() noexcept override;
   bool seesOwnFramesTwice() const noexcept override { return loopback_; }
   std::chrono::milliseconds blockTimeout() const noexcept override { return blockTimeout_; }

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <span>
 
+#include "pcap_recorder/bpf/filter.hpp"
+
 namespace pcap_recorder::capture {
 
 // Counts the kernel reported since the previous call (the kernel resets them when read).
@@ -29,6 +31,9 @@ class PacketSource {
 
   // Stops the kernel from queueing more frames; those already queued are still delivered.
   virtual void stopIntake() = 0;
+
+  // Swaps the socket's filter at once: frames already in the ring passed the old one.
+  virtual void replaceFilter(const bpf::FilterProgram& filter) = 0;
 
   virtual KernelCounts takeKernelCounts() noexcept = 0;
 

@@ -51,6 +51,8 @@ struct OutputSettings {
   std::uint32_t fileMode = 0640;
   std::string postFinishCommand;  // empty: none
   std::chrono::milliseconds postFinishTimeout{std::chrono::minutes(10)};
+
+  bool operator==(const OutputSettings&) const = default;
 };
 
 // Keys of `rotate:`; each may be overridden per interface. 0 means no limit.
@@ -58,6 +60,8 @@ struct RotateSettings {
   std::uint64_t maxFileBytes = 1ull << 30;
   std::chrono::milliseconds interval{std::chrono::hours(1)};
   std::uint64_t maxPackets = 0;
+
+  bool operator==(const RotateSettings&) const = default;
 };
 
 // Keys of `retention:`; each may be overridden per interface. 0 means no limit.
@@ -66,12 +70,16 @@ struct RetentionSettings {
   std::uint64_t maxTotalBytes = 0;
   std::chrono::milliseconds maxAge{0};
   std::uint64_t minFreeBytes = 1ull << 30;
+
+  bool operator==(const RetentionSettings&) const = default;
 };
 
 // Keys of `capture:`; each may be overridden per interface.
 struct CaptureSettings {
   std::uint64_t ringBytes = 32ull << 20;
   bool promiscuous = true;
+
+  bool operator==(const CaptureSettings&) const = default;
 };
 
 // One entry of `interfaces:` with the global sections already merged in.
@@ -85,8 +93,18 @@ struct InterfaceSettings {
   Location where;  // the list item, for messages about this interface
 };
 
+enum class LogLevel { trace, debug, info, warning, error, critical, off };
+
+// Settings of the daemon as a whole (not per interface).
+struct DaemonSettings {
+  LogLevel logLevel = LogLevel::info;                                // log.level
+  std::chrono::milliseconds statsInterval{std::chrono::minutes(5)};  // log.stats_interval; 0: never
+  std::string runAs;  // run_as: the user to switch to when started as root; empty: stay
+};
+
 struct Config {
   std::filesystem::path sourceFile;
+  DaemonSettings daemon;
   std::vector<InterfaceSettings> interfaces;
 };
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -53,7 +54,9 @@ struct DirectoryRetention {
 
 class FileFinisher {
  public:
-  explicit FileFinisher(std::vector<DirectoryRetention> directories);
+  // `observer` hears of every finished file (on the finisher thread), after its own callback.
+  explicit FileFinisher(std::vector<DirectoryRetention> directories,
+                        std::function<void(const FinishedFile&)> observer = {});
   ~FileFinisher();
   FileFinisher(const FileFinisher&) = delete;
   FileFinisher& operator=(const FileFinisher&) = delete;
@@ -61,8 +64,8 @@ class FileFinisher {
   void submit(FinishJob job);
   // Applies retention to `directory` soon (a write failed there, space may be needed).
   void requestRetention(const std::filesystem::path& directory);
-  // Applies retention to every directory now, on the calling thread (at startup).
-  void applyRetentionNow();
+  // Replaces the directories retention looks after (a reload).
+  void setDirectories(std::vector<DirectoryRetention> directories);
   // Finishes everything submitted, waits for the hooks, and ends the thread.
   void stop();
 
@@ -71,8 +74,10 @@ class FileFinisher {
   std::optional<FinishedFile> finish(FinishJob& job);
   void applyRetention(const DirectoryRetention& directory);
 
-  std::vector<DirectoryRetention> directories_;
+  using Directories = std::vector<DirectoryRetention>;
+  std::function<void(const FinishedFile&)> observer_;
   std::mutex mutex_;
+  std::shared_ptr<const Directories> directories_;  // under mutex_; replaced whole
   std::condition_variable wake_;
   std::deque<FinishJob> jobs_;
   std::vector<std::filesystem::path> retentionRequests_;

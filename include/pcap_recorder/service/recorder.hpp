@@ -16,8 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "pcap_recorder/bpf/filter.hpp"
 #include "pcap_recorder/capture/packet_source.hpp"
 #include "pcap_recorder/config/config.hpp"
+#include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/rotation/policy.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
@@ -40,15 +42,28 @@ class Recorder {
   void start();
   // Finishes the current file and starts the next (SIGUSR1). Returns at once.
   void requestRotation() noexcept;
+  // Takes new settings for the same interface and capture socket (a reload): a new filter,
+  // rotation, retention or file settings. File settings start a new file. Returns at once; the
+  // capture thread applies them between two blocks. Throws bpf::FilterError for a bad filter.
+  void applySettings(const config::InterfaceSettings& settings);
   // Asks the capture thread to stop: intake stops, every frame already queued by the kernel is
   // written, and the file is handed over for finishing. Returns at once; join() waits.
   void requestStop() noexcept;
+  // After requestStop(): returns once the socket takes no more frames (well before join()).
+  void waitUntilIntakeStopped() const;
   void join();
 
   const std::string& interface() const noexcept { return settings_.name; }
   stats::InterfaceStats stats() const noexcept { return shared_->counters.snapshot(); }
   // Names of the files finished so far, in order. Safe from any thread.
   std::vector<std::string> finishedFiles() const;
+  // The `.part` being written (full path), empty when none; and the state for status displays.
+  std::string currentFile() const;
+  std::string state() const;
+  // Grows while the capture thread goes round its loop (at least every 100 ms): the watchdog
+  // checks it moves. Stops growing when the thread has ended.
+  std::uint64_t heartbeat() const noexcept { return heartbeat_.load(std::memory_order_relaxed); }
+  bool capturing() const noexcept { return capturing_.load(std::memory_order_relaxed); }
 
  private:
   using Nanoseconds = rotation::Nanoseconds;
@@ -64,6 +79,8 @@ class Recorder {
   void resumeWhenSpaceReturns(Nanoseconds now);
   void publishKernelCounts() noexcept;
   void publishWriterCounts() noexcept;
+  void takePendingSettings();
+  void setCurrentFile(std::string path);
 
   // The current file's counts already added to counters_.
   struct PublishedCounts {
@@ -90,6 +107,8 @@ class Recorder {
   std::string lastExpandedName_;
   unsigned lastCounter_ = 0;
   std::uint64_t outgoingCopiesSkipped_ = 0;
+  std::uint64_t unreportedDrops_ = 0;
+  logging::RateLimiter dropWarnings_{std::chrono::seconds(10)};
 
   // While writing is paused by a full disk.
   std::chrono::steady_clock::time_point nextOpenAttempt_;
@@ -103,6 +122,16 @@ class Recorder {
     std::mutex finishedMutex;
     std::vector<std::string> finishedFiles;
   };
+  // Handed from the reloading thread to the capture thread.
+  mutable std::mutex pendingMutex_;
+  std::optional<config::InterfaceSettings> pendingSettings_;
+  std::optional<bpf::FilterProgram> pendingFilter_;
+  std::string currentFile_;  // under pendingMutex_
+  std::atomic<bool> settingsPending_{false};
+  std::atomic<std::uint64_t> heartbeat_{0};
+  std::atomic<bool> capturing_{false};
+  std::atomic<bool> paused_{false};
+  std::atomic<bool> intakeStopped_{false};
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   stats::InterfaceCounters& counters_ = shared_->counters;
   std::atomic<bool> rotationRequested_{false};

@@ -100,3 +100,35 @@ TEST(RotateRetentionConfig, SuggestsTheNearKeyOfTheNewSections) {
 
 }  // namespace
 }  // namespace pcap_recorder::config
+
+namespace pcap_recorder::config {
+namespace {
+
+TEST(DaemonConfig, ReadsLogLevelStatsIntervalAndRunAs) {
+  const auto config = parse(
+      "log:\n  level: debug\n  stats_interval: 30s\nrun_as: pcap-recorder\n"
+      "interfaces:\n  - name: eth0\n",
+      "test.yaml");
+  EXPECT_EQ(config.daemon.logLevel, LogLevel::debug);
+  EXPECT_EQ(config.daemon.statsInterval, std::chrono::seconds(30));
+  EXPECT_EQ(config.daemon.runAs, "pcap-recorder");
+}
+
+TEST(DaemonConfig, DefaultsAreInfoEveryFiveMinutesAndNoUserSwitch) {
+  const auto config = parse("interfaces:\n  - name: eth0\n", "test.yaml");
+  EXPECT_EQ(config.daemon.logLevel, LogLevel::info);
+  EXPECT_EQ(config.daemon.statsInterval, std::chrono::minutes(5));
+  EXPECT_EQ(config.daemon.runAs, "");
+}
+
+TEST(DaemonConfig, RejectsAnUnknownLevelAndSuggestsLogKeys) {
+  EXPECT_NE(firstProblem("log:\n  level: loud\ninterfaces:\n  - name: eth0\n")
+                .find("test.yaml:2:10: log.level must be"),
+            std::string::npos);
+  EXPECT_NE(firstProblem("log:\n  levle: info\ninterfaces:\n  - name: eth0\n")
+                .find("did you mean \"level\""),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace pcap_recorder::config

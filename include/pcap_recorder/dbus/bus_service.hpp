@@ -1,0 +1,123 @@
+// The daemon on D-Bus: a thin sd-bus adaptor that publishes service::Control as the object
+// /org/pcaprecorder/Recorder1 (interface org.pcaprecorder.Recorder1) under the bus name
+// org.pcaprecorder.Recorder1.
+//
+//   methods     Rotate(s interface)   "" = every interface
+//               Reload()
+//   properties  Version    s          const
+//               Interfaces as         read on demand, no PropertiesChanged
+//               Statistics a{sa{sv}}  read on demand, no PropertiesChanged (the counters change
+//                                     with every block; clients poll)
+//   signal      FileFinished(s interface, s path, t packets, t bytes, t kernelDrops,
+//                            t firstPacketUsec, t lastPacketUsec)   times: µs since the epoch, UTC
+//
+// Each method handler makes exactly one Control request; a failed ControlResult becomes the
+// D-Bus error kErrorFailed carrying its message, or kErrorUnknownInterface when Rotate failed for
+// a name that interfaces() does not list (read only then, to tell the two apart). No exception
+// crosses into sd-bus: every callback catches everything and answers with an error.
+//
+// Who may call the methods: the system bus policy (systemd/org.pcaprecorder.Recorder1.conf) is
+// the first gate; every method checks the caller's credentials again (CallerCheck), by default
+// allowing root, the daemon's own user and members of group pcap-recorder. Properties and the
+// signal are open to anyone.
+//
+// Driven by the owner's poll loop, no thread of its own: poll fd() for events() with timeout(),
+// then call process(); re-read all three after every call into this class (a call may queue
+// outgoing messages, which turns POLLOUT on). Not thread-safe: construct, use and destroy it on
+// one thread (the daemon's main thread); results from other threads (FileFinished on the
+// finisher thread) must be handed over to that thread before emitFileFinished().
+#pragma once
+
+#include <sys/types.h>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pcap_recorder/service/control.hpp"
+#include "pcap_recorder/service/file_finisher.hpp"
+
+struct sd_bus;
+struct sd_bus_slot;
+
+namespace pcap_recorder::dbus {
+
+inline constexpr const char* kBusName = "org.pcaprecorder.Recorder1";
+inline constexpr const char* kObjectPath = "/org/pcaprecorder/Recorder1";
+inline constexpr const char* kInterface = "org.pcaprecorder.Recorder1";
+inline constexpr const char* kErrorFailed = "org.pcaprecorder.Recorder1.Error.Failed";
+inline constexpr const char* kErrorUnknownInterface =
+    "org.pcaprecorder.Recorder1.Error.UnknownInterface";
+inline constexpr const char* kOperatorGroup = "pcap-recorder";
+
+enum class BusKind { system, user };
+
+// "system bus" / "session bus", for messages.
+constexpr const char* busDescription(BusKind kind) noexcept {
+  return kind == BusKind::system ? "system bus" : "session bus";
+}
+
+// The caller of a method, as the bus and /proc report it.
+struct Caller {
+  uid_t uid = static_cast<uid_t>(-1);  // effective uid; -1 when unknown
+  std::vector<gid_t> groups;           // effective gid and supplementary groups
+};
+
+// Who may call methods besides root: the daemon's own user and an operator group.
+struct CallerPolicy {
+  uid_t daemonUid = 0;
+  std::optional<gid_t> operatorGroup;  // none when the group does not exist on this system
+};
+
+// Root, the daemon's uid, or a member of the operator group.
+bool mayControl(const Caller& caller, const CallerPolicy& policy) noexcept;
+
+// Decides whether `caller` may call methods; injectable so tests can refuse or observe callers.
+using CallerCheck = std::function<bool(const Caller& caller)>;
+
+// mayControl() with this process's effective uid and group pcap-recorder (looked up now).
+CallerCheck defaultCallerCheck();
+
+class BusService {
+ public:
+  // Connects to the bus, publishes the object and takes the name. Throws std::runtime_error when
+  // the bus cannot be reached or the name cannot be owned (taken, or refused by the bus policy).
+  BusService(service::Control& control, BusKind kind,
+             CallerCheck callerCheck = defaultCallerCheck());
+  ~BusService();
+  BusService(const BusService&) = delete;
+  BusService& operator=(const BusService&) = delete;
+
+  int fd() const;
+  short events() const;  // POLLIN and/or POLLOUT
+  // Relative time until process() must be called even without events; nullopt = none.
+  std::optional<std::chrono::microseconds> timeout() const;
+  // Handles everything pending (incoming calls, replies, timeouts) until nothing is left, then
+  // flushes what is queued for sending (sd_bus_flush: blocks until the bus daemon has taken it,
+  // normally at once). Throws std::runtime_error when the connection to the bus is lost.
+  void process();
+
+  // Queues the FileFinished signal (sent by the next process(), or at once when the socket
+  // takes it). False when it could not be queued (out of memory, connection lost), for the
+  // caller to log; the connection loss itself surfaces from process().
+  bool emitFileFinished(const service::FinishedFile& file) noexcept;
+
+ private:
+  struct BusDeleter {
+    void operator()(sd_bus* bus) const noexcept;
+  };
+  struct SlotDeleter {
+    void operator()(sd_bus_slot* slot) const noexcept;
+  };
+  friend struct Handlers;  // the C callbacks, in bus_service.cpp
+
+  service::Control& control_;
+  CallerCheck callerCheck_;
+  BusKind kind_;
+  std::unique_ptr<sd_bus, BusDeleter> bus_;
+  std::unique_ptr<sd_bus_slot, SlotDeleter> objectSlot_;  // after bus_: released before it
+};
+
+}  // namespace pcap_recorder::dbus

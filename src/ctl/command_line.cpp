@@ -1,0 +1,91 @@
+#include "command_line.hpp"
+
+namespace pcap_recorder::ctl {
+
+std::string usage(const std::string& program) {
+  return "Usage: " + program +
+         " [--user] COMMAND\n"
+         "Asks the running pcap-recorderd over D-Bus.\n\n"
+         "Commands:\n"
+         "  status             version and one line per interface\n"
+         "  stats [--json]     every counter of every interface; --json: one JSON object\n"
+         "  rotate [INTERFACE] finish the current file of INTERFACE (default: every interface)\n"
+         "                     and start the next\n"
+         "  reload             re-read the configuration file and apply it\n\n"
+         "Options:\n"
+         "      --user         talk to the session bus instead of the system bus\n"
+         "  -V, --version      print the version and exit\n"
+         "  -h, --help         print this help and exit\n\n"
+         "Exit status: 0 done, 1 the daemon refused or failed, 2 usage error,\n"
+         "3 pcap-recorderd is not running.\n";
+}
+
+std::optional<CommandLine> parseCommandLine(const std::vector<std::string>& arguments,
+                                            UsageError& error) {
+  CommandLine line;
+  bool help = false;
+  bool version = false;
+  bool json = false;
+  bool optionsEnded = false;
+  std::vector<std::string> words;
+  for (const auto& argument : arguments) {
+    if (!optionsEnded && argument.size() > 1 && argument[0] == '-') {
+      if (argument == "--") {
+        optionsEnded = true;
+      } else if (argument == "--user") {
+        line.bus = dbus::BusKind::user;
+      } else if (argument == "--json") {
+        json = true;
+      } else if (argument == "-h" || argument == "--help") {
+        help = true;
+      } else if (argument == "-V" || argument == "--version") {
+        version = true;
+      } else {
+        error.message = "unknown option " + argument;
+        return std::nullopt;
+      }
+      continue;
+    }
+    words.push_back(argument);
+  }
+  if (help) {
+    line.command = Command::help;
+    return line;
+  }
+  if (version) {
+    line.command = Command::version;
+    return line;
+  }
+  if (words.empty()) {
+    error.message = "missing command";
+    return std::nullopt;
+  }
+  const std::string& command = words.front();
+  std::size_t maxArguments = 0;
+  if (command == "status") {
+    line.command = Command::status;
+  } else if (command == "stats") {
+    line.command = Command::stats;
+  } else if (command == "rotate") {
+    line.command = Command::rotate;
+    maxArguments = 1;
+  } else if (command == "reload") {
+    line.command = Command::reload;
+  } else {
+    error.message = "unknown command " + command;
+    return std::nullopt;
+  }
+  if (words.size() - 1 > maxArguments) {
+    error.message = "unexpected argument " + words[maxArguments + 1];
+    return std::nullopt;
+  }
+  if (line.command == Command::rotate && words.size() == 2) line.interface = words[1];
+  if (json && line.command != Command::stats) {
+    error.message = "--json goes with stats only";
+    return std::nullopt;
+  }
+  line.json = json;
+  return line;
+}
+
+}  // namespace pcap_recorder::ctl

@@ -1,0 +1,115 @@
+// pcap-recorderctl: asks the running pcap-recorderd over D-Bus for its status and statistics, to
+// rotate its files or to reload its configuration.
+//
+// Exit status: 0 done, 1 the daemon refused or failed, 2 usage error, 3 pcap-recorderd is not
+// running (or the bus cannot be reached).
+#include <systemd/sd-bus.h>
+#include <exception>
+#include <iostream>
+
+#include "command_line.hpp"
+#include "format.hpp"
+#include "pcap_recorder/version.hpp"
+#include "recorder_client.hpp"
+
+namespace {
+
+namespace ctl = pcap_recorder::ctl;
+namespace dbus = pcap_recorder::dbus;
+
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitNotRunning = 3;
+constexpr const char* kProgram = "pcap-recorderctl";
+
+int fail(int status, const std::string& message) {
+  std::cerr << kProgram << ": " << message << '\n';
+  return status;
+}
+
+const char* verbOf(ctl::Command command) {
+  switch (command) {
+    case ctl::Command::rotate:
+      return "rotate";
+    case ctl::Command::reload:
+      return "reload";
+    default:
+      return "this";
+  }
+}
+
+int run(const ctl::CommandLine& line) {
+  ctl::RecorderClient client(line.bus);
+  switch (line.command) {
+    case ctl::Command::status:
+      std::cout << ctl::formatStatus(client.snapshot());
+      break;
+    case ctl::Command::stats: {
+      const auto snapshot = client.snapshot();
+      std::cout << (line.json ? ctl::formatStatsJson(snapshot) : ctl::formatStats(snapshot));
+      break;
+    }
+    case ctl::Command::rotate:
+      client.rotate(line.interface);
+      if (line.interface.empty()) {
+        std::cout << "rotated every interface: the current files are being finished, new ones "
+                     "started\n";
+      } else {
+        std::cout << "rotated "
+                  << line.interface << ": the current file is being finished, a new one started\n";
+      }
+      break;
+    case ctl::Command::reload:
+      client.reload();
+      std::cout << "reloaded the configuration\n";
+      break;
+    case ctl::Command::version:
+    case ctl::Command::help:
+      break;
+  }
+  std::cout.flush();
+  return std::cout ? 0 : kExitFailed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> arguments(argv + (argc > 0 ? 1 : 0), argv + argc);
+  ctl::UsageError usageError;
+  const auto line = ctl::parseCommandLine(arguments, usageError);
+  if (!line) {
+    std::cerr << kProgram << ": " << usageError.message << '\n' << ctl::usage(kProgram);
+    return kExitUsage;
+  }
+  if (line->command == ctl::Command::help) {
+    std::cout << ctl::usage(kProgram);
+    return 0;
+  }
+  if (line->command == ctl::Command::version) {
+    std::cout << kProgram << ' ' << pcap_recorder::kVersion << '\n';
+    return 0;
+  }
+  const std::string bus = dbus::busDescription(line->bus);
+  try {
+    return run(*line);
+  } catch (const ctl::ConnectError& error) {
+    return fail(kExitNotRunning, std::string("pcap-recorderd is not reachable: ") + error.what());
+  } catch (const ctl::BusError& error) {
+    if (ctl::meansNotRunning(error)) {
+      return fail(kExitNotRunning, "pcap-recorderd is not running (no " +
+                                       std::string(dbus::kBusName) + " on the " + bus + ")");
+    }
+    // The bus policy's refusal is long and technical (the daemon's own is not): say what is
+    // needed first.
+    if (error.name == SD_BUS_ERROR_ACCESS_DENIED &&
+        std::string(error.what()).find(" needs root or membership of group ") ==
+            std::string::npos) {
+      return fail(kExitFailed, std::string(verbOf(line->command)) +
+                                   " needs root or membership of group " + dbus::kOperatorGroup +
+                                   " (the bus refused the call: " + error.what() + ")");
+    }
+    return fail(kExitFailed, error.what());
+  } catch (const std::exception& error) {
+    return fail(kExitFailed, error.what());
+  }
+}

@@ -1,0 +1,282 @@
+#include "daemon.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+#include <algorithm>
+#include <map>
+
+#include "pcap_recorder/logging/log.hpp"
+#include "pcap_recorder/service/environment_check.hpp"
+#include "pcap_recorder/service/reload_plan.hpp"
+#include "pcap_recorder/version.hpp"
+
+namespace pcap_recorder::daemon {
+
+namespace {
+
+std::string problemsText(const std::vector<config::Problem>& problems) {
+  std::string text;
+  for (const auto& problem : problems) text += (text.empty() ? "" : "\n") + config::format(problem);
+  return text;
+}
+
+// Reads and checks the config file; the problems, or nothing, on failure.
+std::optional<config::Config> loadChecked(const std::filesystem::path& path,
+                                          std::vector<config::Problem>& problems) {
+  try {
+    auto config = config::load(path);
+    problems = service::checkEnvironment(config);
+    if (problems.empty()) return config;
+  } catch (const config::ConfigError& error) {
+    problems = error.problems();
+  }
+  return std::nullopt;
+}
+
+const config::InterfaceSettings& settingsOf(const config::Config& config, const std::string& name) {
+  return *std::find_if(config.interfaces.begin(), config.interfaces.end(),
+                       [&](const auto& interface) { return interface.name == name; });
+}
+
+}  // namespace
+
+Daemon::Daemon(std::filesystem::path configPath, config::Config config)
+    : configPath_(std::move(configPath)),
+      config_(std::move(config)),
+      finishedEvent_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+Daemon::~Daemon() {
+  stop();
+}
+
+std::vector<service::DirectoryRetention> Daemon::directoriesOf(const config::Config& config) const {
+  struct Group {
+    std::vector<rotation::OwnFileTemplate> templates;
+    std::vector<rotation::RetentionLimits> limits;
+  };
+  std::map<std::filesystem::path, Group> groups;
+  for (const auto& interface : config.interfaces) {
+    auto& group = groups[interface.output.directory.lexically_normal()];
+    group.templates.push_back({interface.output.fileName, interface.name});
+    const auto& retention = interface.retention;
+    group.limits.push_back({
+        .maxFiles = retention.maxFiles,
+        .maxTotalBytes = retention.maxTotalBytes,
+        .maxAge = std::chrono::ceil<std::chrono::seconds>(retention.maxAge),
+        .minFreeBytes = retention.minFreeBytes,
+    });
+  }
+  std::vector<service::DirectoryRetention> directories;
+  for (const auto& [path, group] : groups) {
+    directories.push_back(
+        {path, rotation::combineLimits(group.limits), rotation::OwnFileMatcher(group.templates)});
+  }
+  return directories;
+}
+
+void Daemon::start() {
+  auto directories = directoriesOf(config_);
+  for (const auto& directory : directories) {
+    service::openOutputDirectory(directory.directory);
+    service::repairLeftovers(directory.directory, directory.ownFiles);
+  }
+  std::vector<std::filesystem::path> paths;
+  for (const auto& directory : directories) paths.push_back(directory.directory);
+  finisher_ = std::make_unique<service::FileFinisher>(
+      std::move(directories), [this](const service::FinishedFile& file) {
+        {
+          std::lock_guard lock(finishedMutex_);
+          finished_.push_back(file);
+        }
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto ignored = ::write(finishedEvent_.get(), &one, sizeof one);
+      });
+  for (const auto& path : paths) finisher_->requestRetention(path);
+
+  for (const auto& interface : config_.interfaces) recorders_.push_back(openRecorder(interface));
+  for (auto& recorder : recorders_) recorder->start();
+  lastHeartbeats_.assign(recorders_.size(), 0);
+}
+
+std::unique_ptr<service::Recorder> Daemon::openRecorder(const config::InterfaceSettings& settings) {
+  return std::make_unique<service::Recorder>(settings, *finisher_);
+}
+
+void Daemon::stop() {
+  for (auto& recorder : recorders_) recorder->requestStop();
+  for (auto& recorder : recorders_) recorder->join();
+  // Every last file is finished (and its post_finish_command run) before the summaries.
+  if (finisher_) finisher_->stop();
+  for (const auto& recorder : recorders_) logSummary(*recorder);
+  recorders_.clear();
+  finisher_.reset();
+}
+
+void Daemon::logSummary(const service::Recorder& recorder) const {
+  const auto stats = recorder.stats();
+  std::string files;
+  for (const auto& name : recorder.finishedFiles()) files += (files.empty() ? "" : ", ") + name;
+  logging::logEvent(
+      spdlog::level::info,
+      {{"INTERFACE", recorder.interface()},
+       {"PACKETS", stats.packetsWritten},
+       {"DROPS", stats.kernelDrops}},
+      "{}: summary: {} packets written, {} bytes, {} kernel drops, {} lost to disk, files: {}",
+      recorder.interface(), stats.packetsWritten, stats.bytesWritten, stats.kernelDrops,
+      stats.packetsLostToDisk, files.empty() ? "none" : files);
+}
+
+std::string Daemon::version() const {
+  return kVersion;
+}
+
+std::vector<service::InterfaceStatus> Daemon::interfaces() const {
+  std::vector<service::InterfaceStatus> statuses;
+  for (const auto& recorder : recorders_) {
+    statuses.push_back(
+        {recorder->interface(), recorder->state(), recorder->stats(), recorder->currentFile()});
+  }
+  return statuses;
+}
+
+service::ControlResult Daemon::rotate(const std::string& interface) {
+  bool found = false;
+  for (auto& recorder : recorders_) {
+    if (interface.empty() || recorder->interface() == interface) {
+      recorder->requestRotation();
+      found = true;
+    }
+  }
+  if (!found) return {false, "no interface " + interface + " is being recorded"};
+  spdlog::info("finishing the current file of {}",
+               interface.empty() ? "every interface" : interface);
+  return {};
+}
+
+// Why new recorders are opened before anything running is touched: a reload that cannot be
+// applied whole (an interface that cannot be opened) leaves the daemon as it was.
+service::ControlResult Daemon::reload() {
+  sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
+  spdlog::info("reloading {}", configPath_.string());
+  std::vector<config::Problem> problems;
+  auto next = loadChecked(configPath_, problems);
+  auto done = [&](service::ControlResult result) {
+    sd_notifyf(0, "READY=1\nSTATUS=%s", statusLine().c_str());
+    return result;
+  };
+  if (!next) {
+    for (const auto& problem : problems) spdlog::error("{}", config::format(problem));
+    spdlog::error("reload refused: the configuration has {} problem{}; running on unchanged",
+                  problems.size(), problems.size() == 1 ? "" : "s");
+    return done({false, problemsText(problems)});
+  }
+
+  const auto plan = service::planReload(config_, *next);
+  std::map<std::string, std::unique_ptr<service::Recorder>> opened;
+  try {
+    for (const auto& name : plan.added) opened[name] = nullptr;
+    for (const auto& name : plan.restarted) opened[name] = nullptr;
+    // New sockets are opened with intake held, so they take no frame until started below.
+    finisher_->setDirectories(directoriesOf(*next));
+    for (auto& [name, recorder] : opened) {
+      const auto& settings = settingsOf(*next, name);
+      service::openOutputDirectory(settings.output.directory);
+      recorder = openRecorder(settings);
+    }
+    for (const auto& name : plan.changedInPlace) {
+      const auto running = std::find_if(recorders_.begin(), recorders_.end(),
+                                        [&](const auto& r) { return r->interface() == name; });
+      (*running)->applySettings(settingsOf(*next, name));
+    }
+  } catch (const std::exception& error) {
+    finisher_->setDirectories(directoriesOf(config_));
+    spdlog::error("reload refused: {}; running on unchanged", error.what());
+    return done({false, error.what()});
+  }
+
+  // Interfaces that go away finish their files. A restarted one hands over to its replacement
+  // the moment its old socket stops taking frames: no frame twice, and only that instant missed.
+  std::vector<std::unique_ptr<service::Recorder>> kept;
+  for (auto& recorder : recorders_) {
+    const auto& name = recorder->interface();
+    const bool removed =
+        std::find(plan.removed.begin(), plan.removed.end(), name) != plan.removed.end();
+    if (!removed && opened.count(name) == 0) {
+      kept.push_back(std::move(recorder));
+      continue;
+    }
+    recorder->requestStop();
+    if (!removed) {
+      recorder->waitUntilIntakeStopped();
+      opened[name]->start();
+    }
+    recorder->join();
+    logSummary(*recorder);
+  }
+  for (const auto& name : plan.added) opened[name]->start();
+  // The new order is the config's order.
+  recorders_.clear();
+  for (const auto& interface : next->interfaces) {
+    if (auto found = opened.find(interface.name); found != opened.end()) {
+      recorders_.push_back(std::move(found->second));
+      continue;
+    }
+    const auto running = std::find_if(kept.begin(), kept.end(), [&](const auto& recorder) {
+      return recorder && recorder->interface() == interface.name;
+    });
+    recorders_.push_back(std::move(*running));
+  }
+  lastHeartbeats_.assign(recorders_.size(), 0);
+  config_ = std::move(*next);
+  spdlog::info("reloaded: {} started, {} stopped, {} restarted, {} changed in place, {} unchanged",
+               plan.added.size(), plan.removed.size(), plan.restarted.size(),
+               plan.changedInPlace.size(), plan.unchanged.size());
+  return done({});
+}
+
+std::vector<service::FinishedFile> Daemon::takeFinishedFiles() {
+  std::uint64_t count;
+  [[maybe_unused]] auto ignored = ::read(finishedEvent_.get(), &count, sizeof count);
+  std::lock_guard lock(finishedMutex_);
+  return std::exchange(finished_, {});
+}
+
+bool Daemon::captureIsProgressing() {
+  bool progressing = true;
+  for (std::size_t i = 0; i < recorders_.size(); ++i) {
+    const auto heartbeat = recorders_[i]->heartbeat();
+    if (!recorders_[i]->capturing() || heartbeat == lastHeartbeats_[i]) progressing = false;
+    lastHeartbeats_[i] = heartbeat;
+  }
+  return progressing;
+}
+
+std::string Daemon::statusLine() const {
+  std::string line;
+  for (const auto& recorder : recorders_) {
+    const auto stats = recorder->stats();
+    line += (line.empty() ? "" : "; ") + recorder->interface() + " " + recorder->state() + ": " +
+            std::to_string(stats.packetsWritten) + " packets, " +
+            std::to_string(stats.kernelDrops) + " drops";
+  }
+  return line.empty() ? "no interface" : line;
+}
+
+void Daemon::logStatistics() const {
+  for (const auto& recorder : recorders_) {
+    const auto stats = recorder->stats();
+    logging::logEvent(
+        spdlog::level::info,
+        {{"INTERFACE", recorder->interface()},
+         {"PACKETS", stats.packetsWritten},
+         {"DROPS", stats.kernelDrops}},
+        "{}: statistics: {}: {} packets received, {} kernel drops, {} written ({} bytes), {} "
+        "lost to disk, {} files",
+        recorder->interface(), recorder->state(), stats.packetsReceived, stats.kernelDrops,
+        stats.packetsWritten, stats.bytesWritten, stats.packetsLostToDisk, stats.filesWritten);
+  }
+}
+
+}  // namespace pcap_recorder::daemon

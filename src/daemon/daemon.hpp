@@ -1,0 +1,64 @@
+// The running daemon: one Recorder per configured interface, the FileFinisher they share, and the
+// Control operations (rotate, reload, status) that signals and D-Bus map onto.
+// Used from the main thread only, except where a method says otherwise.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pcap_recorder/config/config.hpp"
+#include "pcap_recorder/service/control.hpp"
+#include "pcap_recorder/service/file_finisher.hpp"
+#include "pcap_recorder/service/recorder.hpp"
+#include "pcap_recorder/util/unique_fd.hpp"
+
+namespace pcap_recorder::daemon {
+
+class Daemon final : public service::Control {
+ public:
+  Daemon(std::filesystem::path configPath, config::Config config);
+  ~Daemon() override;
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Finishes what an earlier run left, then starts capturing on every interface. Throws, naming
+  // the interface, when one cannot be opened.
+  void start();
+  // Stops every interface, finishes every file and waits for the post_finish_commands.
+  void stop();
+
+  std::string version() const override;
+  std::vector<service::InterfaceStatus> interfaces() const override;
+  service::ControlResult rotate(const std::string& interface) override;
+  service::ControlResult reload() override;
+
+  // Readable when takeFinishedFiles() has news (files are finished on another thread).
+  int finishedFilesFd() const noexcept { return finishedEvent_.get(); }
+  std::vector<service::FinishedFile> takeFinishedFiles();
+
+  // True when every capture thread still runs and went round its loop since the last call.
+  bool captureIsProgressing();
+  // One line for systemd's STATUS=.
+  std::string statusLine() const;
+  void logStatistics() const;
+  const config::Config& config() const noexcept { return config_; }
+
+ private:
+  std::unique_ptr<service::Recorder> openRecorder(const config::InterfaceSettings& settings);
+  void logSummary(const service::Recorder& recorder) const;
+  std::vector<service::DirectoryRetention> directoriesOf(const config::Config& config) const;
+
+  std::filesystem::path configPath_;
+  config::Config config_;
+  util::UniqueFd finishedEvent_;
+  std::mutex finishedMutex_;
+  std::vector<service::FinishedFile> finished_;  // under finishedMutex_
+  std::unique_ptr<service::FileFinisher> finisher_;
+  std::vector<std::unique_ptr<service::Recorder>> recorders_;  // in config order
+  std::vector<std::uint64_t> lastHeartbeats_;
+};
+
+}  // namespace pcap_recorder::daemon

@@ -1,0 +1,152 @@
+// The daemon as a service outside systemd: reload under traffic, the notify protocol on a test
+// socket, and giving up root.
+#include <gtest/gtest.h>
+#include <fstream>
+#include <thread>
+
+#include "daemon_process.hpp"
+#include "recorder_fixture.hpp"
+#include "support/frames.hpp"
+
+namespace pcap_recorder::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using ServiceTest = RecorderTest;
+
+std::vector<std::uint32_t> sequencesOfFiles(const std::vector<fs::path>& files) {
+  std::vector<std::uint32_t> all;
+  for (const auto& file : files) {
+    const auto sequences = sequencesIn(readPcapFile(file));
+    all.insert(all.end(), sequences.begin(), sequences.end());
+  }
+  return all;
+}
+
+// The value of a line "Key:\t..." in /proc/PID/status.
+std::string procStatus(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with(key + ":")) {
+      auto value = line.substr(key.size() + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      return value;
+    }
+  }
+  return {};
+}
+
+TEST_F(ServiceTest, ReloadUnderTrafficLosesNoFrameOnAnUnchangedInterface) {
+  NamespacePair hosts(2);
+  const auto config = writeConfig("  - name: prc0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string(), "--bus", "none"},
+                       work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+
+  // Steady traffic on prc0 for the whole test, from its own thread.
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint32_t> sent{0};
+  std::thread traffic([&] {
+    auto sender = hosts.senderOn(0);
+    while (!stop) {
+      sender.send(buildUdpFrame({.sequence = sent}));
+      ++sent;
+      std::this_thread::sleep_for(200us);
+    }
+  });
+
+  std::this_thread::sleep_for(300ms);
+  // A broken config: refused, the daemon runs on unchanged.
+  writeTextFile(config, "interfaces:\n  - name: prc0\n    snaplenn: 3\n");
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(daemon.waitForLog("reload refused")) << daemon.log();
+  EXPECT_NE(daemon.log().find("did you mean \"snaplen\""), std::string::npos) << daemon.log();
+  std::this_thread::sleep_for(300ms);
+
+  // A valid config with one more interface: prc1 starts, prc0 keeps its socket and its file.
+  writeConfig("  - name: prc0\n  - name: prc1\n");
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(daemon.waitForLog("reloaded: 1 started")) << daemon.log();
+  auto link1 = hosts.senderOn(1);
+  std::this_thread::sleep_for(300ms);
+  for (std::uint32_t i = 0; i < 50; ++i) link1.send(buildUdpFrame({.sequence = 900'000 + i}));
+  std::this_thread::sleep_for(300ms);
+  stop = true;
+  traffic.join();
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto prc0 = finishedFilesOf(outputDirectory(), "prc0");
+  ASSERT_EQ(prc0.size(), 1u) << "an unchanged interface keeps its file through reloads";
+  std::vector<std::uint32_t> expected(sent.load());
+  for (std::uint32_t i = 0; i < expected.size(); ++i) expected[i] = i;
+  EXPECT_EQ(sequencesOfFiles(prc0), expected) << "every frame once, in order";
+  const auto prc1 = finishedFilesOf(outputDirectory(), "prc1");
+  std::vector<std::uint32_t> expected1(50);
+  for (std::uint32_t i = 0; i < 50; ++i) expected1[i] = 900'000 + i;
+  EXPECT_EQ(sequencesOfFiles(prc1), expected1);
+
+  // The notify protocol: ready, then each reload wrapped in RELOADING=1 / READY=1, then stopping.
+  std::vector<std::string> kinds;
+  for (const auto& message : daemon.notifications()) {
+    for (const char* kind : {"READY=1", "RELOADING=1", "STOPPING=1"}) {
+      if (message.find(kind) != std::string::npos) kinds.push_back(kind);
+    }
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"READY=1", "RELOADING=1", "READY=1", "RELOADING=1",
+                                             "READY=1", "STOPPING=1"}));
+}
+
+TEST_F(ServiceTest, ReloadChangesAFilterInPlaceWithoutANewFile) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n    filter: \"udp dst port 5001\"\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string(), "--bus", "none"},
+                       work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    sender.send(buildUdpFrame({.destinationPort = 5001, .sequence = i}));
+    sender.send(buildUdpFrame({.destinationPort = 5002, .sequence = 100 + i}));
+  }
+  std::this_thread::sleep_for(200ms);
+  writeConfig("  - name: prc0\n    filter: \"udp dst port 5002\"\n");
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(daemon.waitForLog("1 changed in place")) << daemon.log();
+  ASSERT_TRUE(daemon.waitForLog("prc0: new settings applied")) << daemon.log();
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    sender.send(buildUdpFrame({.destinationPort = 5001, .sequence = 200 + i}));
+    sender.send(buildUdpFrame({.destinationPort = 5002, .sequence = 300 + i}));
+  }
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  ASSERT_EQ(files.size(), 1u);
+  std::vector<std::uint32_t> expected;
+  for (std::uint32_t i = 0; i < 10; ++i) expected.push_back(i);
+  for (std::uint32_t i = 0; i < 10; ++i) expected.push_back(300 + i);
+  EXPECT_EQ(sequencesOfFiles(files), expected);
+}
+
+TEST_F(ServiceTest, StartedAsRootItRunsAsTheGivenUserWithOnlyTheTwoCapabilities) {
+  if (runCommand("id nobody >/dev/null") != 0) GTEST_SKIP() << "needs the user nobody";
+  NamespacePair hosts;
+  fs::create_directory(outputDirectory());
+  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  const auto config = writeConfig("  - name: prc0\n");
+  DaemonProcess daemon(hosts.captureNamespace(),
+                       {"--config", config.string(), "--bus", "none", "--user", "nobody"},
+                       work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  const pid_t pid = daemon.pid();
+  EXPECT_NE(procStatus(pid, "Uid").substr(0, 2), "0\t");
+  // CAP_NET_RAW (13) and CAP_NET_ADMIN (12): 0x3000.
+  EXPECT_EQ(procStatus(pid, "CapEff"), "0000000000003000");
+  EXPECT_EQ(procStatus(pid, "CapPrm"), "0000000000003000");
+  EXPECT_EQ(procStatus(pid, "CapBnd"), "0000000000003000");
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+  EXPECT_EQ(sequencesOfFiles(finishedFilesOf(outputDirectory(), "prc0")).size(), 10u);
+}
+
+}  // namespace
+}  // namespace pcap_recorder::testing
