@@ -27,7 +27,7 @@ constexpr std::uint32_t kFrameBytes = 2048;
 // sockaddr_ll and alignment.
 constexpr std::uint32_t kBlockOverheadBytes = 512;
 
-unsigned interfaceIndex(const std::string& interface) {
+unsigned indexOf(const std::string& interface) {
   const unsigned index = ::if_nametoindex(interface.c_str());
   if (index == 0) throw InterfaceError("interface " + interface + " does not exist");
   return index;
@@ -67,8 +67,12 @@ RingGeometry ringGeometryFor(std::uint64_t ringBytes, std::uint32_t snaplen) {
   return RingGeometry{block, count, kFrameBytes};
 }
 
+bool interfaceExists(const std::string& interface) {
+  return ::if_nametoindex(interface.c_str()) != 0;
+}
+
 void checkInterfaceIsEthernet(const std::string& interface) {
-  interfaceIndex(interface);
+  indexOf(interface);
   // Why: a datagram socket of any family answers SIOCGIFHWADDR without privilege.
   util::UniqueFd probe(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!probe.valid()) util::throwErrno("socket for interface checks");
@@ -84,7 +88,8 @@ AfPacketSource::AfPacketSource(const SourceSettings& settings, const bpf::Filter
   const std::string& name = settings.interface;
   if (!socket_.valid()) util::throwErrno(name + ": cannot open an AF_PACKET socket");
   if (!wakeEvent_.valid()) util::throwErrno(name + ": eventfd");
-  const unsigned index = interfaceIndex(name);
+  const unsigned index = indexOf(name);
+  index_ = static_cast<int>(index);
   const int hardware = hardwareType(socket_.get(), name);
   requireEthernet(hardware, name);
   loopback_ = hardware == ARPHRD_LOOPBACK;

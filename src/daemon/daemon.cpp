@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 
+#include "pcap_recorder/capture/af_packet_source.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/service/environment_check.hpp"
 #include "pcap_recorder/service/reload_plan.hpp"
@@ -95,8 +96,95 @@ void Daemon::start() {
       });
   for (const auto& path : paths) finisher_->requestRetention(path);
 
-  for (const auto& interface : config_.interfaces) recorders_.push_back(openRecorder(interface));
-  for (auto& recorder : recorders_) recorder->start();
+  recorders_.resize(config_.interfaces.size());
+  for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
+    const auto& name = config_.interfaces[slot].name;
+    if (capture::interfaceExists(name)) {
+      recorders_[slot] = openRecorder(config_.interfaces[slot]);
+    } else {
+      logging::logEvent(spdlog::level::warn, {{"INTERFACE", name}},
+                        "{}: does not exist; waiting for it to appear", name);
+    }
+  }
+  for (auto& recorder : recorders_) {
+    if (recorder) recorder->start();
+  }
+  lastHeartbeats_.assign(recorders_.size(), 0);
+}
+
+bool Daemon::startWaiting(std::size_t slot) {
+  const auto& settings = config_.interfaces[slot];
+  if (!capture::interfaceExists(settings.name)) return false;
+  try {
+    service::openOutputDirectory(settings.output.directory);
+    recorders_[slot] = openRecorder(settings);
+    recorders_[slot]->start();
+  } catch (const std::exception& error) {
+    logging::logEvent(spdlog::level::err, {{"INTERFACE", settings.name}},
+                      "{}: appeared but cannot be captured: {}", settings.name, error.what());
+    recorders_[slot].reset();
+    return false;
+  }
+  logging::logEvent(spdlog::level::info, {{"INTERFACE", settings.name}}, "{}: appeared; capturing",
+                    settings.name);
+  return true;
+}
+
+void Daemon::stopRecorder(std::size_t slot) {
+  auto& recorder = recorders_[slot];
+  if (!recorder) return;
+  recorder->requestStop();
+  recorder->join();
+  logSummary(*recorder);
+  recorder.reset();
+}
+
+// The kernel keeps a socket bound to an interface that goes down, and resumes it when the
+// interface comes back up; only a deleted interface takes the socket with it.
+void Daemon::onLinkEvents(const std::vector<capture::LinkEvent>& events, bool missedEvents) {
+  for (const auto& event : events) {
+    for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
+      if (config_.interfaces[slot].name != event.name) continue;
+      auto& recorder = recorders_[slot];
+      if (event.kind == capture::LinkEvent::Kind::removed) {
+        if (recorder && recorder->interfaceIndex() == event.index) {
+          logging::logEvent(spdlog::level::warn, {{"INTERFACE", event.name}},
+                            "{}: removed; its file is finished; waiting for it to come back",
+                            event.name);
+          stopRecorder(slot);
+        }
+        continue;
+      }
+      if (recorder && recorder->interfaceIndex() != event.index) {
+        // Deleted and made again before we heard of the deletion: a new interface, a new socket.
+        logging::logEvent(spdlog::level::warn, {{"INTERFACE", event.name}},
+                          "{}: was replaced by a new interface of the same name", event.name);
+        stopRecorder(slot);
+      }
+      if (!recorder) {
+        startWaiting(slot);
+        if (recorders_[slot]) recorders_[slot]->setLinkUp(event.up);
+        continue;
+      }
+      if (recorder->linkUp() != event.up) {
+        recorder->setLinkUp(event.up);
+        logging::logEvent(event.up ? spdlog::level::info : spdlog::level::warn,
+                          {{"INTERFACE", event.name}}, "{}: link {}", event.name,
+                          event.up ? "up: capturing again" : "down: waiting for it to come up");
+      }
+    }
+  }
+  if (missedEvents) {
+    spdlog::warn("some link events were missed; looking at every interface again");
+    for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
+      const auto& name = config_.interfaces[slot].name;
+      if (!capture::interfaceExists(name)) {
+        if (recorders_[slot]) stopRecorder(slot);
+      } else if (!recorders_[slot]) {
+        startWaiting(slot);
+      }
+    }
+  }
   lastHeartbeats_.assign(recorders_.size(), 0);
 }
 
@@ -105,11 +193,17 @@ std::unique_ptr<service::Recorder> Daemon::openRecorder(const config::InterfaceS
 }
 
 void Daemon::stop() {
-  for (auto& recorder : recorders_) recorder->requestStop();
-  for (auto& recorder : recorders_) recorder->join();
+  for (auto& recorder : recorders_) {
+    if (recorder) recorder->requestStop();
+  }
+  for (auto& recorder : recorders_) {
+    if (recorder) recorder->join();
+  }
   // Every last file is finished (and its post_finish_command run) before the summaries.
   if (finisher_) finisher_->stop();
-  for (const auto& recorder : recorders_) logSummary(*recorder);
+  for (const auto& recorder : recorders_) {
+    if (recorder) logSummary(*recorder);
+  }
   recorders_.clear();
   finisher_.reset();
 }
@@ -134,7 +228,12 @@ std::string Daemon::version() const {
 
 std::vector<service::InterfaceStatus> Daemon::interfaces() const {
   std::vector<service::InterfaceStatus> statuses;
-  for (const auto& recorder : recorders_) {
+  for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
+    const auto& recorder = recorders_[slot];
+    if (!recorder) {
+      statuses.push_back({config_.interfaces[slot].name, "waiting for the interface", {}, {}});
+      continue;
+    }
     statuses.push_back(
         {recorder->interface(), recorder->state(), recorder->stats(), recorder->currentFile()});
   }
@@ -143,11 +242,10 @@ std::vector<service::InterfaceStatus> Daemon::interfaces() const {
 
 service::ControlResult Daemon::rotate(const std::string& interface) {
   bool found = false;
-  for (auto& recorder : recorders_) {
-    if (interface.empty() || recorder->interface() == interface) {
-      recorder->requestRotation();
-      found = true;
-    }
+  for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
+    if (!interface.empty() && config_.interfaces[slot].name != interface) continue;
+    found = true;
+    if (recorders_[slot]) recorders_[slot]->requestRotation();
   }
   if (!found) return {false, "no interface " + interface + " is being recorded"};
   spdlog::info("finishing the current file of {}",
@@ -174,21 +272,27 @@ service::ControlResult Daemon::reload() {
   }
 
   const auto plan = service::planReload(config_, *next);
+  auto slotOf = [this](const std::string& name) -> std::unique_ptr<service::Recorder>& {
+    for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
+      if (config_.interfaces[slot].name == name) return recorders_[slot];
+    }
+    throw std::logic_error("no interface " + name);
+  };
+  // New sockets for added and restarted interfaces that exist now (absent ones will wait).
   std::map<std::string, std::unique_ptr<service::Recorder>> opened;
   try {
-    for (const auto& name : plan.added) opened[name] = nullptr;
-    for (const auto& name : plan.restarted) opened[name] = nullptr;
-    // New sockets are opened with intake held, so they take no frame until started below.
     finisher_->setDirectories(directoriesOf(*next));
-    for (auto& [name, recorder] : opened) {
+    std::vector<std::string> toOpen = plan.added;
+    toOpen.insert(toOpen.end(), plan.restarted.begin(), plan.restarted.end());
+    for (const auto& name : toOpen) {
       const auto& settings = settingsOf(*next, name);
+      if (!capture::interfaceExists(name)) continue;
+      // Opened with intake held, so they take no frame until started below.
       service::openOutputDirectory(settings.output.directory);
-      recorder = openRecorder(settings);
+      opened[name] = openRecorder(settings);
     }
     for (const auto& name : plan.changedInPlace) {
-      const auto running = std::find_if(recorders_.begin(), recorders_.end(),
-                                        [&](const auto& r) { return r->interface() == name; });
-      (*running)->applySettings(settingsOf(*next, name));
+      if (auto& running = slotOf(name)) running->applySettings(settingsOf(*next, name));
     }
   } catch (const std::exception& error) {
     finisher_->setDirectories(directoriesOf(config_));
@@ -198,36 +302,46 @@ service::ControlResult Daemon::reload() {
 
   // Interfaces that go away finish their files. A restarted one hands over to its replacement
   // the moment its old socket stops taking frames: no frame twice, and only that instant missed.
-  std::vector<std::unique_ptr<service::Recorder>> kept;
-  for (auto& recorder : recorders_) {
-    const auto& name = recorder->interface();
-    const bool removed =
-        std::find(plan.removed.begin(), plan.removed.end(), name) != plan.removed.end();
-    if (!removed && opened.count(name) == 0) {
-      kept.push_back(std::move(recorder));
-      continue;
+  for (const auto& name : plan.removed) {
+    if (auto& recorder = slotOf(name)) {
+      recorder->requestStop();
+      recorder->join();
+      logSummary(*recorder);
+      recorder.reset();
     }
-    recorder->requestStop();
-    if (!removed) {
-      recorder->waitUntilIntakeStopped();
-      opened[name]->start();
-    }
-    recorder->join();
-    logSummary(*recorder);
   }
-  for (const auto& name : plan.added) opened[name]->start();
-  // The new order is the config's order.
-  recorders_.clear();
+  for (const auto& name : plan.restarted) {
+    auto& recorder = slotOf(name);
+    auto replacement = opened.find(name);
+    if (recorder) {
+      recorder->requestStop();
+      recorder->waitUntilIntakeStopped();
+    }
+    if (replacement != opened.end()) replacement->second->start();
+    if (recorder) {
+      recorder->join();
+      logSummary(*recorder);
+      recorder.reset();
+    }
+  }
+  for (const auto& name : plan.added) {
+    if (auto found = opened.find(name); found != opened.end()) found->second->start();
+  }
+  // The new slots follow the new config's order.
+  std::vector<std::unique_ptr<service::Recorder>> slots;
   for (const auto& interface : next->interfaces) {
     if (auto found = opened.find(interface.name); found != opened.end()) {
-      recorders_.push_back(std::move(found->second));
-      continue;
+      slots.push_back(std::move(found->second));
+    } else if (std::find(plan.added.begin(), plan.added.end(), interface.name) !=
+               plan.added.end()) {
+      logging::logEvent(spdlog::level::warn, {{"INTERFACE", interface.name}},
+                        "{}: does not exist; waiting for it to appear", interface.name);
+      slots.emplace_back();
+    } else {
+      slots.push_back(std::move(slotOf(interface.name)));
     }
-    const auto running = std::find_if(kept.begin(), kept.end(), [&](const auto& recorder) {
-      return recorder && recorder->interface() == interface.name;
-    });
-    recorders_.push_back(std::move(*running));
   }
+  recorders_ = std::move(slots);
   lastHeartbeats_.assign(recorders_.size(), 0);
   config_ = std::move(*next);
   spdlog::info("reloaded: {} started, {} stopped, {} restarted, {} changed in place, {} unchanged",
@@ -246,6 +360,7 @@ std::vector<service::FinishedFile> Daemon::takeFinishedFiles() {
 bool Daemon::captureIsProgressing() {
   bool progressing = true;
   for (std::size_t i = 0; i < recorders_.size(); ++i) {
+    if (!recorders_[i]) continue;  // waiting for its interface: nothing to watch
     const auto heartbeat = recorders_[i]->heartbeat();
     if (!recorders_[i]->capturing() || heartbeat == lastHeartbeats_[i]) progressing = false;
     lastHeartbeats_[i] = heartbeat;
@@ -255,17 +370,17 @@ bool Daemon::captureIsProgressing() {
 
 std::string Daemon::statusLine() const {
   std::string line;
-  for (const auto& recorder : recorders_) {
-    const auto stats = recorder->stats();
-    line += (line.empty() ? "" : "; ") + recorder->interface() + " " + recorder->state() + ": " +
-            std::to_string(stats.packetsWritten) + " packets, " +
-            std::to_string(stats.kernelDrops) + " drops";
+  for (const auto& status : interfaces()) {
+    line += (line.empty() ? "" : "; ") + status.name + " " + status.state + ": " +
+            std::to_string(status.stats.packetsWritten) + " packets, " +
+            std::to_string(status.stats.kernelDrops) + " drops";
   }
   return line.empty() ? "no interface" : line;
 }
 
 void Daemon::logStatistics() const {
   for (const auto& recorder : recorders_) {
+    if (!recorder) continue;
     const auto stats = recorder->stats();
     logging::logEvent(
         spdlog::level::info,

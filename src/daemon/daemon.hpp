@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pcap_recorder/capture/link_monitor.hpp"
 #include "pcap_recorder/config/config.hpp"
 #include "pcap_recorder/service/control.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
@@ -39,6 +40,10 @@ class Daemon final : public service::Control {
   int finishedFilesFd() const noexcept { return finishedEvent_.get(); }
   std::vector<service::FinishedFile> takeFinishedFiles();
 
+  // Interfaces that appeared, went down or up, or disappeared (rtnetlink). `missedEvents`: the
+  // kernel dropped some, so every configured interface is looked at again.
+  void onLinkEvents(const std::vector<capture::LinkEvent>& events, bool missedEvents);
+
   // True when every capture thread still runs and went round its loop since the last call.
   bool captureIsProgressing();
   // One line for systemd's STATUS=.
@@ -48,6 +53,9 @@ class Daemon final : public service::Control {
 
  private:
   std::unique_ptr<service::Recorder> openRecorder(const config::InterfaceSettings& settings);
+  // Opens and starts the recorder of a waiting interface that exists now; false if it does not.
+  bool startWaiting(std::size_t slot);
+  void stopRecorder(std::size_t slot);
   void logSummary(const service::Recorder& recorder) const;
   std::vector<service::DirectoryRetention> directoriesOf(const config::Config& config) const;
 
@@ -57,7 +65,8 @@ class Daemon final : public service::Control {
   std::mutex finishedMutex_;
   std::vector<service::FinishedFile> finished_;  // under finishedMutex_
   std::unique_ptr<service::FileFinisher> finisher_;
-  std::vector<std::unique_ptr<service::Recorder>> recorders_;  // in config order
+  // One per configured interface, in config order; empty while the interface does not exist.
+  std::vector<std::unique_ptr<service::Recorder>> recorders_;
   std::vector<std::uint64_t> lastHeartbeats_;
 };
 

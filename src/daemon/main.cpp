@@ -15,6 +15,8 @@
 
 #include "daemon.hpp"
 #include "options.hpp"
+#include "pcap_recorder/capture/af_packet_source.hpp"
+#include "pcap_recorder/capture/link_monitor.hpp"
 #include "pcap_recorder/config/config.hpp"
 #include "pcap_recorder/dbus/bus_service.hpp"
 #include "pcap_recorder/logging/log.hpp"
@@ -102,7 +104,8 @@ std::unique_ptr<pr::dbus::BusService> connectBus(pr::daemon::Daemon& daemon,
 
 // The main loop: returns when SIGTERM or SIGINT arrives.
 void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milliseconds statsEvery,
-                     std::unique_ptr<pr::dbus::BusService> bus) {
+                     std::unique_ptr<pr::dbus::BusService> bus,
+                     std::unique_ptr<pr::capture::LinkMonitor> links) {
   std::uint64_t watchdogUsec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdogUsec) > 0;
   const auto watchdogEvery = std::chrono::microseconds(watchdogUsec / 2);
@@ -111,7 +114,10 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
   auto nextStats = Clock::now() + statsEvery;
 
   for (;;) {
-    pollfd waits[3] = {{signals, POLLIN, 0}, {daemon.finishedFilesFd(), POLLIN, 0}, {-1, 0, 0}};
+    pollfd waits[4] = {{signals, POLLIN, 0},
+                       {daemon.finishedFilesFd(), POLLIN, 0},
+                       {-1, 0, 0},
+                       {links ? links->fd() : -1, POLLIN, 0}};
     auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kLoopTick);
     if (bus) {
       waits[2] = pollfd{bus->fd(), bus->events(), 0};
@@ -119,7 +125,12 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
         timeout = std::min(timeout, std::chrono::ceil<std::chrono::milliseconds>(*busTimeout));
       }
     }
-    ::poll(waits, 3, static_cast<int>(timeout.count()));
+    ::poll(waits, 4, static_cast<int>(timeout.count()));
+    if (links && (waits[3].revents & POLLIN)) {
+      bool missed = false;
+      const auto events = links->readEvents(missed);
+      daemon.onLinkEvents(events, missed);
+    }
 
     signalfd_siginfo info;
     while (::read(signals, &info, sizeof info) == sizeof info) {
@@ -177,6 +188,14 @@ int run(const pr::daemon::Options& options) {
   auto config = loadValidConfig(options.configPath);
   if (!config) return kExitConfigError;
   if (options.checkConfigOnly) {
+    for (const auto& interface : config->interfaces) {
+      if (!pr::capture::interfaceExists(interface.name)) {
+        std::cout << pr::config::format({interface.where, "note: interface " + interface.name +
+                                                              " does not exist now; the daemon "
+                                                              "will wait for it"})
+                  << '\n';
+      }
+    }
     std::cout << options.configPath.string() << ": configuration is valid ("
               << config->interfaces.size() << " interface"
               << (config->interfaces.size() == 1 ? "" : "s") << ")\n";
@@ -193,6 +212,14 @@ int run(const pr::daemon::Options& options) {
     return kExitConfigError;
   }
 
+  // Subscribed before capture starts, so no interface can come or go unnoticed in between.
+  std::unique_ptr<pr::capture::LinkMonitor> links;
+  try {
+    links = std::make_unique<pr::capture::LinkMonitor>();
+  } catch (const std::exception& error) {
+    spdlog::warn("interfaces that come and go are not followed: {}", error.what());
+  }
+
   const auto statsEvery = config->daemon.statsInterval;
   pr::daemon::Daemon daemon(options.configPath, std::move(*config));
   try {
@@ -206,7 +233,8 @@ int run(const pr::daemon::Options& options) {
                daemon.config().interfaces.size() == 1 ? "" : "s");
   sd_notifyf(0, "READY=1\nSTATUS=%s", daemon.statusLine().c_str());
 
-  runUntilStopped(daemon, signals.get(), statsEvery, connectBus(daemon, options.bus));
+  runUntilStopped(daemon, signals.get(), statsEvery, connectBus(daemon, options.bus),
+                  std::move(links));
   sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing files");
   daemon.stop();
   return 0;

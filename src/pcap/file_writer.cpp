@@ -164,7 +164,7 @@ ClosedFile PcapFileWriter::close() {
 ClosedFile::ClosedFile(util::UniqueFd file, int directoryFd, std::string finalName,
                        FileSummary summary, bool discard)
     : file_(std::move(file)),
-      directoryFd_(directoryFd),
+      directory_(::fcntl(directoryFd, F_DUPFD_CLOEXEC, 0)),
       summary_(std::move(summary)),
       discard_(discard) {
   summary_.name = std::move(finalName);
@@ -173,7 +173,7 @@ ClosedFile::ClosedFile(util::UniqueFd file, int directoryFd, std::string finalNa
 FileSummary ClosedFile::complete() {
   const auto part = partName();
   if (discard_) {
-    ::unlinkat(directoryFd_, part.c_str(), 0);
+    ::unlinkat(directory_.get(), part.c_str(), 0);
     file_.reset();
     return FileSummary{};
   }
@@ -182,10 +182,10 @@ FileSummary ClosedFile::complete() {
   const auto wanted = summary_.name;
   for (unsigned attempt = 0; attempt < kMaxNameAttempts; ++attempt) {
     const auto candidate = nameWithSuffix(wanted, attempt);
-    if (::renameat2(directoryFd_, part.c_str(), directoryFd_, candidate.c_str(),
+    if (::renameat2(directory_.get(), part.c_str(), directory_.get(), candidate.c_str(),
                     RENAME_NOREPLACE) == 0) {
       // Why: the rename is durable only once the directory itself is on disk.
-      ::fsync(directoryFd_);
+      ::fsync(directory_.get());
       summary_.name = candidate;
       return summary_;
     }

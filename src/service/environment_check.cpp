@@ -48,8 +48,11 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config) {
       problems.push_back({interface.where, "interface " + interface.name + ": invalid filter \"" +
                                                interface.filter + "\": " + error.what()});
     }
+    // An interface that does not exist (yet) is not a problem: the daemon waits for it.
     try {
-      capture::checkInterfaceIsEthernet(interface.name);
+      if (capture::interfaceExists(interface.name)) {
+        capture::checkInterfaceIsEthernet(interface.name);
+      }
     } catch (const std::exception& error) {
       problems.push_back({interface.where, error.what()});
     }

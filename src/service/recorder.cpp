@@ -155,7 +155,8 @@ std::string Recorder::currentFile() const {
 
 std::string Recorder::state() const {
   if (!capturing()) return "stopped";
-  return paused_.load(std::memory_order_relaxed) ? "paused (cannot write)" : "capturing";
+  if (paused_.load(std::memory_order_relaxed)) return "paused (cannot write)";
+  return linkUp() ? "capturing" : "link down";
 }
 
 void Recorder::setCurrentFile(std::string path) {

@@ -213,14 +213,5 @@ TEST_F(RecordTest, RefusesAnInterfaceThatIsNotEthernetAndWritesNothing) {
   EXPECT_FALSE(fs::exists(outputDirectory())) << "no capture file is touched";
 }
 
-TEST_F(RecordTest, RefusesAnInterfaceThatDoesNotExist) {
-  NamespacePair hosts;
-  const auto config = writeConfig("  - name: prnone0\n");
-  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
-  EXPECT_EQ(daemon.wait(), 1);
-  EXPECT_NE(daemon.log().find("interface prnone0 does not exist"), std::string::npos)
-      << daemon.log();
-}
-
 }  // namespace
 }  // namespace pcap_recorder::testing

@@ -34,6 +34,8 @@ class InterfaceError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+bool interfaceExists(const std::string& interface);
+
 // Throws InterfaceError unless `interface` exists and carries Ethernet frames (loopback counts as
 // Ethernet, as in tcpdump). Needs no privilege.
 void checkInterfaceIsEthernet(const std::string& interface);
@@ -53,6 +55,7 @@ class AfPacketSource final : public PacketSource {
   bool seesOwnFramesTwice() const noexcept override { return loopback_; }
   std::chrono::milliseconds blockTimeout() const noexcept override { return blockTimeout_; }
   std::uint64_t socketErrors() const noexcept override { return socketErrors_; }
+  int interfaceIndex() const noexcept override { return index_; }
 
   const RingGeometry& geometry() const noexcept { return geometry_; }
 
@@ -66,6 +69,7 @@ class AfPacketSource final : public PacketSource {
   util::MappedRegion ring_;
   std::uint32_t current_ = 0;
   bool loopback_ = false;
+  int index_ = 0;
   std::chrono::milliseconds blockTimeout_;
   std::uint64_t socketErrors_ = 0;
 };

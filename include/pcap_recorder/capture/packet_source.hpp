@@ -44,6 +44,9 @@ class PacketSource {
   virtual std::chrono::milliseconds blockTimeout() const noexcept = 0;
 
   virtual std::uint64_t socketErrors() const noexcept = 0;
+
+  // The kernel's index of the interface (a re-created interface gets a new one); 0 if none.
+  virtual int interfaceIndex() const noexcept { return 0; }
 };
 
 }  // namespace pcap_recorder::capture

@@ -49,6 +49,7 @@ struct FileSummary {
 // directory fsync) can take long on a real disk, so it is done away from the capture thread.
 class ClosedFile {
  public:
+  // Keeps its own duplicate of `directoryFd`: the writer's owner may close its own meanwhile.
   ClosedFile(util::UniqueFd file, int directoryFd, std::string finalName, FileSummary summary,
              bool discard);
   ClosedFile(ClosedFile&&) noexcept = default;
@@ -65,7 +66,7 @@ class ClosedFile {
 
  private:
   util::UniqueFd file_;
-  int directoryFd_;
+  util::UniqueFd directory_;
   FileSummary summary_;
   bool discard_;
 };

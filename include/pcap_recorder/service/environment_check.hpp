@@ -1,5 +1,6 @@
-// The checks of a config that need this machine: every filter compiles, every interface exists and
-// carries Ethernet, every output directory is (or can be made) a writable directory.
+// The checks of a config that need this machine: every filter compiles, every interface that
+// exists carries Ethernet (one that does not exist is waited for), every output directory is (or
+// can be made) a writable directory.
 // Writes nothing, so `--check-config` is safe on a running system.
 #pragma once
 

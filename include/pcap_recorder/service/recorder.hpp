@@ -60,6 +60,10 @@ class Recorder {
   // The `.part` being written (full path), empty when none; and the state for status displays.
   std::string currentFile() const;
   std::string state() const;
+  int interfaceIndex() const noexcept { return source_->interfaceIndex(); }
+  // Told by the link monitor; only shown in state() (the kernel resumes capture by itself).
+  void setLinkUp(bool up) noexcept { linkUp_.store(up, std::memory_order_relaxed); }
+  bool linkUp() const noexcept { return linkUp_.load(std::memory_order_relaxed); }
   // Grows while the capture thread goes round its loop (at least every 100 ms): the watchdog
   // checks it moves. Stops growing when the thread has ended.
   std::uint64_t heartbeat() const noexcept { return heartbeat_.load(std::memory_order_relaxed); }
@@ -132,6 +136,7 @@ class Recorder {
   std::atomic<bool> capturing_{false};
   std::atomic<bool> paused_{false};
   std::atomic<bool> intakeStopped_{false};
+  std::atomic<bool> linkUp_{true};
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   stats::InterfaceCounters& counters_ = shared_->counters;
   std::atomic<bool> rotationRequested_{false};
