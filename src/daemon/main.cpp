@@ -187,6 +187,13 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
 int run(const pr::daemon::Options& options) {
   auto config = loadValidConfig(options.configPath);
   if (!config) return kExitConfigError;
+  for (const auto& warning : pr::service::permissionWarnings(*config)) {
+    if (options.checkConfigOnly) {
+      std::cout << "warning: " << warning << '\n';
+    } else {
+      spdlog::warn("{}", warning);
+    }
+  }
   if (options.checkConfigOnly) {
     for (const auto& interface : config->interfaces) {
       if (!pr::capture::interfaceExists(interface.name)) {

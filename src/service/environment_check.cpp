@@ -1,5 +1,6 @@
 #include "pcap_recorder/service/environment_check.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
@@ -63,6 +64,26 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config) {
     }
   }
   return problems;
+}
+
+std::vector<std::string> permissionWarnings(const config::Config& config) {
+  std::vector<std::string> warnings;
+  struct stat st;
+  if (::stat(config.sourceFile.c_str(), &st) == 0 && (st.st_mode & S_IWOTH) != 0) {
+    warnings.push_back("config file " + config.sourceFile.string() +
+                       " is writable by every user: anyone could change what is recorded");
+  }
+  std::set<fs::path> seen;
+  for (const auto& interface : config.interfaces) {
+    const auto& directory = interface.output.directory;
+    if (!seen.insert(directory).second || ::stat(directory.c_str(), &st) != 0) continue;
+    // A sticky directory (like /tmp) stops others from replacing our files, not from planting.
+    if ((st.st_mode & S_IWOTH) != 0) {
+      warnings.push_back("output directory " + directory.string() +
+                         " is writable by every user: others can plant files in it");
+    }
+  }
+  return warnings;
 }
 
 }  // namespace pcap_recorder::service

@@ -89,6 +89,32 @@ TEST_F(CommandLineTest, CheckConfigReportsEveryProblemNotJustTheFirst) {
   }
 }
 
+TEST_F(CommandLineTest, AConfigFileOrOutputDirectoryWritableByOthersGetsAWarning) {
+  fs::create_directories(work_ / "out");
+  const auto path = config("interfaces:\n  - name: lo\n");
+  EXPECT_EQ(checkConfig(path).output.find("warning"), std::string::npos);
+  fs::permissions(path, fs::perms::others_write, fs::perm_options::add);
+  fs::permissions(work_ / "out", fs::perms::others_write, fs::perm_options::add);
+  const auto result = checkConfig(path);
+  EXPECT_EQ(result.status, 0) << "a warning, not an error";
+  EXPECT_NE(
+      result.output.find("warning: config file " + path.string() + " is writable by every user"),
+      std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("warning: output directory " + (work_ / "out").string() +
+                               " is writable by every user"),
+            std::string::npos)
+      << result.output;
+}
+
+TEST_F(CommandLineTest, CheckConfigNotesAnInterfaceThatDoesNotExistYet) {
+  const auto path = config("interfaces:\n  - name: prnotyet0\n");
+  const auto result = checkConfig(path);
+  EXPECT_EQ(result.status, 0) << result.output;
+  EXPECT_NE(result.output.find("note: interface prnotyet0 does not exist now"), std::string::npos)
+      << result.output;
+}
+
 TEST_F(CommandLineTest, MissingConfigFileIsNamed) {
   const auto result = checkConfig(work_ / "nope.yaml");
   EXPECT_EQ(result.status, 1);

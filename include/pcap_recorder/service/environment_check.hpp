@@ -12,4 +12,8 @@ namespace pcap_recorder::service {
 
 std::vector<config::Problem> checkEnvironment(const config::Config& config);
 
+// Things that work but are unsafe: a config file, or an output directory, that users other than
+// its owner can write (they could redirect the capture, or plant files and symlinks).
+std::vector<std::string> permissionWarnings(const config::Config& config);
+
 }  // namespace pcap_recorder::service

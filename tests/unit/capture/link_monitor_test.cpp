@@ -59,9 +59,9 @@ TEST(LinkMessages, OtherMessagesAndTruncatedOnesAreSkipped) {
   const auto link = linkMessage(RTM_NEWLINK, 4, IFF_UP, "eth1");
   messages.insert(messages.end(), link.begin(), link.end());
   EXPECT_EQ(parseLinkMessages(messages).size(), 1u);
-  messages.resize(messages.size() - 3);  // the last message cut short
-  EXPECT_TRUE(parseLinkMessages(messages).empty() ||
-              parseLinkMessages(messages).front().kind == LinkEvent::Kind::present);
+  // The link message cut short: its length runs past the buffer, so it is not read.
+  const std::vector<std::byte> cut(messages.begin(), messages.end() - 3);
+  EXPECT_TRUE(parseLinkMessages(cut).empty());
   EXPECT_TRUE(parseLinkMessages(std::vector<std::byte>(5)).empty());
 }
 
