@@ -7,6 +7,7 @@
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -60,19 +61,23 @@ spdlog::level::level_enum toSpdlog(pr::config::LogLevel level) {
   return spdlog::level::info;
 }
 
-// Loads and checks everything; prints each problem as FILE:LINE:COLUMN: message.
-std::optional<pr::config::Config> loadValidConfig(const std::filesystem::path& path) {
-  std::vector<pr::config::Problem> problems;
-  std::optional<pr::config::Config> config;
+// Reads the file; prints each problem as FILE:LINE:COLUMN: message.
+std::optional<pr::config::Config> loadConfig(const std::filesystem::path& path) {
   try {
-    config = pr::config::load(path);
-    problems = pr::service::checkEnvironment(*config);
+    return pr::config::load(path);
   } catch (const pr::config::ConfigError& error) {
-    problems = error.problems();
+    for (const auto& problem : error.problems()) {
+      std::cerr << pr::config::format(problem) << '\n';
+    }
+    return std::nullopt;
   }
+}
+
+// The checks against this machine, as the user the daemon will run as; prints each problem.
+bool environmentIsUsable(const pr::config::Config& config) {
+  const auto problems = pr::service::checkEnvironment(config);
   for (const auto& problem : problems) std::cerr << pr::config::format(problem) << '\n';
-  if (!problems.empty()) return std::nullopt;
-  return config;
+  return problems.empty();
 }
 
 // Signals are read from a signalfd by the main loop; blocked before any thread starts so that
@@ -185,8 +190,24 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
 }
 
 int run(const pr::daemon::Options& options) {
-  auto config = loadValidConfig(options.configPath);
+  auto config = loadConfig(options.configPath);
   if (!config) return kExitConfigError;
+  if (!options.checkConfigOnly) {
+    spdlog::set_level(toSpdlog(config->daemon.logLevel));
+    if (!options.logLevel.empty()) {
+      spdlog::set_level(*pr::logging::parseLogLevel(options.logLevel));
+    }
+  }
+  const auto signals = blockControlSignals();
+  // Before the checks, so that directories are checked as the user who will write them.
+  const std::string user = options.user.empty() ? config->daemon.runAs : options.user;
+  try {
+    if (!options.checkConfigOnly || !user.empty()) pr::daemon::dropPrivileges(user);
+  } catch (const std::exception& error) {
+    std::cerr << options.configPath.string() << ": " << error.what() << '\n';
+    return kExitConfigError;
+  }
+  if (!environmentIsUsable(*config)) return kExitConfigError;
   for (const auto& warning : pr::service::permissionWarnings(*config)) {
     if (options.checkConfigOnly) {
       std::cout << "warning: " << warning << '\n';
@@ -208,16 +229,6 @@ int run(const pr::daemon::Options& options) {
               << (config->interfaces.size() == 1 ? "" : "s") << ")\n";
     return 0;
   }
-  spdlog::set_level(toSpdlog(config->daemon.logLevel));
-  if (!options.logLevel.empty()) spdlog::set_level(*pr::logging::parseLogLevel(options.logLevel));
-
-  const auto signals = blockControlSignals();
-  try {
-    pr::daemon::dropPrivileges(options.user.empty() ? config->daemon.runAs : options.user);
-  } catch (const std::exception& error) {
-    spdlog::error("{}", error.what());
-    return kExitConfigError;
-  }
 
   // Subscribed before capture starts, so no interface can come or go unnoticed in between.
   std::unique_ptr<pr::capture::LinkMonitor> links;
@@ -235,9 +246,13 @@ int run(const pr::daemon::Options& options) {
     spdlog::error("{}: {}", options.configPath.string(), error.what());
     return kExitConfigError;
   }
-  spdlog::info("pcap-recorderd {} recording {} interface{}", pr::kVersion,
-               daemon.config().interfaces.size(),
-               daemon.config().interfaces.size() == 1 ? "" : "s");
+  const auto statuses = daemon.interfaces();
+  const auto waiting = std::count_if(statuses.begin(), statuses.end(), [](const auto& status) {
+    return status.state == "waiting for the interface";
+  });
+  spdlog::info("pcap-recorderd {} recording {} interface{}{}", pr::kVersion,
+               statuses.size() - waiting, statuses.size() - waiting == 1 ? "" : "s",
+               waiting > 0 ? ", waiting for " + std::to_string(waiting) + " more" : "");
   sd_notifyf(0, "READY=1\nSTATUS=%s", daemon.statusLine().c_str());
 
   runUntilStopped(daemon, signals.get(), statsEvery, connectBus(daemon, options.bus),

@@ -21,7 +21,8 @@ std::string usage(const char* program) {
          "                      bus (user), or none\n"
          "  -V, --version       print the version and exit\n"
          "  -h, --help          print this help and exit\n\n"
-         "Runs in the foreground until SIGTERM or SIGINT.\n";
+         "Runs in the foreground until SIGTERM or SIGINT. SIGHUP reloads the configuration,\n"
+         "SIGUSR1 finishes every current file.\n";
 }
 
 std::optional<Options> parseOptions(int argc, char** argv, UsageError& error) {
