@@ -145,7 +145,9 @@ void PcapFileWriter::cutToLastCompleteRecord(std::size_t bytesWritten) noexcept 
     // The cut failed too: whatever reached the file past the last commit is not to be trusted.
     lostPackets_ += recordsKept;
     packets_ -= recordsKept;
-    ::ftruncate(fd_.get(), static_cast<off_t>(committedBytes_));
+    // Best effort: if even this fails, the next start's repair cuts the file.
+    [[maybe_unused]] const int ignored =
+        ::ftruncate(fd_.get(), static_cast<off_t>(committedBytes_));
   }
   ::lseek(fd_.get(), static_cast<off_t>(committedBytes_), SEEK_SET);
   buffered_ = 0;
