@@ -13,12 +13,6 @@ namespace {
 using namespace std::chrono_literals;
 using LinksTest = RecorderTest;
 
-std::vector<std::uint32_t> range(std::uint32_t first, std::uint32_t count) {
-  std::vector<std::uint32_t> out(count);
-  for (std::uint32_t i = 0; i < count; ++i) out[i] = first + i;
-  return out;
-}
-
 void sendRange(FrameSender& sender, std::uint32_t first, std::uint32_t count) {
   for (std::uint32_t i = 0; i < count; ++i) sender.send(buildUdpFrame({.sequence = first + i}));
 }

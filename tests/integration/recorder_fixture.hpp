@@ -95,4 +95,21 @@ inline std::vector<fs::path> finishedFilesOf(const fs::path& directory,
   return files;
 }
 
+// first, first+1, ... first+count-1: the sequence numbers a test sent.
+inline std::vector<std::uint32_t> range(std::uint32_t first, std::uint32_t count) {
+  std::vector<std::uint32_t> out(count);
+  for (std::uint32_t i = 0; i < count; ++i) out[i] = first + i;
+  return out;
+}
+
+// The test frames' sequence numbers across `files`, in file order then record order.
+inline std::vector<std::uint32_t> sequencesAcross(const std::vector<fs::path>& files) {
+  std::vector<std::uint32_t> all;
+  for (const auto& file : files) {
+    const auto sequences = sequencesIn(readPcapFile(file));
+    all.insert(all.end(), sequences.begin(), sequences.end());
+  }
+  return all;
+}
+
 }  // namespace pcap_recorder::testing

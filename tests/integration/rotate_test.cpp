@@ -15,21 +15,6 @@ namespace {
 using namespace std::chrono_literals;
 using RotateTest = RecorderTest;
 
-std::vector<std::uint32_t> sequencesAcross(const std::vector<fs::path>& files) {
-  std::vector<std::uint32_t> all;
-  for (const auto& file : files) {
-    const auto sequences = sequencesIn(readPcapFile(file));
-    all.insert(all.end(), sequences.begin(), sequences.end());
-  }
-  return all;
-}
-
-std::vector<std::uint32_t> range(std::uint32_t first, std::uint32_t count) {
-  std::vector<std::uint32_t> out(count);
-  for (std::uint32_t i = 0; i < count; ++i) out[i] = first + i;
-  return out;
-}
-
 std::int64_t nanosecondsOf(const ReadRecord& record) {
   return std::int64_t{record.seconds} * 1'000'000'000 + std::int64_t{record.fraction} * 1000;
 }

@@ -14,15 +14,6 @@ namespace {
 using namespace std::chrono_literals;
 using ServiceTest = RecorderTest;
 
-std::vector<std::uint32_t> sequencesOfFiles(const std::vector<fs::path>& files) {
-  std::vector<std::uint32_t> all;
-  for (const auto& file : files) {
-    const auto sequences = sequencesIn(readPcapFile(file));
-    all.insert(all.end(), sequences.begin(), sequences.end());
-  }
-  return all;
-}
-
 // The value of a line "Key:\t..." in /proc/PID/status.
 std::string procStatus(pid_t pid, const std::string& key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -79,11 +70,11 @@ TEST_F(ServiceTest, ReloadUnderTrafficLosesNoFrameOnAnUnchangedInterface) {
   ASSERT_EQ(prc0.size(), 1u) << "an unchanged interface keeps its file through reloads";
   std::vector<std::uint32_t> expected(sent.load());
   for (std::uint32_t i = 0; i < expected.size(); ++i) expected[i] = i;
-  EXPECT_EQ(sequencesOfFiles(prc0), expected) << "every frame once, in order";
+  EXPECT_EQ(sequencesAcross(prc0), expected) << "every frame once, in order";
   const auto prc1 = finishedFilesOf(outputDirectory(), "prc1");
   std::vector<std::uint32_t> expected1(50);
   for (std::uint32_t i = 0; i < 50; ++i) expected1[i] = 900'000 + i;
-  EXPECT_EQ(sequencesOfFiles(prc1), expected1);
+  EXPECT_EQ(sequencesAcross(prc1), expected1);
 
   // The notify protocol: ready, then each reload wrapped in RELOADING=1 / READY=1, then stopping.
   std::vector<std::string> kinds;
@@ -123,7 +114,7 @@ TEST_F(ServiceTest, ReloadChangesAFilterInPlaceWithoutANewFile) {
   std::vector<std::uint32_t> expected;
   for (std::uint32_t i = 0; i < 10; ++i) expected.push_back(i);
   for (std::uint32_t i = 0; i < 10; ++i) expected.push_back(300 + i);
-  EXPECT_EQ(sequencesOfFiles(files), expected);
+  EXPECT_EQ(sequencesAcross(files), expected);
 }
 
 TEST_F(ServiceTest, StartedAsRootItRunsAsTheGivenUserWithOnlyTheTwoCapabilities) {
@@ -145,7 +136,7 @@ TEST_F(ServiceTest, StartedAsRootItRunsAsTheGivenUserWithOnlyTheTwoCapabilities)
   auto sender = hosts.senderOn();
   for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
-  EXPECT_EQ(sequencesOfFiles(finishedFilesOf(outputDirectory(), "prc0")).size(), 10u);
+  EXPECT_EQ(sequencesAcross(finishedFilesOf(outputDirectory(), "prc0")).size(), 10u);
 }
 
 }  // namespace
