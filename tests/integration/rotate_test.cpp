@@ -2,6 +2,7 @@
 // recorded by pcap-recorderd with rotation on, the files read back with libpcap and Wireshark.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -226,6 +227,14 @@ TEST_F(RotateTest, AFullDiskIsSurvivedAndWritingResumesWhenSpaceReturns) {
   }
   ASSERT_TRUE(daemon.waitForLog("No space left on device")) << daemon.log();
   ASSERT_TRUE(daemon.running()) << daemon.log();
+  // Paused, the recorder holds no file; the finisher thread may still be renaming the last one.
+  auto hasPart = [&] {
+    const auto names = listDirectory(outputDirectory());
+    return std::any_of(names.begin(), names.end(),
+                       [](const std::string& name) { return name.ends_with(".part"); });
+  };
+  for (int wait = 0; wait < 250 && hasPart(); ++wait) std::this_thread::sleep_for(20ms);
+  ASSERT_FALSE(hasPart()) << daemon.log();
 
   for (const auto& name : listDirectory(outputDirectory())) {
     if (name.ends_with(".pcap")) fs::remove(outputDirectory() / name);
