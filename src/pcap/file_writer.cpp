@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 
@@ -14,6 +15,27 @@ namespace pcap_recorder::pcap {
 namespace {
 
 constexpr unsigned kMaxNameAttempts = 10000;
+// What one writev() takes; more segments wait for the next call.
+constexpr std::size_t kMaxSegments = IOV_MAX;
+
+// Copies `size` bytes from `offset` in the stream that `segments` make, as the file receives it.
+bool readSegments(const std::vector<iovec>& segments, std::size_t offset, void* out,
+                  std::size_t size) {
+  auto* to = static_cast<std::byte*>(out);
+  for (const iovec& segment : segments) {
+    if (size == 0) break;
+    if (offset >= segment.iov_len) {
+      offset -= segment.iov_len;
+      continue;
+    }
+    const std::size_t take = std::min(size, segment.iov_len - offset);
+    std::memcpy(to, static_cast<const std::byte*>(segment.iov_base) + offset, take);
+    to += take;
+    size -= take;
+    offset = 0;
+  }
+  return size == 0;
+}
 
 bool exists(int directoryFd, const std::string& name) {
   struct stat st;
@@ -38,6 +60,7 @@ PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
     : directoryFd_(directoryFd),
       options_(options),
       buffer_(std::make_unique<std::byte[]>(options.bufferBytes)) {
+  segments_.reserve(kMaxSegments);  // no allocation while capturing
   for (unsigned attempt = firstCounter; attempt < firstCounter + kMaxNameAttempts; ++attempt) {
     const auto candidate = nameWithSuffix(finalName, attempt);
     if (exists(directoryFd, candidate)) continue;
@@ -82,12 +105,49 @@ bool PcapFileWriter::append(const Frame& frame) noexcept {
   }
   encodeRecord(frame, options_.snaplen, options_.timestampUnit, buffer_.get() + buffered_);
   buffered_ += size;
+  noteRecord(frame);
+  return true;
+}
+
+bool PcapFileWriter::appendInPlace(const Frame& frame) noexcept {
+  if (frame.data.size() < kInPlaceFrameBytes) return append(frame);
+  if (errno_ != 0) {
+    ++lostPackets_;
+    return false;
+  }
+  // Room for the head in the buffer, and for three more segments: the buffer's, the frame and
+  // the buffer's once more when the write comes.
+  const bool full =
+      buffered_ + kMaxRecordHeadBytes > options_.bufferBytes || segments_.size() + 3 > kMaxSegments;
+  if (full && !writeBuffer()) {
+    ++lostPackets_;
+    return false;
+  }
+  const SplitRecord split =
+      encodeRecordHead(frame, options_.snaplen, options_.timestampUnit, buffer_.get() + buffered_);
+  buffered_ += split.headBytes;
+  if (!split.rest.empty()) {
+    endBufferSegment();
+    // writev() only reads through iov_base; the cast is for the struct's type.
+    segments_.push_back({const_cast<std::byte*>(split.rest.data()), split.rest.size()});
+    inPlaceBytes_ += split.rest.size();
+  }
+  noteRecord(frame);
+  return true;
+}
+
+void PcapFileWriter::noteRecord(const Frame& frame) noexcept {
   ++recordsBuffered_;
   const Timestamp stamp{frame.seconds, frame.nanoseconds};
   if (packets_ == 0) firstPacket_ = stamp;
   lastPacket_ = stamp;
   ++packets_;
-  return true;
+}
+
+void PcapFileWriter::endBufferSegment() noexcept {
+  if (buffered_ == bufferedInSegments_) return;
+  segments_.push_back({buffer_.get() + bufferedInSegments_, buffered_ - bufferedInSegments_});
+  bufferedInSegments_ = buffered_;
 }
 
 bool PcapFileWriter::flush() noexcept {
@@ -95,23 +155,54 @@ bool PcapFileWriter::flush() noexcept {
 }
 
 bool PcapFileWriter::writeBuffer() noexcept {
+  endBufferSegment();
+  const std::size_t pending = buffered_ + inPlaceBytes_;
   std::size_t written = 0;
-  while (written < buffered_) {
-    const ssize_t n = ::write(fd_.get(), buffer_.get() + written, buffered_ - written);
+  if (!writeSegments(written)) {
+    cutToLastCompleteRecord(written);
+    return false;
+  }
+  committedBytes_ += pending;
+  committedPackets_ += recordsBuffered_;
+  if (recordsBuffered_ > 0) lastPacketInFile_ = lastPacket_;
+  discardPending();
+  return true;
+}
+
+// Writes every segment; `written` tells how far it got when a write fails.
+bool PcapFileWriter::writeSegments(std::size_t& written) noexcept {
+  std::size_t first = 0;        // the first segment not wholly written
+  std::size_t doneOfFirst = 0;  // bytes of it already written
+  while (first < segments_.size()) {
+    iovec& partial = segments_[first];
+    const iovec whole = partial;
+    partial.iov_base = static_cast<std::byte*>(partial.iov_base) + doneOfFirst;
+    partial.iov_len -= doneOfFirst;
+    const ssize_t n =
+        ::writev(fd_.get(), segments_.data() + first, static_cast<int>(segments_.size() - first));
+    partial = whole;  // kept whole: a failed write is cut back by reading the segments again
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       errno_ = n < 0 ? errno : ENOSPC;
-      cutToLastCompleteRecord(written);
       return false;
     }
     written += static_cast<std::size_t>(n);
+    std::size_t left = doneOfFirst + static_cast<std::size_t>(n);
+    while (first < segments_.size() && left >= segments_[first].iov_len) {
+      left -= segments_[first].iov_len;
+      ++first;
+    }
+    doneOfFirst = left;
   }
-  committedBytes_ += buffered_;
-  committedPackets_ += recordsBuffered_;
-  if (recordsBuffered_ > 0) lastPacketInFile_ = lastPacket_;
+  return true;
+}
+
+void PcapFileWriter::discardPending() noexcept {
   buffered_ = 0;
   recordsBuffered_ = 0;
-  return true;
+  segments_.clear();
+  bufferedInSegments_ = 0;
+  inPlaceBytes_ = 0;
 }
 
 // Why: a short write can end inside a record; readers would report the file "cut short in the
@@ -124,9 +215,9 @@ void PcapFileWriter::cutToLastCompleteRecord(std::size_t bytesWritten) noexcept 
     keep = bytesWritten >= sizeof(FileHeader) ? sizeof(FileHeader) : 0;
   }
   std::size_t offset = committedBytes_ == 0 ? sizeof(FileHeader) : 0;
-  while (offset + sizeof(RecordHeader) <= buffered_) {
+  while (offset + sizeof(RecordHeader) <= buffered_ + inPlaceBytes_) {
     RecordHeader header;
-    std::memcpy(&header, buffer_.get() + offset, sizeof header);
+    if (!readSegments(segments_, offset, &header, sizeof header)) break;
     const std::size_t end = offset + sizeof header + header.includedLength;
     if (end > bytesWritten) break;
     keep = end;
@@ -150,8 +241,7 @@ void PcapFileWriter::cutToLastCompleteRecord(std::size_t bytesWritten) noexcept 
         ::ftruncate(fd_.get(), static_cast<off_t>(committedBytes_));
   }
   ::lseek(fd_.get(), static_cast<off_t>(committedBytes_), SEEK_SET);
-  buffered_ = 0;
-  recordsBuffered_ = 0;
+  discardPending();
 }
 
 ClosedFile PcapFileWriter::close() {

@@ -35,8 +35,8 @@ std::size_t encodedSize(const Frame& frame, std::uint32_t snaplen) noexcept {
   return sizeof(RecordHeader) + std::min<std::size_t>(capturedLength(frame), snaplen);
 }
 
-std::byte* encodeRecord(const Frame& frame, std::uint32_t snaplen, TimestampUnit unit,
-                        std::byte* out) noexcept {
+SplitRecord encodeRecordHead(const Frame& frame, std::uint32_t snaplen, TimestampUnit unit,
+                             std::byte* head) noexcept {
   const bool withTag = reinsertsTag(frame);
   const auto included =
       static_cast<std::uint32_t>(std::min<std::size_t>(capturedLength(frame), snaplen));
@@ -47,24 +47,27 @@ std::byte* encodeRecord(const Frame& frame, std::uint32_t snaplen, TimestampUnit
       .originalLength =
           frame.wireLength + (withTag ? static_cast<std::uint32_t>(kVlanTagBytes) : 0),
   };
-  std::memcpy(out, &header, sizeof header);
-  out += sizeof header;
+  std::memcpy(head, &header, sizeof header);
+  if (!withTag) return {sizeof header, frame.data.first(included)};
 
-  if (!withTag) {
-    std::memcpy(out, frame.data.data(), included);
-    return out + included;
-  }
   // Why: the kernel strips the 802.1Q header into metadata; the file must show the wire format.
-  std::byte wire[kMacAddressesBytes + kVlanTagBytes];
+  std::byte* wire = head + sizeof header;
   std::memcpy(wire, frame.data.data(), kMacAddressesBytes);
   const std::uint16_t tpid = htons(frame.vlanTag.tpid);
   const std::uint16_t tci = htons(frame.vlanTag.tci);
   std::memcpy(wire + kMacAddressesBytes, &tpid, 2);
   std::memcpy(wire + kMacAddressesBytes + 2, &tci, 2);
-  const std::size_t head = std::min<std::size_t>(sizeof wire, included);
-  std::memcpy(out, wire, head);
-  std::memcpy(out + head, frame.data.data() + kMacAddressesBytes, included - head);
-  return out + included;
+  // A snaplen shorter than the rebuilt start cuts it; then nothing of the frame is left over.
+  const std::size_t wireBytes = std::min<std::size_t>(kMacAddressesBytes + kVlanTagBytes, included);
+  return {sizeof header + wireBytes, frame.data.subspan(kMacAddressesBytes, included - wireBytes)};
+}
+
+std::byte* encodeRecord(const Frame& frame, std::uint32_t snaplen, TimestampUnit unit,
+                        std::byte* out) noexcept {
+  const SplitRecord split = encodeRecordHead(frame, snaplen, unit, out);
+  out += split.headBytes;
+  if (!split.rest.empty()) std::memcpy(out, split.rest.data(), split.rest.size());
+  return out + split.rest.size();
 }
 
 }  // namespace pcap_recorder::pcap

@@ -288,8 +288,10 @@ void Recorder::processBlock(std::span<const std::byte> block) {
           return;
         }
         // A failed write ends the file at once, so it is finished for what it is.
-        if (!writer_->append(frame)) pauseAfterWriteFailure();
+        if (!writer_->appendInPlace(frame)) pauseAfterWriteFailure();
       });
+  // Frames written in place are read from the block: they reach the file before it goes back.
+  if (writer_ && !writer_->writeInPlaceFrames()) pauseAfterWriteFailure();
   outgoingCopiesSkipped_ += walk.skipped;
   counters_.addLostToDisk(withoutFile);
   publishWriterCounts();

@@ -1,5 +1,7 @@
 // Writes one classic pcap file: created as `<name>.part`, filled through a large buffer so the
 // disk sees big sequential writes, and finished by fsync and an atomic rename to `<name>`.
+// Large frames can be written straight from the capture ring (appendInPlace): one writev() takes
+// the record headers from the buffer and the frames from the ring, which saves copying each byte.
 //
 // A file never holds a half-written record: when a write fails (a full disk, an I/O error) the
 // file is cut back to its last complete record and the writer refuses further records.
@@ -7,10 +9,12 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "pcap_recorder/pcap/format.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
@@ -82,8 +86,18 @@ class PcapFileWriter {
   PcapFileWriter(const PcapFileWriter&) = delete;
   PcapFileWriter& operator=(const PcapFileWriter&) = delete;
 
-  // Appends one record. False when the file can no longer be written; see lastErrno().
+  // Appends one record, copying the frame. False when the file can no longer be written; see
+  // lastErrno().
   bool append(const Frame& frame) noexcept;
+
+  // Appends one record; a frame of at least kInPlaceFrameBytes is not copied but written from
+  // where it is, so its bytes must stay as they are until writeInPlaceFrames() or flush().
+  bool appendInPlace(const Frame& frame) noexcept;
+  static constexpr std::size_t kInPlaceFrameBytes = 256;  // below, a copy costs less than a segment
+
+  // Writes out every record whose frame is still in place (nothing when there is none), so its
+  // memory can be reused. False on a write error.
+  bool writeInPlaceFrames() noexcept { return inPlaceBytes_ == 0 || flush(); }
 
   // Hands buffered records to the kernel so readers see them. False on a write error.
   bool flush() noexcept;
@@ -100,7 +114,7 @@ class PcapFileWriter {
   std::string partName() const { return finalName_ + kPartSuffix; }
   // Records accepted so far, and the file's size once they are all written.
   std::uint64_t packets() const noexcept { return packets_; }
-  std::uint64_t bytes() const noexcept { return committedBytes_ + buffered_; }
+  std::uint64_t bytes() const noexcept { return committedBytes_ + buffered_ + inPlaceBytes_; }
   // What has reached the file (the kernel's page cache) so far.
   std::uint64_t packetsInFile() const noexcept { return committedPackets_; }
   std::uint64_t bytesInFile() const noexcept { return committedBytes_; }
@@ -110,7 +124,11 @@ class PcapFileWriter {
   std::uint64_t packetsLostToWriteErrors() const noexcept { return lostPackets_; }
 
  private:
+  void noteRecord(const Frame& frame) noexcept;
+  void endBufferSegment() noexcept;
+  void discardPending() noexcept;
   bool writeBuffer() noexcept;
+  bool writeSegments(std::size_t& written) noexcept;
   void cutToLastCompleteRecord(std::size_t bytesWritten) noexcept;
 
   int directoryFd_;
@@ -121,7 +139,12 @@ class PcapFileWriter {
   std::unique_ptr<std::byte[]> buffer_;
   std::size_t buffered_ = 0;
   std::size_t recordsBuffered_ = 0;
-  std::uint64_t committedBytes_ = 0;  // in the file, ending on a record boundary
+  // What the next write takes, in file order, while frames are in place: stretches of buffer_
+  // and frames where they are. Empty when every pending byte is in buffer_.
+  std::vector<iovec> segments_;
+  std::size_t bufferedInSegments_ = 0;  // buffer_ bytes already in segments_
+  std::size_t inPlaceBytes_ = 0;        // frame bytes in segments_, not in buffer_
+  std::uint64_t committedBytes_ = 0;    // in the file, ending on a record boundary
   std::uint64_t packets_ = 0;
   std::uint64_t committedPackets_ = 0;
   std::uint64_t lostPackets_ = 0;

@@ -65,4 +65,19 @@ std::size_t encodedSize(const Frame& frame, std::uint32_t snaplen) noexcept;
 std::byte* encodeRecord(const Frame& frame, std::uint32_t snaplen, TimestampUnit unit,
                         std::byte* out) noexcept;
 
+// A record split for writing without a copy: `head` holds the record header (and, for a frame
+// whose VLAN tag goes back, the frame's start rebuilt with the tag); `rest` is the remainder of
+// the record, still where the frame is. head + rest is what encodeRecord() writes.
+inline constexpr std::size_t kMaxRecordHeadBytes =
+    sizeof(RecordHeader) + kMacAddressesBytes + kVlanTagBytes;
+
+struct SplitRecord {
+  std::size_t headBytes = 0;  // used of the head buffer
+  std::span<const std::byte> rest;
+};
+
+// Writes the head at `head`, which has room for kMaxRecordHeadBytes.
+SplitRecord encodeRecordHead(const Frame& frame, std::uint32_t snaplen, TimestampUnit unit,
+                             std::byte* head) noexcept;
+
 }  // namespace pcap_recorder::pcap

@@ -73,6 +73,7 @@ class Recorder {
   using Nanoseconds = rotation::Nanoseconds;
 
   void run() noexcept;
+  // Large frames go to the file straight from `block`, so they are written before it returns.
   void processBlock(std::span<const std::byte> block);
   void drainAfterStop();
   void onIdle(Nanoseconds now);

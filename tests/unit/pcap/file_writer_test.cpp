@@ -179,6 +179,89 @@ TEST_F(PcapFileWriterTest, AFailedWriteLeavesOnlyCompleteRecordsInTheFinishedFil
 namespace pcap_recorder::pcap {
 namespace {
 
+// Frames written in place must be in the file once writeInPlaceFrames() returns: the capture
+// ring reuses their memory right after.
+TEST_F(PcapFileWriterTest, FramesWrittenInPlaceReadBackAfterTheirMemoryIsReused) {
+  PcapFileWriter writer(directory_.get(), "m.pcap", WriterOptions{});
+  std::vector<std::vector<std::byte>> expected;
+  std::vector<std::byte> block;  // reused for every "block", like a ring block
+  for (std::uint32_t blockNumber = 0; blockNumber < 20; ++blockNumber) {
+    std::vector<std::vector<std::byte>> frames;
+    for (std::uint32_t i = 0; i < 7; ++i) {
+      const std::uint32_t sequence = blockNumber * 7 + i;
+      // Small frames are copied, large ones written in place: both kinds, in one file.
+      const std::size_t size = i % 3 == 0 ? 64 : 300 + 150 * i;
+      frames.push_back(testing::buildUdpFrame({.sequence = sequence, .frameBytes = size}));
+    }
+    block.clear();
+    for (const auto& frame : frames) block.insert(block.end(), frame.begin(), frame.end());
+    std::size_t offset = 0;
+    for (const auto& frame : frames) {
+      const Frame inBlock{.seconds = blockNumber,
+                          .wireLength = static_cast<std::uint32_t>(frame.size()),
+                          .data = std::span(block).subspan(offset, frame.size())};
+      ASSERT_TRUE(writer.appendInPlace(inBlock));
+      offset += frame.size();
+      expected.push_back(frame);
+    }
+    ASSERT_TRUE(writer.writeInPlaceFrames());
+    EXPECT_EQ(fs::file_size(dir_ / "m.pcap.part"), writer.bytesInFile());
+    std::fill(block.begin(), block.end(), std::byte{0xEE});  // the ring takes the block back
+  }
+  const auto summary = writer.finish();
+  EXPECT_EQ(summary.packets, expected.size());
+  const auto file = testing::readPcapFile(dir_ / "m.pcap");
+  ASSERT_EQ(file.records.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(file.records[i].data, expected[i]) << "record " << i;
+  }
+}
+
+TEST_F(PcapFileWriterTest, ManyFramesInPlaceAreWrittenInSeveralWrites) {
+  // More frames in place than one writev() takes (IOV_MAX segments).
+  PcapFileWriter writer(directory_.get(), "n.pcap", WriterOptions{});
+  std::vector<std::vector<std::byte>> frames;
+  for (std::uint32_t i = 0; i < 3000; ++i) {
+    frames.push_back(testing::buildUdpFrame({.sequence = i, .frameBytes = 400}));
+  }
+  for (std::uint32_t i = 0; i < frames.size(); ++i) {
+    ASSERT_TRUE(writer.appendInPlace(frameOf(frames[i], i)));
+  }
+  EXPECT_EQ(writer.bytes(), 24u + 3000u * (16 + 400));
+  const auto summary = writer.finish();
+  EXPECT_EQ(summary.bytes, 24u + 3000u * (16 + 400));
+  const auto file = testing::readPcapFile(dir_ / "n.pcap");
+  ASSERT_EQ(file.records.size(), frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    ASSERT_EQ(file.records[i].data, frames[i]) << "record " << i;
+  }
+}
+
+TEST_F(PcapFileWriterTest, AFailedWriteOfFramesInPlaceLeavesOnlyCompleteRecords) {
+  std::uint64_t offered = 0;
+  PcapFileWriter writer(directory_.get(), "p.pcap", WriterOptions{});
+  const auto frame = testing::buildUdpFrame({.frameBytes = 1000});
+  {
+    FileSizeLimit limit(10'000);
+    for (std::uint32_t i = 0; i < 200 && !writer.failed(); ++i) {
+      ++offered;
+      writer.appendInPlace(frameOf(frame, i));
+      if (i % 4 == 3) writer.writeInPlaceFrames();
+    }
+  }
+  EXPECT_TRUE(writer.failed());
+  EXPECT_EQ(writer.lastErrno(), EFBIG);
+  const auto summary = writer.finish();
+  EXPECT_LE(summary.bytes, 10'000u);
+  EXPECT_EQ((summary.bytes - 24) % (16 + 1000), 0u) << "the file must end on a record boundary";
+  EXPECT_EQ(fs::file_size(dir_ / summary.name), summary.bytes);
+  const auto file = testing::readPcapFile(dir_ / summary.name);
+  EXPECT_EQ(file.records.size(), summary.packets);
+  EXPECT_EQ(summary.packets + writer.packetsLostToWriteErrors(), offered)
+      << "every record offered is either in the file or counted as lost";
+  EXPECT_GT(summary.packets, 0u);
+}
+
 TEST_F(PcapFileWriterTest, CountsOnFromTheGivenCounterSoAFreedNameIsNotReused) {
   PcapFileWriter writer(directory_.get(), "k.pcap", WriterOptions{}, 3);
   EXPECT_EQ(writer.finalName(), "k_003.pcap");

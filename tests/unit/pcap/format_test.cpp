@@ -109,5 +109,35 @@ TEST(PcapFormat, SnaplenInsideTheVlanTagCutsTheTagToo) {
   EXPECT_EQ(record[16 + 13], std::byte{0xa8});
 }
 
+// The writer writes large frames as a head it builds and the rest from where the frame is: the
+// two together must be exactly the record encodeRecord() builds, tag, snaplen and all.
+TEST(PcapFormat, HeadAndRestOfASplitRecordAreTheWholeRecord) {
+  for (const std::size_t size : {0, 5, 12, 13, 16, 60, 1514}) {
+    const auto data = sampleFrame(size);
+    for (const bool tagged : {false, true}) {
+      for (const std::uint32_t snaplen : {10u, 14u, 16u, 17u, 64u, 262144u}) {
+        const Frame frame{.seconds = 9,
+                          .nanoseconds = 1234,
+                          .wireLength = static_cast<std::uint32_t>(size),
+                          .data = data,
+                          .hasVlanTag = tagged,
+                          .vlanTag = {.tpid = 0x8100, .tci = 42}};
+        std::byte head[kMaxRecordHeadBytes];
+        const SplitRecord split =
+            encodeRecordHead(frame, snaplen, TimestampUnit::nanoseconds, head);
+        ASSERT_LE(split.headBytes, kMaxRecordHeadBytes);
+        std::vector<std::byte> joined(head, head + split.headBytes);
+        joined.insert(joined.end(), split.rest.begin(), split.rest.end());
+        EXPECT_EQ(joined, encode(frame, snaplen, TimestampUnit::nanoseconds))
+            << "frame " << size << " B, tagged " << tagged << ", snaplen " << snaplen;
+        if (!split.rest.empty()) {
+          EXPECT_GE(split.rest.data(), data.data()) << "the rest must be read from the frame";
+          EXPECT_LE(split.rest.data() + split.rest.size(), data.data() + data.size());
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pcap_recorder::pcap
