@@ -109,8 +109,7 @@ bool PcapFileWriter::append(const Frame& frame) noexcept {
   return true;
 }
 
-bool PcapFileWriter::appendInPlace(const Frame& frame) noexcept {
-  if (frame.data.size() < kInPlaceFrameBytes) return append(frame);
+bool PcapFileWriter::appendLargeInPlace(const Frame& frame) noexcept {
   if (errno_ != 0) {
     ++lostPackets_;
     return false;

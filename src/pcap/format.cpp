@@ -18,28 +18,11 @@ FileHeader makeFileHeader(TimestampUnit unit, std::uint32_t snaplen) {
   };
 }
 
-namespace {
-
-// A tag goes back only into a frame long enough to hold the MAC addresses it follows.
-bool reinsertsTag(const Frame& frame) noexcept {
-  return frame.hasVlanTag && frame.data.size() >= kMacAddressesBytes;
-}
-
-std::size_t capturedLength(const Frame& frame) noexcept {
-  return frame.data.size() + (reinsertsTag(frame) ? kVlanTagBytes : 0);
-}
-
-}  // namespace
-
-std::size_t encodedSize(const Frame& frame, std::uint32_t snaplen) noexcept {
-  return sizeof(RecordHeader) + std::min<std::size_t>(capturedLength(frame), snaplen);
-}
-
 SplitRecord encodeRecordHead(const Frame& frame, std::uint32_t snaplen, TimestampUnit unit,
                              std::byte* head) noexcept {
   const bool withTag = reinsertsTag(frame);
   const auto included =
-      static_cast<std::uint32_t>(std::min<std::size_t>(capturedLength(frame), snaplen));
+      static_cast<std::uint32_t>(encodedSize(frame, snaplen) - sizeof(RecordHeader));
   const RecordHeader header{
       .seconds = frame.seconds,
       .fraction = unit == TimestampUnit::nanoseconds ? frame.nanoseconds : frame.nanoseconds / 1000,

@@ -92,7 +92,9 @@ class PcapFileWriter {
 
   // Appends one record; a frame of at least kInPlaceFrameBytes is not copied but written from
   // where it is, so its bytes must stay as they are until writeInPlaceFrames() or flush().
-  bool appendInPlace(const Frame& frame) noexcept;
+  bool appendInPlace(const Frame& frame) noexcept {
+    return frame.data.size() < kInPlaceFrameBytes ? append(frame) : appendLargeInPlace(frame);
+  }
   static constexpr std::size_t kInPlaceFrameBytes = 256;  // below, a copy costs less than a segment
 
   // Writes out every record whose frame is still in place (nothing when there is none), so its
@@ -124,6 +126,7 @@ class PcapFileWriter {
   std::uint64_t packetsLostToWriteErrors() const noexcept { return lostPackets_; }
 
  private:
+  bool appendLargeInPlace(const Frame& frame) noexcept;
   void noteRecord(const Frame& frame) noexcept;
   void endBufferSegment() noexcept;
   void discardPending() noexcept;

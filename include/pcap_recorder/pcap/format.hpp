@@ -55,9 +55,17 @@ struct Frame {
   VlanTag vlanTag{};
 };
 
+// A tag goes back only into a frame long enough to hold the MAC addresses it follows.
+inline bool reinsertsTag(const Frame& frame) noexcept {
+  return frame.hasVlanTag && frame.data.size() >= kMacAddressesBytes;
+}
+
 // Bytes encodeRecord() writes for `frame`: header plus the frame (with its VLAN tag put back)
-// cut to `snaplen`.
-std::size_t encodedSize(const Frame& frame, std::uint32_t snaplen) noexcept;
+// cut to `snaplen`. Inline: it is asked for every packet.
+inline std::size_t encodedSize(const Frame& frame, std::uint32_t snaplen) noexcept {
+  const std::size_t captured = frame.data.size() + (reinsertsTag(frame) ? kVlanTagBytes : 0);
+  return sizeof(RecordHeader) + (captured < snaplen ? captured : snaplen);
+}
 
 // Writes the record header and frame at `out`, which has room for encodedSize() bytes; returns
 // the byte after the record. A stripped VLAN tag goes back after the MAC addresses, as on the wire
