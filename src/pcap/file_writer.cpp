@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -42,6 +43,13 @@ bool exists(int directoryFd, const std::string& name) {
   return ::fstatat(directoryFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+// append() copies a whole record into the buffer, after the file header when the file is new.
+WriterOptions withRoomForTheLargestRecord(WriterOptions options) {
+  const std::size_t largest = sizeof(FileHeader) + sizeof(RecordHeader) + options.snaplen;
+  options.bufferBytes = std::max(options.bufferBytes, largest);
+  return options;
+}
+
 }  // namespace
 
 std::string nameWithSuffix(const std::string& name, unsigned counter) {
@@ -58,8 +66,8 @@ std::string nameWithSuffix(const std::string& name, unsigned counter) {
 PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
                                const WriterOptions& options, unsigned firstCounter)
     : directoryFd_(directoryFd),
-      options_(options),
-      buffer_(std::make_unique<std::byte[]>(options.bufferBytes)) {
+      options_(withRoomForTheLargestRecord(options)),
+      buffer_(std::make_unique<std::byte[]>(options_.bufferBytes)) {
   segments_.reserve(kMaxSegments);  // no allocation while capturing
   for (unsigned attempt = firstCounter; attempt < firstCounter + kMaxNameAttempts; ++attempt) {
     const auto candidate = nameWithSuffix(finalName, attempt);

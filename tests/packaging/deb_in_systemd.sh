@@ -23,29 +23,13 @@ set -euo pipefail
 source_dir=$(realpath "$1") send_frames=$2
 sandbox=${SD_SANDBOX_TOOL:-$source_dir/../shared/tools/systemd-sandbox}
 
-skip() { echo "SKIP: $*"; exit 77; }
+source "$(dirname "$0")/../support/sandbox.sh"
 [[ $(id -u) == 0 ]] || skip "needs root to build the package and boot a systemd sandbox"
 [[ -x $sandbox ]] || skip "no systemd-sandbox at $sandbox"
 command -v tshark >/dev/null || skip "needs tshark"
 command -v apt-get >/dev/null || skip "needs apt-get (Debian)"
 
-export SD_SANDBOX_NAME=prdeb$$
-sender=prdebsend$$
-work=$(mktemp -d)
-S() { "$sandbox" "$@"; }
-in_sandbox() { "$sandbox" exec "$@"; }
-cleanup() {
-  S down >/dev/null 2>&1 || true
-  ip netns delete "$sender" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  in_sandbox journalctl --no-pager -u pcap-recorder -n 60 2>/dev/null || true
-  exit 1
-}
-check() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
+sandbox_begin prdeb
 started=$SECONDS
 
 # --- Build (or reuse) the package ---------------------------------------------------------------

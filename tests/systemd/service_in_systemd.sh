@@ -10,28 +10,12 @@ set -euo pipefail
 source_dir=$1 daemon=$2 ctl=$3 send_frames=$4
 sandbox=${SD_SANDBOX_TOOL:-$source_dir/../shared/tools/systemd-sandbox}
 
-skip() { echo "SKIP: $*"; exit 77; }
+source "$(dirname "$0")/../support/sandbox.sh"
 [[ $(id -u) == 0 ]] || skip "needs root to boot a systemd sandbox"
 [[ -x $sandbox ]] || skip "no systemd-sandbox at $sandbox"
 command -v tshark >/dev/null || skip "needs tshark"
 
-export SD_SANDBOX_NAME=prsd$$
-sender=prsend$$
-work=$(mktemp -d)
-S() { "$sandbox" "$@"; }
-in_sandbox() { "$sandbox" exec "$@"; }
-cleanup() {
-  S down >/dev/null 2>&1 || true
-  ip netns delete "$sender" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  in_sandbox journalctl --no-pager -u pcap-recorder -n 60 2>/dev/null || true
-  exit 1
-}
-check() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
+sandbox_begin prsd
 
 S up >/dev/null
 # Installed as a package would install them.

@@ -650,6 +650,14 @@ TEST(ConfigParse, RejectsSharedDirectoriesWhenOnlyOneTemplateContainsTheInterfac
               IsProblem(3, 5, HasSubstr("their file names could collide")));
 }
 
+TEST(ConfigParse, RejectsATemplateWithTheInterfaceAfterOneWithoutIt) {
+  // eth0 writes "eth1-...", where eth1's default template puts its files.
+  EXPECT_THAT(problemOf("interfaces:\n"
+                        "  - {name: eth0, file_name: \"eth1-%Y%m%dT%H%M%S.pcap\"}\n"
+                        "  - name: eth1\n"),
+              IsProblem(3, 5, HasSubstr("interfaces eth0 (line 2) and eth1 both write to")));
+}
+
 // --- Documents that are not a config ---------------------------------------------------------
 
 TEST(ConfigParse, ReportsBrokenYamlAtTheParsersPosition) {

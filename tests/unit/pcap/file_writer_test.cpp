@@ -262,6 +262,18 @@ TEST_F(PcapFileWriterTest, AFailedWriteOfFramesInPlaceLeavesOnlyCompleteRecords)
   EXPECT_GT(summary.packets, 0u);
 }
 
+TEST_F(PcapFileWriterTest, ABufferSmallerThanARecordGrowsToHoldIt) {
+  PcapFileWriter writer(directory_.get(), "q.pcap",
+                        WriterOptions{.snaplen = 2000, .bufferBytes = 64});
+  const auto frame = testing::buildUdpFrame({.frameBytes = 1500});
+  ASSERT_TRUE(writer.append(frameOf(frame, 1)));
+  ASSERT_TRUE(writer.append(frameOf(frame, 2)));
+  writer.finish();
+  const auto file = testing::readPcapFile(dir_ / "q.pcap");
+  ASSERT_EQ(file.records.size(), 2u);
+  EXPECT_EQ(file.records[1].data, frame);
+}
+
 TEST_F(PcapFileWriterTest, CountsOnFromTheGivenCounterSoAFreedNameIsNotReused) {
   PcapFileWriter writer(directory_.get(), "k.pcap", WriterOptions{}, 3);
   EXPECT_EQ(writer.finalName(), "k_003.pcap");
