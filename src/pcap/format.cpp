@@ -34,14 +34,16 @@ SplitRecord encodeRecordHead(const Frame& frame, std::uint32_t snaplen, Timestam
   if (!withTag) return {sizeof header, frame.data.first(included)};
 
   // Why: the kernel strips the 802.1Q header into metadata; the file must show the wire format.
-  std::byte* wire = head + sizeof header;
+  std::byte wire[kMacAddressesBytes + kVlanTagBytes];
   std::memcpy(wire, frame.data.data(), kMacAddressesBytes);
   const std::uint16_t tpid = htons(frame.vlanTag.tpid);
   const std::uint16_t tci = htons(frame.vlanTag.tci);
   std::memcpy(wire + kMacAddressesBytes, &tpid, 2);
   std::memcpy(wire + kMacAddressesBytes + 2, &tci, 2);
-  // A snaplen shorter than the rebuilt start cuts it; then nothing of the frame is left over.
-  const std::size_t wireBytes = std::min<std::size_t>(kMacAddressesBytes + kVlanTagBytes, included);
+  // A snaplen shorter than the rebuilt start cuts it (and `head` may have room for no more); then
+  // nothing of the frame is left over.
+  const std::size_t wireBytes = std::min<std::size_t>(sizeof wire, included);
+  std::memcpy(head + sizeof header, wire, wireBytes);
   return {sizeof header + wireBytes, frame.data.subspan(kMacAddressesBytes, included - wireBytes)};
 }
 

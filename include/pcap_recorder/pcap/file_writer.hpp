@@ -92,10 +92,13 @@ class PcapFileWriter {
   // lastErrno().
   bool append(const Frame& frame) noexcept;
 
-  // Appends one record; a frame of at least kInPlaceFrameBytes is not copied but written from
-  // where it is, so its bytes must stay as they are until writeInPlaceFrames() or flush().
+  // Appends one record; a frame that puts at least kInPlaceFrameBytes in the file is not copied
+  // but written from where it is, so its bytes must stay as they are until writeInPlaceFrames()
+  // or flush().
   bool appendInPlace(const Frame& frame) noexcept {
-    return frame.data.size() < kInPlaceFrameBytes ? append(frame) : appendLargeInPlace(frame);
+    return encodedSize(frame, options_.snaplen) < sizeof(RecordHeader) + kInPlaceFrameBytes
+               ? append(frame)
+               : appendLargeInPlace(frame);
   }
   static constexpr std::size_t kInPlaceFrameBytes = 256;  // below, a copy costs less than a segment
 

@@ -84,7 +84,8 @@ struct SplitRecord {
   std::span<const std::byte> rest;
 };
 
-// Writes the head at `head`, which has room for kMaxRecordHeadBytes.
+// Writes the head at `head`, which has room for kMaxRecordHeadBytes or for encodedSize() bytes,
+// whichever is less.
 SplitRecord encodeRecordHead(const Frame& frame, std::uint32_t snaplen, TimestampUnit unit,
                              std::byte* head) noexcept;
 

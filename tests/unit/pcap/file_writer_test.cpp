@@ -218,18 +218,22 @@ TEST_F(PcapFileWriterTest, FramesWrittenInPlaceReadBackAfterTheirMemoryIsReused)
 }
 
 TEST_F(PcapFileWriterTest, ManyFramesInPlaceAreWrittenInSeveralWrites) {
-  // More frames in place than one writev() takes (IOV_MAX segments).
+  // More frames in place than one writev() takes (IOV_MAX segments), with small copied frames
+  // between them, so each in-place frame takes three segments at the most.
   PcapFileWriter writer(directory_.get(), "n.pcap", WriterOptions{});
   std::vector<std::vector<std::byte>> frames;
+  std::uint64_t expectedBytes = 24;
   for (std::uint32_t i = 0; i < 3000; ++i) {
-    frames.push_back(testing::buildUdpFrame({.sequence = i, .frameBytes = 400}));
+    const std::size_t size = i % 2 == 0 ? 400 : 64;
+    frames.push_back(testing::buildUdpFrame({.sequence = i, .frameBytes = size}));
+    expectedBytes += 16 + size;
   }
   for (std::uint32_t i = 0; i < frames.size(); ++i) {
     ASSERT_TRUE(writer.appendInPlace(frameOf(frames[i], i)));
   }
-  EXPECT_EQ(writer.bytes(), 24u + 3000u * (16 + 400));
+  EXPECT_EQ(writer.bytes(), expectedBytes);
   const auto summary = writer.finish();
-  EXPECT_EQ(summary.bytes, 24u + 3000u * (16 + 400));
+  EXPECT_EQ(summary.bytes, expectedBytes);
   const auto file = testing::readPcapFile(dir_ / "n.pcap");
   ASSERT_EQ(file.records.size(), frames.size());
   for (std::size_t i = 0; i < frames.size(); ++i) {
@@ -260,6 +264,25 @@ TEST_F(PcapFileWriterTest, AFailedWriteOfFramesInPlaceLeavesOnlyCompleteRecords)
   EXPECT_EQ(summary.packets + writer.packetsLostToWriteErrors(), offered)
       << "every record offered is either in the file or counted as lost";
   EXPECT_GT(summary.packets, 0u);
+}
+
+// A snaplen inside the rebuilt VLAN start: the record is shorter than that start, and must not
+// write past its own end (ASan watches the buffer's end).
+TEST_F(PcapFileWriterTest, TaggedFramesCutInsideTheTagFillTheBufferToTheLastByte) {
+  PcapFileWriter writer(directory_.get(), "r.pcap",
+                        WriterOptions{.snaplen = 1, .bufferBytes = 24 + 17 * 3});
+  const auto data = testing::buildUdpFrame({.frameBytes = 100});
+  const Frame tagged{.seconds = 1,
+                     .wireLength = 100,
+                     .data = data,
+                     .hasVlanTag = true,
+                     .vlanTag = {.tpid = 0x8100, .tci = 7}};
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(writer.appendInPlace(tagged));
+  const auto summary = writer.finish();
+  EXPECT_EQ(summary.bytes, 24u + 10u * 17u);
+  const auto file = testing::readPcapFile(dir_ / "r.pcap");
+  ASSERT_EQ(file.records.size(), 10u);
+  EXPECT_EQ(file.records[9].data, std::vector<std::byte>(data.begin(), data.begin() + 1));
 }
 
 TEST_F(PcapFileWriterTest, ABufferSmallerThanARecordGrowsToHoldIt) {
