@@ -52,7 +52,8 @@ bool isFullDisk(int error) {
 // Opened with intake held (a filter that drops everything): capture begins at start(), so a
 // reload can start a replacement socket exactly when the old one stops taking frames.
 std::unique_ptr<capture::PacketSource> openSource(const config::InterfaceSettings& settings) {
-  const auto filter = bpf::FilterProgram::compile(settings.filter, settings.output.snaplen);
+  const auto filter = bpf::FilterProgram::compileForInterface(settings.name, settings.filter,
+                                                              settings.output.snaplen);
   capture::SourceSettings source{
       .interface = settings.name,
       .ringBytes = settings.capture.ringBytes,
@@ -120,7 +121,8 @@ Recorder::~Recorder() {
 }
 
 void Recorder::start() {
-  source_->replaceFilter(bpf::FilterProgram::compile(settings_.filter, settings_.output.snaplen));
+  source_->replaceFilter(bpf::FilterProgram::compileForInterface(settings_.name, settings_.filter,
+                                                                 settings_.output.snaplen));
   thread_ = std::jthread([this] { run(); });
 }
 
@@ -138,7 +140,8 @@ void Recorder::requestRotation() noexcept {
 }
 
 void Recorder::applySettings(const config::InterfaceSettings& settings) {
-  auto filter = bpf::FilterProgram::compile(settings.filter, settings.output.snaplen);
+  auto filter = bpf::FilterProgram::compileForInterface(settings.name, settings.filter,
+                                                        settings.output.snaplen);
   {
     std::lock_guard lock(pendingMutex_);
     pendingSettings_ = settings;

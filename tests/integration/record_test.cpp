@@ -143,6 +143,37 @@ TEST_F(RecordTest, VlanTaggedFramesKeepTheirTagAsOnTheWire) {
   expectWiresharkReadsCleanly(file, sent.size());
 }
 
+// The kernel takes the tag out of the frame before the socket's filter runs; `vlan 100` must
+// still match exactly the frames of VLAN 100, as it does in tcpdump.
+TEST_F(RecordTest, AVlanFilterKeepsExactlyThatVlansFrames) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n    filter: \"vlan 100 and udp\"\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  std::vector<std::vector<std::byte>> expected;
+  for (std::uint32_t i = 0; i < 30; ++i) {
+    const std::optional<std::uint16_t> vlan =
+        i % 3 == 0 ? std::optional<std::uint16_t>(100)
+                   : (i % 3 == 1 ? std::optional<std::uint16_t>(200) : std::nullopt);
+    auto frame = buildUdpFrame({.sequence = i, .frameBytes = 100 + 20 * i, .vlanId = vlan});
+    sender.send(frame);
+    if (vlan == 100) expected.push_back(std::move(frame));
+  }
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto file = onlyFileOf("prc0");
+  const auto read = readPcapFile(file);
+  ASSERT_EQ(read.records.size(), expected.size()) << daemon.log();
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(read.records[i].data, expected[i]) << "record " << i;
+  }
+  const auto ids = captureStdout("tshark -n -r " + file.string() + " -T fields -e vlan.id");
+  std::string everyId;
+  for (std::size_t i = 0; i < expected.size(); ++i) everyId += "100\n";
+  EXPECT_EQ(ids.output, everyId);
+}
+
 TEST_F(RecordTest, ABurstFollowedAtOnceBySigtermIsWrittenWhole) {
   NamespacePair hosts;
   const auto config = writeConfig("  - name: prc0\n");

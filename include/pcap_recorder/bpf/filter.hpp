@@ -1,5 +1,6 @@
-// Classic BPF programs for the capture socket, compiled from tcpdump syntax by libpcap without
-// opening any device (pcap_open_dead + pcap_compile), so it works unprivileged and offline.
+// Classic BPF programs for the capture socket, compiled from tcpdump syntax by libpcap: for the
+// interface itself when it can be opened (as tcpdump does), otherwise without opening any device
+// (pcap_open_dead), so checking a config works unprivileged and offline.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,14 @@ class FilterProgram {
   // (the program returns snaplen), so no more than that is ever copied into the ring. An empty
   // expression accepts everything. Throws FilterError.
   static FilterProgram compile(const std::string& expression, std::uint32_t snaplen);
+
+  // As compile(), but the way libpcap compiles for a live capture on `interface`: `vlan` tests then
+  // read the tag the kernel takes out of a frame and reports beside it (a BPF extension) as well
+  // as a tag still in the frame, as tcpdump's filters do. Without the interface or CAP_NET_RAW
+  // this is compile(), whose `vlan` tests see only tags still in the frame; so is an expression
+  // without `vlan`, the only test that compiles differently.
+  static FilterProgram compileForInterface(const std::string& interface,
+                                           const std::string& expression, std::uint32_t snaplen);
 
   // Accepts nothing: attached while the socket is being set up, and to stop intake at shutdown.
   static FilterProgram dropAll();

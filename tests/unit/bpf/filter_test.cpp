@@ -1,6 +1,7 @@
 #include "pcap_recorder/bpf/filter.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "support/frames.hpp"
 
@@ -52,4 +53,33 @@ TEST(FilterProgram, SocketProgramCoversEveryInstruction) {
 }
 
 }  // namespace
+// Loopback is an Ethernet interface every machine has. Opening it needs CAP_NET_RAW (root in CI).
+TEST(FilterProgram, ForAnInterfaceVlanTestsReadTheTagTheKernelTookOut) {
+  if (::geteuid() != 0) GTEST_SKIP() << "opening an interface needs CAP_NET_RAW";
+  const auto live = FilterProgram::compileForInterface("lo", "vlan 100", 262144);
+  const auto offline = FilterProgram::compile("vlan 100", 262144);
+  const auto readsAncillary = [](const FilterProgram& program) {
+    const sock_fprog code = program.socketProgram();
+    for (unsigned i = 0; i < code.len; ++i) {
+      if (BPF_CLASS(code.filter[i].code) == BPF_LD &&
+          code.filter[i].k == static_cast<std::uint32_t>(SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(readsAncillary(live)) << "the kernel strips the tag: the filter must ask for it";
+  EXPECT_FALSE(readsAncillary(offline));
+}
+
+TEST(FilterProgram, ForAMissingInterfaceItCompilesAsOffline) {
+  const auto program = FilterProgram::compileForInterface("pr-no-such-if", "vlan 7", 128);
+  EXPECT_EQ(program.size(), FilterProgram::compile("vlan 7", 128).size());
+  EXPECT_THROW(FilterProgram::compileForInterface("pr-no-such-if", "vlan 7 and udp port", 128),
+               FilterError);
+  if (::geteuid() == 0) {
+    EXPECT_THROW(FilterProgram::compileForInterface("lo", "vlan 7 and udp port", 128), FilterError);
+  }
+}
+
 }  // namespace pcap_recorder::bpf
