@@ -98,14 +98,32 @@ S cp "$work/config.yaml" /etc/pcap-recorder/pcap-recorder.yaml
 
 "$send_frames" "$sender" prs0 25 25
 sleep 0.3
+
+# A vlan filter through a reload: compiled for the interface under the unit's restrictions, it
+# must see the tag the kernel took out of the frame (as tcpdump's does).
+sed 's/  - name: prc0/  - name: prc0\n    filter: "vlan 100"/' "$work/config.yaml" >"$work/vlan.yaml"
+S cp "$work/vlan.yaml" /etc/pcap-recorder/pcap-recorder.yaml
+check "reload with a vlan filter" in_sandbox systemctl reload pcap-recorder
+sleep 0.3
+"$send_frames" "$sender" prs0 10 100 100
+"$send_frames" "$sender" prs0 10 200 200
+"$send_frames" "$sender" prs0 10 300
+sleep 0.3
 check "systemctl stop" in_sandbox systemctl stop pcap-recorder
 check "no .part left" test -z "$(in_sandbox sh -c 'ls /var/lib/pcap-recorder/*.part 2>/dev/null' || true)"
 
-total=0
+total=0 vlan100=0 others=0
 for file in $(in_sandbox sh -c 'ls /var/lib/pcap-recorder/*.pcap'); do
   in_sandbox cat "$file" >"$work/copy.pcap"
-  count=$(tshark -n -r "$work/copy.pcap" -Y 'udp.dstport == 5001' 2>/dev/null | wc -l)
+  count=$(tshark -n -r "$work/copy.pcap" -Y 'udp.dstport == 5001 && !vlan' 2>/dev/null | wc -l)
   total=$((total + count))
+  count=$(tshark -n -r "$work/copy.pcap" -Y 'vlan.id == 100' 2>/dev/null | wc -l)
+  vlan100=$((vlan100 + count))
+  count=$(tshark -n -r "$work/copy.pcap" -Y 'vlan.id == 200' 2>/dev/null | wc -l)
+  others=$((others + count))
 done
-check "tshark reads all 50 frames from the finished files (got $total)" test "$total" = 50
+check "tshark reads all 50 untagged frames from before the vlan filter (got $total)" \
+  test "$total" = 50
+check "the vlan 100 filter kept the 10 frames of VLAN 100 (got $vlan100)" test "$vlan100" = 10
+check "and none of VLAN 200 (got $others)" test "$others" = 0
 echo "all checks passed"
