@@ -130,8 +130,7 @@ bool Daemon::startWaiting(std::size_t slot) {
   return true;
 }
 
-void Daemon::stopRecorder(std::size_t slot) {
-  auto& recorder = recorders_[slot];
+void Daemon::stopRecorder(std::unique_ptr<service::Recorder>& recorder) {
   if (!recorder) return;
   recorder->requestStop();
   recorder->join();
@@ -151,7 +150,7 @@ void Daemon::onLinkEvents(const std::vector<capture::LinkEvent>& events, bool mi
           logging::logEvent(spdlog::level::warn, {{"INTERFACE", event.name}},
                             "{}: removed; its file is finished; waiting for it to come back",
                             event.name);
-          stopRecorder(slot);
+          stopRecorder(recorder);
         }
         continue;
       }
@@ -159,7 +158,7 @@ void Daemon::onLinkEvents(const std::vector<capture::LinkEvent>& events, bool mi
         // Deleted and made again before we heard of the deletion: a new interface, a new socket.
         logging::logEvent(spdlog::level::warn, {{"INTERFACE", event.name}},
                           "{}: was replaced by a new interface of the same name", event.name);
-        stopRecorder(slot);
+        stopRecorder(recorder);
       }
       if (!recorder) {
         startWaiting(slot);
@@ -179,7 +178,7 @@ void Daemon::onLinkEvents(const std::vector<capture::LinkEvent>& events, bool mi
     for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
       const auto& name = config_.interfaces[slot].name;
       if (!capture::interfaceExists(name)) {
-        if (recorders_[slot]) stopRecorder(slot);
+        stopRecorder(recorders_[slot]);
       } else if (!recorders_[slot]) {
         startWaiting(slot);
       }
@@ -302,14 +301,7 @@ service::ControlResult Daemon::reload() {
 
   // Interfaces that go away finish their files. A restarted one hands over to its replacement
   // the moment its old socket stops taking frames: no frame twice, and only that instant missed.
-  for (const auto& name : plan.removed) {
-    if (auto& recorder = slotOf(name)) {
-      recorder->requestStop();
-      recorder->join();
-      logSummary(*recorder);
-      recorder.reset();
-    }
-  }
+  for (const auto& name : plan.removed) stopRecorder(slotOf(name));
   for (const auto& name : plan.restarted) {
     auto& recorder = slotOf(name);
     auto replacement = opened.find(name);
@@ -318,11 +310,7 @@ service::ControlResult Daemon::reload() {
       recorder->waitUntilIntakeStopped();
     }
     if (replacement != opened.end()) replacement->second->start();
-    if (recorder) {
-      recorder->join();
-      logSummary(*recorder);
-      recorder.reset();
-    }
+    stopRecorder(recorder);  // already stopping: joins and logs its summary
   }
   for (const auto& name : plan.added) {
     if (auto found = opened.find(name); found != opened.end()) found->second->start();

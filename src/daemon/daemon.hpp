@@ -3,6 +3,7 @@
 // Used from the main thread only, except where a method says otherwise.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,10 @@ class Daemon final : public service::Control {
   // kernel dropped some, so every configured interface is looked at again.
   void onLinkEvents(const std::vector<capture::LinkEvent>& events, bool missedEvents);
 
+  // Configured interfaces that do not exist (yet), so have no recorder.
+  std::size_t interfacesWaiting() const {
+    return static_cast<std::size_t>(std::count(recorders_.begin(), recorders_.end(), nullptr));
+  }
   // True when every capture thread still runs and went round its loop since the last call.
   bool captureIsProgressing();
   // One line for systemd's STATUS=.
@@ -55,7 +60,8 @@ class Daemon final : public service::Control {
   std::unique_ptr<service::Recorder> openRecorder(const config::InterfaceSettings& settings);
   // Opens and starts the recorder of a waiting interface that exists now; false if it does not.
   bool startWaiting(std::size_t slot);
-  void stopRecorder(std::size_t slot);
+  // Stops, joins, logs the summary and empties `recorder`; nothing when it is empty.
+  void stopRecorder(std::unique_ptr<service::Recorder>& recorder);
   void logSummary(const service::Recorder& recorder) const;
   std::vector<service::DirectoryRetention> directoriesOf(const config::Config& config) const;
 

@@ -246,12 +246,10 @@ int run(const pr::daemon::Options& options) {
     spdlog::error("{}: {}", options.configPath.string(), error.what());
     return kExitConfigError;
   }
-  const auto statuses = daemon.interfaces();
-  const auto waiting = std::count_if(statuses.begin(), statuses.end(), [](const auto& status) {
-    return status.state == "waiting for the interface";
-  });
-  spdlog::info("pcap-recorderd {} recording {} interface{}{}", pr::kVersion,
-               statuses.size() - waiting, statuses.size() - waiting == 1 ? "" : "s",
+  const std::size_t waiting = daemon.interfacesWaiting();
+  const std::size_t recording = daemon.config().interfaces.size() - waiting;
+  spdlog::info("pcap-recorderd {} recording {} interface{}{}", pr::kVersion, recording,
+               recording == 1 ? "" : "s",
                waiting > 0 ? ", waiting for " + std::to_string(waiting) + " more" : "");
   sd_notifyf(0, "READY=1\nSTATUS=%s", daemon.statusLine().c_str());
 

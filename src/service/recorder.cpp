@@ -51,9 +51,8 @@ bool isFullDisk(int error) {
 
 // Opened with intake held (a filter that drops everything): capture begins at start(), so a
 // reload can start a replacement socket exactly when the old one stops taking frames.
-std::unique_ptr<capture::PacketSource> openSource(const config::InterfaceSettings& settings) {
-  const auto filter = bpf::FilterProgram::compileForInterface(settings.name, settings.filter,
-                                                              settings.output.snaplen);
+std::unique_ptr<capture::PacketSource> openSource(const config::InterfaceSettings& settings,
+                                                  const bpf::FilterProgram& filter) {
   capture::SourceSettings source{
       .interface = settings.name,
       .ringBytes = settings.capture.ringBytes,
@@ -70,6 +69,11 @@ std::unique_ptr<capture::PacketSource> openSource(const config::InterfaceSetting
   return opened;
 }
 
+bpf::FilterProgram compileFilter(const config::InterfaceSettings& settings) {
+  return bpf::FilterProgram::compileForInterface(settings.name, settings.filter,
+                                                 settings.output.snaplen);
+}
+
 }  // namespace
 
 util::UniqueFd openOutputDirectory(const std::filesystem::path& directory) {
@@ -84,13 +88,18 @@ util::UniqueFd openOutputDirectory(const std::filesystem::path& directory) {
 }
 
 Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher)
-    : Recorder(settings, finisher, openSource(settings)) {}
+    : Recorder(settings, finisher, nullptr, compileFilter(settings)) {}
 
 Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
                    std::unique_ptr<capture::PacketSource> source)
+    : Recorder(settings, finisher, std::move(source), compileFilter(settings)) {}
+
+Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
+                   std::unique_ptr<capture::PacketSource> source, bpf::FilterProgram filter)
     : settings_(settings),
       finisher_(finisher),
-      source_(std::move(source)),
+      source_(source ? std::move(source) : openSource(settings, filter)),
+      filter_(std::move(filter)),
       directory_(openOutputDirectory(settings.output.directory)),
       writerOptions_{.timestampUnit = toUnit(settings.output.timestamp),
                      .snaplen = settings.output.snaplen,
@@ -121,8 +130,7 @@ Recorder::~Recorder() {
 }
 
 void Recorder::start() {
-  source_->replaceFilter(bpf::FilterProgram::compileForInterface(settings_.name, settings_.filter,
-                                                                 settings_.output.snaplen));
+  source_->replaceFilter(filter_);
   thread_ = std::jthread([this] { run(); });
 }
 
@@ -140,8 +148,7 @@ void Recorder::requestRotation() noexcept {
 }
 
 void Recorder::applySettings(const config::InterfaceSettings& settings) {
-  auto filter = bpf::FilterProgram::compileForInterface(settings.name, settings.filter,
-                                                        settings.output.snaplen);
+  auto filter = compileFilter(settings);
   {
     std::lock_guard lock(pendingMutex_);
     pendingSettings_ = settings;

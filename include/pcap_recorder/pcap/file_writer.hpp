@@ -25,8 +25,8 @@ struct WriterOptions {
   TimestampUnit timestampUnit = TimestampUnit::microseconds;
   std::uint32_t snaplen = 262144;
   mode_t fileMode = 0640;
-  // Small enough to stay in the CPU's cache until write() copies it (a 2 MiB buffer cost 7 % more
-  // CPU per 64 B packet); grown to hold the largest record if snaplen needs it.
+  // Small enough to stay in the CPU's cache until write() copies it; grown to hold the largest
+  // record if snaplen needs it.
   std::size_t bufferBytes = 256u << 10;
 };
 

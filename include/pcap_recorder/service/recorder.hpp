@@ -72,6 +72,10 @@ class Recorder {
  private:
   using Nanoseconds = rotation::Nanoseconds;
 
+  // Both public constructors come here; `source` null: the real AF_PACKET source.
+  Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
+           std::unique_ptr<capture::PacketSource> source, bpf::FilterProgram filter);
+
   void run() noexcept;
   // Large frames go to the file straight from `block`, so they are written before it returns.
   void processBlock(std::span<const std::byte> block);
@@ -97,6 +101,7 @@ class Recorder {
   config::InterfaceSettings settings_;
   FileFinisher& finisher_;
   std::unique_ptr<capture::PacketSource> source_;
+  bpf::FilterProgram filter_;  // compiled once, attached by start()
   util::UniqueFd directory_;
   pcap::WriterOptions writerOptions_;
   rotation::RotationLimits limits_;
