@@ -19,7 +19,10 @@ namespace {
 
 std::string problemsText(const std::vector<config::Problem>& problems) {
   std::string text;
-  for (const auto& problem : problems) text += (text.empty() ? "" : "\n") + config::format(problem);
+  for (const auto& problem : problems) {
+    if (!text.empty()) text += '\n';
+    text += config::format(problem);
+  }
   return text;
 }
 
