@@ -308,6 +308,17 @@ void readDuration(Diagnostics& diagnostics, const Entry& entry, std::chrono::mil
                   std::chrono::milliseconds& out) {
   const std::optional<std::chrono::milliseconds> duration =
       entry.value.IsScalar() ? parseDuration(entry.value.Scalar()) : std::nullopt;
+  const auto tooLong = [&] {
+    diagnostics.add(
+        entry.mark,
+        entry.label + " must be at most " +
+            std::to_string(std::chrono::duration_cast<std::chrono::days>(kMaxDuration).count()) +
+            "d (about ten years), got " + describe(entry.value));
+  };
+  if (!duration && entry.value.IsScalar() && isOversizedDuration(entry.value.Scalar())) {
+    tooLong();
+    return;
+  }
   if (!duration) {
     diagnostics.add(entry.mark, entry.label +
                                     " must be a duration: 0, or a whole number followed by ms, s, "
@@ -319,6 +330,10 @@ void readDuration(Diagnostics& diagnostics, const Entry& entry, std::chrono::mil
     diagnostics.add(entry.mark, entry.label + " must be 0 or at least " +
                                     std::to_string(min.count()) + " ms, got " +
                                     describe(entry.value));
+    return;
+  }
+  if (*duration > kMaxDuration) {
+    tooLong();
     return;
   }
   out = *duration;
@@ -1085,6 +1100,20 @@ std::string formatAll(const std::vector<Problem>& problems) {
 }
 
 }  // namespace
+
+std::optional<LogLevel> parseLogLevel(std::string_view text) noexcept {
+  for (const Choice<LogLevel>& choice : kLogLevelChoices) {
+    if (choice.word == text) return choice.value;
+  }
+  return std::nullopt;
+}
+
+std::string logLevelNames() {
+  std::array<std::string_view, kLogLevelChoices.size()> words;
+  std::transform(kLogLevelChoices.begin(), kLogLevelChoices.end(), words.begin(),
+                 [](const Choice<LogLevel>& choice) { return choice.word; });
+  return joinWords(words);
+}
 
 std::string format(const Problem& problem) {
   std::string out = problem.where.file;

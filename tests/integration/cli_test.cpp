@@ -49,6 +49,26 @@ TEST_F(CommandLineTest, UnknownOptionGetsUsageAndExitStatusTwo) {
   EXPECT_EQ(capture(kDaemon + " stray-argument").status, 2);
 }
 
+TEST_F(CommandLineTest, LogLevelOutsideTheOneVocabularyIsAUsageError) {
+  const auto path = config("interfaces:\n  - name: lo\n");
+  // spdlog's own short names are not ours: refused before anything runs, not half-accepted.
+  for (const char* level : {"err", "crit", "verbose", "INFO"}) {
+    const auto result =
+        capture(kDaemon + " --check-config --log-level " + level + " --config " + path.string());
+    EXPECT_EQ(result.status, 2) << level << ": " << result.output;
+    EXPECT_NE(
+        result.output.find(std::string("unknown log level ") + level +
+                           " (use trace, debug, info, warning, warn, error, critical or off)"),
+        std::string::npos)
+        << result.output;
+  }
+  for (const char* level : {"warn", "warning", "error", "off"}) {
+    const auto result =
+        capture(kDaemon + " --check-config --log-level " + level + " --config " + path.string());
+    EXPECT_EQ(result.status, 0) << level << ": " << result.output;
+  }
+}
+
 TEST_F(CommandLineTest, CheckConfigAcceptsAValidConfigAndWritesNothing) {
   const auto path = config("interfaces:\n  - name: lo\n    filter: \"tcp port 443\"\n");
   const auto result = checkConfig(path);
