@@ -75,8 +75,8 @@ std::optional<pr::config::Config> loadConfig(const std::filesystem::path& path) 
 }
 
 // The checks against this machine, as the user the daemon will run as; prints each problem.
-bool environmentIsUsable(const pr::config::Config& config) {
-  const auto problems = pr::service::checkEnvironment(config);
+bool environmentIsUsable(const pr::config::Config& config, pr::service::CompiledFilters& filters) {
+  const auto problems = pr::service::checkEnvironment(config, &filters);
   for (const auto& problem : problems) std::cerr << pr::config::format(problem) << '\n';
   return problems.empty();
 }
@@ -205,7 +205,8 @@ int run(const pr::daemon::Options& options) {
     std::cerr << options.configPath.string() << ": " << error.what() << '\n';
     return kExitConfigError;
   }
-  if (!environmentIsUsable(*config)) return kExitConfigError;
+  pr::service::CompiledFilters filters;
+  if (!environmentIsUsable(*config, filters)) return kExitConfigError;
   for (const auto& warning : pr::service::permissionWarnings(*config)) {
     if (options.checkConfigOnly) {
       std::cout << "warning: " << warning << '\n';
@@ -237,7 +238,7 @@ int run(const pr::daemon::Options& options) {
   }
 
   const auto statsEvery = config->daemon.statsInterval;
-  pr::daemon::Daemon daemon(options.configPath, std::move(*config));
+  pr::daemon::Daemon daemon(options.configPath, std::move(*config), std::move(filters));
   try {
     daemon.start();
   } catch (const std::exception& error) {

@@ -1,6 +1,9 @@
 // The daemon as a service outside systemd: reload under traffic, the notify protocol on a test
 // socket, and giving up root.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -137,6 +140,89 @@ TEST_F(ServiceTest, StartedAsRootItRunsAsTheGivenUserWithOnlyTheTwoCapabilities)
   for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
   EXPECT_EQ(sequencesAcross(finishedFilesOf(outputDirectory(), "prc0")).size(), 10u);
+}
+
+// "ip host 10.0.0.0 or ip host 10.0.0.1 or ...": over the kernel's 4096 instructions at 1200.
+std::string manyHosts(int count) {
+  std::string expression;
+  for (int i = 0; i < count; ++i) {
+    expression += (i > 0 ? " or " : "") + std::string("ip host 10.0.") + std::to_string(i / 256) +
+                  "." + std::to_string(i % 256);
+  }
+  return expression;
+}
+
+TEST_F(ServiceTest, AReloadToAFilterTheKernelRefusesFailsAndTheOldFilterKeepsCapturing) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n    filter: \"udp dst port 5001\"\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string(), "--bus", "none"},
+                       work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    sender.send(buildUdpFrame({.destinationPort = 5001, .sequence = i}));
+    sender.send(buildUdpFrame({.destinationPort = 5002, .sequence = 100 + i}));
+  }
+  writeConfig("  - name: prc0\n    filter: \"" + manyHosts(1200) + "\"\n");
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(daemon.waitForLog("reload refused")) << daemon.log();
+  EXPECT_NE(daemon.log().find("BPF instructions; the kernel attaches at most 4096"),
+            std::string::npos)
+      << daemon.log();
+  EXPECT_EQ(daemon.log().find("reloaded:"), std::string::npos) << "no success is claimed";
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    sender.send(buildUdpFrame({.destinationPort = 5001, .sequence = 200 + i}));
+    sender.send(buildUdpFrame({.destinationPort = 5002, .sequence = 300 + i}));
+  }
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  std::vector<std::uint32_t> expected;
+  for (std::uint32_t i = 0; i < 10; ++i) expected.push_back(i);
+  for (std::uint32_t i = 0; i < 10; ++i) expected.push_back(200 + i);
+  EXPECT_EQ(sequencesAcross(finishedFilesOf(outputDirectory(), "prc0")), expected)
+      << "the old filter, on the same socket, before and after the refused reload";
+}
+
+// Lowers (or restores) the daemon's RLIMIT_NPROC. The daemon runs as nobody without
+// CAP_SYS_RESOURCE, so at a limit below its thread count it cannot start another thread.
+void limitProcesses(pid_t pid, rlim_t limit) {
+  const rlimit value{limit, limit};
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NPROC, &value, nullptr), 0) << std::strerror(errno);
+}
+
+TEST_F(ServiceTest, AReloadThatCannotStartAThreadRollsBackAndTheDaemonRunsOn) {
+  if (runCommand("id nobody >/dev/null") != 0) GTEST_SKIP() << "needs the user nobody";
+  NamespacePair hosts(2);
+  fs::create_directory(outputDirectory());
+  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  const auto config = writeConfig("  - name: prc0\n");
+  DaemonProcess daemon(hosts.captureNamespace(),
+                       {"--config", config.string(), "--bus", "none", "--user", "nobody"},
+                       work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn(0);
+  for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
+
+  limitProcesses(daemon.pid(), 1);
+  writeConfig("  - name: prc0\n  - name: prc1\n");
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(daemon.waitForLog("reload refused: ")) << daemon.log();
+  EXPECT_NE(daemon.log().find("Resource temporarily unavailable"), std::string::npos)
+      << daemon.log();
+  EXPECT_TRUE(daemon.running()) << "a failed reload must not stop the daemon\n" << daemon.log();
+  for (std::uint32_t i = 10; i < 20; ++i) sender.send(buildUdpFrame({.sequence = i}));
+
+  // With the limit back, the same reload applies.
+  limitProcesses(daemon.pid(), RLIM_INFINITY);
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(daemon.waitForLog("reloaded: 1 started")) << daemon.log();
+  for (std::uint32_t i = 20; i < 30; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  std::vector<std::uint32_t> expected(30);
+  for (std::uint32_t i = 0; i < 30; ++i) expected[i] = i;
+  EXPECT_EQ(sequencesAcross(finishedFilesOf(outputDirectory(), "prc0")), expected);
+  EXPECT_TRUE(finishedFilesOf(outputDirectory(), "prc1").size() <= 1u);
 }
 
 }  // namespace

@@ -97,7 +97,8 @@ struct InterfaceSettings {
   CaptureSettings capture;
   RotateSettings rotate;
   RetentionSettings retention;
-  Location where;  // the list item, for messages about this interface
+  Location where;        // the list item, for messages about this interface
+  Location filterWhere;  // the filter's value, for messages about it (line 0: not given)
 };
 
 enum class LogLevel { trace, debug, info, warning, error, critical, off };
