@@ -163,8 +163,11 @@ FilterProgram FilterProgram::compileIsolated(const std::string& interface,
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   if (!finished) {
-    throw FilterError("takes longer than " + std::to_string(timeout.count()) +
-                      " ms to compile (libpcap's optimizer is slow on long expressions); "
+    const std::string limit = timeout >= std::chrono::seconds(1)
+                                  ? std::to_string((timeout.count() + 999) / 1000) + " s"
+                                  : std::to_string(timeout.count()) + " ms";
+    throw FilterError("takes longer than " + limit +
+                      " to compile (libpcap's optimizer is slow on long expressions); "
                       "shorten the filter");
   }
   if (WIFSIGNALED(status)) {

@@ -72,9 +72,13 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config,
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       try {
-        entry->second = bpf::FilterProgram::compileIsolated(
-            interface.name, interface.filter, interface.output.snaplen,
-            std::max(left, std::chrono::milliseconds(1)));
+        if (left.count() <= 0) {
+          throw bpf::FilterError("not compiled: the filters before it took the " +
+                                 std::to_string(kFilterCompileBudget.count()) +
+                                 " s that all filters of a configuration may take");
+        }
+        entry->second = bpf::FilterProgram::compileIsolated(interface.name, interface.filter,
+                                                            interface.output.snaplen, left);
       } catch (const bpf::FilterError& error) {
         problems.push_back(
             {interface.filterWhere.line > 0 ? interface.filterWhere : interface.where,
@@ -86,8 +90,12 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config,
                           "interface " + interface.name + ": invalid filter " +
                               quoted(interface.filter) + " (as above)"});
     }
-    if (filters != nullptr && entry->second)
+    // A `vlan` filter of an interface that is not there yet was compiled offline; the recorder
+    // compiles it for the interface once it appears.
+    const bool keep = !perInterface || capture::interfaceExists(interface.name);
+    if (filters != nullptr && entry->second && keep) {
       filters->insert_or_assign(interface.name, *entry->second);
+    }
     // An interface that does not exist (yet) is not a problem: the daemon waits for it.
     try {
       if (capture::interfaceExists(interface.name)) {
