@@ -177,7 +177,15 @@ FilterProgram FilterProgram::compileIsolated(const std::string& interface,
   if (answer.empty() || (answer[0] == '\0' && (answer.size() - 1) % sizeof(sock_filter) != 0)) {
     throw FilterError("the filter compiler gave no answer");
   }
-  if (answer[0] != '\0') throw FilterError(answer.substr(1));
+  if (answer[0] != '\0') {
+    const std::string message = answer.substr(1);
+    // libpcap says only "malloc" (or "out of memory") when the limit above stops its optimizer.
+    if (message == "malloc" || message.find("out of memory") != std::string::npos) {
+      throw FilterError("needs more than " + std::to_string(kCompilerMemory >> 20) +
+                        " MiB to compile (libpcap: " + message + "); shorten the filter");
+    }
+    throw FilterError(message);
+  }
   std::vector<sock_filter> instructions((answer.size() - 1) / sizeof(sock_filter));
   std::memcpy(instructions.data(), answer.data() + 1, answer.size() - 1);
   return FilterProgram(std::move(instructions));
