@@ -361,6 +361,7 @@ void Recorder::finishCurrentFile(RotationReason reason) {
       .reason = std::string(rotation::describe(reason)),
       .postFinishCommand = settings_.output.postFinishCommand,
       .postFinishTimeout = settings_.output.postFinishTimeout,
+      .postFinishMaxRunning = settings_.output.postFinishMaxRunning,
       .onFinished =
           [shared = shared_](const FinishedFile& finished) {
             shared->counters.addFileWritten();
