@@ -27,6 +27,7 @@ constexpr int kMaxCapability = 63;
 constexpr std::chrono::seconds kSupervisorSlack{2};
 // Processes signalled per look at /proc; a hook with more gets them in the next rounds.
 constexpr std::size_t kMaxDescendants = 1024;
+constexpr std::chrono::seconds kQueueWarningInterval{10};
 constexpr long kNanosecondsPerMillisecond = 1'000'000;
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -220,7 +221,7 @@ std::vector<std::string> hookEnvironment(const FinishedFile& file, const char* l
   };
 }
 
-HookRunner::HookRunner(HookTiming timing) : timing_(timing) {}
+HookRunner::HookRunner(HookLimits limits) : limits_(limits) {}
 
 HookRunner::~HookRunner() {
   finish();
@@ -228,6 +229,20 @@ HookRunner::~HookRunner() {
 
 void HookRunner::start(const std::string& command, const FinishedFile& file,
                        std::chrono::milliseconds timeout, std::size_t maxRunning) {
+  launchQueued();
+  if (queue_.size() >= limits_.maxQueued) {
+    ++notRunSinceWarning_;
+    if (const auto now = Clock::now(); now >= nextQueueWarning_) {
+      spdlog::error(
+          "{}: post_finish_command not run for {}: {} hooks are already waiting ({} "
+          "not run since the last such message); files are finished faster than "
+          "their hooks end",
+          file.interface, file.path.string(), queue_.size(), notRunSinceWarning_);
+      notRunSinceWarning_ = 0;
+      nextQueueWarning_ = now + kQueueWarningInterval;
+    }
+    return;
+  }
   queue_.push_back(Pending{command, file.interface, file.path.string(),
                            hookEnvironment(file, std::getenv("LANG")), timeout,
                            std::max<std::size_t>(maxRunning, 1)});
@@ -263,7 +278,7 @@ void HookRunner::launch(Pending& pending) {
   environment.push_back(nullptr);
   const pid_t daemon = ::getpid();
   const long long killGraceNs =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(timing_.killGrace).count();
+      std::chrono::duration_cast<std::chrono::nanoseconds>(limits_.killGrace).count();
 
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -281,7 +296,7 @@ void HookRunner::terminate(Child& child, Clock::time_point now) {
   if (!child.terminated) {
     ::kill(child.pid, SIGTERM);  // the supervisor ends everything below it
     child.terminated = true;
-    child.deadline = now + timing_.killGrace + kSupervisorSlack;
+    child.deadline = now + limits_.killGrace + kSupervisorSlack;
   } else {
     ::kill(-child.pid, SIGKILL);
   }
@@ -313,7 +328,7 @@ void HookRunner::waitAll() {
 }
 
 void HookRunner::finish() {
-  const auto giveUp = Clock::now() + timing_.stopWait;
+  const auto giveUp = Clock::now() + limits_.stopWait;
   while (!children_.empty() || !queue_.empty()) {
     poll();
     const auto now = Clock::now();

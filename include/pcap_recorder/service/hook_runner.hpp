@@ -27,23 +27,27 @@ namespace pcap_recorder::service {
 // seconds.nanoseconds since the epoch, REASON). Nothing else of the daemon's environment.
 std::vector<std::string> hookEnvironment(const FinishedFile& file, const char* lang);
 
-struct HookTiming {
+struct HookLimits {
   // After SIGTERM, how long the hook's processes have before SIGKILL.
   std::chrono::milliseconds killGrace{std::chrono::seconds(5)};
   // At stop, how long finish() lets running and queued hooks go on before it terminates the
   // running ones and drops the queued ones.
   std::chrono::milliseconds stopWait{std::chrono::seconds(20)};
+  // Hooks waiting for a slot, all interfaces together; beyond, a hook is not run (logged). Why:
+  // files finished faster than hooks end (max_packets: 1, a slow hook) must not grow the daemon.
+  std::size_t maxQueued = 10'000;
 };
 
 class HookRunner {
  public:
-  explicit HookRunner(HookTiming timing = {});
+  explicit HookRunner(HookLimits limits = {});
   ~HookRunner();
   HookRunner(const HookRunner&) = delete;
   HookRunner& operator=(const HookRunner&) = delete;
 
   // Runs `/bin/sh -c '<command> "$1"' <file>` (the file's path is the last argument) now, or
-  // once fewer than `maxRunning` hooks of the file's interface run (0 counts as 1).
+  // once fewer than `maxRunning` hooks of the file's interface run (0 counts as 1); not at all
+  // when limits.maxQueued hooks already wait (logged, at most every 10 s).
   void start(const std::string& command, const FinishedFile& file,
              std::chrono::milliseconds timeout, std::size_t maxRunning);
 
@@ -54,7 +58,7 @@ class HookRunner {
   // Waits until every run has ended and the queue is empty, killing those past their timeout.
   void waitAll();
 
-  // For stop: like waitAll() for at most timing.stopWait; then the hooks still queued are not
+  // For stop: like waitAll() for at most limits.stopWait; then the hooks still queued are not
   // run (logged) and those running are terminated. Returns within stopWait + killGrace + 2 s.
   void finish();
 
@@ -81,8 +85,10 @@ class HookRunner {
   void launch(Pending& pending);
   void terminate(Child& child, std::chrono::steady_clock::time_point now);
 
-  HookTiming timing_;
+  HookLimits limits_;
   std::deque<Pending> queue_;
+  std::uint64_t notRunSinceWarning_ = 0;
+  std::chrono::steady_clock::time_point nextQueueWarning_;
   std::vector<Child> children_;
 };
 

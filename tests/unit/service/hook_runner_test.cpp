@@ -122,7 +122,7 @@ TEST(HookRunner, EachInterfaceHasItsOwnLimit) {
 TEST(HookRunner, ATimedOutHookIsKilledWithAProcessItStartedInANewSession) {
   testing::TempDir dir;
   StrayProcess stray(dir / "pid");
-  HookRunner hooks({.killGrace = 500ms, .stopWait = 20s});
+  HookRunner hooks(HookLimits{.killGrace = 500ms, .stopWait = 20s});
   hooks.start("setsid sleep 1000 & echo $! > " + (dir / "pid").string() + "; sleep 1000; :",
               fileNamed(dir / "f"), 300ms, 1);
   ASSERT_TRUE(
@@ -137,7 +137,7 @@ TEST(HookRunner, ATimedOutHookIsKilledWithAProcessItStartedInANewSession) {
 TEST(HookRunner, AHookIsRunningUntilWhatItLeftBehindEndsAndThatIsKilledAtItsTimeout) {
   testing::TempDir dir;
   StrayProcess stray(dir / "pid");
-  HookRunner hooks({.killGrace = 500ms, .stopWait = 20s});
+  HookRunner hooks(HookLimits{.killGrace = 500ms, .stopWait = 20s});
   // The shell exits at once; the sleep it started in its own session goes on.
   hooks.start("setsid sleep 1000 & echo $! > " + (dir / "pid").string(), fileNamed(dir / "f"), 1s,
               1);
@@ -153,7 +153,7 @@ TEST(HookRunner, AHookIsRunningUntilWhatItLeftBehindEndsAndThatIsKilledAtItsTime
 
 TEST(HookRunner, AHookThatIgnoresSigtermIsKilledAfterTheGrace) {
   testing::TempDir dir;
-  HookRunner hooks({.killGrace = 200ms, .stopWait = 20s});
+  HookRunner hooks(HookLimits{.killGrace = 200ms, .stopWait = 20s});
   hooks.start("trap '' TERM; while :; do sleep 0.05; done; :", fileNamed(dir / "f"), 200ms, 1);
   ASSERT_TRUE(pollUntil(hooks, [&] { return hooks.running() == 0; }));
 }
@@ -161,7 +161,7 @@ TEST(HookRunner, AHookThatIgnoresSigtermIsKilledAfterTheGrace) {
 TEST(HookRunner, FinishAtStopDropsQueuedHooksAndEndsRunningOnesAfterTheStopWait) {
   testing::TempDir dir;
   const auto started = dir / "started";
-  HookRunner hooks({.killGrace = 200ms, .stopWait = 300ms});
+  HookRunner hooks(HookLimits{.killGrace = 200ms, .stopWait = 300ms});
   for (int i = 0; i < 5; ++i) {
     hooks.start("echo x >> " + started.string() + "; sleep 1000; :", fileNamed(dir / "f"), 1h, 2);
   }
@@ -170,6 +170,23 @@ TEST(HookRunner, FinishAtStopDropsQueuedHooksAndEndsRunningOnesAfterTheStopWait)
   EXPECT_EQ(hooks.running(), 0u);
   EXPECT_EQ(hooks.queued(), 0u);
   EXPECT_EQ(lines(readText(started)).size(), 2u) << "queued hooks do not start at stop";
+}
+
+TEST(HookRunner, BeyondTheQueueLimitAHookIsNotRunAndTheQueueDoesNotGrow) {
+  testing::TempDir dir;
+  const auto started = dir / "started";
+  const auto release = dir / "release";
+  HookRunner hooks(HookLimits{.killGrace = 200ms, .stopWait = 20s, .maxQueued = 3});
+  const std::string command = "echo \"$1\" >> " + started.string() + "; while [ ! -e " +
+                              release.string() + " ]; do sleep 0.02; done; :";
+  for (int i = 1; i <= 10; ++i) hooks.start(command, fileNamed(dir / std::to_string(i)), 20s, 1);
+  EXPECT_EQ(hooks.running(), 1u);
+  EXPECT_EQ(hooks.queued(), 3u);
+  std::ofstream(release).put('\n');
+  hooks.waitAll();
+  std::vector<std::string> expected;
+  for (int i = 1; i <= 4; ++i) expected.push_back((dir / std::to_string(i)).string());
+  EXPECT_EQ(lines(readText(started)), expected) << "the first four, in order";
 }
 
 // The daemon ignores SIGPIPE, blocks its control signals on every thread and runs with
