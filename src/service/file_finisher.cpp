@@ -102,7 +102,8 @@ void FileFinisher::run() {
     for (auto& job : jobs) {
       const auto finished = finish(job);
       if (finished && !job.postFinishCommand.empty()) {
-        hooks.start(job.postFinishCommand, finished->path, job.postFinishTimeout, job.interface);
+        hooks.start(job.postFinishCommand, *finished, job.postFinishTimeout,
+                    job.postFinishMaxRunning);
       }
       requests.push_back(job.directory);
     }
@@ -119,7 +120,7 @@ void FileFinisher::run() {
       if (jobs_.empty()) break;
     }
   }
-  hooks.waitAll();
+  hooks.finish();
 }
 
 std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
