@@ -32,6 +32,8 @@ std::string_view describe(RotationReason reason) noexcept {
       return "stop";
     case RotationReason::reload:
       return "reload";
+    case RotationReason::directoryReplaced:
+      return "output directory replaced";
   }
   return "unknown";
 }

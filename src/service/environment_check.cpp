@@ -9,6 +9,7 @@
 
 #include "pcap_recorder/bpf/filter.hpp"
 #include "pcap_recorder/capture/af_packet_source.hpp"
+#include "pcap_recorder/util/printable.hpp"
 
 namespace pcap_recorder::service {
 
@@ -46,8 +47,11 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config) {
     try {
       bpf::FilterProgram::compile(interface.filter, interface.output.snaplen);
     } catch (const bpf::FilterError& error) {
-      problems.push_back({interface.where, "interface " + interface.name + ": invalid filter \"" +
-                                               interface.filter + "\": " + error.what()});
+      // Escaped: the filter and libpcap's message quoting it go to a terminal as they are.
+      problems.push_back({interface.where, "interface " + util::printable(interface.name) +
+                                               ": invalid filter \"" +
+                                               util::printable(interface.filter) +
+                                               "\": " + util::printable(error.what())});
     }
     // An interface that does not exist (yet) is not a problem: the daemon waits for it.
     try {
