@@ -194,9 +194,19 @@ void Recorder::takePendingSettings() {
   writerOptions_.timestampUnit = toUnit(settings_.output.timestamp);
   writerOptions_.fileMode = static_cast<mode_t>(settings_.output.fileMode);
   if (newFile) {
+    // The current file is finished in the directory it was written in, before the switch.
+    const bool writing = writer_.has_value();
+    if (writing && !writer_->flush()) {
+      pauseAfterWriteFailure();
+    } else {
+      finishCurrentFile(RotationReason::reload);
+    }
     directory_ = OutputDirectory::open(settings_.output.directory);
     lastExpandedName_.clear();
-    if (writer_) rotate(RotationReason::reload, wallClockNow());
+    if (writing && !paused_.load(std::memory_order_relaxed)) {
+      openNextFile(wallClockNow());
+      if (writer_ && writer_->failed()) pauseAfterWriteFailure();
+    }
   } else if (writer_) {
     // A new interval or limit applies to the open file as to the next: its slot is recomputed.
     slot_ = rotation::slotOf(wallClockNow(), limits_.interval);
