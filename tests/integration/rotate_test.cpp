@@ -383,5 +383,59 @@ TEST_F(RotateTest, ASigusr1StormLosesNoFrameAndKeepsDescriptorsBounded) {
   EXPECT_EQ(sequencesAcross(files), range(0, kSent));
 }
 
+// The output path is a symlink, re-pointed while recording. Files are finished where they were
+// written, and every path in the log and given to the hook is where the file really is (the
+// hook used to get a path through the re-pointed link, which did not exist).
+TEST_F(RotateTest, ASymlinkedOutputDirectoryRePointedKeepsEveryReportedPathReal) {
+  NamespacePair hosts;
+  const fs::path first = work_ / "first";
+  const fs::path second = work_ / "second";
+  const fs::path link = work_ / "link";
+  fs::create_directories(first);
+  fs::create_directories(second);
+  fs::create_directory_symlink(first, link);
+  const fs::path hookLog = work_ / "hooks.txt";
+  const auto path = work_ / "pcap-recorder.yaml";
+  writeTextFile(path, "output:\n  directory: " + link.string() +
+                          "\n  file_name: \"{interface}-{seq}.pcap\"\n"
+                          "  post_finish_command: \"echo >> " +
+                          hookLog.string() +
+                          "\"\n"
+                          "capture:\n  ring_size: 8MiB\nrotate:\n  interval: 0\n"
+                          "interfaces:\n  - name: prc0\n    filter: udp\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", path.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  std::this_thread::sleep_for(300ms);  // past the ring's block timeout: the frames are written
+  fs::remove(link);
+  fs::create_directory_symlink(second, link);
+  ASSERT_TRUE(daemon.waitForLog("was replaced")) << daemon.log();
+  for (std::uint32_t i = 10; i < 20; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto before = finishedFilesOf(first, "prc0");
+  const auto after = finishedFilesOf(second, "prc0");
+  EXPECT_EQ(sequencesAcross(before), range(0, 10));
+  EXPECT_EQ(sequencesAcross(after), range(10, 10));
+
+  std::ifstream hooks(hookLog);
+  std::size_t hooked = 0;
+  for (std::string line; std::getline(hooks, line); ++hooked) {
+    EXPECT_TRUE(fs::exists(line)) << "hook got " << line;
+    EXPECT_EQ(fs::path(line), fs::canonical(line)) << "hook got a path through the link";
+  }
+  EXPECT_EQ(hooked, before.size() + after.size());
+  std::istringstream lines(daemon.log());
+  for (std::string line; std::getline(lines, line);) {
+    const auto at = line.find(": finished ");
+    if (at == std::string::npos) continue;
+    const auto start = at + std::string_view(": finished ").size();
+    const fs::path finished = line.substr(start, line.find(" (", start) - start);
+    EXPECT_TRUE(fs::exists(finished)) << line;
+    EXPECT_EQ(finished, fs::canonical(finished)) << line;
+  }
+}
+
 }  // namespace
 }  // namespace pcap_recorder::testing
