@@ -32,7 +32,8 @@ struct WriterOptions {
   std::size_t bufferBytes = 256u << 10;
 };
 
-inline constexpr const char* kPartSuffix = ".part";  // rotation::kPartSuffix
+// The file-name grammar's, as a C string.
+inline constexpr const char* kPartSuffix = rotation::kPartSuffix.data();
 
 // "name.pcap" with a collision counter before the extension: rotation::withCounter(), the one
 // owner of the file-name grammar.
