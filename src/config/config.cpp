@@ -26,6 +26,8 @@
 #include <utility>
 
 #include "pcap_recorder/config/units.hpp"
+#include "pcap_recorder/rotation/file_naming.hpp"
+#include "pcap_recorder/util/printable.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
 namespace pcap_recorder::config {
@@ -95,16 +97,9 @@ std::string quote(std::string_view text) {
   std::string out = "\"";
   for (std::size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
     const char c = text[i];
-    // Keep every problem on one line of output, however odd the scalar.
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += '?';
-    } else {
-      out += c;
-    }
+    // Keep every problem on one line of output, however odd the scalar, and send no escape
+    // sequence to a terminal.
+    out += util::printable(std::string_view(&c, 1));
   }
   if (text.size() > kMaxShown) out += "...";
   out += '"';
@@ -389,65 +384,13 @@ void readDirectory(Diagnostics& diagnostics, const Entry& entry, std::filesystem
 // ---------------------------------------------------------------------------------------------
 // File name templates
 
-constexpr std::string_view kInterfacePlaceholder = "{interface}";
-constexpr std::array<std::string_view, 2> kPlaceholders = {kInterfacePlaceholder, "{seq}"};
-
-// Conversions whose output (in the C locale) has no '/', whitespace or ':', so a name stays one
-// path component that shells and scp take without quoting. Left out on purpose: %D and %x ('/'),
-// %c, %e, %k, %l, %n, %t (whitespace), %T, %R, %r, %X (':'), and the %E/%O modifiers and glibc
-// flags such as %-d, whose meaning depends on the C library.
-constexpr std::string_view kTimeConversions = "aAbBCdFgGhHIjmMpsSuUVwWyYzZ%";
-
-std::string allowedTimeConversions() {
-  std::string out;
-  for (char c : kTimeConversions) {
-    if (!out.empty()) out += ' ';
-    out += '%';
-    out += c;
-  }
-  return out;
-}
-
-std::vector<std::string> fileNameProblems(std::string_view name) {
-  std::vector<std::string> problems;
-  if (name == "." || name == "..") problems.push_back("must be a file name, not " + quote(name));
-  if (name.find('/') != std::string_view::npos) {
-    problems.push_back("must be a plain file name without '/' (set the folder with directory)");
-  }
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    if (name[i] == '%') {
-      if (i + 1 == name.size()) {
-        problems.push_back("ends with a lone '%' (write %% for a literal percent sign)");
-        break;
-      }
-      const char conversion = name[++i];
-      if (kTimeConversions.find(conversion) == std::string_view::npos) {
-        problems.push_back("uses %" + std::string(1, conversion) +
-                           ", which is not an allowed time conversion (allowed: " +
-                           allowedTimeConversions() + ")");
-      }
-    } else if (name[i] == '{') {
-      const std::size_t close = name.find('}', i);
-      if (close == std::string_view::npos) {
-        problems.push_back("has a '{' without a closing '}'");
-        break;
-      }
-      const std::string_view placeholder = name.substr(i, close - i + 1);
-      if (std::find(kPlaceholders.begin(), kPlaceholders.end(), placeholder) ==
-          kPlaceholders.end()) {
-        problems.push_back("uses unknown placeholder " + std::string(placeholder) +
-                           " (known: " + joinWords(kPlaceholders) + ")");
-      }
-      i = close;
-    }
-  }
-  return problems;
-}
+using rotation::kInterfacePlaceholder;
 
 void readFileName(Diagnostics& diagnostics, const Entry& entry, std::string& out) {
   std::optional<std::string> text = readString(diagnostics, entry, false);
   if (!text) return;
-  const std::vector<std::string> problems = fileNameProblems(*text);
+  // The grammar and its rules are the file-name module's, which the writer and retention use.
+  const std::vector<std::string> problems = rotation::templateProblems(*text);
   for (const std::string& problem : problems) {
     diagnostics.add(entry.mark, entry.label + " " + quote(*text) + " " + problem);
   }
@@ -892,6 +835,22 @@ void checkDuplicateNames(Diagnostics& diagnostics, std::vector<ReadInterface>& i
   }
 }
 
+// What would fail only at run time: names too long for the file system, or ending in `.part`,
+// for this interface's name; control characters in the interface name. Marks such interfaces
+// not clean, as the collision check reads only clean ones.
+void checkFileNames(Diagnostics& diagnostics, std::vector<ReadInterface>& interfaces) {
+  for (ReadInterface& interface : interfaces) {
+    const InterfaceSettings& settings = interface.settings;
+    if (!interface.clean || settings.name.empty()) continue;
+    for (const std::string& problem :
+         rotation::namingProblems(settings.output.fileName, settings.name)) {
+      diagnostics.add(settings.where, "interface " + quote(settings.name) + ": file_name " +
+                                          quote(settings.output.fileName) + " " + problem);
+      interface.clean = false;
+    }
+  }
+}
+
 // The literal prefixes of earlier interfaces' templates in one directory, to find one that could
 // collide with a new template without comparing every pair: two templates could collide when one
 // prefix starts the other (unless both name the interface), and a sorted map answers both ways.
@@ -982,6 +941,7 @@ void readInterfaces(Diagnostics& diagnostics, const YAML::Node& key, const YAML:
     ++index;
   }
   checkDuplicateNames(diagnostics, interfaces);
+  checkFileNames(diagnostics, interfaces);
   checkFileNameCollisions(diagnostics, interfaces);
   for (ReadInterface& read : interfaces) config.interfaces.push_back(std::move(read.settings));
 }

@@ -52,17 +52,6 @@ WriterOptions withRoomForTheLargestRecord(WriterOptions options) {
 
 }  // namespace
 
-std::string nameWithSuffix(const std::string& name, unsigned counter) {
-  if (counter == 0) return name;
-  const auto dot = name.rfind('.');
-  const auto stem = dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
-  const auto extension = stem.size() == name.size() ? std::string() : name.substr(dot);
-  // Three digits at least, so that names made within one second still sort in order.
-  char digits[16];
-  std::snprintf(digits, sizeof digits, "_%03u", counter);
-  return stem + digits + extension;
-}
-
 PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
                                const WriterOptions& options, unsigned firstCounter)
     : directoryFd_(directoryFd),
@@ -257,34 +246,49 @@ ClosedFile PcapFileWriter::close() {
                       committedPackets_ > 0 ? firstPacket_ : Timestamp{}, lastPacketInFile_};
   // Nothing worth keeping: writing failed before a single record reached the file.
   const bool discard = errno_ != 0 && committedPackets_ == 0;
-  return ClosedFile(std::move(fd_), directoryFd_, finalName_, summary, discard);
+  return ClosedFile(std::move(fd_), finalName_, summary, discard);
 }
 
-ClosedFile::ClosedFile(util::UniqueFd file, int directoryFd, std::string finalName,
-                       FileSummary summary, bool discard)
-    : file_(std::move(file)),
-      directory_(::fcntl(directoryFd, F_DUPFD_CLOEXEC, 0)),
-      summary_(std::move(summary)),
-      discard_(discard) {
+FinishOperations systemFinishOperations() {
+  return {
+      .fsync = [](int fd) { return ::fsync(fd); },
+      .renameNoReplace =
+          [](int directoryFd, const char* from, const char* to) {
+            return ::renameat2(directoryFd, from, directoryFd, to, RENAME_NOREPLACE);
+          },
+  };
+}
+
+ClosedFile::ClosedFile(util::UniqueFd file, std::string finalName, FileSummary summary,
+                       bool discard)
+    : file_(std::move(file)), summary_(std::move(summary)), discard_(discard) {
   summary_.name = std::move(finalName);
 }
 
-FileSummary ClosedFile::complete() {
+FileSummary ClosedFile::complete(int directoryFd, const FinishOperations& operations) {
   const auto part = partName();
   if (discard_) {
-    ::unlinkat(directory_.get(), part.c_str(), 0);
+    ::unlinkat(directoryFd, part.c_str(), 0);
     file_.reset();
     return FileSummary{};
   }
-  ::fsync(file_.get());
+  // Why a failed fsync is a failed file: the kernel may already have dropped the pages it could
+  // not write, so the data under the final name would not be what was captured.
+  if (operations.fsync(file_.get()) != 0) util::throwErrno("cannot fsync " + part);
   file_.reset();
   const auto wanted = summary_.name;
   for (unsigned attempt = 0; attempt < kMaxNameAttempts; ++attempt) {
     const auto candidate = nameWithSuffix(wanted, attempt);
-    if (::renameat2(directory_.get(), part.c_str(), directory_.get(), candidate.c_str(),
-                    RENAME_NOREPLACE) == 0) {
-      // Why: the rename is durable only once the directory itself is on disk.
-      ::fsync(directory_.get());
+    if (operations.renameNoReplace(directoryFd, part.c_str(), candidate.c_str()) == 0) {
+      // Why: the rename is durable only once the directory itself is on disk. When that fails,
+      // the name goes back to `.part`, so no one takes the file for finished.
+      if (operations.fsync(directoryFd) != 0) {
+        const int error = errno;
+        operations.renameNoReplace(directoryFd, candidate.c_str(), part.c_str());
+        throw std::system_error(error, std::generic_category(),
+                                "cannot fsync the directory after renaming " + part + " to " +
+                                    candidate + "; renamed back");
+      }
       summary_.name = candidate;
       return summary_;
     }

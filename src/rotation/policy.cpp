@@ -35,6 +35,8 @@ std::string_view describe(RotationReason reason) noexcept {
       return "stop";
     case RotationReason::reload:
       return "reload";
+    case RotationReason::directoryReplaced:
+      return "output directory replaced";
   }
   return "unknown";
 }

@@ -1,12 +1,13 @@
 #include "pcap_recorder/rotation/retention.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <stdexcept>
-#include <system_error>
 #include <tuple>
 
 #include "pcap_recorder/rotation/file_naming.hpp"
@@ -15,131 +16,6 @@
 namespace pcap_recorder::rotation {
 
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// Templates to regular expressions
-
-// Suffixes of files that are not finished: refused whatever the templates say.
-constexpr std::string_view kPartSuffix = ".part";  // pcap::kPartSuffix; rotation is below pcap
-constexpr std::string_view kDamagedSuffix = ".damaged";
-
-// One character (or conversion) of an expanded name. Every piece stands for at least one
-// character, so the piece index of a literal '.' tells whether it starts the name.
-struct Piece {
-  std::string regex;
-  bool isDot = false;
-};
-
-std::string escapedForRegex(char c) {
-  static constexpr std::string_view kSpecial = "\\^$.|?*+()[]{}";
-  std::string out;
-  if (kSpecial.find(c) != std::string_view::npos) out += '\\';
-  out += c;
-  return out;
-}
-
-// What strftime writes for each conversion config accepts (config.cpp, kTimeConversions), in the
-// C locale: the daemon never calls setlocale(). Shapes rather than exact ranges: a strict shape
-// already keeps out other files, and a range mistake would keep files forever.
-std::string regexForConversion(char conversion) {
-  switch (conversion) {
-    case 'a':
-      return "(?:Sun|Mon|Tue|Wed|Thu|Fri|Sat)";
-    case 'A':
-      return "(?:Sunday|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday)";
-    case 'b':
-    case 'h':
-      return "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";
-    case 'B':
-      return "(?:January|February|March|April|May|June|July|August|September|October|November|"
-             "December)";
-    case 'C':  // century
-    case 'd':  // day of month
-    case 'g':  // ISO 8601 week-based year without century
-    case 'H':
-    case 'I':
-    case 'm':
-    case 'M':
-    case 'S':
-    case 'U':  // week of the year
-    case 'V':
-    case 'W':
-    case 'y':
-      return "[0-9]{2}";
-    case 'j':  // day of the year
-      return "[0-9]{3}";
-    case 'G':
-    case 'Y':
-      return "[0-9]{4}";
-    case 'F':
-      return "[0-9]{4}-[0-9]{2}-[0-9]{2}";
-    case 'p':
-      return "(?:AM|PM)";
-    case 's':  // seconds since the epoch
-      return "[0-9]+";
-    case 'u':
-      return "[1-7]";
-    case 'w':
-      return "[0-6]";
-    case 'z':  // names are made in UTC ("+0000"); the shape keeps working should that change
-      return "[+-][0-9]{4}";
-    case 'Z':  // "GMT" from gmtime_r
-      return "[A-Z]+";
-    case '%':
-      return "%";
-    default:
-      break;
-  }
-  throw std::invalid_argument(std::string("file name template uses %") + conversion +
-                              ", which is not an allowed time conversion");
-}
-
-std::vector<Piece> piecesOf(std::string_view fileName, std::string_view interface) {
-  static constexpr std::string_view kInterface = "{interface}";
-  static constexpr std::string_view kSequence = "{seq}";
-  std::vector<Piece> pieces;
-  for (std::size_t i = 0; i < fileName.size(); ++i) {
-    const char c = fileName[i];
-    if (c == '%') {
-      if (i + 1 == fileName.size()) {
-        throw std::invalid_argument("file name template " + std::string(fileName) +
-                                    " ends with a lone '%'");
-      }
-      pieces.push_back({regexForConversion(fileName[++i])});
-    } else if (fileName.substr(i).starts_with(kInterface)) {
-      for (char n : interface) pieces.push_back({escapedForRegex(n), n == '.'});
-      i += kInterface.size() - 1;
-    } else if (fileName.substr(i).starts_with(kSequence)) {
-      pieces.push_back({"[0-9]{" + std::to_string(kSequenceDigits) + ",}"});
-      i += kSequence.size() - 1;
-    } else if (c == '{') {
-      throw std::invalid_argument("file name template " + std::string(fileName) +
-                                  " uses an unknown placeholder");
-    } else {
-      pieces.push_back({escapedForRegex(c), c == '.'});
-    }
-  }
-  return pieces;
-}
-
-// The whole-name pattern for one template, with nameWithSuffix()'s optional "_N" where it puts
-// it: before the last '.', or at the end when there is none or the name starts with it.
-std::string regexForTemplate(std::string_view fileName, std::string_view interface) {
-  const std::vector<Piece> pieces = piecesOf(fileName, interface);
-  std::size_t suffixAt = pieces.size();
-  for (std::size_t i = pieces.size(); i-- > 1;) {
-    if (pieces[i].isDot) {
-      suffixAt = i;
-      break;
-    }
-  }
-  std::string regex;
-  for (std::size_t i = 0; i <= pieces.size(); ++i) {
-    if (i == suffixAt) regex += "(?:_[0-9]{3,})?";
-    if (i < pieces.size()) regex += pieces[i].regex;
-  }
-  return regex;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reasons, in the units the config is written in
@@ -202,28 +78,6 @@ T stricterMaximum(T a, T b) {
 
 // ---------------------------------------------------------------------------------------------
 
-OwnFileMatcher::OwnFileMatcher(const std::vector<OwnFileTemplate>& templates) {
-  std::vector<std::string> regexes;
-  for (const OwnFileTemplate& entry : templates) {
-    std::string regex = regexForTemplate(entry.fileName, entry.interface);
-    if (std::find(regexes.begin(), regexes.end(), regex) == regexes.end()) {
-      regexes.push_back(std::move(regex));
-    }
-  }
-  patterns_.reserve(regexes.size());
-  for (const std::string& regex : regexes) {
-    patterns_.emplace_back(regex, std::regex::ECMAScript | std::regex::optimize);
-  }
-}
-
-bool OwnFileMatcher::isFinishedFile(std::string_view name) const {
-  // Why: a template may itself end in ".part"; the file being written is still never ours.
-  if (name.empty() || name.ends_with(kPartSuffix) || name.ends_with(kDamagedSuffix)) return false;
-  return std::any_of(patterns_.begin(), patterns_.end(), [&](const std::regex& pattern) {
-    return std::regex_match(name.begin(), name.end(), pattern);
-  });
-}
-
 // Interfaces sharing a directory share its files: each limit counts all of them together, and
 // one pass of deletions serves every interface. Each operator's limit is a promise about the
 // whole directory ("no more than 100 files here", "keep 10 GiB free"), so only the strictest
@@ -243,6 +97,7 @@ RetentionLimits combineLimits(std::span<const RetentionLimits> limits) {
 std::vector<Deletion> chooseDeletions(std::vector<StoredFile> files, const RetentionLimits& limits,
                                       std::chrono::system_clock::time_point now,
                                       std::uint64_t freeBytes) {
+  for (StoredFile& file : files) file.modified = std::min(file.modified, now);
   std::sort(files.begin(), files.end(), [](const StoredFile& a, const StoredFile& b) {
     return std::tie(a.modified, a.name) < std::tie(b.modified, b.name);
   });
@@ -291,32 +146,51 @@ std::vector<Deletion> chooseDeletions(std::vector<StoredFile> files, const Reten
   return deletions;
 }
 
-std::vector<StoredFile> listOwnFiles(const std::filesystem::path& directory,
-                                     const OwnFileMatcher& matcher) {
-  std::vector<StoredFile> files;
-  for (const std::filesystem::directory_entry& entry :
-       std::filesystem::directory_iterator(directory)) {
-    std::string name = entry.path().filename().string();
-    if (!matcher.isFinishedFile(name)) continue;
-    // lstat: the type, size and time of the entry itself, in one call; a symlink is never
-    // followed, so a link to somewhere else cannot get that file deleted.
-    struct stat status {};
-    if (::lstat(entry.path().c_str(), &status) != 0) {
-      if (errno == ENOENT) continue;  // deleted or renamed since the listing
-      throw std::filesystem::filesystem_error("cannot stat", entry.path(),
-                                              std::error_code(errno, std::generic_category()));
-    }
-    if (!S_ISREG(status.st_mode)) continue;
-    const auto sinceEpoch = std::chrono::seconds(status.st_mtim.tv_sec) +
-                            std::chrono::nanoseconds(status.st_mtim.tv_nsec);
-    files.push_back(
-        {std::move(name), static_cast<std::uint64_t>(status.st_size),
-         std::chrono::system_clock::time_point(
-             std::chrono::duration_cast<std::chrono::system_clock::duration>(sinceEpoch))});
+std::chrono::system_clock::time_point retentionTime(std::chrono::system_clock::time_point mtime,
+                                                    std::chrono::system_clock::time_point ctime) {
+  return std::min(mtime, ctime);
+}
+
+Listing listOwnFiles(int directoryFd, const OwnFileMatcher& matcher, uid_t owner) {
+  Listing listing;
+  // A description of its own: readdir's position is not shared with anyone else's descriptor.
+  const int listFd = ::openat(directoryFd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (listFd < 0) {
+    listing.error = errno;
+    return listing;
   }
-  std::sort(files.begin(), files.end(),
+  DIR* stream = ::fdopendir(listFd);
+  if (stream == nullptr) {
+    listing.error = errno;
+    ::close(listFd);
+    return listing;
+  }
+  const auto toTime = [](const timespec& time) {
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::seconds(time.tv_sec) + std::chrono::nanoseconds(time.tv_nsec)));
+  };
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(stream);
+    if (entry == nullptr) {
+      listing.error = errno;
+      break;
+    }
+    const std::string_view name = entry->d_name;
+    if (!matcher.isFinishedFile(name)) continue;
+    // The entry itself, never what a symlink points to.
+    struct stat status {};
+    if (::fstatat(directoryFd, entry->d_name, &status, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (!S_ISREG(status.st_mode) || status.st_uid != owner) continue;
+    listing.files.push_back({std::string(name), static_cast<std::uint64_t>(status.st_size),
+                             retentionTime(toTime(status.st_mtim), toTime(status.st_ctim))});
+  }
+  ::closedir(stream);
+  if (listing.error != 0) listing.files.clear();
+  std::sort(listing.files.begin(), listing.files.end(),
             [](const StoredFile& a, const StoredFile& b) { return a.name < b.name; });
-  return files;
+  return listing;
 }
 
 }  // namespace pcap_recorder::rotation

@@ -13,6 +13,7 @@
 
 #include "pcap_recorder/bpf/filter.hpp"
 #include "pcap_recorder/capture/af_packet_source.hpp"
+#include "pcap_recorder/util/printable.hpp"
 
 namespace pcap_recorder::service {
 
@@ -41,14 +42,11 @@ std::string directoryProblem(const fs::path& directory) {
   return {};
 }
 
-// A filter in a message: on one line, and not the whole of a pasted 50 kB expression.
+// A filter in a message: on one line with control characters escaped, and not the whole of a
+// pasted 50 kB expression.
 std::string quoted(const std::string& filter) {
   constexpr std::size_t kMaxShown = 200;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < filter.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(filter[i]);
-    out += (c < 0x20 || c == 0x7f) ? ' ' : filter[i];
-  }
+  std::string out = "\"" + util::printable(std::string_view(filter).substr(0, kMaxShown));
   if (filter.size() > kMaxShown) out += "... (" + std::to_string(filter.size()) + " characters)";
   return out + "\"";
 }
@@ -82,12 +80,12 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config,
       } catch (const bpf::FilterError& error) {
         problems.push_back(
             {interface.filterWhere.line > 0 ? interface.filterWhere : interface.where,
-             "interface " + interface.name + ": invalid filter " + quoted(interface.filter) + ": " +
-                 error.what()});
+             "interface " + util::printable(interface.name) + ": invalid filter " +
+                 quoted(interface.filter) + ": " + util::printable(error.what())});
       }
     } else if (!entry->second) {
       problems.push_back({interface.filterWhere.line > 0 ? interface.filterWhere : interface.where,
-                          "interface " + interface.name + ": invalid filter " +
+                          "interface " + util::printable(interface.name) + ": invalid filter " +
                               quoted(interface.filter) + " (as above)"});
     }
     // A `vlan` filter of an interface that is not there yet was compiled offline; the recorder

@@ -1,9 +1,13 @@
 #include "pcap_recorder/service/file_finisher.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "pcap_recorder/logging/log.hpp"
@@ -32,17 +36,35 @@ std::string formatTime(const pcap::Timestamp& time) {
   return std::string(text) + fraction;
 }
 
-std::uint64_t freeBytes(const fs::path& directory) {
+std::uint64_t freeBytes(int directoryFd) {
   struct statvfs fileSystem;
-  if (::statvfs(directory.c_str(), &fileSystem) != 0) return UINT64_MAX;
+  if (::fstatvfs(directoryFd, &fileSystem) != 0) return UINT64_MAX;
   return std::uint64_t{fileSystem.f_bavail} * fileSystem.f_frsize;
+}
+
+// The names in the directory open as `directoryFd`, read through a description of their own.
+// Empty when it cannot be read.
+std::vector<std::string> namesIn(int directoryFd) {
+  std::vector<std::string> names;
+  const int listFd = ::openat(directoryFd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (listFd < 0) return names;
+  DIR* stream = ::fdopendir(listFd);
+  if (stream == nullptr) {
+    ::close(listFd);
+    return names;
+  }
+  while (const dirent* entry = ::readdir(stream)) names.emplace_back(entry->d_name);
+  ::closedir(stream);
+  return names;
 }
 
 }  // namespace
 
 FileFinisher::FileFinisher(std::vector<DirectoryRetention> directories,
-                           std::function<void(const FinishedFile&)> observer)
+                           std::function<void(const FinishedFile&)> observer,
+                           FinisherOptions options)
     : observer_(std::move(observer)),
+      options_(std::move(options)),
       directories_(std::make_shared<const Directories>(std::move(directories))),
       thread_([this] { run(); }) {}
 
@@ -51,11 +73,16 @@ FileFinisher::~FileFinisher() {
 }
 
 void FileFinisher::submit(FinishJob job) {
+  pending_.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(mutex_);
     jobs_.push_back(std::move(job));
   }
   wake_.notify_one();
+}
+
+bool FileFinisher::hasRoom() const noexcept {
+  return pending_.load(std::memory_order_relaxed) < options_.maxQueuedFiles;
 }
 
 void FileFinisher::requestRetention(const fs::path& directory) {
@@ -101,9 +128,16 @@ void FileFinisher::run() {
     }
     for (auto& job : jobs) {
       const auto finished = finish(job);
+      // Why counted down only now: the job's descriptor is closed by finish().
+      pending_.fetch_sub(1, std::memory_order_relaxed);
       if (finished && !job.postFinishCommand.empty()) {
-        hooks.start(job.postFinishCommand, *finished, job.postFinishTimeout,
-                    job.postFinishMaxRunning);
+        try {
+          hooks.start(job.postFinishCommand, *finished, job.postFinishTimeout,
+                      job.postFinishMaxRunning);
+        } catch (const std::exception& error) {
+          spdlog::error("{}: cannot run the post-finish hook for {}: {}", job.interface,
+                        finished->path.string(), error.what());
+        }
       }
       requests.push_back(job.directory);
     }
@@ -111,7 +145,13 @@ void FileFinisher::run() {
     for (const auto& directory : *directories) {
       const bool requested =
           std::find(requests.begin(), requests.end(), directory.directory) != requests.end();
-      if (requested || now >= nextRetention) applyRetention(directory);
+      if (!requested && now < nextRetention) continue;
+      // No exception leaves this thread: an uncaught one would end the daemon (std::terminate).
+      try {
+        applyRetention(directory);
+      } catch (const std::exception& error) {
+        spdlog::error("{}: retention failed: {}", directory.directory.string(), error.what());
+      }
     }
     if (now >= nextRetention) nextRetention = now + kRetentionInterval;
     hooks.poll();
@@ -124,16 +164,19 @@ void FileFinisher::run() {
 }
 
 std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
+  const fs::path directory = job.output ? job.output->currentPath() : job.directory;
+  const auto partPath = (directory / job.file.partName()).string();
   try {
-    const auto summary = job.file.complete();
+    const auto summary =
+        job.output ? job.file.complete(job.output->fd(), options_.operations) : pcap::FileSummary{};
     if (summary.name.empty()) {
       spdlog::warn("{}: removed {}: no record reached it before writing failed", job.interface,
-                   (job.directory / job.file.partName()).string());
+                   partPath);
       return std::nullopt;
     }
     FinishedFile finished{
         .interface = job.interface,
-        .path = job.directory / summary.name,
+        .path = directory / summary.name,
         .packets = summary.packets,
         .bytes = summary.bytes,
         .kernelDrops = job.kernelDrops,
@@ -162,25 +205,56 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
     if (observer_) observer_(finished);
     return finished;
   } catch (const std::exception& error) {
-    spdlog::error("{}: cannot finish {}: {}; it stays for the next start to repair", job.interface,
-                  (job.directory / job.file.partName()).string(), error.what());
+    const auto& summary = job.file.summary();
+    struct stat part {};
+    const bool gone =
+        job.output &&
+        ::fstatat(job.output->fd(), job.file.partName().c_str(), &part, AT_SYMLINK_NOFOLLOW) != 0 &&
+        errno == ENOENT;
+    if (gone) {
+      logging::logEvent(spdlog::level::err, {{"INTERFACE", job.interface}, {"PCAP_FILE", partPath}},
+                        "{}: lost {} packets: {} cannot be finished ({}) and is gone (was its "
+                        "directory removed?)",
+                        job.interface, summary.packets, partPath, error.what());
+      if (job.onLost) job.onLost(summary.packets, summary.bytes);
+    } else {
+      logging::logEvent(spdlog::level::err, {{"INTERFACE", job.interface}, {"PCAP_FILE", partPath}},
+                        "{}: cannot finish {}: {}; it keeps its .part name for the next start to "
+                        "repair, and no hook runs for it",
+                        job.interface, partPath, error.what());
+    }
     return std::nullopt;
   }
 }
 
+std::shared_ptr<const OutputDirectory> FileFinisher::heldDirectory(const fs::path& path) {
+  auto& held = held_[path];
+  if (held) {
+    const auto state = held->state();
+    if (state == OutputDirectory::State::same) return held;
+    spdlog::error("{}: the output directory was {}; retention goes on in {} as configured",
+                  held->currentPath().string(), describe(state), path.string());
+  }
+  held = OutputDirectory::open(path);
+  return held;
+}
+
 void FileFinisher::applyRetention(const DirectoryRetention& directory) {
-  const auto files = rotation::listOwnFiles(directory.directory, directory.ownFiles);
+  const auto held = heldDirectory(directory.directory);
+  const auto listing = rotation::listOwnFiles(held->fd(), directory.ownFiles, ::geteuid());
+  const fs::path where = held->currentPath();
+  if (listing.error != 0) {
+    spdlog::warn("{}: cannot list for retention: {}", where.string(), std::strerror(listing.error));
+    return;
+  }
   const auto deletions = rotation::chooseDeletions(
-      files, directory.limits, std::chrono::system_clock::now(), freeBytes(directory.directory));
+      listing.files, directory.limits, std::chrono::system_clock::now(), freeBytes(held->fd()));
   for (const auto& deletion : deletions) {
-    const auto path = directory.directory / deletion.name;
-    std::error_code error;
-    if (fs::remove(path, error)) {
-      spdlog::info("{}: deleted {} ({} bytes): {}", directory.directory.string(), deletion.name,
-                   deletion.bytes, deletion.reason);
-    } else if (error) {
-      spdlog::warn("{}: cannot delete {}: {}", directory.directory.string(), deletion.name,
-                   error.message());
+    if (::unlinkat(held->fd(), deletion.name.c_str(), 0) == 0) {
+      spdlog::info("{}: deleted {} ({} bytes): {}", where.string(), deletion.name, deletion.bytes,
+                   deletion.reason);
+    } else if (errno != ENOENT) {
+      spdlog::warn("{}: cannot delete {}: {}", where.string(), deletion.name, std::strerror(errno));
     }
   }
 }
@@ -189,12 +263,8 @@ std::size_t repairLeftovers(const fs::path& directory, const rotation::OwnFileMa
   util::UniqueFd directoryFd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!directoryFd.valid()) return 0;
   std::vector<std::string> parts;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(directory, error)) {
-    const auto name = entry.path().filename().string();
-    if (!name.ends_with(pcap::kPartSuffix)) continue;
-    const auto finalName = name.substr(0, name.size() - std::string_view(pcap::kPartSuffix).size());
-    if (ownFiles.isFinishedFile(finalName)) parts.push_back(name);
+  for (std::string& name : namesIn(directoryFd.get())) {
+    if (ownFiles.isPartFile(name)) parts.push_back(std::move(name));
   }
   std::sort(parts.begin(), parts.end());
   for (const auto& part : parts) {

@@ -109,7 +109,7 @@ Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& fini
       finisher_(finisher),
       source_(source ? std::move(source) : openSource(settings, filter)),
       filter_(std::move(filter)),
-      directory_(openOutputDirectory(settings.output.directory)),
+      directory_(OutputDirectory::open(settings.output.directory)),
       writerOptions_{.timestampUnit = toUnit(settings.output.timestamp),
                      .snaplen = settings.output.snaplen,
                      .fileMode = static_cast<mode_t>(settings.output.fileMode)},
@@ -134,7 +134,7 @@ Recorder::~Recorder() {
   if (writer_) {
     const auto part = writer_->partName();
     writer_->close();
-    ::unlinkat(directory_.get(), part.c_str(), 0);
+    ::unlinkat(directory_->fd(), part.c_str(), 0);
   }
 }
 
@@ -231,9 +231,19 @@ void Recorder::takePendingSettings() {
   writerOptions_.timestampUnit = toUnit(settings_.output.timestamp);
   writerOptions_.fileMode = static_cast<mode_t>(settings_.output.fileMode);
   if (newFile) {
-    directory_ = openOutputDirectory(settings_.output.directory);
+    // The current file is finished in the directory it was written in, before the switch.
+    const bool writing = writer_.has_value();
+    if (writing && !writer_->flush()) {
+      pauseAfterWriteFailure();
+    } else {
+      finishCurrentFile(RotationReason::reload);
+    }
+    directory_ = OutputDirectory::open(settings_.output.directory);
     lastExpandedName_.clear();
-    if (writer_) rotate(RotationReason::reload, wallClockNow());
+    if (writing && !paused_.load(std::memory_order_relaxed)) {
+      openNextFile(wallClockNow());
+      if (writer_ && writer_->failed()) pauseAfterWriteFailure();
+    }
   } else if (writer_) {
     // A new interval or limit applies to the open file as to the next: its slot is recomputed.
     slot_ = rotation::slotOf(wallClockNow(), limits_.interval);
@@ -288,6 +298,7 @@ void Recorder::run() noexcept {
 }
 
 void Recorder::onIdle(Nanoseconds now) {
+  followOutputDirectory();
   if (writer_ && rotation::slotOver({.slot = slot_}, now, lateness_)) {
     rotate(RotationReason::interval, now);
   }
@@ -345,7 +356,32 @@ void Recorder::processBlock(std::span<const std::byte> block) {
   publishWriterCounts();
 }
 
+bool Recorder::canWait(RotationReason reason) noexcept {
+  switch (reason) {
+    case RotationReason::size:
+    case RotationReason::packets:
+    case RotationReason::interval:
+    case RotationReason::signal:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void Recorder::rotate(RotationReason reason, Nanoseconds time) {
+  // Back-pressure: with the finisher's queue full, the file goes on (past its limit) rather than
+  // queueing another descriptor; the rotation comes with the next frame or idle turn that finds
+  // room, a requested one not at all.
+  if (canWait(reason) && !finisher_.hasRoom()) {
+    ++rotationsDeferred_;
+    if (deferWarnings_.allow(Clock::now())) {
+      spdlog::warn(
+          "{}: {} files wait to be finished; {} rotations put off so far, the current "
+          "file goes on (the disk is slower than the rotations asked for)",
+          settings_.name, finisher_.queued(), rotationsDeferred_);
+    }
+    return;
+  }
   // Writing what was buffered can fail too; then this is a write failure, not a rotation.
   if (writer_ && !writer_->flush()) {
     pauseAfterWriteFailure();
@@ -356,8 +392,53 @@ void Recorder::rotate(RotationReason reason, Nanoseconds time) {
   if (writer_ && writer_->failed()) pauseAfterWriteFailure();
 }
 
+bool Recorder::followOutputDirectory() {
+  const auto state = directory_->state();
+  if (state == OutputDirectory::State::same) return true;
+  const std::string was = directory_->currentPath().string();
+  if (!directoryFailing_) {
+    std::uint64_t lost = 0;
+    if (writer_ && state == OutputDirectory::State::removed) {
+      // The file went with its directory: what reached it, and what is still buffered, is lost.
+      publishWriterCounts();
+      counters_.moveWrittenToLost(published_.packets, published_.bytes);
+      lost = writer_->packets();
+      counters_.addLostToDisk(writer_->packets() - writer_->packetsInFile());
+      writer_.reset();
+      setCurrentFile({});
+    } else if (writer_) {
+      finishCurrentFile(RotationReason::directoryReplaced);
+    }
+    logging::logEvent(spdlog::level::err, {{"INTERFACE", settings_.name}},
+                      "{}: the output directory {} was {}; {} frames of the file being written "
+                      "there are lost; re-creating {} and going on in a new file there",
+                      settings_.name, was, describe(state), lost,
+                      settings_.output.directory.string());
+  }
+  try {
+    directory_ = OutputDirectory::open(settings_.output.directory);
+  } catch (const std::exception& error) {
+    if (!directoryFailing_) {
+      spdlog::error("{}: {}; frames are counted as lost until it can be re-created", settings_.name,
+                    error.what());
+    }
+    directoryFailing_ = true;
+    paused_.store(true, std::memory_order_relaxed);
+    return false;
+  }
+  directoryFailing_ = false;
+  lastExpandedName_.clear();
+  if (!writer_) {
+    lostToDiskAtPause_ = counters_.snapshot().packetsLostToDisk;
+    openNextFile(wallClockNow());
+  }
+  return true;
+}
+
 // Returns 0, or the errno that kept the file from being created.
 int Recorder::openNextFile(Nanoseconds time) {
+  if (!followOutputDirectory()) return ENOENT;
+  if (writer_) return 0;  // following a re-created directory opened one already
   slot_ = rotation::slotOf(time, limits_.interval);
   // A file of a time slot is named after the slot's start, so hourly files read hh:00:00.
   const Nanoseconds nameTime = limits_.interval.count() != 0 ? slot_.start : time;
@@ -368,10 +449,10 @@ int Recorder::openNextFile(Nanoseconds time) {
       rotation::expandFileName(settings_.output.fileName, settings_.name, nextSequence_, openedAt);
   const unsigned firstCounter = name == lastExpandedName_ ? lastCounter_ + 1 : 0;
   try {
-    writer_.emplace(directory_.get(), name, writerOptions_, firstCounter);
+    writer_.emplace(directory_->fd(), name, writerOptions_, firstCounter);
     lastExpandedName_ = name;
     lastCounter_ = writer_->counter();
-    setCurrentFile((settings_.output.directory / writer_->partName()).string());
+    setCurrentFile((directory_->currentPath() / writer_->partName()).string());
     paused_.store(false, std::memory_order_relaxed);
     published_ = {};
     kernelDropsAtOpen_ = counters_.snapshot().kernelDrops;
@@ -395,6 +476,7 @@ void Recorder::finishCurrentFile(RotationReason reason) {
   finisher_.submit(FinishJob{
       .interface = settings_.name,
       .directory = settings_.output.directory,
+      .output = directory_,
       .file = std::move(closed),
       .kernelDrops = counters_.snapshot().kernelDrops - kernelDropsAtOpen_,
       .reason = std::string(rotation::describe(reason)),
@@ -407,6 +489,9 @@ void Recorder::finishCurrentFile(RotationReason reason) {
             std::lock_guard lock(shared->finishedMutex);
             shared->finishedFiles.push_back(finished.path.filename().string());
           },
+      .onLost = [shared = shared_](
+                    std::uint64_t packets,
+                    std::uint64_t bytes) { shared->counters.moveWrittenToLost(packets, bytes); },
   });
 }
 
@@ -433,7 +518,7 @@ void Recorder::resumeWhenSpaceReturns(Nanoseconds now) {
   nextOpenAttempt_ = steadyNow + kReopenBackoff;
   const std::uint64_t lost = counters_.snapshot().packetsLostToDisk - lostToDiskAtPause_;
   struct statvfs fileSystem;
-  const bool space = ::fstatvfs(directory_.get(), &fileSystem) == 0 &&
+  const bool space = ::fstatvfs(directory_->fd(), &fileSystem) == 0 &&
                      std::uint64_t{fileSystem.f_bavail} * fileSystem.f_frsize >= kResumeFreeBytes;
   if (!space) {
     if (steadyNow >= nextDiskWarning_) {

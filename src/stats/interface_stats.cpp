@@ -3,9 +3,10 @@
 namespace pcap_recorder::stats {
 
 namespace {
-// Only the capture thread writes, so a load and a store are enough: no read-modify-write.
+// Read-modify-write: the finisher thread also moves counts (moveWrittenToLost). Once per block,
+// never per packet, so the cost does not show.
 void add(std::atomic<std::uint64_t>& counter, std::uint64_t amount) noexcept {
-  counter.store(counter.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
+  counter.fetch_add(amount, std::memory_order_relaxed);
 }
 }  // namespace
 
@@ -20,6 +21,12 @@ void InterfaceCounters::addWritten(std::uint64_t packets, std::uint64_t bytes) n
 }
 
 void InterfaceCounters::addLostToDisk(std::uint64_t packets) noexcept {
+  add(packetsLostToDisk_, packets);
+}
+
+void InterfaceCounters::moveWrittenToLost(std::uint64_t packets, std::uint64_t bytes) noexcept {
+  packetsWritten_.fetch_sub(packets, std::memory_order_relaxed);
+  bytesWritten_.fetch_sub(bytes, std::memory_order_relaxed);
   add(packetsLostToDisk_, packets);
 }
 

@@ -98,6 +98,41 @@ TEST_F(CommandLineTest, CheckConfigReportsAnInvalidFilterWithLibpcapsMessage) {
       << result.output;
 }
 
+// A 100,000-character file_name passed --check-config and then crashed the daemon (std::regex
+// recursion); a 300-character one failed at start with ENAMETOOLONG.
+TEST_F(CommandLineTest, CheckConfigRefusesFileNamesTooLongForTheFileSystem) {
+  for (const std::size_t length : {300u, 100000u}) {
+    const auto path = config("  file_name: \"" + std::string(length, 'a') +
+                             "{seq}.pcap\"\ninterfaces:\n  - name: lo\n");
+    const auto result = checkConfig(path);
+    EXPECT_EQ(result.status, 1) << result.output.substr(0, 2000);
+    EXPECT_NE(result.output.find("more than the 255 a file name may have"), std::string::npos)
+        << result.output.substr(0, 2000);
+  }
+}
+
+// ESC, TAB and newline in names, and filters echoed raw, reached the terminal as they were.
+TEST_F(CommandLineTest, CheckConfigRefusesControlCharactersAndEscapesThemInMessages) {
+  const auto name =
+      checkConfig(config("  file_name: \"cap\\e[2J-{seq}.pcap\"\ninterfaces:\n  - name: lo\n"));
+  EXPECT_EQ(name.status, 1);
+  EXPECT_NE(name.output.find("control character \\x1b"), std::string::npos) << name.output;
+  EXPECT_EQ(name.output.find('\x1b'), std::string::npos) << "raw ESC in: " << name.output;
+
+  const auto filter =
+      checkConfig(config("interfaces:\n  - name: lo\n    filter: \"tcp \\e[31m\"\n"));
+  EXPECT_EQ(filter.status, 1);
+  EXPECT_NE(filter.output.find("\\x1b[31m"), std::string::npos) << filter.output;
+  EXPECT_EQ(filter.output.find('\x1b'), std::string::npos) << "raw ESC in: " << filter.output;
+}
+
+TEST_F(CommandLineTest, CheckConfigRefusesAFileNameEndingInPart) {
+  const auto path = config("  file_name: \"{interface}-{seq}.part\"\ninterfaces:\n  - name: lo\n");
+  const auto result = checkConfig(path);
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.output.find("must not end in .part"), std::string::npos) << result.output;
+}
+
 TEST_F(CommandLineTest, CheckConfigReportsEveryProblemNotJustTheFirst) {
   const auto path = config(
       "  snaplen: 0\n  timestamp: pico\ncapture:\n  ring_size: lots\ninterfaces:\n"

@@ -343,5 +343,145 @@ TEST_F(RotateTest, FilesGetTheConfiguredMode) {
             fs::perms::owner_read | fs::perms::owner_write);
 }
 
+// rm -rf of the output directory while frames flow: retention's listing used to throw on the
+// finisher thread (SIGABRT), and a re-created directory was never written again. Now the daemon
+// notices, re-creates it, goes on in a new file there, and counts what went with the old one.
+TEST_F(RotateTest, OutputDirectoryRemovedWhileRecordingIsReCreatedAndNoFrameIsUnaccounted) {
+  NamespacePair hosts;
+  // {seq}: names never repeat in a run, so each "finished" line names one file.
+  const auto config =
+      writeConfig("  - name: prc0\n    filter: udp\n", "  file_name: \"{interface}-{seq}.pcap\"\n",
+                  "rotate:\n  max_packets: 50\n  interval: 0\n"
+                  "retention:\n  max_files: 100000\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  constexpr std::uint32_t kSent = 2000;
+  for (std::uint32_t i = 0; i < kSent; ++i) {
+    if (i == kSent / 2) {
+      // The daemon may create a file while rm runs; like rm -rf, try again until it is gone.
+      std::error_code error;
+      for (int attempt = 0; attempt < 100 && fs::exists(outputDirectory()); ++attempt) {
+        fs::remove_all(outputDirectory(), error);
+      }
+      ASSERT_FALSE(fs::exists(outputDirectory())) << error.message();
+    }
+    sender.send(buildUdpFrame({.sequence = i}));
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(daemon.waitForLog("was removed")) << daemon.log();
+  EXPECT_TRUE(daemon.running()) << daemon.log();
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  const auto inFiles = sequencesAcross(files);
+  ASSERT_FALSE(inFiles.empty()) << daemon.log();
+  EXPECT_TRUE(std::is_sorted(inFiles.begin(), inFiles.end()));
+  EXPECT_EQ(std::adjacent_find(inFiles.begin(), inFiles.end()), inFiles.end()) << "duplicates";
+  EXPECT_EQ(inFiles.back(), kSent - 1) << "the last frames are in the re-created directory";
+  // Files finished before the rm went with it: the test deleted them, not the daemon.
+  const auto log = daemon.log();
+  std::uint64_t deletedByTheTest = 0;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    const auto at = line.find(": finished ");
+    if (at == std::string::npos) continue;
+    const auto pathStart = at + std::string_view(": finished ").size();
+    const fs::path path = line.substr(pathStart, line.find(" (", pathStart) - pathStart);
+    if (!fs::exists(path)) deletedByTheTest += numberBefore(line, " packets,");
+  }
+  const auto lost = numberBefore(log, " lost to disk, files:");
+  EXPECT_GT(deletedByTheTest, 0u);
+  EXPECT_EQ(inFiles.size() + deletedByTheTest + lost, kSent) << log;
+  EXPECT_EQ(numberBefore(log, " packets written,") + lost, kSent) << log;
+}
+
+// A storm of SIGUSR1 (rotation requests) while frames flow: every frame ends up in a finished
+// file, once, in order, and the daemon's descriptors stay bounded (the finisher's queue holds at
+// most 64 files, each with one descriptor).
+TEST_F(RotateTest, ASigusr1StormLosesNoFrameAndKeepsDescriptorsBounded) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n    filter: udp\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  constexpr std::uint32_t kSent = 3000;
+  std::size_t mostDescriptors = 0;
+  const fs::path descriptors = "/proc/" + std::to_string(daemon.pid()) + "/fd";
+  for (std::uint32_t i = 0; i < kSent; ++i) {
+    sender.send(buildUdpFrame({.sequence = i}));
+    daemon.signal(SIGUSR1);
+    // Rotation is coalesced (a file without packets is not rotated): now and then the kernel
+    // hands its block over (50 ms), so the requests that follow find packets in the file.
+    if (i % 300 == 299) std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    if (i % 100 == 0) {
+      std::error_code error;
+      const auto open = static_cast<std::size_t>(
+          std::distance(fs::directory_iterator(descriptors, error), fs::directory_iterator()));
+      mostDescriptors = std::max(mostDescriptors, open);
+    }
+  }
+  ASSERT_TRUE(daemon.running()) << daemon.log();
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+  EXPECT_LE(mostDescriptors, 64u + 32u);
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  EXPECT_GT(files.size(), 1u);
+  EXPECT_EQ(sequencesAcross(files), range(0, kSent));
+}
+
+// The output path is a symlink, re-pointed while recording. Files are finished where they were
+// written, and every path in the log and given to the hook is where the file really is (the
+// hook used to get a path through the re-pointed link, which did not exist).
+TEST_F(RotateTest, ASymlinkedOutputDirectoryRePointedKeepsEveryReportedPathReal) {
+  NamespacePair hosts;
+  const fs::path first = work_ / "first";
+  const fs::path second = work_ / "second";
+  const fs::path link = work_ / "link";
+  fs::create_directories(first);
+  fs::create_directories(second);
+  fs::create_directory_symlink(first, link);
+  const fs::path hookLog = work_ / "hooks.txt";
+  const auto path = work_ / "pcap-recorder.yaml";
+  writeTextFile(path, "output:\n  directory: " + link.string() +
+                          "\n  file_name: \"{interface}-{seq}.pcap\"\n"
+                          "  post_finish_command: \"echo >> " +
+                          hookLog.string() +
+                          "\"\n"
+                          "capture:\n  ring_size: 8MiB\nrotate:\n  interval: 0\n"
+                          "interfaces:\n  - name: prc0\n    filter: udp\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", path.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  std::this_thread::sleep_for(300ms);  // past the ring's block timeout: the frames are written
+  fs::remove(link);
+  fs::create_directory_symlink(second, link);
+  ASSERT_TRUE(daemon.waitForLog("was replaced")) << daemon.log();
+  for (std::uint32_t i = 10; i < 20; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto before = finishedFilesOf(first, "prc0");
+  const auto after = finishedFilesOf(second, "prc0");
+  EXPECT_EQ(sequencesAcross(before), range(0, 10));
+  EXPECT_EQ(sequencesAcross(after), range(10, 10));
+
+  std::ifstream hooks(hookLog);
+  std::size_t hooked = 0;
+  for (std::string line; std::getline(hooks, line); ++hooked) {
+    EXPECT_TRUE(fs::exists(line)) << "hook got " << line;
+    EXPECT_EQ(fs::path(line), fs::canonical(line)) << "hook got a path through the link";
+  }
+  EXPECT_EQ(hooked, before.size() + after.size());
+  std::istringstream lines(daemon.log());
+  for (std::string line; std::getline(lines, line);) {
+    const auto at = line.find(": finished ");
+    if (at == std::string::npos) continue;
+    const auto start = at + std::string_view(": finished ").size();
+    const fs::path finished = line.substr(start, line.find(" (", start) - start);
+    EXPECT_TRUE(fs::exists(finished)) << line;
+    EXPECT_EQ(finished, fs::canonical(finished)) << line;
+  }
+}
+
 }  // namespace
 }  // namespace pcap_recorder::testing

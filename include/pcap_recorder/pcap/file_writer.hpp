@@ -12,11 +12,13 @@
 #include <sys/uio.h>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "pcap_recorder/pcap/format.hpp"
+#include "pcap_recorder/rotation/file_naming.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
 namespace pcap_recorder::pcap {
@@ -30,12 +32,14 @@ struct WriterOptions {
   std::size_t bufferBytes = 256u << 10;
 };
 
-inline constexpr const char* kPartSuffix = ".part";
+// The file-name grammar's, as a C string.
+inline constexpr const char* kPartSuffix = rotation::kPartSuffix.data();
 
-// "name.pcap" with a collision counter before the extension: nameWithSuffix("a.pcap", 2) is
-// "a_002.pcap"; 0 leaves the name as it is. Before the extension so Wireshark's file sets still
-// recognise the files.
-std::string nameWithSuffix(const std::string& name, unsigned counter);
+// "name.pcap" with a collision counter before the extension: rotation::withCounter(), the one
+// owner of the file-name grammar.
+inline std::string nameWithSuffix(const std::string& name, unsigned counter) {
+  return rotation::withCounter(name, counter);
+}
 
 struct Timestamp {
   std::uint32_t seconds = 0;
@@ -51,28 +55,39 @@ struct FileSummary {
   Timestamp lastPacket;
 };
 
+// The system calls that make a finished file durable under its final name. A seam: tests inject
+// their failures (EIO from fsync) or slow them down.
+struct FinishOperations {
+  std::function<int(int fd)> fsync;
+  // renameat2(RENAME_NOREPLACE) within one directory.
+  std::function<int(int directoryFd, const char* from, const char* to)> renameNoReplace;
+};
+// The real ones.
+FinishOperations systemFinishOperations();
+
 // A file whose writing is over but that is not yet finished: finishing it (fsync, rename,
 // directory fsync) can take long on a real disk, so it is done away from the capture thread.
+// Holds one descriptor, the file's: a queue of closed files costs one each.
 class ClosedFile {
  public:
-  // Keeps its own duplicate of `directoryFd`: the writer's owner may close its own meanwhile.
-  ClosedFile(util::UniqueFd file, int directoryFd, std::string finalName, FileSummary summary,
-             bool discard);
+  ClosedFile(util::UniqueFd file, std::string finalName, FileSummary summary, bool discard);
   ClosedFile(ClosedFile&&) noexcept = default;
   ClosedFile& operator=(ClosedFile&&) noexcept = default;
 
-  // Fsyncs, renames `.part` to the final name (or the next free one, never replacing a file) and
-  // fsyncs the directory. A file that holds no record because writing failed is removed instead,
-  // and the summary's name is empty. Throws std::system_error when the rename fails; the `.part`
-  // file then stays for the next start to repair.
-  FileSummary complete();
+  // Fsyncs, renames `.part` in `directoryFd` to the final name (or the next free one, never
+  // replacing a file) and fsyncs the directory. A file that holds no record because writing
+  // failed is removed instead, and the summary's name is empty. Throws std::system_error naming
+  // the file when an fsync or the rename fails: the file then has its `.part` name (a rename
+  // whose directory fsync failed is undone), so it is not reported finished and the next start
+  // repairs it.
+  FileSummary complete(int directoryFd, const FinishOperations& operations);
+  FileSummary complete(int directoryFd) { return complete(directoryFd, systemFinishOperations()); }
 
   const FileSummary& summary() const noexcept { return summary_; }
   std::string partName() const { return summary_.name + kPartSuffix; }
 
  private:
   util::UniqueFd file_;
-  util::UniqueFd directory_;
   FileSummary summary_;
   bool discard_;
 };
@@ -113,7 +128,7 @@ class PcapFileWriter {
   ClosedFile close();
 
   // close() and complete() in one go.
-  FileSummary finish() { return close().complete(); }
+  FileSummary finish() { return close().complete(directoryFd_); }
 
   const std::string& finalName() const noexcept { return finalName_; }
   // The collision counter in finalName() (0: none).

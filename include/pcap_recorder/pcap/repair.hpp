@@ -21,13 +21,14 @@
 #include <string>
 
 #include "pcap_recorder/pcap/format.hpp"
+#include "pcap_recorder/rotation/file_naming.hpp"
 
 namespace pcap_recorder::pcap {
 
 // Largest snaplen a file header may declare: libpcap's largest (262144) plus one VLAN tag, which
 // the writer puts back into frames the kernel captured at full snaplen.
 inline constexpr std::uint32_t kMaxSnaplen = 262144 + kVlanTagBytes;
-inline constexpr const char* kDamagedSuffix = ".damaged";
+inline constexpr const char* kDamagedSuffix = rotation::kDamagedSuffix.data();
 
 // Reads up to `into.size()` bytes at `offset`; returns how many it read, fewer only at the end of
 // the file. Reports I/O errors by throwing; scanPcap() lets the exception through.

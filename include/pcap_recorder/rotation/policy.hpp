@@ -35,7 +35,17 @@ struct OpenFile {
   Slot slot;  // the interval the file covers
 };
 
-enum class RotationReason { none, size, packets, interval, signal, writeError, stop, reload };
+enum class RotationReason {
+  none,
+  size,
+  packets,
+  interval,
+  signal,
+  writeError,
+  stop,
+  reload,
+  directoryReplaced
+};
 std::string_view describe(RotationReason reason) noexcept;
 
 // Whether `file` must be finished before a record of `recordBytes` with timestamp `packetTime`

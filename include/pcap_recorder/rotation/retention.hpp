@@ -2,42 +2,21 @@
 // limits. Deletes oldest first, and only files the recorder itself wrote: never a `.part` file
 // (being written), never a name that no configured template could have produced.
 //
-// Pure logic apart from listOwnFiles(), which reads one directory; the caller deletes the files
-// and logs each Deletion with its reason.
+// Pure logic apart from listOwnFiles(), which reads one directory through a descriptor; the
+// caller deletes the files through the same descriptor and logs each Deletion with its reason.
 #pragma once
 
+#include <sys/types.h>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
-#include <regex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "pcap_recorder/rotation/file_naming.hpp"
+
 namespace pcap_recorder::rotation {
-
-// One interface writing into a directory: its `file_name` template and its name.
-struct OwnFileTemplate {
-  std::string fileName;   // "{interface}-%Y%m%dT%H%M%S.pcap"
-  std::string interface;  // "eth0"
-};
-
-// Recognises the finished files that the given interfaces write: names expandFileName() can make
-// from one of the templates, optionally with the `_N` collision counter that
-// pcap::nameWithSuffix() puts before the last extension. Everything else is not ours: `.part`
-// and `.damaged` files, other interfaces' files, other extensions, hand-made files.
-class OwnFileMatcher {
- public:
-  // Throws std::invalid_argument for a template config validation would have refused (an unknown
-  // conversion or placeholder): a matcher that cannot read a template must not guess.
-  explicit OwnFileMatcher(const std::vector<OwnFileTemplate>& templates);
-
-  bool isFinishedFile(std::string_view name) const;
-
- private:
-  std::vector<std::regex> patterns_;
-};
 
 // Limits of one directory; 0 means no limit.
 struct RetentionLimits {
@@ -54,8 +33,16 @@ RetentionLimits combineLimits(std::span<const RetentionLimits> limits);
 struct StoredFile {
   std::string name;  // relative to the directory
   std::uint64_t bytes = 0;
+  // The older of its mtime and its ctime. Anyone who can write a file can set its mtime, to the
+  // future too, but only the kernel sets the ctime (to now, on every change), so a planted file
+  // with a future mtime counts as written when it was planted: it ages and goes like any other,
+  // rather than sitting newest for ever while real captures are deleted before it.
   std::chrono::system_clock::time_point modified;
 };
+
+// A file's time for retention (see StoredFile::modified).
+std::chrono::system_clock::time_point retentionTime(std::chrono::system_clock::time_point mtime,
+                                                    std::chrono::system_clock::time_point ctime);
 
 struct Deletion {
   std::string name;
@@ -65,16 +52,23 @@ struct Deletion {
 
 // The files to delete, oldest first (by modified time, then name), each at most once. Applies
 // max_age, then max_files, then max_total_size, then min_free_space (assuming each deletion frees
-// the file's size), deleting no more than needed. `files` should hold only finished own files
-// (see listOwnFiles()); the file being written counts towards none of the limits.
+// the file's size), deleting no more than needed. A time later than `now` counts as `now` (the
+// clock was set back). `files` should hold only finished own files (see listOwnFiles()); the
+// file being written counts towards none of the limits.
 std::vector<Deletion> chooseDeletions(std::vector<StoredFile> files, const RetentionLimits& limits,
                                       std::chrono::system_clock::time_point now,
                                       std::uint64_t freeBytes);
 
-// The regular files in `directory` (symlinks are not followed, so never listed) whose names the
-// matcher accepts, with size and modification time, sorted by name. Files that disappear while
-// listing are skipped. Throws std::filesystem::filesystem_error when the directory cannot be read.
-std::vector<StoredFile> listOwnFiles(const std::filesystem::path& directory,
-                                     const OwnFileMatcher& matcher);
+struct Listing {
+  std::vector<StoredFile> files;  // sorted by name
+  int error = 0;                  // errno when the directory could not be read; files then empty
+};
+
+// The files retention may delete in the directory open as `directoryFd`: regular files (a
+// symlink is never followed, so never listed) owned by `owner` whose names the matcher accepts,
+// with size and retention time. Read through the descriptor (openat ".", fstatat), never a path,
+// so a path re-pointed since the directory was opened cannot redirect it. Files that disappear
+// while listing are skipped. Never throws for a failed system call.
+Listing listOwnFiles(int directoryFd, const OwnFileMatcher& matcher, uid_t owner);
 
 }  // namespace pcap_recorder::rotation

@@ -1,6 +1,11 @@
 // Finishes files away from the capture threads: fsync, rename from `.part`, directory fsync, the
 // log line, statistics, retention over the output directory, and the post-finish hook. One thread
 // for the whole daemon; capture threads only submit.
+//
+// The queue is bounded: a closed file waiting here holds its descriptor, so a storm of rotations
+// (SIGUSR1, D-Bus Rotate, max_packets 1) must not queue without end. Capture threads ask
+// hasRoom() before a rotation they may put off, and go on writing the current file when there is
+// none: no frame is lost, the file just grows past its limit until the disk catches up.
 #pragma once
 
 #include <chrono>
@@ -16,8 +21,11 @@
 #include <thread>
 #include <vector>
 
+#include <atomic>
+
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/rotation/retention.hpp"
+#include "pcap_recorder/service/output_directory.hpp"
 
 namespace pcap_recorder::service {
 
@@ -35,7 +43,8 @@ struct FinishedFile {
 
 struct FinishJob {
   std::string interface;
-  std::filesystem::path directory;
+  std::filesystem::path directory;  // as configured: which retention to apply afterwards
+  std::shared_ptr<const OutputDirectory> output;  // where the file is
   pcap::ClosedFile file;
   std::uint64_t kernelDrops = 0;
   std::string reason;
@@ -44,6 +53,16 @@ struct FinishJob {
   std::size_t postFinishMaxRunning = 1;  // hooks of this interface running at once
   // Called on the finisher thread once the file is finished (not when it was discarded).
   std::function<void(const FinishedFile&)> onFinished;
+  // Called when the file cannot be finished and is gone (its directory was removed): its
+  // records, counted as written when they reached it, are lost.
+  std::function<void(std::uint64_t packets, std::uint64_t bytes)> onLost;
+};
+
+struct FinisherOptions {
+  // Files submitted and not yet finished, at most (plus one per capture thread that asked
+  // hasRoom() at the same moment). Each holds one descriptor.
+  std::size_t maxQueuedFiles = 64;
+  pcap::FinishOperations operations = pcap::systemFinishOperations();
 };
 
 // Retention for one output directory, over every interface writing there.
@@ -57,12 +76,19 @@ class FileFinisher {
  public:
   // `observer` hears of every finished file (on the finisher thread), after its own callback.
   explicit FileFinisher(std::vector<DirectoryRetention> directories,
-                        std::function<void(const FinishedFile&)> observer = {});
+                        std::function<void(const FinishedFile&)> observer = {},
+                        FinisherOptions options = {});
   ~FileFinisher();
   FileFinisher(const FileFinisher&) = delete;
   FileFinisher& operator=(const FileFinisher&) = delete;
 
+  // Always queues `job`: a file that must be finished now (stop, reload, write error) is never
+  // refused. Rotations that can wait ask hasRoom() first.
   void submit(FinishJob job);
+  // Whether the queue takes another file without going past maxQueuedFiles.
+  bool hasRoom() const noexcept;
+  // Files submitted and not yet finished.
+  std::size_t queued() const noexcept { return pending_.load(std::memory_order_relaxed); }
   // Applies retention to `directory` soon (a write failed there, space may be needed).
   void requestRetention(const std::filesystem::path& directory);
   // Replaces the directories retention looks after (a reload).
@@ -74,9 +100,14 @@ class FileFinisher {
   void run();
   std::optional<FinishedFile> finish(FinishJob& job);
   void applyRetention(const DirectoryRetention& directory);
+  // The held directory for `path`, (re)opened when it was removed or replaced. Finisher thread.
+  std::shared_ptr<const OutputDirectory> heldDirectory(const std::filesystem::path& path);
 
   using Directories = std::vector<DirectoryRetention>;
   std::function<void(const FinishedFile&)> observer_;
+  FinisherOptions options_;
+  std::atomic<std::size_t> pending_{0};
+  std::map<std::filesystem::path, std::shared_ptr<const OutputDirectory>> held_;  // thread only
   std::mutex mutex_;
   std::shared_ptr<const Directories> directories_;  // under mutex_; replaced whole
   std::condition_variable wake_;
@@ -88,7 +119,8 @@ class FileFinisher {
 
 // Finishes the `.part` files a previous run left in `directory` (after kill -9 or power loss):
 // each is cut to its last complete record and renamed; one with a damaged header is set aside.
-// Only names `ownFiles` recognises are touched. Logs each; returns how many it handled.
+// Only names `ownFiles` recognises are touched, listed and renamed through one descriptor of the
+// directory. Logs each; returns how many it handled. Never throws for a failed system call.
 std::size_t repairLeftovers(const std::filesystem::path& directory,
                             const rotation::OwnFileMatcher& ownFiles);
 

@@ -25,6 +25,7 @@
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/rotation/policy.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
+#include "pcap_recorder/service/output_directory.hpp"
 #include "pcap_recorder/stats/interface_stats.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
@@ -96,7 +97,12 @@ class Recorder {
   void drainAfterStop();
   void onIdle(Nanoseconds now);
   void rotate(rotation::RotationReason reason, Nanoseconds time);
+  // Whether `reason` may wait while the finisher's queue is full (the file goes on meanwhile).
+  static bool canWait(rotation::RotationReason reason) noexcept;
   int openNextFile(Nanoseconds time);
+  // Notices a removed or replaced output directory and re-creates and re-opens it as at start;
+  // the file being written in a removed one is lost with it. False when it cannot be re-opened.
+  bool followOutputDirectory();
   void finishCurrentFile(rotation::RotationReason reason);
   void pauseAfterWriteFailure();
   void resumeWhenSpaceReturns(Nanoseconds now);
@@ -116,7 +122,8 @@ class Recorder {
   FileFinisher& finisher_;
   std::unique_ptr<capture::PacketSource> source_;
   bpf::FilterProgram filter_;  // compiled once, attached by start()
-  util::UniqueFd directory_;
+  std::shared_ptr<const OutputDirectory> directory_;
+  bool directoryFailing_ = false;  // re-opening it failed; said once
   pcap::WriterOptions writerOptions_;
   rotation::RotationLimits limits_;
   Nanoseconds lateness_;  // how late a frame can reach us after its timestamp
@@ -133,6 +140,8 @@ class Recorder {
   std::uint64_t outgoingCopiesSkipped_ = 0;
   std::uint64_t unreportedDrops_ = 0;
   logging::RateLimiter dropWarnings_{std::chrono::seconds(10)};
+  logging::RateLimiter deferWarnings_{std::chrono::seconds(10)};
+  std::uint64_t rotationsDeferred_ = 0;
 
   // While writing is paused by a full disk.
   std::chrono::steady_clock::time_point nextOpenAttempt_;

@@ -16,13 +16,15 @@ struct InterfaceStats {
   std::uint64_t filesWritten = 0;  // finished files
 };
 
-// Single writer, many readers: relaxed atomics, published by the capture thread once per block,
-// never per packet.
+// Written by the capture thread once per block, never per packet, and by the finisher thread once
+// per file; read by anyone. Relaxed atomics.
 class InterfaceCounters {
  public:
   void addKernelStatistics(std::uint64_t received, std::uint64_t drops) noexcept;
   void addWritten(std::uint64_t packets, std::uint64_t bytes) noexcept;
   void addLostToDisk(std::uint64_t packets) noexcept;
+  // Records that reached a file which then went with its removed directory: lost after all.
+  void moveWrittenToLost(std::uint64_t packets, std::uint64_t bytes) noexcept;
   void addFileWritten() noexcept;
   InterfaceStats snapshot() const noexcept;
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -350,6 +351,14 @@ TEST(ChooseDeletions, MaxAgeCutOffSaturatesForFarOffModificationTimes) {
               ElementsAre("far-past"));
 }
 
+// A time in the future (a planted mtime, or the clock set back) is no later than now: such a file
+// is not kept over one written now.
+TEST(ChooseDeletions, AFutureTimeGivesAFileNoAdvantageOverOneWrittenNow) {
+  const std::vector<StoredFile> files = {file("b-real", 1, hours(0)),
+                                         file("a-planted", 1, -hours(1000))};
+  EXPECT_THAT(namesOf(chooseDeletions(files, {.maxFiles = 1}, kNow, 0)), ElementsAre("a-planted"));
+}
+
 TEST(ChooseDeletions, MinFreeSpaceDeletesOldestUntilEnoughIsFree) {
   const std::vector<StoredFile> files = {
       file("a", 500 * kMiB, hours(4)), file("b", 300 * kMiB, hours(3)),
@@ -445,6 +454,22 @@ void writeFile(const std::filesystem::path& path, std::string_view contents, sec
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
 }
 
+// The directory open, as the recorder holds it.
+class HeldDirectory {
+ public:
+  explicit HeldDirectory(const std::filesystem::path& path)
+      : fd_(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {}
+  ~HeldDirectory() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  HeldDirectory(const HeldDirectory&) = delete;
+  HeldDirectory& operator=(const HeldDirectory&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 TEST(ListOwnFiles, ListsOnlyRegularFilesTheMatcherAccepts) {
   const testing::TempDir directory;
   const seconds mtime(1795456724);
@@ -458,8 +483,10 @@ TEST(ListOwnFiles, ListsOnlyRegularFilesTheMatcherAccepts) {
   std::filesystem::create_symlink("/etc/hostname", directory / "eth0-20261125T000000.pcap");
   std::filesystem::create_directory(directory / "eth0-20261126T000000.pcap");
 
-  const std::vector<StoredFile> files =
-      listOwnFiles(directory.path(), matcherFor(kDefaultTemplate));
+  const HeldDirectory held(directory.path());
+  const Listing listing = listOwnFiles(held.fd(), matcherFor(kDefaultTemplate), ::geteuid());
+  EXPECT_EQ(listing.error, 0);
+  const std::vector<StoredFile>& files = listing.files;
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0].name, "eth0-20261123T175844.pcap");
   EXPECT_EQ(files[0].bytes, 10u);
@@ -471,13 +498,70 @@ TEST(ListOwnFiles, ListsOnlyRegularFilesTheMatcherAccepts) {
 
 TEST(ListOwnFiles, OfAnEmptyDirectoryIsEmpty) {
   const testing::TempDir directory;
-  EXPECT_THAT(listOwnFiles(directory.path(), matcherFor(kDefaultTemplate)), IsEmpty());
+  const HeldDirectory held(directory.path());
+  const Listing listing = listOwnFiles(held.fd(), matcherFor(kDefaultTemplate), ::geteuid());
+  EXPECT_EQ(listing.error, 0);
+  EXPECT_THAT(listing.files, IsEmpty());
 }
 
-TEST(ListOwnFiles, ThrowsWhenTheDirectoryIsMissing) {
+// The directory removed while held (rm -rf during a capture): nothing to delete, and no exception
+// on the finisher thread (the old listing threw filesystem_error there: SIGABRT).
+TEST(ListOwnFiles, OfARemovedDirectoryIsEmptyAndDoesNotThrow) {
   const testing::TempDir directory;
-  EXPECT_THROW(listOwnFiles(directory / "missing", matcherFor(kDefaultTemplate)),
-               std::filesystem::filesystem_error);
+  std::filesystem::create_directory(directory / "out");
+  writeFile(directory / "out" / "eth0-20261123T175844.pcap", "x", seconds(1795456724));
+  const HeldDirectory held(directory / "out");
+  std::filesystem::remove_all(directory / "out");
+  Listing listing;
+  EXPECT_NO_THROW(listing = listOwnFiles(held.fd(), matcherFor(kDefaultTemplate), ::geteuid()));
+  EXPECT_THAT(listing.files, IsEmpty());
+}
+
+TEST(ListOwnFiles, SkipsFilesOfOtherOwners) {
+  const testing::TempDir directory;
+  writeFile(directory / "eth0-20261123T175844.pcap", "x", seconds(1795456724));
+  const HeldDirectory held(directory.path());
+  // The recorder running as another user than the one who put the file there.
+  const Listing listing = listOwnFiles(held.fd(), matcherFor(kDefaultTemplate), ::geteuid() + 4242);
+  EXPECT_EQ(listing.error, 0);
+  EXPECT_THAT(listing.files, IsEmpty());
+}
+
+// A file planted with an mtime far in the future counts as written when it was planted (its
+// ctime), so it ages like any other file instead of staying the newest for ever.
+TEST(ListOwnFiles, TakesAFutureMtimeAsTheTimeTheFileWasChanged) {
+  const testing::TempDir directory;
+  const auto before = Clock::now() - seconds(5);
+  writeFile(
+      directory / "eth0-20261123T175844.pcap", "x",
+      std::chrono::duration_cast<seconds>((Clock::now() + hours(24 * 365)).time_since_epoch()));
+  const HeldDirectory held(directory.path());
+  const Listing listing = listOwnFiles(held.fd(), matcherFor(kDefaultTemplate), ::geteuid());
+  ASSERT_EQ(listing.files.size(), 1u);
+  EXPECT_GE(listing.files[0].modified, before);
+  EXPECT_LE(listing.files[0].modified, Clock::now() + seconds(5));
+}
+
+// Listing goes through the held descriptor: the path re-pointed to another directory (a symlink
+// changed) does not change which files are listed.
+TEST(ListOwnFiles, ReadsTheHeldDirectoryAfterItsPathIsRePointed) {
+  const testing::TempDir directory;
+  std::filesystem::create_directory(directory / "a");
+  std::filesystem::create_directory(directory / "b");
+  writeFile(directory / "a" / "eth0-20261123T175844.pcap", "x", seconds(1795456724));
+  writeFile(directory / "b" / "eth0-20261123T180000.pcap", "y", seconds(1795456724));
+  std::filesystem::create_directory_symlink(directory / "a", directory / "out");
+  const HeldDirectory held(directory / "out");
+  std::filesystem::remove(directory / "out");
+  std::filesystem::create_directory_symlink(directory / "b", directory / "out");
+  const Listing listing = listOwnFiles(held.fd(), matcherFor(kDefaultTemplate), ::geteuid());
+  ASSERT_EQ(listing.files.size(), 1u);
+  EXPECT_EQ(listing.files[0].name, "eth0-20261123T175844.pcap");
+}
+
+TEST(RetentionTime, IsTheEarlierOfMtimeAndCtime) {
+  EXPECT_EQ(retentionTime(kNow + hours(1000), kNow), kNow);
+  EXPECT_EQ(retentionTime(kNow - hours(1), kNow), kNow - hours(1));
 }
 
 }  // namespace

@@ -1,0 +1,126 @@
+// The file finisher on real temporary directories: what it does when fsync fails, and when the
+// output directory is removed under it.
+#include "pcap_recorder/service/file_finisher.hpp"
+
+#include <gtest/gtest.h>
+#include <cerrno>
+#include <filesystem>
+
+#include "support/frames.hpp"
+#include "support/temp_dir.hpp"
+
+namespace pcap_recorder::service {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// A job for a file of one record in `output`, with a hook that leaves `hookMarker` behind.
+FinishJob jobOfOneRecord(const std::shared_ptr<const OutputDirectory>& output,
+                         const fs::path& hookMarker, bool& finishedCalled,
+                         std::uint64_t& lostPackets) {
+  pcap::PcapFileWriter writer(output->fd(), "eth0-000001.pcap", pcap::WriterOptions{});
+  const auto frame = testing::buildUdpFrame({.sequence = 1});
+  EXPECT_TRUE(writer.append(pcap::Frame{.seconds = 100,
+                                        .nanoseconds = 0,
+                                        .wireLength = static_cast<std::uint32_t>(frame.size()),
+                                        .data = frame}));
+  return FinishJob{
+      .interface = "eth0",
+      .directory = output->configuredPath(),
+      .output = output,
+      .file = writer.close(),
+      .reason = "test",
+      .postFinishCommand = "touch " + hookMarker.string() + " #",
+      .postFinishTimeout = 5s,
+      .onFinished = [&finishedCalled](const FinishedFile&) { finishedCalled = true; },
+      .onLost = [&lostPackets](std::uint64_t packets, std::uint64_t) { lostPackets += packets; },
+  };
+}
+
+TEST(FileFinisher, AFileWhoseFsyncFailsKeepsItsPartNameAndIsNeitherReportedNorHooked) {
+  testing::TempDir dir;
+  const auto output = OutputDirectory::open(dir / "out");
+  FinisherOptions options;
+  options.operations.fsync = [](int) {
+    errno = EIO;
+    return -1;
+  };
+  bool observed = false;
+  bool finishedCalled = false;
+  std::uint64_t lost = 0;
+  {
+    FileFinisher finisher(
+        {}, [&](const FinishedFile&) { observed = true; }, options);
+    finisher.submit(jobOfOneRecord(output, dir / "hook-ran", finishedCalled, lost));
+    finisher.stop();
+  }
+  EXPECT_FALSE(observed);
+  EXPECT_FALSE(finishedCalled);
+  EXPECT_FALSE(fs::exists(dir / "hook-ran"));
+  EXPECT_TRUE(fs::exists(dir / "out" / "eth0-000001.pcap.part"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "eth0-000001.pcap"));
+  EXPECT_EQ(lost, 0u);  // still on disk, for the next start to repair
+}
+
+TEST(FileFinisher, AFileWhoseDirectoryWasRemovedIsCountedLost) {
+  testing::TempDir dir;
+  const auto output = OutputDirectory::open(dir / "out");
+  bool finishedCalled = false;
+  std::uint64_t lost = 0;
+  auto job = jobOfOneRecord(output, dir / "hook-ran", finishedCalled, lost);
+  fs::remove_all(dir / "out");
+  EXPECT_EQ(output->state(), OutputDirectory::State::removed);
+  {
+    FileFinisher finisher({});
+    finisher.submit(std::move(job));
+    finisher.stop();
+  }
+  EXPECT_FALSE(finishedCalled);
+  EXPECT_EQ(lost, 1u);
+  EXPECT_FALSE(fs::exists(dir / "hook-ran"));
+}
+
+// The old retention listed the directory by path and threw filesystem_error on the finisher
+// thread: std::terminate, the daemon gone. Now it re-creates the directory and goes on.
+TEST(FileFinisher, RetentionOverARemovedDirectoryReCreatesItAndKeepsRunning) {
+  testing::TempDir dir;
+  std::vector<DirectoryRetention> directories;
+  directories.push_back({dir / "out", {.maxFiles = 1}, rotation::OwnFileMatcher({})});
+  FileFinisher finisher(std::move(directories));
+  finisher.requestRetention(dir / "out");
+  fs::remove_all(dir / "out");
+  finisher.requestRetention(dir / "out");
+  finisher.stop();
+  EXPECT_TRUE(fs::is_directory(dir / "out"));
+}
+
+TEST(OutputDirectory, TellsARemovedDirectoryFromAReplacedOne) {
+  testing::TempDir dir;
+  const auto removed = OutputDirectory::open(dir / "a");
+  EXPECT_EQ(removed->state(), OutputDirectory::State::same);
+  fs::remove_all(dir / "a");
+  EXPECT_EQ(removed->state(), OutputDirectory::State::removed);
+
+  const auto moved = OutputDirectory::open(dir / "b");
+  fs::rename(dir / "b", dir / "b.old");
+  fs::create_directory(dir / "b");
+  EXPECT_EQ(moved->state(), OutputDirectory::State::replaced);
+  EXPECT_EQ(moved->currentPath(), fs::canonical(dir / "b.old"));
+}
+
+// A symlink re-pointed: the held directory is where the files are, and its path says so.
+TEST(OutputDirectory, ReportsWhereTheHeldDirectoryIsAfterItsSymlinkIsRePointed) {
+  testing::TempDir dir;
+  fs::create_directory(dir / "first");
+  fs::create_directory(dir / "second");
+  fs::create_directory_symlink(dir / "first", dir / "out");
+  const auto output = OutputDirectory::open(dir / "out");
+  fs::remove(dir / "out");
+  fs::create_directory_symlink(dir / "second", dir / "out");
+  EXPECT_EQ(output->state(), OutputDirectory::State::replaced);
+  EXPECT_EQ(output->currentPath(), fs::canonical(dir / "first"));
+}
+
+}  // namespace
+}  // namespace pcap_recorder::service
