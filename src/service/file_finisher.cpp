@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <ctime>
 
+#include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/pcap/repair.hpp"
 #include "pcap_recorder/service/hook_runner.hpp"
@@ -157,6 +158,13 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
                         "{}: finished {} ({}): no packets, {} kernel drops", job.interface,
                         finished.path.string(), job.reason, finished.kernelDrops);
     }
+    // Read back from the finished file, here and not on the capture thread; extract rebuilds an
+    // index that is missing.
+    try {
+      index::indexFile(finished.path);
+    } catch (const std::exception& error) {
+      spdlog::warn("{}: cannot index {}: {}", job.interface, finished.path.string(), error.what());
+    }
     if (job.onFinished) job.onFinished(finished);
     if (observer_) observer_(finished);
     return finished;
@@ -175,6 +183,7 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
     const auto path = directory.directory / deletion.name;
     std::error_code error;
     if (fs::remove(path, error)) {
+      fs::remove(index::indexPathFor(path), error);  // its index goes with it
       spdlog::info("{}: deleted {} ({} bytes): {}", directory.directory.string(), deletion.name,
                    deletion.bytes, deletion.reason);
     } else if (error) {
