@@ -74,8 +74,10 @@ struct Window {
 
 Window windowOf(const ExtractRequest& request) {
   Window window;
-  if (request.sinceNs) window.since = static_cast<std::uint64_t>(std::max<std::int64_t>(0, *request.sinceNs));
-  if (request.untilNs) window.until = static_cast<std::uint64_t>(std::max<std::int64_t>(0, *request.untilNs));
+  if (request.sinceNs)
+    window.since = static_cast<std::uint64_t>(std::max<std::int64_t>(0, *request.sinceNs));
+  if (request.untilNs)
+    window.until = static_cast<std::uint64_t>(std::max<std::int64_t>(0, *request.untilNs));
   return window;
 }
 
@@ -90,7 +92,7 @@ struct Source {
   util::UniqueFd fd;
   PcapFileInfo info;
   std::uint64_t bytes = 0;
-  std::uint64_t minTimeNs = 0;  // from the index; 0 for a `.part` file (read first)
+  std::uint64_t minTimeNs = 0;     // from the index; 0 for a `.part` file (read first)
   std::optional<FileIndex> index;  // kept when just built
   std::size_t order = 0;
 
@@ -114,9 +116,9 @@ class Output {
       const ssize_t wrote = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
       if (wrote < 0 && errno == EINTR) continue;
       if (wrote < 0) {
-        throw ExtractError(errno == EPIPE ? "the output was closed before the end"
-                                          : std::string("cannot write the output: ") +
-                                                std::strerror(errno));
+        throw ExtractError(errno == EPIPE
+                               ? "the output was closed before the end"
+                               : std::string("cannot write the output: ") + std::strerror(errno));
       }
       done += static_cast<std::size_t>(wrote);
     }
@@ -131,8 +133,11 @@ class Output {
 class Extraction {
  public:
   Extraction(const ExtractRequest& request, ExtractReport& report)
-      : window_(windowOf(request)), filter_(request.filter), query_(request.filter),
-        report_(report), output_(request.outputFd) {}
+      : window_(windowOf(request)),
+        filter_(request.filter),
+        query_(request.filter),
+        report_(report),
+        output_(request.outputFd) {}
 
   void run(const std::vector<StoreFile>& files) {
     open(files);
@@ -316,9 +321,8 @@ class Extraction {
   void merge() {
     std::vector<Source*> pending;
     for (const auto& source : sources_) pending.push_back(source.get());
-    std::stable_sort(pending.begin(), pending.end(), [](const Source* a, const Source* b) {
-      return a->minTimeNs < b->minTimeNs;
-    });
+    std::stable_sort(pending.begin(), pending.end(),
+                     [](const Source* a, const Source* b) { return a->minTimeNs < b->minTimeNs; });
     const auto later = [](const Source* a, const Source* b) {
       if (a->head->timeNs != b->head->timeNs) return a->head->timeNs > b->head->timeNs;
       return a->order > b->order;
@@ -343,8 +347,10 @@ class Extraction {
       heads.pop();
       write(*source);
       advance(*source);
-      if (source->head) heads.push(source);
-      else source->fd.reset();
+      if (source->head)
+        heads.push(source);
+      else
+        source->fd.reset();
     }
   }
 
@@ -374,7 +380,8 @@ IndexReport indexStore(const std::vector<StoreFile>& files) {
     try {
       util::UniqueFd fd(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
       if (!fd.valid()) {
-        if (errno != ENOENT) report.problems.push_back(file.path.string() + ": " + std::strerror(errno));
+        if (errno != ENOENT)
+          report.problems.push_back(file.path.string() + ": " + std::strerror(errno));
         continue;
       }
       std::string problem;
@@ -393,7 +400,8 @@ IndexReport indexStore(const std::vector<StoreFile>& files) {
         ++report.upToDate;
         continue;
       }
-      index::writeIndex(indexPath, index::buildIndex(fd.get(), *info, bytes), status.st_mode & 0666);
+      index::writeIndex(indexPath, index::buildIndex(fd.get(), *info, bytes),
+                        status.st_mode & 0666);
       ++report.indexed;
     } catch (const std::exception& error) {
       report.problems.push_back(file.path.string() + ": " + error.what());

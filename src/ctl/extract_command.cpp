@@ -66,7 +66,8 @@ Options parse(const std::vector<std::string>& arguments) {
     }
     std::string value;
     bool hasValue = false;
-    if (const auto equals = argument.find('='); argument.starts_with("--") && equals != std::string::npos) {
+    if (const auto equals = argument.find('=');
+        argument.starts_with("--") && equals != std::string::npos) {
       value = argument.substr(equals + 1);
       argument.resize(equals);
       hasValue = true;
@@ -128,13 +129,15 @@ int runExtract(const std::string& program, const Options& options,
   util::UniqueFd outputFile;
   if (options.output == "-") {
     if (::isatty(STDOUT_FILENO)) {
-      std::cerr << program << ": extract: refusing to write a pcap to a terminal; use -w FILE or "
-                              "a pipe\n";
+      std::cerr << program
+                << ": extract: refusing to write a pcap to a terminal; use -w FILE or "
+                   "a pipe\n";
       return kExitUsage;
     }
     request.outputFd = STDOUT_FILENO;
   } else {
-    outputFile.reset(::open(options.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    outputFile.reset(
+        ::open(options.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!outputFile.valid()) {
       std::cerr << program << ": cannot create " << options.output << ": " << std::strerror(errno)
                 << '\n';
@@ -161,8 +164,8 @@ int runIndex(const std::string& program, const std::vector<StoreFile>& files,
   const auto report = indexStore(files);
   problems.insert(problems.end(), report.problems.begin(), report.problems.end());
   for (const auto& problem : problems) std::cerr << program << ": warning: " << problem << '\n';
-  std::cout << "indexed " << report.indexed << " files, " << report.upToDate
-            << " already indexed, " << report.problems.size() << " failed\n";
+  std::cout << "indexed " << report.indexed << " files, " << report.upToDate << " already indexed, "
+            << report.problems.size() << " failed\n";
   return report.problems.empty() ? 0 : kExitFailed;
 }
 

@@ -33,9 +33,9 @@ std::vector<StoreFile> listStore(const config::Config& config,
       continue;
     }
     directories[interface.output.directory.lexically_normal()].push_back(
-        {interface.name, std::make_unique<rotation::OwnFileMatcher>(
-                             std::vector<rotation::OwnFileTemplate>{
-                                 {interface.output.fileName, interface.name}})});
+        {interface.name,
+         std::make_unique<rotation::OwnFileMatcher>(
+             std::vector<rotation::OwnFileTemplate>{{interface.output.fileName, interface.name}})});
   }
   std::vector<StoreFile> files;
   const std::string_view partSuffix = pcap::kPartSuffix;

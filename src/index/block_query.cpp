@@ -59,7 +59,7 @@ std::optional<std::uint32_t> number(const std::string& text, std::uint32_t max) 
 std::optional<std::uint32_t> protocolNumber(std::string text) {
   if (!text.empty() && text[0] == '\\') text.erase(0, 1);
   static const std::map<std::string, std::uint32_t> kNames = {
-      {"icmp", 1}, {"igmp", 2}, {"tcp", 6},   {"udp", 17},  {"gre", 47},   {"esp", 50},
+      {"icmp", 1}, {"igmp", 2},   {"tcp", 6},   {"udp", 17},   {"gre", 47},   {"esp", 50},
       {"ah", 51},  {"icmp6", 58}, {"pim", 103}, {"vrrp", 112}, {"sctp", 132},
   };
   if (const auto found = kNames.find(text); found != kNames.end()) return found->second;
@@ -284,8 +284,10 @@ class Parser {
       if (::inet_pton(AF_INET6, address.c_str(), &v6) != 1) throw NotNarrowable{};
       const std::uint32_t bits = length.value_or(128);
       static constexpr std::array<std::pair<std::uint32_t, KeyKind>, 4> kPrefixes = {{
-          {128, KeyKind::ipv6}, {64, KeyKind::ipv6Prefix64},
-          {48, KeyKind::ipv6Prefix48}, {32, KeyKind::ipv6Prefix32},
+          {128, KeyKind::ipv6},
+          {64, KeyKind::ipv6Prefix64},
+          {48, KeyKind::ipv6Prefix48},
+          {32, KeyKind::ipv6Prefix32},
       }};
       for (const auto& [prefixBits, kind] : kPrefixes) {
         if (bits < prefixBits) continue;
@@ -319,8 +321,10 @@ class Parser {
     }
     if (bits > 32) throw NotNarrowable{};
     static constexpr std::array<std::pair<std::uint32_t, KeyKind>, 4> kPrefixes = {{
-        {32, KeyKind::ipv4}, {24, KeyKind::ipv4Prefix24},
-        {16, KeyKind::ipv4Prefix16}, {8, KeyKind::ipv4Prefix8},
+        {32, KeyKind::ipv4},
+        {24, KeyKind::ipv4Prefix24},
+        {16, KeyKind::ipv4Prefix16},
+        {8, KeyKind::ipv4Prefix8},
     }};
     for (const auto& [prefixBits, kind] : kPrefixes) {
       if (bits < prefixBits) continue;

@@ -83,11 +83,11 @@ BloomPosition bloomPosition(std::uint64_t keyHash) {
 
 class KeyCollector final : public KeySink {
  public:
+  explicit KeyCollector(std::vector<std::uint64_t>& keys) : keys_(keys) {}
   void add(std::uint64_t keyHash) override { keys_.push_back(keyHash); }
-  std::vector<std::uint64_t>& keys() { return keys_; }
 
  private:
-  std::vector<std::uint64_t> keys_;
+  std::vector<std::uint64_t>& keys_;
 };
 
 void fillBloom(BlockSummary& block, std::vector<std::uint64_t>& keys) {
@@ -207,35 +207,44 @@ fs::path indexPathFor(const fs::path& pcapPath) {
   return fs::path(pcapPath.string() + kIndexSuffix);
 }
 
+void BlockBuilder::add(std::uint64_t offset, std::uint64_t storedBytes, std::uint64_t timeNs,
+                       std::span<const std::byte> data) {
+  if (block_.records == 0) {
+    block_.offset = offset;
+    block_.minTimeNs = block_.maxTimeNs = timeNs;
+  }
+  block_.minTimeNs = std::min(block_.minTimeNs, timeNs);
+  block_.maxTimeNs = std::max(block_.maxTimeNs, timeNs);
+  KeyCollector collector(keys_);
+  block_.flags |= extractKeys(data, collector);
+  ++block_.records;
+  block_.endOffset = offset + storedBytes;
+}
+
+BlockSummary BlockBuilder::finish() {
+  fillBloom(block_, keys_);
+  BlockSummary done = std::move(block_);
+  block_ = BlockSummary{};
+  return done;
+}
+
 FileIndex buildIndex(int fd, const PcapFileInfo& info, std::uint64_t fileBytes) {
   FileIndex index;
   index.header.pcapHeader = info.rawHeader;
-  index.header.pcapBytes = sizeof(pcap::FileHeader);
   index.header.minTimeNs = UINT64_MAX;
   RecordReader reader(fd, info, sizeof(pcap::FileHeader), fileBytes);
-  KeyCollector keys;
-  BlockSummary block;
+  BlockBuilder builder;
   const auto close = [&] {
-    if (block.records == 0) return;
-    fillBloom(block, keys.keys());
-    index.header.flags |= block.flags;
-    index.blocks.push_back(std::move(block));
-    block = BlockSummary{};
+    if (builder.records() == 0) return;
+    index.blocks.push_back(builder.finish());
+    index.header.flags |= index.blocks.back().flags;
   };
   while (const auto record = reader.next()) {
-    if (block.records == 0) {
-      block.offset = record->offset;
-      block.minTimeNs = block.maxTimeNs = record->timeNs;
-    }
-    block.minTimeNs = std::min(block.minTimeNs, record->timeNs);
-    block.maxTimeNs = std::max(block.maxTimeNs, record->timeNs);
-    block.flags |= extractKeys(record->data, keys);
-    ++block.records;
-    block.endOffset = record->offset + record->stored.size();
+    builder.add(record->offset, record->stored.size(), record->timeNs, record->data);
     index.header.minTimeNs = std::min(index.header.minTimeNs, record->timeNs);
     index.header.maxTimeNs = std::max(index.header.maxTimeNs, record->timeNs);
     ++index.header.records;
-    if (block.records >= kBlockRecords || block.endOffset - block.offset >= kBlockBytes) close();
+    if (builder.records() >= kBlockRecords || builder.bytes() >= kBlockBytes) close();
   }
   close();
   index.header.pcapBytes = reader.position();

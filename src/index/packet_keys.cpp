@@ -37,7 +37,9 @@ class Frame {
   bool has(std::size_t offset, std::size_t count) const {
     return offset <= bytes_.size() && count <= bytes_.size() - offset;
   }
-  std::uint8_t u8(std::size_t offset) const { return std::to_integer<std::uint8_t>(bytes_[offset]); }
+  std::uint8_t u8(std::size_t offset) const {
+    return std::to_integer<std::uint8_t>(bytes_[offset]);
+  }
   std::uint16_t u16(std::size_t offset) const {
     return static_cast<std::uint16_t>(u8(offset) << 8 | u8(offset + 1));
   }
@@ -62,9 +64,9 @@ void addIpv4(std::uint32_t address, KeySink& sink) {
 void addIpv6(std::span<const std::uint8_t> address, KeySink& sink) {
   std::array<std::uint8_t, 16> prefix{};
   sink.add(keyHash(KeyKind::ipv6, address));
-  for (const auto& [kind, bytes] : {std::pair{KeyKind::ipv6Prefix32, 4},
-                                    std::pair{KeyKind::ipv6Prefix48, 6},
-                                    std::pair{KeyKind::ipv6Prefix64, 8}}) {
+  for (const auto& [kind, bytes] :
+       {std::pair{KeyKind::ipv6Prefix32, 4}, std::pair{KeyKind::ipv6Prefix48, 6},
+        std::pair{KeyKind::ipv6Prefix64, 8}}) {
     prefix.fill(0);
     for (int i = 0; i < bytes; ++i) prefix[i] = address[i];
     sink.add(keyHash(kind, prefix));

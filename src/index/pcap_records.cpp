@@ -62,8 +62,7 @@ std::optional<PcapFileInfo> readPcapHeader(int fd, std::string& problem) {
   return info;
 }
 
-RecordReader::RecordReader(int fd, const PcapFileInfo& info, std::uint64_t begin,
-                           std::uint64_t end)
+RecordReader::RecordReader(int fd, const PcapFileInfo& info, std::uint64_t begin, std::uint64_t end)
     : fd_(fd), info_(info), end_(end), position_(begin), bufferOffset_(begin) {}
 
 bool RecordReader::fill(std::size_t needed) {

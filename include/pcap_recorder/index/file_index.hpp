@@ -41,6 +41,21 @@ struct BlockSummary {
   bool mayContain(std::uint64_t keyHash) const noexcept;
 };
 
+// Summarises consecutive records into one block (buildIndex's builder).
+class BlockBuilder {
+ public:
+  void add(std::uint64_t offset, std::uint64_t storedBytes, std::uint64_t timeNs,
+           std::span<const std::byte> data);
+  std::uint32_t records() const noexcept { return block_.records; }
+  std::uint64_t bytes() const noexcept { return block_.endOffset - block_.offset; }
+  // The block so far; the builder starts the next one.
+  BlockSummary finish();
+
+ private:
+  BlockSummary block_;
+  std::vector<std::uint64_t> keys_;
+};
+
 // The file-wide part, which a query reads first (and alone, for files outside its window).
 struct IndexHeader {
   std::uint64_t pcapBytes = 0;  // end of the last whole record indexed

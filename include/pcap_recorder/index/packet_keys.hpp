@@ -25,9 +25,9 @@ enum class KeyKind : std::uint8_t {
   ipv6Prefix32 = 6,
   ipv6Prefix48 = 7,
   ipv6Prefix64 = 8,
-  port = 9,      // TCP, UDP or SCTP, source or destination
-  protocol = 10, // IPv4 protocol, IPv6 next header (and the one after a fragment header)
-  vlan = 11,     // VLAN id of any tag in the frame
+  port = 9,       // TCP, UDP or SCTP, source or destination
+  protocol = 10,  // IPv4 protocol, IPv6 next header (and the one after a fragment header)
+  vlan = 11,      // VLAN id of any tag in the frame
 };
 
 // Frame kinds, as libpcap sees them at offset 12 without a `vlan` keyword.

@@ -17,7 +17,7 @@
 namespace pcap_recorder::index {
 
 struct PcapFileInfo {
-  pcap::FileHeader header{};  // host order
+  pcap::FileHeader header{};                                    // host order
   std::array<std::byte, sizeof(pcap::FileHeader)> rawHeader{};  // as stored
   bool nanoseconds = false;
   bool byteSwapped = false;
@@ -27,11 +27,11 @@ struct PcapFileInfo {
 std::optional<PcapFileInfo> readPcapHeader(int fd, std::string& problem);
 
 struct RecordView {
-  pcap::RecordHeader header;         // host order
-  std::uint64_t timeNs;              // since the epoch
-  std::uint64_t offset;              // of the record header in the file
-  std::span<const std::byte> stored; // the record as stored: header and data
-  std::span<const std::byte> data;   // the captured bytes
+  pcap::RecordHeader header;          // host order
+  std::uint64_t timeNs;               // since the epoch
+  std::uint64_t offset;               // of the record header in the file
+  std::span<const std::byte> stored;  // the record as stored: header and data
+  std::span<const std::byte> data;    // the captured bytes
 };
 
 class RecordReader {
