@@ -203,6 +203,7 @@ class Extraction {
     const auto indexPath = index::indexPathFor(source.file.path);
     std::string indexProblem;
     auto header = index::readIndexHeader(indexPath, indexProblem);
+    report_.bytesRead += 96;
     if (!header || !index::describes(*header, source.info, source.bytes)) {
       source.index = rebuild(source);
       header = source.index->header;
@@ -218,6 +219,7 @@ class Extraction {
   FileIndex rebuild(Source& source) {
     auto built = index::buildIndex(source.fd.get(), source.info, source.bytes);
     ++report_.indexesBuilt;
+    report_.bytesRead += source.bytes;
     try {
       // Saved for the next query when the directory lets us (it need not: readers may not write).
       struct stat status;
@@ -259,6 +261,7 @@ class Extraction {
       if (!source.index) {
         std::string indexProblem;
         source.index = index::readIndex(index::indexPathFor(source.file.path), indexProblem);
+        if (source.index) report_.bytesRead += 96 + source.index->header.bodyBytes;
         if (!source.index || !index::describes(source.index->header, source.info, source.bytes)) {
           source.index = rebuild(source);
         }
@@ -278,6 +281,7 @@ class Extraction {
       }
       source.index.reset();
     }
+    for (const auto& range : source.ranges) report_.bytesRead += range.end - range.begin;
     advance(source);
   }
 

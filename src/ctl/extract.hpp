@@ -28,6 +28,7 @@ struct ExtractReport {
   std::uint64_t blocksSkipped = 0;    // in the window, skipped by the index
   std::uint64_t indexesBuilt = 0;     // missing, stale or damaged indexes rebuilt
   std::uint64_t packets = 0;          // written
+  std::uint64_t bytesRead = 0;        // of pcap files and indexes
   std::vector<std::string> problems;  // unreadable files, unsaved indexes: warnings
   bool failed = false;                // a read or write error: exit 1
 };

@@ -153,7 +153,8 @@ int runExtract(const std::string& program, const Options& options,
   std::cerr << program << ": extract: " << report.files << " files, "
             << report.files - report.filesOutside - report.filesVanished << " in the window; "
             << report.blocksSearched << " blocks searched, " << report.blocksSkipped
-            << " skipped by the index; " << report.packets << " packets written";
+            << " skipped by the index; " << report.packets << " packets written; "
+            << (report.bytesRead + (1u << 19)) / (1u << 20) << " MiB read";
   if (report.indexesBuilt > 0) std::cerr << "; " << report.indexesBuilt << " indexes built";
   std::cerr << '\n';
   return report.failed ? kExitFailed : 0;
