@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "pcap_recorder/index/file_index.hpp"
 #include "support/block_builder.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
@@ -108,8 +109,16 @@ TEST(Recorder, EveryFrameIsInTheFileAsCapturedThoughItsBlockIsReusedAtOnce) {
 
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir.path())) files.push_back(entry.path());
-  ASSERT_EQ(files.size(), 1u);
+  std::sort(files.begin(), files.end());
+  // The finished file and the index the finisher wrote for it.
+  ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0].extension(), ".pcap");
+  EXPECT_EQ(files[1], fs::path(files[0].string() + ".idx"));
+  std::string problem;
+  const auto written = index::readIndex(files[1], problem);
+  ASSERT_TRUE(written) << problem;
+  EXPECT_EQ(written->header.pcapBytes, fs::file_size(files[0]));
+  EXPECT_EQ(written->header.records, expected.size());
   const auto file = testing::readPcapFile(files[0]);
   ASSERT_EQ(file.records.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
