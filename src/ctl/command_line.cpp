@@ -1,5 +1,7 @@
 #include "command_line.hpp"
 
+#include "extract_command.hpp"
+
 namespace pcap_recorder::ctl {
 
 std::string usage(const std::string& program) {
@@ -11,7 +13,10 @@ std::string usage(const std::string& program) {
          "  stats [--json]     every counter of every interface; --json: one JSON object\n"
          "  rotate [INTERFACE] finish the current file of INTERFACE (default: every interface)\n"
          "                     and start the next\n"
-         "  reload             re-read the configuration file and apply it\n\n"
+         "  reload             re-read the configuration file and apply it\n"
+         "Reading the stored captures directly (exit 1 on an error; see pcap-recorderctl(1)):\n" +
+         storeCommandsUsage() +
+         "\n"
          "Options:\n"
          "      --user         talk to the session bus instead of the system bus\n"
          "  -V, --version      print the version and exit\n"

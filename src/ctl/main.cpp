@@ -1,5 +1,5 @@
 // pcap-recorderctl: asks the running pcap-recorderd over D-Bus for its status and statistics, to
-// rotate its files or to reload its configuration.
+// rotate its files or to reload its configuration; extracts packets from the store (no daemon).
 //
 // Exit status: 0 done, 1 the daemon refused or failed, 2 usage error, 3 pcap-recorderd is not
 // running (or the bus cannot be reached).
@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "command_line.hpp"
+#include "extract_command.hpp"
 #include "format.hpp"
 #include "pcap_recorder/version.hpp"
 #include "recorder_client.hpp"
@@ -76,6 +77,8 @@ int run(const ctl::CommandLine& line) {
 
 int main(int argc, char** argv) {
   const std::vector<std::string> arguments(argv + (argc > 0 ? 1 : 0), argv + argc);
+  // extract and index read the store itself: no bus.
+  if (ctl::isStoreCommand(arguments)) return ctl::runStoreCommand(kProgram, arguments);
   ctl::UsageError usageError;
   const auto line = ctl::parseCommandLine(arguments, usageError);
   if (!line) {

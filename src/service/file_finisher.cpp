@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/pcap/repair.hpp"
 #include "pcap_recorder/service/hook_runner.hpp"
@@ -201,6 +202,13 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
                         "{}: finished {} ({}): no packets, {} kernel drops", job.interface,
                         finished.path.string(), job.reason, finished.kernelDrops);
     }
+    // Read back from the finished file, here and not on the capture thread; extract rebuilds an
+    // index that is missing.
+    try {
+      index::indexFile(finished.path);
+    } catch (const std::exception& error) {
+      spdlog::warn("{}: cannot index {}: {}", job.interface, finished.path.string(), error.what());
+    }
     if (job.onFinished) job.onFinished(finished);
     if (observer_) observer_(finished);
     return finished;
@@ -251,6 +259,8 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
       listing.files, directory.limits, std::chrono::system_clock::now(), freeBytes(held->fd()));
   for (const auto& deletion : deletions) {
     if (::unlinkat(held->fd(), deletion.name.c_str(), 0) == 0) {
+      // Its index goes with it.
+      ::unlinkat(held->fd(), index::indexPathFor(deletion.name).c_str(), 0);
       spdlog::info("{}: deleted {} ({} bytes): {}", where.string(), deletion.name, deletion.bytes,
                    deletion.reason);
     } else if (errno != ENOENT) {

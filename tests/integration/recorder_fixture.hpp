@@ -45,11 +45,13 @@ class RecorderTest : public ::testing::Test {
     return path;
   }
 
-  // The one finished file of `interface`; fails when there is not exactly one, or a .part is left.
+  // The one finished file of `interface` (its index aside); fails when there is not exactly one, or
+  // a .part is left.
   fs::path onlyFileOf(const std::string& interface) {
     std::vector<std::string> matching;
     for (const auto& name : listDirectory(outputDirectory())) {
       EXPECT_FALSE(name.ends_with(".part")) << "unfinished file left behind: " << name;
+      if (name.ends_with(".idx")) continue;  // a finished file's index
       if (name.starts_with(interface + "-")) matching.push_back(name);
     }
     EXPECT_EQ(matching.size(), 1u) << "files of " << interface;

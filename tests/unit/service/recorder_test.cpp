@@ -12,6 +12,7 @@
 #include <system_error>
 #include <thread>
 
+#include "pcap_recorder/index/file_index.hpp"
 #include "support/block_builder.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
@@ -133,8 +134,16 @@ TEST(Recorder, EveryFrameIsInTheFileAsCapturedThoughItsBlockIsReusedAtOnce) {
 
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir.path())) files.push_back(entry.path());
-  ASSERT_EQ(files.size(), 1u);
+  std::sort(files.begin(), files.end());
+  // The finished file and the index the finisher wrote for it.
+  ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0].extension(), ".pcap");
+  EXPECT_EQ(files[1], fs::path(files[0].string() + ".idx"));
+  std::string problem;
+  const auto written = index::readIndex(files[1], problem);
+  ASSERT_TRUE(written) << problem;
+  EXPECT_EQ(written->header.pcapBytes, fs::file_size(files[0]));
+  EXPECT_EQ(written->header.records, expected.size());
   const auto file = testing::readPcapFile(files[0]);
   ASSERT_EQ(file.records.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
@@ -143,9 +152,12 @@ TEST(Recorder, EveryFrameIsInTheFileAsCapturedThoughItsBlockIsReusedAtOnce) {
   }
 }
 
+// The capture files in `directory` (`.pcap` and `.part`), without the indexes beside them.
 std::vector<fs::path> filesIn(const fs::path& directory) {
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(directory)) files.push_back(entry.path());
+  for (const auto& entry : fs::directory_iterator(directory)) {
+    if (entry.path().extension() != ".idx") files.push_back(entry.path());
+  }
   std::sort(files.begin(), files.end());
   return files;
 }
@@ -359,9 +371,7 @@ TEST(Recorder, ARotationStormOnASlowDiskLosesNoFrameAndHoldsBoundedDescriptors) 
   // The output directory, the current file, and the queue's 4 (+1: asked at the same moment).
   EXPECT_LE(during, before + 1 + 1 + 5);
 
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir.path())) files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
+  const auto files = filesIn(dir.path());
   EXPECT_GE(files.size(), 2u);
   EXPECT_LT(files.size(), std::size_t{kFrames});
   std::vector<std::uint32_t> sequences;

@@ -1,0 +1,331 @@
+// `pcap-recorderctl extract` and `index` on a store built here, compared record for record with
+// what an operator gets today: `tcpdump -r FILE -w - FILTER` over each file, then `mergecap`.
+// Skipped when tcpdump or mergecap is missing (scripts/install-deps installs both).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "integration_support.hpp"
+#include "support/temp_dir.hpp"
+#include "support/traffic.hpp"
+
+namespace pcap_recorder::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kCtl = PCAP_RECORDERCTL_PATH;
+constexpr std::uint64_t kSecond = 1'000'000'000;
+constexpr std::uint64_t kStart = 1'796'119'200 * kSecond;  // 2026-12-01T10:00:00Z
+
+struct Packet {
+  std::uint64_t timeNs;
+  std::uint32_t originalLength;
+  std::vector<std::byte> data;
+  bool operator==(const Packet&) const = default;
+};
+
+std::vector<Packet> packetsOf(const fs::path& path) {
+  const auto file = readPcapFile(path);
+  std::vector<Packet> out;
+  const bool nano = file.magic == 0xA1B23C4D;
+  for (const auto& record : file.records) {
+    out.push_back({record.seconds * kSecond + record.fraction * (nano ? 1 : 1000),
+                   record.originalLength, record.data});
+  }
+  return out;
+}
+
+std::string quoted(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+class ExtractTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (capture("command -v tcpdump && command -v mergecap").status != 0) {
+      GTEST_SKIP() << "tcpdump or mergecap missing (scripts/install-deps installs them)";
+    }
+    fs::create_directories(store_);
+    writeTextFile(config_, "output:\n  directory: " + store_.string() +
+                               "\n  file_name: \"{interface}-%Y%m%dT%H%M%S.pcap\"\n"
+                               "interfaces:\n  - name: lan0\n  - name: lan1\n"
+                               "    output:\n      timestamp: nano\n");
+  }
+
+  // A file of `count` random packets of `interface` from `firstNs`, `stepNs` apart (lan1's times
+  // are odd microseconds or nanoseconds, lan0's even: no two records share a timestamp).
+  fs::path addFile(const std::string& interface, std::uint64_t firstNs, int count,
+                   std::uint64_t stepNs, bool nano, const std::string& suffix = "") {
+    std::vector<StoredRecord> records;
+    for (int i = 0; i < count; ++i) {
+      records.push_back(
+          record(randomPacket(random_), firstNs + i * stepNs, random_() % 20 == 0 ? 64 : 262144));
+    }
+    std::time_t seconds = static_cast<std::time_t>(firstNs / kSecond);
+    std::tm utc{};
+    ::gmtime_r(&seconds, &utc);
+    char name[64];
+    std::strftime(name, sizeof name, "%Y%m%dT%H%M%S", &utc);
+    const auto path = store_ / (interface + "-" + name + ".pcap" + suffix);
+    writeBytes(path, pcapFileBytes(records, nano));
+    return path;
+  }
+
+  // Two interfaces, three files each (lan1 nanosecond), more than one index block per file.
+  void addStore() {
+    for (int file = 0; file < 3; ++file) {
+      const std::uint64_t first = kStart + file * 60 * kSecond;
+      files_.push_back(addFile("lan0", first, 6000, 8'000'000, false));
+      files_.push_back(addFile("lan1", first + 3'000'001, 6000, 8'000'000, true));
+    }
+  }
+
+  CommandResult extract(const std::string& arguments, const fs::path& output) {
+    return capture(kCtl + " extract --config " + config_.string() + " -w " + output.string() + " " +
+                   arguments);
+  }
+
+  // mergecap over `tcpdump -r FILE -w OUT FILTER` of each file, cut to the window.
+  std::vector<Packet> expected(const std::vector<fs::path>& files, const std::string& filter,
+                               std::uint64_t since = 0, std::uint64_t until = UINT64_MAX) {
+    std::string merged = "mergecap -F nsecpcap -w " + (work_ / "merged.pcap").string();
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      const auto out = work_ / ("tcpdump-" + std::to_string(i) + ".pcap");
+      const auto result =
+          capture("tcpdump --time-stamp-precision=nano -r " + files[i].string() + " -w " +
+                  out.string() + (filter.empty() ? "" : " " + quoted(filter)));
+      EXPECT_EQ(result.status, 0) << result.output;
+      merged += " " + out.string();
+    }
+    const auto result = capture(merged);
+    EXPECT_EQ(result.status, 0) << result.output;
+    std::vector<Packet> packets;
+    for (auto& packet : packetsOf(work_ / "merged.pcap")) {
+      if (packet.timeNs >= since && packet.timeNs < until) packets.push_back(std::move(packet));
+    }
+    return packets;
+  }
+
+  void expectSameAsTcpdump(const std::string& filter, const std::string& window = "",
+                           std::uint64_t since = 0, std::uint64_t until = UINT64_MAX) {
+    const auto out = work_ / "extract.pcap";
+    const auto result = extract(window + " -- " + quoted(filter), out);
+    ASSERT_EQ(result.status, 0) << filter << ": " << result.output;
+    const auto got = packetsOf(out);
+    const auto want = expected(files_, filter, since, until);
+    ASSERT_EQ(got.size(), want.size()) << filter << ": " << result.output;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i], want[i]) << filter << ": record " << i;
+    }
+  }
+
+  static std::uint64_t skippedBlocks(const std::string& summary) {
+    const auto at = summary.find(" skipped by the index");
+    if (at == std::string::npos) return 0;
+    auto start = summary.rfind(' ', at - 1);
+    return std::stoull(summary.substr(start + 1, at - start - 1));
+  }
+
+  std::mt19937_64 random_{13};
+  TempDir work_;
+  fs::path store_ = work_ / "store";
+  fs::path config_ = work_ / "config.yaml";
+  std::vector<fs::path> files_;
+};
+
+TEST_F(ExtractTest, ManyFiltersGiveWhatTcpdumpAndMergecapGive) {
+  addStore();
+  for (const char* filter : {"",
+                             "host 10.0.0.1",
+                             "src host 10.0.1.7",
+                             "dst host 2001:db8::2",
+                             "net 10.0.0.0/16",
+                             "net 192.168",
+                             "port 53",
+                             "tcp port 443",
+                             "udp and dst port 80",
+                             "portrange 20-60",
+                             "ip proto 47",
+                             "icmp",
+                             "icmp6",
+                             "ip6",
+                             "ip",
+                             "vlan",
+                             "vlan 200",
+                             "vlan 100 and host 10.0.0.2",
+                             "not host 10.0.0.1",
+                             "host 10.0.0.1 and not port 80",
+                             "(host 10.0.0.1 or host 2001:db8::1) and tcp",
+                             "arp",
+                             "not ip and not ip6",
+                             "tcp[13] & 2 != 0",
+                             "host 10.99.99.99"}) {
+    expectSameAsTcpdump(filter);
+  }
+}
+
+TEST_F(ExtractTest, TheIndexSkipsBlocksAndTheSummarySaysSo) {
+  // One host talks in one file only: the other files' blocks (3 each) are all skipped.
+  addStore();
+  PacketSpec rare = randomPacket(random_);
+  rare.network = PacketSpec::Network::ipv4;
+  rare.source = {198, 51, 100, 7};
+  std::vector<StoredRecord> records{record(rare, kStart + 30 * kSecond + 5000)};
+  writeBytes(store_ / "lan0-20261201T100030.pcap", pcapFileBytes(records, false));
+  files_.push_back(store_ / "lan0-20261201T100030.pcap");
+  const auto out = work_ / "one.pcap";
+  const auto result = extract("host 198.51.100.7", out);
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_EQ(packetsOf(out).size(), 1u);
+  EXPECT_NE(result.output.find("7 files, 7 in the window; 1 blocks searched, 18 skipped by the "
+                               "index; 1 packets written; "),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("MiB read; 7 indexes built"), std::string::npos) << result.output;
+  // The indexes were saved beside their files and serve the next query.
+  EXPECT_TRUE(fs::exists(store_ / "lan0-20261201T100030.pcap.idx"));
+  const auto again = extract("host 198.51.100.7", out);
+  EXPECT_EQ(again.output.find("indexes built"), std::string::npos) << again.output;
+  EXPECT_GT(skippedBlocks(again.output), 0u);
+}
+
+TEST_F(ExtractTest, WindowsOnFileAndBlockBoundaries) {
+  addStore();
+  // lan0's second file starts at +60 s, its second block (4096 records of 8 ms) at +60+32.768 s.
+  const std::uint64_t fileStart = kStart + 60 * kSecond;
+  const std::uint64_t blockStart = fileStart + 4096 * 8'000'000ull;
+  const std::uint64_t thirdFile = kStart + 120 * kSecond;
+  expectSameAsTcpdump("host 10.0.0.1", "--since @" + std::to_string(fileStart / kSecond),
+                      fileStart);
+  expectSameAsTcpdump("",
+                      "--since @" + std::to_string(fileStart / kSecond) + " --until @" +
+                          std::to_string(thirdFile / kSecond),
+                      fileStart, thirdFile);
+  const auto at = [](std::uint64_t ns) {
+    char text[64];
+    std::snprintf(text, sizeof text, "@%llu.%09llu", static_cast<unsigned long long>(ns / kSecond),
+                  static_cast<unsigned long long>(ns % kSecond));
+    return std::string(text);
+  };
+  expectSameAsTcpdump("udp or icmp6", "--since " + at(blockStart) + " --until " + at(thirdFile + 1),
+                      blockStart, thirdFile + 1);
+  expectSameAsTcpdump("", "--since " + at(blockStart - 1) + " --until " + at(blockStart),
+                      blockStart - 1, blockStart);
+  expectSameAsTcpdump("port 80", "--since 2026-12-01T10:01:30Z --until 2026-12-01T11:00:00+01:00",
+                      kStart + 90 * kSecond, kStart);
+}
+
+TEST_F(ExtractTest, OneInterfaceOnlyAndNanosecondMagicOnlyFromANanosecondSource) {
+  addStore();
+  const auto out = work_ / "lan0.pcap";
+  auto result = extract("--interface lan0 host 10.0.0.2", out);
+  ASSERT_EQ(result.status, 0) << result.output;
+  std::vector<fs::path> lan0;
+  for (const auto& file : files_) {
+    if (file.filename().string().starts_with("lan0")) lan0.push_back(file);
+  }
+  EXPECT_EQ(packetsOf(out), expected(lan0, "host 10.0.0.2"));
+  EXPECT_EQ(readPcapFile(out).magic, 0xA1B2C3D4u) << "lan0's files are microsecond files";
+  result = extract("--interface lan1 --interface lan0 host 10.0.0.2", out);
+  EXPECT_EQ(readPcapFile(out).magic, 0xA1B23C4Du);
+  EXPECT_EQ(packetsOf(out), expected(files_, "host 10.0.0.2"));
+}
+
+TEST_F(ExtractTest, APartFileIsReadUpToItsLastWholeRecord) {
+  addStore();
+  const auto part = addFile("lan0", kStart + 180 * kSecond, 500, 1'000'000, false, ".part");
+  // The whole records as they are, then half of a record still being written.
+  const auto whole = work_ / "whole.pcap";
+  fs::copy_file(part, whole);
+  {
+    std::ofstream append(part, std::ios::binary | std::ios::app);
+    const char half[30] = {1, 2, 3, 4, 5, 6, 7, 8, 60, 0, 0, 0, 60, 0, 0, 0, 9};
+    append.write(half, sizeof half);
+  }
+  auto files = files_;
+  files.push_back(whole);
+  const auto out = work_ / "extract.pcap";
+  const auto result = extract("--since 2026-12-01T10:02:00Z host 10.0.0.1 or ip6", out);
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_EQ(packetsOf(out), expected(files, "host 10.0.0.1 or ip6", kStart + 120 * kSecond));
+  EXPECT_FALSE(fs::exists(part.string() + ".idx")) << "a file being written gets no index";
+}
+
+TEST_F(ExtractTest, AMissingOrDamagedIndexGivesTheSameAnswer) {
+  addStore();
+  const auto first = work_ / "first.pcap";
+  ASSERT_EQ(extract("host 10.0.1.7 or port 22", first).status, 0);
+  fs::remove(files_[0].string() + ".idx");
+  {
+    std::fstream damage(files_[1].string() + ".idx",
+                        std::ios::in | std::ios::out | std::ios::binary);
+    damage.seekp(200);
+    damage.write("garbage", 7);
+  }
+  fs::resize_file(files_[2].string() + ".idx", 50);
+  const auto second = work_ / "second.pcap";
+  const auto result = extract("host 10.0.1.7 or port 22", second);
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_NE(result.output.find("3 indexes built"), std::string::npos) << result.output;
+  EXPECT_EQ(packetsOf(second), packetsOf(first));
+  EXPECT_EQ(packetsOf(second), expected(files_, "host 10.0.1.7 or port 22"));
+}
+
+TEST_F(ExtractTest, IndexCommandIndexesTheFilesThatLackOne) {
+  addStore();
+  const auto result = capture(kCtl + " index --config " + config_.string() + " --interface lan1");
+  EXPECT_EQ(result.status, 0) << result.output;
+  EXPECT_NE(result.output.find("indexed 3 files, 0 already indexed, 0 failed"), std::string::npos)
+      << result.output;
+  for (const auto& file : files_) {
+    EXPECT_EQ(fs::exists(file.string() + ".idx"), file.filename().string().starts_with("lan1"))
+        << file;
+  }
+  const auto again = capture(kCtl + " index --config " + config_.string());
+  EXPECT_NE(again.output.find("indexed 3 files, 3 already indexed"), std::string::npos)
+      << again.output;
+}
+
+TEST_F(ExtractTest, NoMatchIsAnEmptyPcapAndStandardOutputWorksThroughAPipe) {
+  addStore();
+  const auto out = work_ / "stdout.pcap";
+  const auto result = capture("(" + kCtl + " extract --config " + config_.string() +
+                              " host 10.99.99.99 > " + out.string() + ")");
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_NE(result.output.find("0 packets written"), std::string::npos) << result.output;
+  EXPECT_EQ(fs::file_size(out), 24u);
+  const auto file = readPcapFile(out);
+  EXPECT_EQ(file.linkType, 1);
+  EXPECT_EQ(file.magic, 0xA1B23C4Du);
+  EXPECT_EQ(file.snaplen, 262144u);
+}
+
+TEST_F(ExtractTest, ErrorsAndUsageErrorsHaveTheirExitStatus) {
+  addStore();
+  const auto out = work_ / "x.pcap";
+  auto result = extract("tcp port", out);
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.output.find("invalid filter: "), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("syntax error"), std::string::npos) << result.output;
+  EXPECT_EQ(extract("--since yesterday", out).status, 2);
+  EXPECT_EQ(extract("--frobnicate", out).status, 2);
+  EXPECT_EQ(extract("--interface wlan9", out).status, 1);
+  result =
+      capture(kCtl + " extract --config " + (work_ / "none.yaml").string() + " -w " + out.string());
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_EQ(capture(kCtl + " index --since now --config " + config_.string()).status, 2);
+}
+
+}  // namespace
+}  // namespace pcap_recorder::testing

@@ -1,0 +1,67 @@
+// extract's TIME arguments.
+#include "extract_time.hpp"
+
+#include <gtest/gtest.h>
+#include <cstdlib>
+#include <ctime>
+
+namespace pcap_recorder::ctl {
+namespace {
+
+constexpr std::int64_t kSecond = 1'000'000'000;
+constexpr std::int64_t kNow = 1'800'000'000 * kSecond;
+
+std::optional<std::int64_t> parse(const char* text) {
+  std::string error;
+  auto value = parseTime(text, kNow, error);
+  if (!value) {
+    EXPECT_FALSE(error.empty());
+  }
+  return value;
+}
+
+TEST(ExtractTimeTest, Rfc3339WithZoneOrOffset) {
+  // 2026-12-01T10:00:00Z = 1796119200
+  EXPECT_EQ(parse("2026-12-01T10:00:00Z"), 1796119200 * kSecond);
+  EXPECT_EQ(parse("2026-12-01t10:00:00z"), 1796119200 * kSecond);
+  EXPECT_EQ(parse("2026-12-01T10:00:00.250+01:00"), (1796119200 - 3600) * kSecond + 250'000'000);
+  EXPECT_EQ(parse("2026-12-01T10:00:00.123456789-02:30"),
+            (1796119200 + 9000) * kSecond + 123'456'789);
+}
+
+TEST(ExtractTimeTest, WithoutZoneIsLocalTime) {
+  const char* saved = std::getenv("TZ");
+  const std::string previous = saved ? saved : "";
+  ::setenv("TZ", "Europe/Berlin", 1);
+  ::tzset();
+  EXPECT_EQ(parse("2026-12-01T10:00:00"), (1796119200 - 3600) * kSecond);
+  EXPECT_EQ(parse("2026-12-01 10:00"), (1796119200 - 3600) * kSecond);
+  EXPECT_EQ(parse("2026-07-01 10:00:00.5"), (1782900000 - 7200) * kSecond + kSecond / 2);
+  if (saved) {
+    ::setenv("TZ", previous.c_str(), 1);
+  } else {
+    ::unsetenv("TZ");
+  }
+  ::tzset();
+}
+
+TEST(ExtractTimeTest, EpochAndRelative) {
+  EXPECT_EQ(parse("@1796119200"), 1796119200 * kSecond);
+  EXPECT_EQ(parse("@1796119200.000001"), 1796119200 * kSecond + 1000);
+  EXPECT_EQ(parse("now"), kNow);
+  EXPECT_EQ(parse("-15m"), kNow - 900 * kSecond);
+  EXPECT_EQ(parse("-2h"), kNow - 7200 * kSecond);
+  EXPECT_EQ(parse("-1.5h"), kNow - 5400 * kSecond);
+  EXPECT_EQ(parse("-30s"), kNow - 30 * kSecond);
+  EXPECT_EQ(parse("-1d"), kNow - 86400 * kSecond);
+}
+
+TEST(ExtractTimeTest, RefusesWhatIsNoTime) {
+  for (const char* text : {"", "yesterday", "-15", "-15x", "@", "@12a", "2026-13-01T00:00:00Z",
+                           "2026-12-01T10:00:00+0100", "2026-12-01T25:00:00Z", "12:00"}) {
+    EXPECT_FALSE(parse(text)) << text;
+  }
+}
+
+}  // namespace
+}  // namespace pcap_recorder::ctl
