@@ -103,4 +103,10 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
   return std::chrono::milliseconds(static_cast<Rep>(*millis));
 }
 
+bool isOversizedDuration(std::string_view text) {
+  const std::size_t digits = text.find_first_not_of("0123456789");
+  if (digits == 0 || digits == std::string_view::npos) return false;
+  return factorOf(text.substr(digits), kDurationUnits).has_value() && !parseDuration(text);
+}
+
 }  // namespace pcap_recorder::config

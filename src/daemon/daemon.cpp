@@ -19,16 +19,20 @@ namespace {
 
 std::string problemsText(const std::vector<config::Problem>& problems) {
   std::string text;
-  for (const auto& problem : problems) text += (text.empty() ? "" : "\n") + config::format(problem);
+  for (const auto& problem : problems) {
+    if (!text.empty()) text += '\n';
+    text += config::format(problem);
+  }
   return text;
 }
 
 // Reads and checks the config file; the problems, or nothing, on failure.
 std::optional<config::Config> loadChecked(const std::filesystem::path& path,
-                                          std::vector<config::Problem>& problems) {
+                                          std::vector<config::Problem>& problems,
+                                          service::CompiledFilters& filters) {
   try {
     auto config = config::load(path);
-    problems = service::checkEnvironment(config);
+    problems = service::checkEnvironment(config, &filters);
     if (problems.empty()) return config;
   } catch (const config::ConfigError& error) {
     problems = error.problems();
@@ -43,9 +47,11 @@ const config::InterfaceSettings& settingsOf(const config::Config& config, const 
 
 }  // namespace
 
-Daemon::Daemon(std::filesystem::path configPath, config::Config config)
+Daemon::Daemon(std::filesystem::path configPath, config::Config config,
+               service::CompiledFilters filters)
     : configPath_(std::move(configPath)),
       config_(std::move(config)),
+      filters_(std::move(filters)),
       finishedEvent_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 Daemon::~Daemon() {
@@ -100,7 +106,7 @@ void Daemon::start() {
   for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
     const auto& name = config_.interfaces[slot].name;
     if (capture::interfaceExists(name)) {
-      recorders_[slot] = openRecorder(config_.interfaces[slot]);
+      recorders_[slot] = openRecorder(config_.interfaces[slot], filters_);
     } else {
       logging::logEvent(spdlog::level::warn, {{"INTERFACE", name}},
                         "{}: does not exist; waiting for it to appear", name);
@@ -117,7 +123,7 @@ bool Daemon::startWaiting(std::size_t slot) {
   if (!capture::interfaceExists(settings.name)) return false;
   try {
     service::openOutputDirectory(settings.output.directory);
-    recorders_[slot] = openRecorder(settings);
+    recorders_[slot] = openRecorder(settings, filters_);
     recorders_[slot]->start();
   } catch (const std::exception& error) {
     logging::logEvent(spdlog::level::err, {{"INTERFACE", settings.name}},
@@ -187,7 +193,11 @@ void Daemon::onLinkEvents(const std::vector<capture::LinkEvent>& events, bool mi
   lastHeartbeats_.assign(recorders_.size(), 0);
 }
 
-std::unique_ptr<service::Recorder> Daemon::openRecorder(const config::InterfaceSettings& settings) {
+std::unique_ptr<service::Recorder> Daemon::openRecorder(const config::InterfaceSettings& settings,
+                                                        const service::CompiledFilters& filters) {
+  if (const auto compiled = filters.find(settings.name); compiled != filters.end()) {
+    return std::make_unique<service::Recorder>(settings, *finisher_, nullptr, compiled->second);
+  }
   return std::make_unique<service::Recorder>(settings, *finisher_);
 }
 
@@ -252,24 +262,38 @@ service::ControlResult Daemon::rotate(const std::string& interface) {
   return {};
 }
 
-// Why new recorders are opened before anything running is touched: a reload that cannot be
-// applied whole (an interface that cannot be opened) leaves the daemon as it was.
 service::ControlResult Daemon::reload() {
   sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
   spdlog::info("reloading {}", configPath_.string());
+  service::ControlResult result;
+  // A reload never stops the daemon: whatever fails in it is reported as the reload's failure.
+  try {
+    result = applyReload();
+  } catch (const std::exception& error) {
+    spdlog::error("reload failed: {}", error.what());
+    result = {false, error.what()};
+  }
+  sd_notifyf(0, "READY=1\nSTATUS=%s", statusLine().c_str());
+  return result;
+}
+
+// Why everything that can fail (reading and checking the file, compiling filters, opening
+// sockets and files, starting threads) is done before anything running is touched: a reload that
+// cannot be applied whole leaves the daemon as it was. After that point only attaching filters
+// remains, and an interface whose filter the kernel refuses stops alone.
+service::ControlResult Daemon::applyReload() {
   std::vector<config::Problem> problems;
-  auto next = loadChecked(configPath_, problems);
-  auto done = [&](service::ControlResult result) {
-    sd_notifyf(0, "READY=1\nSTATUS=%s", statusLine().c_str());
-    return result;
-  };
+  service::CompiledFilters nextFilters;
+  auto next = loadChecked(configPath_, problems, nextFilters);
   if (!next) {
     for (const auto& problem : problems) spdlog::error("{}", config::format(problem));
     spdlog::error("reload refused: the configuration has {} problem{}; running on unchanged",
                   problems.size(), problems.size() == 1 ? "" : "s");
-    return done({false, problemsText(problems)});
+    return {false, problemsText(problems)};
   }
 
+  // As at start: directories (perhaps new ones) and a config file that others could write.
+  for (const auto& warning : service::permissionWarnings(*next)) spdlog::warn("{}", warning);
   const auto plan = service::planReload(config_, *next);
   auto slotOf = [this](const std::string& name) -> std::unique_ptr<service::Recorder>& {
     for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
@@ -277,7 +301,8 @@ service::ControlResult Daemon::reload() {
     }
     throw std::logic_error("no interface " + name);
   };
-  // New sockets for added and restarted interfaces that exist now (absent ones will wait).
+  // New sockets for added and restarted interfaces that exist now (absent ones will wait), their
+  // threads running with intake held. Destroyed unstarted if anything below fails.
   std::map<std::string, std::unique_ptr<service::Recorder>> opened;
   try {
     finisher_->setDirectories(directoriesOf(*next));
@@ -286,18 +311,39 @@ service::ControlResult Daemon::reload() {
     for (const auto& name : toOpen) {
       const auto& settings = settingsOf(*next, name);
       if (!capture::interfaceExists(name)) continue;
-      // Opened with intake held, so they take no frame until started below.
       service::openOutputDirectory(settings.output.directory);
-      opened[name] = openRecorder(settings);
+      opened[name] = openRecorder(settings, nextFilters);
     }
-    for (const auto& name : plan.changedInPlace) {
-      if (auto& running = slotOf(name)) running->applySettings(settingsOf(*next, name));
-    }
+    for (auto& [name, recorder] : opened) recorder->startThread();
   } catch (const std::exception& error) {
+    opened.clear();
     finisher_->setDirectories(directoriesOf(config_));
     spdlog::error("reload refused: {}; running on unchanged", error.what());
-    return done({false, error.what()});
+    return {false, error.what()};
   }
+  // The point of no return.
+  for (const auto& name : plan.changedInPlace) {
+    if (auto& running = slotOf(name)) {
+      const auto& settings = settingsOf(*next, name);
+      if (const auto filter = nextFilters.find(name); filter != nextFilters.end()) {
+        running->applySettings(settings, filter->second);
+      } else {
+        running->applySettings(settings);
+      }
+    }
+  }
+  std::vector<std::string> failed;
+  const auto beginIntake = [&](const std::string& name,
+                               std::unique_ptr<service::Recorder>& recorder) {
+    try {
+      recorder->beginIntake();
+    } catch (const std::exception& error) {
+      logging::logEvent(spdlog::level::err, {{"INTERFACE", name}},
+                        "{}: cannot capture with the new settings: {}", name, error.what());
+      failed.push_back(name + ": " + error.what());
+      stopRecorder(recorder);
+    }
+  };
 
   // Interfaces that go away finish their files. A restarted one hands over to its replacement
   // the moment its old socket stops taking frames: no frame twice, and only that instant missed.
@@ -309,11 +355,11 @@ service::ControlResult Daemon::reload() {
       recorder->requestStop();
       recorder->waitUntilIntakeStopped();
     }
-    if (replacement != opened.end()) replacement->second->start();
+    if (replacement != opened.end()) beginIntake(name, replacement->second);
     stopRecorder(recorder);  // already stopping: joins and logs its summary
   }
   for (const auto& name : plan.added) {
-    if (auto found = opened.find(name); found != opened.end()) found->second->start();
+    if (auto found = opened.find(name); found != opened.end()) beginIntake(name, found->second);
   }
   // The new slots follow the new config's order.
   std::vector<std::unique_ptr<service::Recorder>> slots;
@@ -332,10 +378,16 @@ service::ControlResult Daemon::reload() {
   recorders_ = std::move(slots);
   lastHeartbeats_.assign(recorders_.size(), 0);
   config_ = std::move(*next);
+  filters_ = std::move(nextFilters);
   spdlog::info("reloaded: {} started, {} stopped, {} restarted, {} changed in place, {} unchanged",
                plan.added.size(), plan.removed.size(), plan.restarted.size(),
                plan.changedInPlace.size(), plan.unchanged.size());
-  return done({});
+  if (!failed.empty()) {
+    std::string text;
+    for (const auto& each : failed) text += (text.empty() ? "" : "\n") + each;
+    return {false, text};
+  }
+  return {};
 }
 
 std::vector<service::FinishedFile> Daemon::takeFinishedFiles() {

@@ -13,6 +13,7 @@
 #include "pcap_recorder/capture/link_monitor.hpp"
 #include "pcap_recorder/config/config.hpp"
 #include "pcap_recorder/service/control.hpp"
+#include "pcap_recorder/service/environment_check.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
 #include "pcap_recorder/service/recorder.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
@@ -21,7 +22,10 @@ namespace pcap_recorder::daemon {
 
 class Daemon final : public service::Control {
  public:
-  Daemon(std::filesystem::path configPath, config::Config config);
+  // `filters`: the config's filters as checkEnvironment() compiled them (missing ones are
+  // compiled when needed).
+  Daemon(std::filesystem::path configPath, config::Config config,
+         service::CompiledFilters filters = {});
   ~Daemon() override;
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -57,7 +61,9 @@ class Daemon final : public service::Control {
   const config::Config& config() const noexcept { return config_; }
 
  private:
-  std::unique_ptr<service::Recorder> openRecorder(const config::InterfaceSettings& settings);
+  std::unique_ptr<service::Recorder> openRecorder(const config::InterfaceSettings& settings,
+                                                  const service::CompiledFilters& filters);
+  service::ControlResult applyReload();
   // Opens and starts the recorder of a waiting interface that exists now; false if it does not.
   bool startWaiting(std::size_t slot);
   // Stops, joins, logs the summary and empties `recorder`; nothing when it is empty.
@@ -67,6 +73,7 @@ class Daemon final : public service::Control {
 
   std::filesystem::path configPath_;
   config::Config config_;
+  service::CompiledFilters filters_;  // config_'s, compiled once when it was loaded
   util::UniqueFd finishedEvent_;
   std::mutex finishedMutex_;
   std::vector<service::FinishedFile> finished_;  // under finishedMutex_

@@ -22,6 +22,7 @@
 #include "pcap_recorder/dbus/bus_service.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/service/environment_check.hpp"
+#include "pcap_recorder/util/saturating.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 #include "pcap_recorder/version.hpp"
 #include "privileges.hpp"
@@ -74,8 +75,8 @@ std::optional<pr::config::Config> loadConfig(const std::filesystem::path& path) 
 }
 
 // The checks against this machine, as the user the daemon will run as; prints each problem.
-bool environmentIsUsable(const pr::config::Config& config) {
-  const auto problems = pr::service::checkEnvironment(config);
+bool environmentIsUsable(const pr::config::Config& config, pr::service::CompiledFilters& filters) {
+  const auto problems = pr::service::checkEnvironment(config, &filters);
   for (const auto& problem : problems) std::cerr << pr::config::format(problem) << '\n';
   return problems.empty();
 }
@@ -116,7 +117,7 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
   const auto watchdogEvery = std::chrono::microseconds(watchdogUsec / 2);
   auto nextWatchdog = Clock::now();
   auto nextStatus = Clock::now() + kStatusInterval;
-  auto nextStats = Clock::now() + statsEvery;
+  auto nextStats = pr::util::saturatingAdd(Clock::now(), statsEvery);
 
   for (;;) {
     pollfd waits[4] = {{signals, POLLIN, 0},
@@ -184,7 +185,7 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
     }
     if (statsEvery.count() > 0 && now >= nextStats) {
       daemon.logStatistics();
-      nextStats = now + statsEvery;
+      nextStats = pr::util::saturatingAdd(now, statsEvery);
     }
   }
 }
@@ -193,10 +194,7 @@ int run(const pr::daemon::Options& options) {
   auto config = loadConfig(options.configPath);
   if (!config) return kExitConfigError;
   if (!options.checkConfigOnly) {
-    spdlog::set_level(toSpdlog(config->daemon.logLevel));
-    if (!options.logLevel.empty()) {
-      spdlog::set_level(*pr::logging::parseLogLevel(options.logLevel));
-    }
+    spdlog::set_level(toSpdlog(options.logLevel.value_or(config->daemon.logLevel)));
   }
   const auto signals = blockControlSignals();
   // Before the checks, so that directories are checked as the user who will write them.
@@ -207,7 +205,8 @@ int run(const pr::daemon::Options& options) {
     std::cerr << options.configPath.string() << ": " << error.what() << '\n';
     return kExitConfigError;
   }
-  if (!environmentIsUsable(*config)) return kExitConfigError;
+  pr::service::CompiledFilters filters;
+  if (!environmentIsUsable(*config, filters)) return kExitConfigError;
   for (const auto& warning : pr::service::permissionWarnings(*config)) {
     if (options.checkConfigOnly) {
       std::cout << "warning: " << warning << '\n';
@@ -239,7 +238,7 @@ int run(const pr::daemon::Options& options) {
   }
 
   const auto statsEvery = config->daemon.statsInterval;
-  pr::daemon::Daemon daemon(options.configPath, std::move(*config));
+  pr::daemon::Daemon daemon(options.configPath, std::move(*config), std::move(filters));
   try {
     daemon.start();
   } catch (const std::exception& error) {
@@ -276,13 +275,6 @@ int main(int argc, char** argv) {
   if (options->showVersion) {
     std::cout << "pcap-recorderd " << pr::kVersion << '\n';
     return 0;
-  }
-  if (!options->logLevel.empty() &&
-      spdlog::level::from_str(options->logLevel) == spdlog::level::off &&
-      options->logLevel != "off") {
-    std::cerr << argv[0] << ": unknown log level " << options->logLevel << "\n"
-              << pr::daemon::usage(argv[0]);
-    return kExitUsage;
   }
   setUpLogging();
   try {

@@ -15,7 +15,7 @@ std::string usage(const char* program) {
          "                      exit 0 when valid, 1 otherwise\n"
          "  -u, --user USER     when started as root, run as USER keeping only CAP_NET_RAW and\n"
          "                      CAP_NET_ADMIN (overrides run_as)\n"
-         "      --log-level L   trace, debug, info, warning, error, critical or off\n"
+         "      --log-level L   trace, debug, info, warning (or warn), error, critical or off\n"
          "                      (overrides log.level)\n"
          "      --bus BUS       D-Bus control on the system bus (default), the user's session\n"
          "                      bus (user), or none\n"
@@ -55,7 +55,13 @@ std::optional<Options> parseOptions(int argc, char** argv, UsageError& error) {
         options.user = optarg;
         break;
       case kLogLevel:
-        options.logLevel = optarg;
+        // Checked here, once: an unknown level is a usage error (exit 2) before anything runs.
+        options.logLevel = config::parseLogLevel(optarg);
+        if (!options.logLevel) {
+          error.message =
+              std::string("unknown log level ") + optarg + " (use " + config::logLevelNames() + ")";
+          return std::nullopt;
+        }
         break;
       case kBus: {
         const std::string bus = optarg;

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "pcap_recorder/config/config.hpp"
+
 namespace pcap_recorder::daemon {
 
 inline constexpr const char* kDefaultConfigPath = "/etc/pcap-recorder/pcap-recorder.yaml";
@@ -13,8 +15,8 @@ enum class BusChoice { system, user, none };
 
 struct Options {
   std::filesystem::path configPath = kDefaultConfigPath;
-  std::string user;      // --user: overrides run_as
-  std::string logLevel;  // --log-level: overrides log.level
+  std::string user;                          // --user: overrides run_as
+  std::optional<config::LogLevel> logLevel;  // --log-level: overrides log.level
   BusChoice bus = BusChoice::system;
   bool checkConfigOnly = false;
   bool showVersion = false;

@@ -38,23 +38,6 @@ void logEvent(spdlog::level::level_enum level, std::initializer_list<Field> fiel
   }
 }
 
-std::optional<spdlog::level::level_enum> parseLogLevel(std::string_view text) noexcept {
-  using spdlog::level::level_enum;
-  struct Name {
-    std::string_view text;
-    level_enum level;
-  };
-  constexpr Name kNames[] = {
-      {"trace", level_enum::trace},       {"debug", level_enum::debug}, {"info", level_enum::info},
-      {"warning", level_enum::warn},      {"warn", level_enum::warn},   {"error", level_enum::err},
-      {"critical", level_enum::critical}, {"off", level_enum::off},
-  };
-  for (const auto& name : kNames) {
-    if (text == name.text) return name.level;
-  }
-  return std::nullopt;
-}
-
 bool isJournalStream(const char* journalStream, int fd) {
   if (journalStream == nullptr) return false;
   const std::string_view value(journalStream);

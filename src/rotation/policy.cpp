@@ -2,16 +2,19 @@
 
 #include <limits>
 
+#include "pcap_recorder/util/saturating.hpp"
+
 namespace pcap_recorder::rotation {
 
 Slot slotOf(Nanoseconds time, std::chrono::milliseconds interval) noexcept {
-  const Nanoseconds length = std::chrono::nanoseconds(interval).count();
+  // Saturated: an interval too long for int64 nanoseconds is one slot, never a wrapped 1 ms one.
+  const Nanoseconds length = util::saturatingNanoseconds(interval).count();
   if (length <= 0)
     return Slot{std::numeric_limits<Nanoseconds>::min(), std::numeric_limits<Nanoseconds>::max()};
   // Floor division: times before the epoch (a badly set clock) still land in their own slot.
   Nanoseconds start = time / length * length;
-  if (start > time) start -= length;
-  return Slot{start, start + length};
+  if (start > time) start = util::saturatingAdd(start, -length);
+  return Slot{start, util::saturatingAdd(start, length)};
 }
 
 std::string_view describe(RotationReason reason) noexcept {

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <tuple>
 
+#include "pcap_recorder/util/saturating.hpp"
+
 namespace pcap_recorder::rotation {
 
 namespace {
@@ -114,7 +116,9 @@ std::vector<Deletion> chooseDeletions(std::vector<StoredFile> files, const Reten
   };
 
   if (limits.maxAge.count() > 0) {
-    while (kept < files.size() && now - files[kept].modified > limits.maxAge) {
+    // A cut-off rather than `now - modified`, which overflows for a far-off mtime.
+    const auto cutoff = util::saturatingSubtract(now, limits.maxAge);
+    while (kept < files.size() && files[kept].modified < cutoff) {
       deleteOldest("older than max_age " + describeDuration(limits.maxAge));
     }
   }

@@ -2,10 +2,14 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <set>
+#include <string>
 
 #include "pcap_recorder/bpf/filter.hpp"
 #include "pcap_recorder/capture/af_packet_source.hpp"
@@ -38,20 +42,60 @@ std::string directoryProblem(const fs::path& directory) {
   return {};
 }
 
+// A filter in a message: on one line, and not the whole of a pasted 50 kB expression.
+std::string quoted(const std::string& filter) {
+  constexpr std::size_t kMaxShown = 200;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < filter.size() && i < kMaxShown; ++i) {
+    // Escaped, not dropped: the filter goes to a terminal, and the operator sees what is there.
+    out += util::printable(std::string_view(&filter[i], 1));
+  }
+  if (filter.size() > kMaxShown) out += "... (" + std::to_string(filter.size()) + " characters)";
+  return out + "\"";
+}
+
 }  // namespace
 
-std::vector<config::Problem> checkEnvironment(const config::Config& config) {
+std::vector<config::Problem> checkEnvironment(const config::Config& config,
+                                              CompiledFilters* filters) {
   std::vector<config::Problem> problems;
   std::set<fs::path> directoriesChecked;
+  // Interfaces with the same filter share one compile; only `vlan` depends on the interface.
+  std::map<std::string, std::optional<bpf::FilterProgram>> compiled;
+  const auto deadline = std::chrono::steady_clock::now() + kFilterCompileBudget;
   for (const auto& interface : config.interfaces) {
-    try {
-      bpf::FilterProgram::compile(interface.filter, interface.output.snaplen);
-    } catch (const bpf::FilterError& error) {
-      // Escaped: the filter and libpcap's message quoting it go to a terminal as they are.
-      problems.push_back({interface.where, "interface " + util::printable(interface.name) +
-                                               ": invalid filter \"" +
-                                               util::printable(interface.filter) +
-                                               "\": " + util::printable(error.what())});
+    const bool perInterface = interface.filter.find("vlan") != std::string::npos;
+    const std::string key = std::to_string(interface.output.snaplen) + " " +
+                            (perInterface ? interface.name : std::string()) + " " +
+                            interface.filter;
+    auto [entry, isNew] = compiled.try_emplace(key);
+    if (isNew) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      try {
+        if (left.count() <= 0) {
+          throw bpf::FilterError("not compiled: the filters before it took the " +
+                                 std::to_string(kFilterCompileBudget.count()) +
+                                 " s that all filters of a configuration may take");
+        }
+        entry->second = bpf::FilterProgram::compileIsolated(interface.name, interface.filter,
+                                                            interface.output.snaplen, left);
+      } catch (const bpf::FilterError& error) {
+        problems.push_back(
+            {interface.filterWhere.line > 0 ? interface.filterWhere : interface.where,
+             "interface " + interface.name + ": invalid filter " + quoted(interface.filter) + ": " +
+                 util::printable(error.what())});
+      }
+    } else if (!entry->second) {
+      problems.push_back({interface.filterWhere.line > 0 ? interface.filterWhere : interface.where,
+                          "interface " + interface.name + ": invalid filter " +
+                              quoted(interface.filter) + " (as above)"});
+    }
+    // A `vlan` filter of an interface that is not there yet was compiled offline; the recorder
+    // compiles it for the interface once it appears.
+    const bool keep = !perInterface || capture::interfaceExists(interface.name);
+    if (filters != nullptr && entry->second && keep) {
+      filters->insert_or_assign(interface.name, *entry->second);
     }
     // An interface that does not exist (yet) is not a problem: the daemon waits for it.
     try {

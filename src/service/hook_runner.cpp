@@ -12,6 +12,8 @@
 #include <cstring>
 #include <thread>
 
+#include "pcap_recorder/util/saturating.hpp"
+
 namespace pcap_recorder::service {
 
 namespace {
@@ -73,7 +75,8 @@ void HookRunner::start(const std::string& command, const std::filesystem::path& 
   }
   if (pid == 0) execWithoutPrivileges(argv);
   ::setpgid(pid, pid);  // also here, so a kill of the group cannot race the child's own call
-  children_.push_back(Child{pid, Clock::now() + timeout, false, interface, path});
+  children_.push_back(
+      Child{pid, util::saturatingAdd(Clock::now(), timeout), false, interface, path});
 }
 
 void HookRunner::poll() {

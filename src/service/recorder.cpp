@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include <cerrno>
@@ -13,6 +14,7 @@
 #include "pcap_recorder/capture/tpacket_block.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/rotation/file_naming.hpp"
+#include "pcap_recorder/util/printable.hpp"
 #include "pcap_recorder/util/system_error.hpp"
 
 namespace pcap_recorder::service {
@@ -64,8 +66,9 @@ std::unique_ptr<capture::PacketSource> openSource(const config::InterfaceSetting
   logging::logEvent(spdlog::level::info, {{"INTERFACE", settings.name}},
                     "{}: capturing: ring {} x {} KiB blocks, filter \"{}\" ({} BPF "
                     "instructions), snaplen {}, promiscuous {}",
-                    settings.name, ring.blockCount, ring.blockBytes / 1024, settings.filter,
-                    filter.size(), settings.output.snaplen, settings.capture.promiscuous);
+                    settings.name, ring.blockCount, ring.blockBytes / 1024,
+                    util::printable(settings.filter), filter.size(), settings.output.snaplen,
+                    settings.capture.promiscuous);
   return opened;
 }
 
@@ -77,10 +80,18 @@ bpf::FilterProgram compileFilter(const config::InterfaceSettings& settings) {
 }  // namespace
 
 util::UniqueFd openOutputDirectory(const std::filesystem::path& directory) {
-  std::error_code error;
-  std::filesystem::create_directories(directory, error);
-  if (error) {
-    throw std::system_error(error, "cannot create output directory " + directory.string());
+  // Each missing component is made kOutputDirectoryMode, set with chmod after mkdir: the umask
+  // (000 from a careless shell, 077 from a strict one) must not decide who may read captures.
+  std::filesystem::path partial;
+  for (const auto& component : directory) {
+    partial /= component;
+    if (::mkdir(partial.c_str(), kOutputDirectoryMode) == 0) {
+      if (::chmod(partial.c_str(), kOutputDirectoryMode) != 0) {
+        util::throwErrno("cannot set the mode of output directory " + partial.string());
+      }
+    } else if (errno != EEXIST) {
+      util::throwErrno("cannot create output directory " + partial.string());
+    }
   }
   util::UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) util::throwErrno("cannot open output directory " + directory.string());
@@ -130,8 +141,17 @@ Recorder::~Recorder() {
 }
 
 void Recorder::start() {
+  startThread();
+  beginIntake();
+}
+
+void Recorder::startThread() {
+  if (!thread_.joinable()) thread_ = std::jthread([this] { run(); });
+}
+
+void Recorder::beginIntake() {
   source_->replaceFilter(filter_);
-  thread_ = std::jthread([this] { run(); });
+  intakeBegun_.store(true, std::memory_order_release);
 }
 
 void Recorder::waitUntilIntakeStopped() const {
@@ -148,7 +168,10 @@ void Recorder::requestRotation() noexcept {
 }
 
 void Recorder::applySettings(const config::InterfaceSettings& settings) {
-  auto filter = compileFilter(settings);
+  applySettings(settings, compileFilter(settings));
+}
+
+void Recorder::applySettings(const config::InterfaceSettings& settings, bpf::FilterProgram filter) {
   {
     std::lock_guard lock(pendingMutex_);
     pendingSettings_ = settings;
@@ -185,7 +208,18 @@ void Recorder::takePendingSettings() {
     filter.swap(pendingFilter_);
   }
   if (!next) return;
-  if (next->filter != settings_.filter) source_->replaceFilter(*filter);
+  if (next->filter != settings_.filter) {
+    try {
+      source_->replaceFilter(*filter);
+    } catch (const std::exception& error) {
+      // The socket keeps the filter it had: capture goes on as before rather than stopping.
+      logging::logEvent(spdlog::level::err, {{"INTERFACE", settings_.name}},
+                        "{}: the new filter could not be applied ({}); the old filter \"{}\" "
+                        "keeps capturing",
+                        settings_.name, error.what(), util::printable(settings_.filter));
+      next->filter = settings_.filter;
+    }
+  }
   const bool newFile = next->output != settings_.output;
   settings_ = *next;
   limits_ = {.maxFileBytes = settings_.rotate.maxFileBytes,
@@ -251,7 +285,8 @@ void Recorder::run() noexcept {
     spdlog::error("{}: capture stopped: {}", settings_.name, error.what());
   }
   try {
-    finishCurrentFile(RotationReason::stop);
+    // Never given a frame (a reload rolled back): the destructor removes the empty file.
+    if (intakeBegun_.load(std::memory_order_acquire)) finishCurrentFile(RotationReason::stop);
   } catch (const std::exception& error) {
     spdlog::error("{}: {}", settings_.name, error.what());
   }

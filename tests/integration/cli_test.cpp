@@ -1,6 +1,7 @@
 // The daemon's command line as an operator meets it: --help, --version, usage errors, and
 // --check-config reporting FILE:LINE:COLUMN problems without writing anything.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "integration_support.hpp"
 #include "pcap_recorder/version.hpp"
@@ -49,6 +50,26 @@ TEST_F(CommandLineTest, UnknownOptionGetsUsageAndExitStatusTwo) {
   EXPECT_EQ(capture(kDaemon + " stray-argument").status, 2);
 }
 
+TEST_F(CommandLineTest, LogLevelOutsideTheOneVocabularyIsAUsageError) {
+  const auto path = config("interfaces:\n  - name: lo\n");
+  // spdlog's own short names are not ours: refused before anything runs, not half-accepted.
+  for (const char* level : {"err", "crit", "verbose", "INFO"}) {
+    const auto result =
+        capture(kDaemon + " --check-config --log-level " + level + " --config " + path.string());
+    EXPECT_EQ(result.status, 2) << level << ": " << result.output;
+    EXPECT_NE(
+        result.output.find(std::string("unknown log level ") + level +
+                           " (use trace, debug, info, warning, warn, error, critical or off)"),
+        std::string::npos)
+        << result.output;
+  }
+  for (const char* level : {"warn", "warning", "error", "off"}) {
+    const auto result =
+        capture(kDaemon + " --check-config --log-level " + level + " --config " + path.string());
+    EXPECT_EQ(result.status, 0) << level << ": " << result.output;
+  }
+}
+
 TEST_F(CommandLineTest, CheckConfigAcceptsAValidConfigAndWritesNothing) {
   const auto path = config("interfaces:\n  - name: lo\n    filter: \"tcp port 443\"\n");
   const auto result = checkConfig(path);
@@ -69,7 +90,7 @@ TEST_F(CommandLineTest, CheckConfigReportsAnInvalidFilterWithLibpcapsMessage) {
   const auto path = config("interfaces:\n  - name: lo\n    filter: \"tcp port\"\n");
   const auto result = checkConfig(path);
   EXPECT_EQ(result.status, 1);
-  EXPECT_NE(result.output.find(path.string() + ":4:"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find(path.string() + ":5:13:"), std::string::npos) << result.output;
   EXPECT_NE(
       result.output.find(
           "interface lo: invalid filter \"tcp port\": can't parse filter expression: syntax error"),
@@ -147,6 +168,40 @@ TEST_F(CommandLineTest, CheckConfigNotesAnInterfaceThatDoesNotExistYet) {
   const auto result = checkConfig(path);
   EXPECT_EQ(result.status, 0) << result.output;
   EXPECT_NE(result.output.find("note: interface prnotyet0 does not exist now"), std::string::npos)
+      << result.output;
+}
+
+TEST_F(CommandLineTest, CheckConfigRefusesAFifoInsteadOfWaitingForAWriter) {
+  const auto fifo = work_ / "config.yaml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // `timeout` turns the old hang (open() waiting for a writer) into a failure, status 124.
+  const auto result =
+      capture("timeout 20 " + kDaemon + " --check-config --config " + fifo.string());
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_NE(result.output.find(fifo.string() + ": cannot read: is a FIFO, not a regular file"),
+            std::string::npos)
+      << result.output;
+}
+
+TEST_F(CommandLineTest, CheckConfigRefusesAFilterOverTheKernelsInstructionLimit) {
+  std::string hosts;
+  for (int i = 0; i < 1200; ++i) {
+    hosts += (i > 0 ? " or " : "") + std::string("ip host 10.0.") + std::to_string(i / 256) + "." +
+             std::to_string(i % 256);
+  }
+  const auto path = config("interfaces:\n  - name: lo\n    filter: \"" + hosts + "\"\n");
+  const auto result = checkConfig(path);
+  EXPECT_EQ(result.status, 1) << result.output;
+  // Line 5, column 13: the filter's value, not just its interface.
+  EXPECT_NE(result.output.find(path.string() + ":5:13: interface lo: invalid filter \"ip host "
+                                               "10.0.0.0 or"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("(" + std::to_string(hosts.size()) + " characters)\": compiles to "),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("BPF instructions; the kernel attaches at most 4096"),
+            std::string::npos)
       << result.output;
 }
 

@@ -139,5 +139,92 @@ TEST_F(ServiceTest, StartedAsRootItRunsAsTheGivenUserWithOnlyTheTwoCapabilities)
   EXPECT_EQ(sequencesAcross(finishedFilesOf(outputDirectory(), "prc0")).size(), 10u);
 }
 
+// "ip host 10.0.0.0 or ip host 10.0.0.1 or ...": over the kernel's 4096 instructions at 1200.
+std::string manyHosts(int count) {
+  std::string expression;
+  for (int i = 0; i < count; ++i) {
+    expression += (i > 0 ? " or " : "") + std::string("ip host 10.0.") + std::to_string(i / 256) +
+                  "." + std::to_string(i % 256);
+  }
+  return expression;
+}
+
+TEST_F(ServiceTest, AReloadToAFilterTheKernelRefusesFailsAndTheOldFilterKeepsCapturing) {
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n    filter: \"udp dst port 5001\"\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string(), "--bus", "none"},
+                       work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    sender.send(buildUdpFrame({.destinationPort = 5001, .sequence = i}));
+    sender.send(buildUdpFrame({.destinationPort = 5002, .sequence = 100 + i}));
+  }
+  writeConfig("  - name: prc0\n    filter: \"" + manyHosts(1200) + "\"\n");
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(daemon.waitForLog("reload refused")) << daemon.log();
+  EXPECT_NE(daemon.log().find("BPF instructions; the kernel attaches at most 4096"),
+            std::string::npos)
+      << daemon.log();
+  EXPECT_EQ(daemon.log().find("reloaded:"), std::string::npos) << "no success is claimed";
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    sender.send(buildUdpFrame({.destinationPort = 5001, .sequence = 200 + i}));
+    sender.send(buildUdpFrame({.destinationPort = 5002, .sequence = 300 + i}));
+  }
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  std::vector<std::uint32_t> expected;
+  for (std::uint32_t i = 0; i < 10; ++i) expected.push_back(i);
+  for (std::uint32_t i = 0; i < 10; ++i) expected.push_back(200 + i);
+  EXPECT_EQ(sequencesAcross(finishedFilesOf(outputDirectory(), "prc0")), expected)
+      << "the old filter, on the same socket, before and after the refused reload";
+}
+
+TEST_F(ServiceTest, AReloadThatCannotStartAThreadRollsBackAndTheDaemonRunsOn) {
+  if (runCommand("id nobody >/dev/null") != 0) GTEST_SKIP() << "needs the user nobody";
+  NamespacePair hosts(2);
+  fs::create_directory(outputDirectory());
+  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  const auto config = writeConfig("  - name: prc0\n");
+  const std::vector<std::string> args = {"--config", config.string(), "--bus",
+                                         "none",     "--user",        "nobody"};
+  // The tasks one recording interface takes, counted on a daemon without limit...
+  std::string threads;
+  {
+    DaemonProcess probe(hosts.captureNamespace(), args, work_.path());
+    ASSERT_TRUE(probe.waitReady()) << probe.log();
+    threads = procStatus(probe.pid(), "Threads");
+    ASSERT_EQ(probe.stop(), 0) << probe.log();
+  }
+  ASSERT_FALSE(threads.empty());
+  fs::remove_all(outputDirectory());
+  fs::create_directory(outputDirectory());
+  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  // ...are all the user nobody may have (RLIMIT_NPROC; nobody has no CAP_SYS_RESOURCE): it starts,
+  // and a second interface's capture thread cannot.
+  DaemonProcess daemon(hosts.captureNamespace(), args, work_.path(),
+                       {"prlimit", "--nproc=" + threads});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn(0);
+  for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
+
+  writeConfig("  - name: prc0\n  - name: prc1\n");
+  daemon.signal(SIGHUP);
+  ASSERT_TRUE(daemon.waitForLog("reload refused: ")) << daemon.log();
+  EXPECT_NE(daemon.log().find("Resource temporarily unavailable; running on unchanged"),
+            std::string::npos)
+      << daemon.log();
+  EXPECT_EQ(daemon.log().find("reloaded:"), std::string::npos) << daemon.log();
+  EXPECT_TRUE(daemon.running()) << "a failed reload must not stop the daemon\n" << daemon.log();
+  for (std::uint32_t i = 10; i < 20; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  std::vector<std::uint32_t> expected(20);
+  for (std::uint32_t i = 0; i < 20; ++i) expected[i] = i;
+  EXPECT_EQ(sequencesAcross(finishedFilesOf(outputDirectory(), "prc0")), expected);
+  EXPECT_TRUE(finishedFilesOf(outputDirectory(), "prc1").empty())
+      << "the rolled-back interface leaves no file";
+}
+
 }  // namespace
 }  // namespace pcap_recorder::testing

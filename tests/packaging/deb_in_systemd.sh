@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Debian package under a real systemd 252 (../shared/tools/systemd-sandbox), as an operator
+# The Debian package under a real systemd 252 (tests/support/systemd-harness), as an operator
 # uses it: build the .deb (scripts/build-deb), lintian (no error), `apt-get install ./….deb`
 # inside the sandbox; the user, output directory and conffile exist, the unit is enabled but not
 # started; set an interface in /etc/pcap-recorder/pcap-recorder.yaml, `systemctl start`, send
@@ -21,7 +21,7 @@
 # usage: deb_in_systemd.sh SOURCE_DIR SEND_FRAMES
 set -euo pipefail
 source_dir=$(realpath "$1") send_frames=$2
-sandbox=${SD_SANDBOX_TOOL:-$source_dir/../shared/tools/systemd-sandbox}
+sandbox=${SD_SANDBOX_TOOL:-$(dirname "$(realpath "$0")")/../support/systemd-harness}
 
 source "$(dirname "$0")/../support/sandbox.sh"
 [[ $(id -u) == 0 ]] || skip "needs root to build the package and boot a systemd sandbox"

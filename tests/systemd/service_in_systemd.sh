@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pcap-recorder.service under a real systemd 252 (../shared/tools/systemd-sandbox): install the
+# pcap-recorder.service under a real systemd 252 (tests/support/systemd-harness): install the
 # built binaries, unit, sysusers, tmpfiles and D-Bus policy; start; check the user, capabilities,
 # journal fields, D-Bus Rotate, pcap-recorderctl, a refused reload, an unauthorized call; stop;
 # read the files with tshark. Frames come from a namespace this test makes, over a veth into the
@@ -8,7 +8,7 @@
 # usage: service_in_systemd.sh SOURCE_DIR DAEMON CTL SEND_FRAMES
 set -euo pipefail
 source_dir=$1 daemon=$2 ctl=$3 send_frames=$4
-sandbox=${SD_SANDBOX_TOOL:-$source_dir/../shared/tools/systemd-sandbox}
+sandbox=${SD_SANDBOX_TOOL:-$(dirname "$(realpath "$0")")/../support/systemd-harness}
 
 source "$(dirname "$0")/../support/sandbox.sh"
 [[ $(id -u) == 0 ]] || skip "needs root to boot a systemd sandbox"

@@ -3,6 +3,7 @@
 // (pcap_open_dead), so checking a config works unprivileged and offline.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -19,11 +20,15 @@ class FilterError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The longest program the kernel attaches to a socket (BPF_MAXINSNS); longer ones are refused
+// when compiled, so the config check says so rather than the socket at start.
+inline constexpr std::size_t kMaxInstructions = BPF_MAXINSNS;
+
 class FilterProgram {
  public:
   // Compiles `expression` for Ethernet frames. An accepted frame is cut to `snaplen` by the kernel
   // (the program returns snaplen), so no more than that is ever copied into the ring. An empty
-  // expression accepts everything. Throws FilterError.
+  // expression accepts everything. Throws FilterError, also for a program over kMaxInstructions.
   static FilterProgram compile(const std::string& expression, std::uint32_t snaplen);
 
   // As compile(), but the way libpcap compiles for a live capture on `interface`: `vlan` tests then
@@ -33,6 +38,14 @@ class FilterProgram {
   // without `vlan`, the only test that compiles differently.
   static FilterProgram compileForInterface(const std::string& interface,
                                            const std::string& expression, std::uint32_t snaplen);
+
+  // As compileForInterface(), in a child process that is given at most `timeout`: libpcap's
+  // optimizer takes minutes on some long expressions (700 `host` terms: about 20 s) and its
+  // parser overflows the stack on others, and neither may stall or crash the daemon. Throws
+  // FilterError for a bad expression, a program over kMaxInstructions, or a compile that runs out
+  // of time or crashes. When no child can be started (a process limit), compiles in this one.
+  static FilterProgram compileIsolated(const std::string& interface, const std::string& expression,
+                                       std::uint32_t snaplen, std::chrono::milliseconds timeout);
 
   // Accepts nothing: attached while the socket is being set up, and to stop intake at shutdown.
   static FilterProgram dropAll();

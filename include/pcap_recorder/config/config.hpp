@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pcap_recorder::config {
@@ -41,6 +43,11 @@ class ConfigError : public std::runtime_error {
 enum class TimestampPrecision { micro, nano };
 
 inline constexpr std::uint32_t kMaxSnaplen = 262144;
+
+// The longest duration any key takes (rotate.interval, retention.max_age,
+// output.post_finish_timeout, log.stats_interval): about ten years. Longer values are refused at
+// load time: near the int64-nanosecond limit (106,752 days) they would wrap in clock arithmetic.
+inline constexpr std::chrono::milliseconds kMaxDuration = std::chrono::days(3650);
 
 // Keys of `output:`; each may be overridden per interface.
 struct OutputSettings {
@@ -90,10 +97,18 @@ struct InterfaceSettings {
   CaptureSettings capture;
   RotateSettings rotate;
   RetentionSettings retention;
-  Location where;  // the list item, for messages about this interface
+  Location where;        // the list item, for messages about this interface
+  Location filterWhere;  // the filter's value, for messages about it (line 0: not given)
 };
 
 enum class LogLevel { trace, debug, info, warning, error, critical, off };
+
+// The one vocabulary of level names, for log.level and --log-level alike: trace, debug, info,
+// warning (or warn), error, critical, off. Nothing for any other text (spdlog's own short names
+// "err" and "crit" included: one spelling per level in configs and unit files).
+std::optional<LogLevel> parseLogLevel(std::string_view text) noexcept;
+// "trace, debug, info, warning, warn, error, critical or off", for messages.
+std::string logLevelNames();
 
 // Settings of the daemon as a whole (not per interface).
 struct DaemonSettings {

@@ -15,4 +15,8 @@ std::optional<std::uint64_t> parseSize(std::string_view text);
 // A whole number followed by ms, s, m, h or d; a bare "0" means zero. nullopt when unparsable.
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
 
+// True for a well-formed duration that parseDuration() refuses only for its size (more
+// milliseconds than 64 bits hold), so the message can say "too large" rather than "not a duration".
+bool isOversizedDuration(std::string_view text);
+
 }  // namespace pcap_recorder::config

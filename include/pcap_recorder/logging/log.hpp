@@ -1,5 +1,5 @@
 // The call-site logging API: structured events on spdlog's default logger, the logger itself
-// (journal under systemd, stderr otherwise), level names and a rate limiter for repeated warnings.
+// (journal under systemd, stderr otherwise) and a rate limiter for repeated warnings.
 // No state of its own: the logger lives in spdlog's registry.
 #pragma once
 
@@ -34,9 +34,6 @@ void logEvent(spdlog::level::level_enum level, std::initializer_list<Field> fiel
   logEvent(level, fields,
            fmt::format(format, std::forward<First>(first), std::forward<Rest>(rest)...));
 }
-
-// trace, debug, info, warning (or warn), error, critical, off; nothing for any other text.
-std::optional<spdlog::level::level_enum> parseLogLevel(std::string_view text) noexcept;
 
 // True when stderr is connected to the journal: $JOURNAL_STREAM ("DEVICE:INODE", set by systemd
 // for StandardError=journal) names the device and inode of fd 2 (sd-daemon's documented check;

@@ -7,6 +7,8 @@
 // failure, so startup fails fast. Once started, nothing is thrown: problems are counted and logged.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -36,17 +38,30 @@ class Recorder {
   // With a given source (tests).
   Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
            std::unique_ptr<capture::PacketSource> source);
+  // With the filter already compiled (by the config check: once per load); `source` null: the
+  // real AF_PACKET source.
+  Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
+           std::unique_ptr<capture::PacketSource> source, bpf::FilterProgram filter);
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
 
+  // startThread() then beginIntake().
   void start();
+  // Starts the capture thread with intake still held: the part that can fail for lack of
+  // resources (a thread), done before a reload touches anything that runs.
+  void startThread();
+  // Attaches the filter: frames flow from here on.
+  void beginIntake();
   // Finishes the current file and starts the next (SIGUSR1). Returns at once.
   void requestRotation() noexcept;
   // Takes new settings for the same interface and capture socket (a reload): a new filter,
   // rotation, retention or file settings. File settings start a new file. Returns at once; the
   // capture thread applies them between two blocks. Throws bpf::FilterError for a bad filter.
   void applySettings(const config::InterfaceSettings& settings);
+  // The same with the filter already compiled. Should the kernel still refuse the new filter, the
+  // old one keeps capturing and the refusal is logged as an error.
+  void applySettings(const config::InterfaceSettings& settings, bpf::FilterProgram filter);
   // Asks the capture thread to stop: intake stops, every frame already queued by the kernel is
   // written, and the file is handed over for finishing. Returns at once; join() waits.
   void requestStop() noexcept;
@@ -72,10 +87,6 @@ class Recorder {
 
  private:
   using Nanoseconds = rotation::Nanoseconds;
-
-  // Both public constructors come here; `source` null: the real AF_PACKET source.
-  Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
-           std::unique_ptr<capture::PacketSource> source, bpf::FilterProgram filter);
 
   void run() noexcept;
   // Large frames go to the file straight from `block`, so they are written before it returns.
@@ -151,6 +162,7 @@ class Recorder {
   std::atomic<bool> capturing_{false};
   std::atomic<bool> paused_{false};
   std::atomic<bool> intakeStopped_{false};
+  std::atomic<bool> intakeBegun_{false};  // a thread never given frames leaves no file behind
   std::atomic<bool> linkUp_{true};
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   stats::InterfaceCounters& counters_ = shared_->counters;
@@ -159,7 +171,12 @@ class Recorder {
   std::jthread thread_;  // last member: joined before the rest is destroyed
 };
 
-// Creates `directory` (and its parents) if missing and opens it for the recorder's files.
+// The mode of every directory the recorder creates, whatever the umask: the owner writes, its
+// group (the readers of captures) reads, nobody else gets in.
+inline constexpr mode_t kOutputDirectoryMode = 0750;
+
+// Creates `directory` (and its parents) if missing, each kOutputDirectoryMode, and opens it for
+// the recorder's files.
 util::UniqueFd openOutputDirectory(const std::filesystem::path& directory);
 
 }  // namespace pcap_recorder::service

@@ -1,7 +1,12 @@
 #include "pcap_recorder/bpf/filter.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "support/frames.hpp"
 
@@ -50,6 +55,92 @@ TEST(FilterProgram, SocketProgramCoversEveryInstruction) {
   const auto socketProgram = program.socketProgram();
   EXPECT_EQ(socketProgram.len, program.size());
   EXPECT_GT(program.size(), 3u);
+}
+
+// "ip host 10.0.0.0 or ip host 10.0.0.1 or ...": about four instructions a host, compiled fast.
+std::string manyHosts(int count, const char* primitive = "ip host") {
+  std::string expression;
+  for (int i = 0; i < count; ++i) {
+    if (i > 0) expression += " or ";
+    expression +=
+        std::string(primitive) + " 10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256);
+  }
+  return expression;
+}
+
+// The kernel's own answer, from a socket anyone may open.
+int attachErrno(const FilterProgram& program) {
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const sock_fprog code = program.socketProgram();
+  const int result = ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &code, sizeof code);
+  const int error = result == 0 ? 0 : errno;
+  ::close(fd);
+  return error;
+}
+
+TEST(FilterInstructionLimit, AProgramTheKernelTakesIsAccepted) {
+  const auto program = FilterProgram::compile(manyHosts(1000), 262144);
+  EXPECT_GT(program.size(), 3000u);
+  EXPECT_LE(program.size(), kMaxInstructions);
+  EXPECT_EQ(attachErrno(program), 0);
+}
+
+TEST(FilterInstructionLimit, AProgramOverBpfMaxInsnsIsRefusedWhenCompiled) {
+  EXPECT_EQ(kMaxInstructions, 4096u);
+  try {
+    FilterProgram::compile(manyHosts(1200), 262144);
+    FAIL() << "a program the kernel refuses (EINVAL) must not compile";
+  } catch (const FilterError& error) {
+    EXPECT_THAT(error.what(), ::testing::MatchesRegex("compiles to 4[0-9]{3} BPF instructions; the "
+                                                      "kernel attaches at most 4096 .*"));
+  }
+  EXPECT_THROW(FilterProgram::compileIsolated("pr-no-such-if", manyHosts(1200), 262144,
+                                              std::chrono::seconds(60)),
+               FilterError);
+}
+
+TEST(CompileIsolated, GivesTheSameProgramAsCompilingHere) {
+  const std::string expression = "tcp port 443 or udp port 53";
+  const auto isolated =
+      FilterProgram::compileIsolated("pr-no-such-if", expression, 262144, std::chrono::seconds(60));
+  const auto here = FilterProgram::compile(expression, 262144);
+  ASSERT_EQ(isolated.size(), here.size());
+  const sock_fprog a = isolated.socketProgram();
+  const sock_fprog b = here.socketProgram();
+  EXPECT_EQ(std::memcmp(a.filter, b.filter, a.len * sizeof(sock_filter)), 0);
+  EXPECT_GT(run(isolated, buildUdpFrame({.destinationPort = 53})), 0u);
+  EXPECT_EQ(FilterProgram::compileIsolated("lo", "", 96, std::chrono::seconds(1)).size(), 1u);
+}
+
+TEST(CompileIsolated, ReportsLibpcapsMessageForABadExpression) {
+  try {
+    FilterProgram::compileIsolated("pr-no-such-if", "tcp port", 262144, std::chrono::seconds(60));
+    FAIL() << "expected a FilterError";
+  } catch (const FilterError& error) {
+    EXPECT_THAT(error.what(), ::testing::HasSubstr("syntax error"));
+  }
+}
+
+TEST(CompileIsolated, GivesUpOnACompileThatOutrunsItsTime) {
+  // libpcap's optimizer needs about a minute for 1,000 `host` terms (each tests IP, ARP and RARP).
+  try {
+    FilterProgram::compileIsolated("pr-no-such-if", manyHosts(1000, "host"), 262144,
+                                   std::chrono::milliseconds(200));
+    FAIL() << "expected a FilterError";
+  } catch (const FilterError& error) {
+    EXPECT_THAT(error.what(), ::testing::HasSubstr("takes longer than 200 ms to compile"));
+  }
+}
+
+TEST(CompileIsolated, AnExpressionThatExhaustsTheCompilerFailsWithoutHarmingTheCaller) {
+  // 10,000 terms: unoptimized, libpcap crashed on this; optimized, it wanted gigabytes.
+  try {
+    FilterProgram::compileIsolated("pr-no-such-if", manyHosts(10000, "host"), 262144,
+                                   std::chrono::seconds(60));
+    FAIL() << "expected a FilterError";
+  } catch (const FilterError& error) {
+    EXPECT_THAT(error.what(), ::testing::HasSubstr("needs more than 512 MiB to compile"));
+  }
 }
 
 }  // namespace

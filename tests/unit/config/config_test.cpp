@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <random>
 #include <string>
@@ -854,6 +856,86 @@ TEST_F(ConfigLoad, RefusesAFileTooLargeToBeAConfiguration) {
                                              ": cannot read: larger than 4MiB; that is not a "
                                              "configuration file");
   }
+}
+
+TEST_F(ConfigLoad, RefusesAFifoWithoutWaitingForAWriter) {
+  const std::filesystem::path fifo = directory_ / "config.yaml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Opening a FIFO for reading blocks until a writer comes; no writer ever comes here.
+  try {
+    load(fifo);
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              fifo.string() +
+                  ": cannot read: is a FIFO, not a regular file; the configuration must be a file");
+  }
+}
+
+TEST_F(ConfigLoad, RefusesACharacterDevice) {
+  try {
+    load("/dev/zero");
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("/dev/zero: cannot read: is a character device"));
+  }
+}
+
+// --- Bounds on what any input costs -------------------------------------------------------------
+
+TEST(ConfigBounds, ListsTheFirstHundredProblemsAndCountsTheRest) {
+  std::string yaml = "interfaces:\n";
+  for (int i = 0; i < 1000; ++i) yaml += "  - 1\n";
+  const std::vector<Problem> problems = problemsOf(yaml);
+  ASSERT_THAT(problems, SizeIs(101));
+  EXPECT_THAT(problems[0], IsProblem(2, 5, HasSubstr("interfaces[0] must be a map")));
+  EXPECT_THAT(problems[99], IsProblem(101, 5, HasSubstr("interfaces[99] must be a map")));
+  EXPECT_EQ(format(problems[100]), "test.yaml: ... and 900 more problems");
+}
+
+TEST(ConfigBounds, AHugeFlowListIsRefusedOnceWithoutBuildingIt) {
+  // 4 MiB of `[1,1,...]` printed two million lines and took 1.6 GB; `[,,,...]` took 1.95 GB.
+  for (const std::string item : {"1,", ","}) {
+    std::string yaml = "interfaces: [";
+    while (yaml.size() < (4u << 20) - 10) yaml += item;
+    yaml += "]\n";
+    const std::vector<Problem> problems = problemsOf(yaml);
+    ASSERT_THAT(problems, SizeIs(1)) << item;
+    EXPECT_THAT(problems[0].message,
+                HasSubstr("more than 250000 YAML values (keys, values and list items)"));
+    EXPECT_EQ(problems[0].where.line, 1);
+  }
+}
+
+TEST(ConfigBounds, ValuesUpToTheCapAreRead) {
+  // 40,000 interfaces with a name and a directory each (200,000 values) are a configuration.
+  std::string yaml = "interfaces:\n";
+  for (int i = 0; i < 40000; ++i) {
+    yaml += "  - {name: e" + std::to_string(i) + ", directory: /srv/" + std::to_string(i) + "}\n";
+  }
+  EXPECT_THAT(parse(yaml, kFile).interfaces, SizeIs(40000));
+}
+
+TEST(ConfigBounds, CollisionsAreFoundAmongManyInterfacesOfOneDirectory) {
+  // Distinct prefixes need no pairwise comparison; the one that starts another's is found.
+  std::string yaml = "interfaces:\n";
+  for (int i = 0; i < 20000; ++i) {
+    yaml += "  - {name: e" + std::to_string(i) + ", file_name: \"p" + std::to_string(i) +
+            "x-%s.pcap\"}\n";
+  }
+  yaml += "  - {name: late, file_name: \"p123x-more-%s.pcap\"}\n";
+  EXPECT_THAT(problemOf(yaml),
+              IsProblem(20002, 5, HasSubstr("interfaces e123 (line 125) and late both write to")));
+}
+
+TEST(ConfigBounds, ACollisionWithAShorterEarlierPrefixIsFound) {
+  EXPECT_THAT(problemsOf("interfaces:\n"
+                         "  - {name: eth0, file_name: \"other-%s.pcap\"}\n"
+                         "  - {name: eth1, file_name: \"cap-%s.pcap\"}\n"
+                         "  - {name: eth2, file_name: \"ca%s.pcap\"}\n"
+                         "  - {name: eth3, file_name: \"capture-%s.pcap\"}\n"),
+              ElementsAre(IsProblem(4, 5, HasSubstr("interfaces eth1 (line 3) and eth2 both")),
+                          IsProblem(5, 5, HasSubstr("interfaces eth2 (line 4) and eth3 both"))));
 }
 
 }  // namespace

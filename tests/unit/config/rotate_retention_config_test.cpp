@@ -89,6 +89,61 @@ TEST(RotateRetentionConfig, RejectsUnparsableDurationsAndSizesWithTheirLine) {
             std::string::npos);
 }
 
+// Every duration key, as it appears in the file (the value starts at column 3 + key + 2).
+struct DurationKey {
+  const char* section;
+  const char* key;
+};
+constexpr DurationKey kDurationKeys[] = {{"rotate", "interval"},
+                                         {"retention", "max_age"},
+                                         {"output", "post_finish_timeout"},
+                                         {"log", "stats_interval"}};
+
+std::string withDuration(const DurationKey& key, const std::string& value) {
+  return std::string(key.section) + ":\n  " + key.key + ": " + value +
+         "\ninterfaces:\n  - name: eth0\n";
+}
+
+TEST(DurationLimits, EveryDurationKeyAcceptsExactlyTenYears) {
+  for (const auto& key : kDurationKeys) {
+    for (const char* value : {"3650d", "87600h", "5256000m", "315360000s", "315360000000ms"}) {
+      EXPECT_NO_THROW(parse(withDuration(key, value), "test.yaml")) << key.key << ": " << value;
+    }
+  }
+  EXPECT_EQ(parsed(withDuration(kDurationKeys[1], "3650d")).interfaces[0].retention.maxAge,
+            kMaxDuration);
+}
+
+TEST(DurationLimits, OneMillisecondMoreIsRefusedWithItsPosition) {
+  for (const auto& key : kDurationKeys) {
+    const std::string where = "test.yaml:2:" + std::to_string(std::string(key.key).size() + 5) +
+                              ": " + key.section + "." + key.key + " must be at most 3650d";
+    for (const char* value : {"3651d", "87601h", "315360000001ms"}) {
+      EXPECT_NE(firstProblem(withDuration(key, value)).find(where), std::string::npos)
+          << key.key << ": " << value << ": " << firstProblem(withDuration(key, value));
+    }
+  }
+}
+
+TEST(DurationLimits, HugeValuesAreRefusedAsTooLongNotWrapped) {
+  // 999999d is past the int64-nanosecond limit (106752 d); 288230376151711745 ms times 10^6
+  // wraps to 1 ms in 64 bits; the last one does not even fit 64 bits as milliseconds.
+  for (const auto& key : kDurationKeys) {
+    for (const char* value :
+         {"999999d", "106752d", "288230376151711745ms", "99999999999999999999999h"}) {
+      const std::string problem = firstProblem(withDuration(key, value));
+      EXPECT_NE(problem.find(" must be at most 3650d (about ten years), got \"" +
+                             std::string(value) + "\""),
+                std::string::npos)
+          << key.key << ": " << problem;
+    }
+  }
+  // Still a syntax error when it is not a duration at all, however long.
+  EXPECT_NE(firstProblem(withDuration(kDurationKeys[0], "99999999999999999999999 hours"))
+                .find("must be a duration"),
+            std::string::npos);
+}
+
 TEST(RotateRetentionConfig, SuggestsTheNearKeyOfTheNewSections) {
   EXPECT_NE(firstProblem("rotate:\n  max_filesize: 1GiB\ninterfaces:\n  - name: eth0\n")
                 .find("did you mean \"max_file_size\""),
@@ -119,6 +174,26 @@ TEST(DaemonConfig, DefaultsAreInfoEveryFiveMinutesAndNoUserSwitch) {
   EXPECT_EQ(config.daemon.logLevel, LogLevel::info);
   EXPECT_EQ(config.daemon.statsInterval, std::chrono::minutes(5));
   EXPECT_EQ(config.daemon.runAs, "");
+}
+
+TEST(LogLevelNames, OneVocabularyForTheConfigAndTheCommandLine) {
+  EXPECT_EQ(parseLogLevel("trace"), LogLevel::trace);
+  EXPECT_EQ(parseLogLevel("debug"), LogLevel::debug);
+  EXPECT_EQ(parseLogLevel("info"), LogLevel::info);
+  EXPECT_EQ(parseLogLevel("warning"), LogLevel::warning);
+  EXPECT_EQ(parseLogLevel("warn"), LogLevel::warning);
+  EXPECT_EQ(parseLogLevel("error"), LogLevel::error);
+  EXPECT_EQ(parseLogLevel("critical"), LogLevel::critical);
+  EXPECT_EQ(parseLogLevel("off"), LogLevel::off);
+  for (const char* other : {"", "INFO", "err", "crit", "verbose", "info "}) {
+    EXPECT_EQ(parseLogLevel(other), std::nullopt) << other;
+  }
+  EXPECT_EQ(logLevelNames(), "trace, debug, info, warning, warn, error, critical or off");
+  // log.level takes exactly the same words.
+  EXPECT_NE(
+      firstProblem("log:\n  level: err\ninterfaces:\n  - name: eth0\n")
+          .find("log.level must be trace, debug, info, warning, warn, error, critical or off"),
+      std::string::npos);
 }
 
 TEST(DaemonConfig, RejectsAnUnknownLevelAndSuggestsLogKeys) {

@@ -232,25 +232,6 @@ TEST_F(DefaultLogger, PlainSpdlogCallsReachTheJournalWithoutFields) {
               ElementsAre("MESSAGE=eth0: plain", "PRIORITY=6", "SYSLOG_IDENTIFIER=pcap-recorderd"));
 }
 
-TEST(ParseLogLevel, AcceptsEveryLevelName) {
-  EXPECT_EQ(parseLogLevel("trace"), level_enum::trace);
-  EXPECT_EQ(parseLogLevel("debug"), level_enum::debug);
-  EXPECT_EQ(parseLogLevel("info"), level_enum::info);
-  EXPECT_EQ(parseLogLevel("warning"), level_enum::warn);
-  EXPECT_EQ(parseLogLevel("warn"), level_enum::warn);
-  EXPECT_EQ(parseLogLevel("error"), level_enum::err);
-  EXPECT_EQ(parseLogLevel("critical"), level_enum::critical);
-  EXPECT_EQ(parseLogLevel("off"), level_enum::off);
-}
-
-TEST(ParseLogLevel, RejectsAnythingElse) {
-  EXPECT_EQ(parseLogLevel(""), std::nullopt);
-  EXPECT_EQ(parseLogLevel("INFO"), std::nullopt);
-  EXPECT_EQ(parseLogLevel("err"), std::nullopt);
-  EXPECT_EQ(parseLogLevel("verbose"), std::nullopt);
-  EXPECT_EQ(parseLogLevel("info "), std::nullopt);
-}
-
 TEST(RateLimiter, TheFirstEventIsAllowedWithNothingSuppressed) {
   RateLimiter limiter(10s);
   EXPECT_EQ(limiter.allow(RateLimiter::Clock::time_point{}), 0u);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace pcap_recorder::rotation {
 namespace {
 
@@ -33,6 +35,26 @@ TEST(Slot, TimesBeforeTheEpochStillFallInTheirOwnSlot) {
   const auto slot = slotOf(-1, 1s);
   EXPECT_EQ(slot.start, -kSecond);
   EXPECT_EQ(slot.end, 0);
+}
+
+TEST(Slot, AnIntervalTooLongForNanosecondsIsOneSlotNotAWrappedShortOne) {
+  // 288230376151711745 ms is 2^58 + 1 ms: times 10^6 it wraps to about 1 ms in int64.
+  const auto slot = slotOf(kSomeTime, std::chrono::milliseconds(288'230'376'151'711'745));
+  EXPECT_LE(slot.start, kSomeTime);
+  EXPECT_EQ(slot.end, std::numeric_limits<Nanoseconds>::max()) << "saturated, never reached";
+  const OpenFile file{.bytes = 24, .packets = 1, .slot = slot};
+  EXPECT_EQ(reasonBeforeRecord(file, {}, 100, kSomeTime + kHour), RotationReason::none);
+  EXPECT_FALSE(slotOver(file, kSomeTime + 1000 * kHour, kSecond));
+}
+
+TEST(Slot, ATenYearIntervalNearTheEndOfTimeSaturates) {
+  const Nanoseconds nearEnd = std::numeric_limits<Nanoseconds>::max() - kSecond;
+  const auto slot = slotOf(nearEnd, std::chrono::days(3650));
+  EXPECT_LE(slot.start, nearEnd);
+  EXPECT_EQ(slot.end, std::numeric_limits<Nanoseconds>::max());
+  const auto early = slotOf(std::numeric_limits<Nanoseconds>::min() + kSecond, 24h);
+  EXPECT_EQ(early.start, std::numeric_limits<Nanoseconds>::min());
+  EXPECT_GT(early.end, early.start);
 }
 
 TEST(Slot, NoIntervalMeansASlotThatNeverEnds) {

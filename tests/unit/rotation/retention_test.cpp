@@ -341,6 +341,24 @@ TEST(ChooseDeletions, AFutureTimeGivesAFileNoAdvantageOverOneWrittenNow) {
   EXPECT_THAT(namesOf(chooseDeletions(files, {.maxFiles = 1}, kNow, 0)), ElementsAre("a-planted"));
 }
 
+TEST(ChooseDeletions, MaxAgeBeyondTheNanosecondRangeDeletesNothingRatherThanEverything) {
+  // 999999 days in nanoseconds does not fit int64: compared unsaturated it wrapped negative and
+  // every file, the one just finished included, was "older" than it.
+  const std::vector<StoredFile> files = {file("just-finished", 1, seconds(1)),
+                                         file("year-old", 1, hours(24 * 365))};
+  EXPECT_THAT(chooseDeletions(files, {.maxAge = hours(24 * 999'999)}, kNow, 0), IsEmpty());
+}
+
+TEST(ChooseDeletions, MaxAgeCutOffSaturatesForFarOffModificationTimes) {
+  const std::vector<StoredFile> files = {
+      {"far-past", 1, Clock::time_point::min()},
+      {"far-future", 1, Clock::time_point::max()},
+      file("recent", 1, hours(1)),
+  };
+  EXPECT_THAT(namesOf(chooseDeletions(files, {.maxAge = hours(24 * 3650)}, kNow, 0)),
+              ElementsAre("far-past"));
+}
+
 TEST(ChooseDeletions, MinFreeSpaceDeletesOldestUntilEnoughIsFree) {
   const std::vector<StoredFile> files = {
       file("a", 500 * kMiB, hours(4)), file("b", 300 * kMiB, hours(3)),

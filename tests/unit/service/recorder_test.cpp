@@ -2,11 +2,15 @@
 #include "pcap_recorder/service/recorder.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <numeric>
+#include <system_error>
+#include <thread>
 
 #include "support/block_builder.hpp"
 #include "support/frames.hpp"
@@ -41,7 +45,25 @@ class ScriptedSource final : public capture::PacketSource {
   }
   void wake() noexcept override { changed_.notify_all(); }
   void stopIntake() override {}
-  void replaceFilter(const bpf::FilterProgram&) override {}
+  // Refuses programs longer than refuseOver, as the kernel refuses (EINVAL) those over 4096.
+  void replaceFilter(const bpf::FilterProgram& filter) override {
+    std::lock_guard lock(mutex_);
+    ++filterAttempts_;
+    changed_.notify_all();
+    if (filter.size() > refuseOver) {
+      throw std::system_error(EINVAL, std::generic_category(), "replace filter");
+    }
+    attached_.push_back(filter.size());
+  }
+  std::size_t refuseOver = SIZE_MAX;
+  std::vector<std::size_t> attached() {
+    std::lock_guard lock(mutex_);
+    return attached_;
+  }
+  void waitForFilterAttempts(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, 10s, [&] { return filterAttempts_ >= count; });
+  }
   capture::KernelCounts takeKernelCounts() noexcept override { return {}; }
   bool seesOwnFramesTwice() const noexcept override { return false; }
   std::chrono::milliseconds blockTimeout() const noexcept override { return 5ms; }
@@ -58,6 +80,8 @@ class ScriptedSource final : public capture::PacketSource {
   std::condition_variable changed_;
   std::vector<std::vector<std::byte>> blocks_;
   std::size_t next_ = 0;
+  std::size_t filterAttempts_ = 0;
+  std::vector<std::size_t> attached_;
 };
 
 std::vector<std::byte> withTag(const std::vector<std::byte>& frame, std::uint16_t tci) {
@@ -199,6 +223,103 @@ TEST(Recorder, ARotationStormOnASlowDiskLosesNoFrameAndHoldsBoundedDescriptors) 
   EXPECT_EQ(sequences, expected);
   EXPECT_EQ(counts.packetsLostToDisk, 0u);
   EXPECT_EQ(counts.packetsWritten, kFrames);
+}
+
+std::vector<fs::path> filesIn(const fs::path& directory) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(directory)) files.push_back(entry.path());
+  return files;
+}
+
+TEST(Recorder, AFilterTheKernelRefusesOnReloadLeavesTheOldOneCapturing) {
+  testing::TempDir dir;
+  auto source = std::make_unique<ScriptedSource>(std::vector<std::vector<std::byte>>{});
+  ScriptedSource& scripted = *source;
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir.path();
+  settings.filter = "udp";
+  FileFinisher finisher({});
+  Recorder recorder(settings, finisher, std::move(source));
+  recorder.start();
+  const std::size_t oldSize = bpf::FilterProgram::compile("udp", settings.output.snaplen).size();
+  scripted.refuseOver = oldSize;
+
+  auto next = settings;
+  next.filter = "udp or tcp port 80 or tcp port 443";
+  recorder.applySettings(next);
+  scripted.waitForFilterAttempts(2);
+  // The capture thread goes on: its heartbeat still moves after the refusal.
+  const auto heartbeat = recorder.heartbeat();
+  for (int i = 0; i < 1000 && recorder.heartbeat() <= heartbeat + 2; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GT(recorder.heartbeat(), heartbeat + 2) << "capture stopped after a refused filter";
+  EXPECT_TRUE(recorder.capturing());
+  EXPECT_EQ(scripted.attached(), std::vector<std::size_t>{oldSize}) << "only the old one attached";
+  recorder.requestStop();
+  recorder.join();
+  finisher.stop();
+}
+
+TEST(Recorder, AThreadStartedButNeverGivenFramesLeavesNoFileBehind) {
+  // A reload starts new threads before its point of no return; rolled back, they leave nothing.
+  testing::TempDir dir;
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir.path();
+  FileFinisher finisher({});
+  {
+    Recorder recorder(settings, finisher,
+                      std::make_unique<ScriptedSource>(std::vector<std::vector<std::byte>>{}));
+    recorder.startThread();
+    EXPECT_EQ(filesIn(dir.path()).size(), 1u) << "the first .part is open";
+  }
+  finisher.stop();
+  EXPECT_TRUE(filesIn(dir.path()).empty());
+}
+
+// Restores the umask a test changed.
+class UmaskGuard {
+ public:
+  explicit UmaskGuard(mode_t mask) : saved_(::umask(mask)) {}
+  ~UmaskGuard() { ::umask(saved_); }
+
+ private:
+  mode_t saved_;
+};
+
+mode_t modeOf(const fs::path& path) {
+  struct stat status {};
+  ::stat(path.c_str(), &status);
+  return status.st_mode & 07777;
+}
+
+TEST(OutputDirectory, IsCreated0750WhateverTheUmask) {
+  testing::TempDir dir;
+  for (const mode_t mask : {mode_t{0}, mode_t{077}, mode_t{022}}) {
+    const fs::path top = dir / ("umask" + std::to_string(mask));
+    {
+      UmaskGuard guard(mask);
+      openOutputDirectory(top / "a" / "b");
+    }
+    for (const fs::path& created : {top, top / "a", top / "a" / "b"}) {
+      EXPECT_EQ(modeOf(created), 0750u) << created << " under umask " << mask;
+    }
+  }
+}
+
+TEST(OutputDirectory, AnExistingDirectoryKeepsItsMode) {
+  testing::TempDir dir;
+  fs::create_directory(dir / "mine");
+  ::chmod((dir / "mine").c_str(), 0700);
+  openOutputDirectory(dir / "mine");
+  EXPECT_EQ(modeOf(dir / "mine"), 0700u);
+  const auto file = dir / "file";
+  std::FILE* made = std::fopen(file.c_str(), "w");
+  ASSERT_NE(made, nullptr);
+  std::fclose(made);
+  EXPECT_THROW(openOutputDirectory(file), std::system_error) << "not a directory";
 }
 
 }  // namespace
