@@ -432,6 +432,8 @@ struct Section {
 
 constexpr std::uint64_t kMinRingBytes = 1ull << 20;
 constexpr std::uint64_t kMaxRingBytes = 16ull << 30;
+// Each running hook is a process tree; more than this at once is a mistake, not a need.
+constexpr std::uint32_t kMaxPostFinishRunning = 64;
 
 constexpr std::array<Choice<TimestampPrecision>, 2> kTimestampChoices = {{
     {"micro", TimestampPrecision::micro},
@@ -440,7 +442,7 @@ constexpr std::array<Choice<TimestampPrecision>, 2> kTimestampChoices = {{
 
 // Kept out of clang-format, which lays out short lambdas differently from long ones.
 // clang-format off
-constexpr std::array<Key, 7> kOutputKeys = {{
+constexpr std::array<Key, 8> kOutputKeys = {{
     {"directory",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readDirectory(d, e, s.output.directory);
@@ -460,6 +462,10 @@ constexpr std::array<Key, 7> kOutputKeys = {{
     {"file_mode",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readFileMode(d, e, s.output.fileMode);
+     }},
+    {"post_finish_max_running",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readWholeNumber<std::uint32_t>(d, e, 1, kMaxPostFinishRunning, s.output.postFinishMaxRunning);
      }},
     {"post_finish_command",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {

@@ -50,8 +50,9 @@ int run(const ctl::CommandLine& line) {
       break;
     }
     case ctl::Command::rotate:
-      client.rotate(line.interface);
-      if (line.interface.empty()) {
+      if (const auto outcome = client.rotate(line.interface); !outcome.empty()) {
+        std::cout << outcome << '\n';
+      } else if (line.interface.empty()) {
         std::cout << "rotated every interface: the current files are being finished, new ones "
                      "started\n";
       } else {

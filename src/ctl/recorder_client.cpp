@@ -198,7 +198,7 @@ RecorderSnapshot RecorderClient::snapshot() {
   return snapshot;
 }
 
-void RecorderClient::rotate(const std::string& interface) {
+std::string RecorderClient::rotate(const std::string& interface) {
   ErrorReply error;
   sd_bus_message* raw = nullptr;
   const int result =
@@ -206,6 +206,10 @@ void RecorderClient::rotate(const std::string& interface) {
                          error.get(), &raw, "s", interface.c_str());
   const Message reply(raw);
   error.check(result, "Rotate");
+  // Daemons before the coalesced Rotate reply with nothing.
+  const char* outcome = nullptr;
+  if (sd_bus_message_read(reply.get(), "s", &outcome) > 0 && outcome != nullptr) return outcome;
+  return {};
 }
 
 void RecorderClient::reload() {

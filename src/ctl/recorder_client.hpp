@@ -38,8 +38,9 @@ class RecorderClient {
 
   // Version and Statistics, read together (one GetAll). Throws BusError.
   RecorderSnapshot snapshot();
-  // Throw BusError when the daemon refuses or fails.
-  void rotate(const std::string& interface);
+  // Throw BusError when the daemon refuses or fails. rotate() returns what the daemon did, one
+  // line per interface (empty from daemons that do not say).
+  std::string rotate(const std::string& interface);
   void reload();
 
  private:

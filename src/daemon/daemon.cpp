@@ -251,15 +251,30 @@ std::vector<service::InterfaceStatus> Daemon::interfaces() const {
 
 service::ControlResult Daemon::rotate(const std::string& interface) {
   bool found = false;
+  std::string outcome;
+  std::vector<std::string> rotated;
   for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
-    if (!interface.empty() && config_.interfaces[slot].name != interface) continue;
+    const auto& name = config_.interfaces[slot].name;
+    if (!interface.empty() && name != interface) continue;
     found = true;
-    if (recorders_[slot]) recorders_[slot]->requestRotation();
+    if (recorders_[slot] && recorders_[slot]->requestRotation()) {
+      rotated.push_back(name);
+      outcome += "rotated " + name + ": the current file is being finished, a new one started\n";
+    } else {
+      outcome +=
+          name + ": not rotated: " +
+          (recorders_[slot] ? "its current file has no packets" : "waiting for the interface") +
+          "\n";
+    }
   }
   if (!found) return {false, "no interface " + interface + " is being recorded"};
-  spdlog::info("finishing the current file of {}",
-               interface.empty() ? "every interface" : interface);
-  return {};
+  if (!rotated.empty()) {
+    std::string names;
+    for (const auto& name : rotated) names += (names.empty() ? "" : ", ") + name;
+    spdlog::info("finishing the current file of {}", names);
+  }
+  outcome.pop_back();
+  return {true, outcome};
 }
 
 service::ControlResult Daemon::reload() {

@@ -155,19 +155,13 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
     }
     if (waits[1].revents & POLLIN) {
       for (const auto& file : daemon.takeFinishedFiles()) {
-        if (bus && !bus->emitFileFinished(file)) {
+        if (bus && bus->connected() && !bus->emitFileFinished(file)) {
           spdlog::warn("cannot send FileFinished for {}", file.path.string());
         }
       }
     }
-    if (bus) {
-      try {
-        bus->process();
-      } catch (const std::exception& error) {
-        spdlog::error("D-Bus control lost: {}", error.what());
-        bus.reset();
-      }
-    }
+    // A lost connection (the bus daemon restarted) is reconnected by process() with back-off.
+    if (bus) bus->process();
 
     const auto now = Clock::now();
     // Why only while every capture thread moves: a stuck thread should get us restarted.

@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,6 +14,9 @@
 namespace pcap_recorder::dbus {
 
 namespace {
+
+constexpr std::chrono::milliseconds kFirstBackOff{500};
+constexpr std::chrono::milliseconds kLongestBackOff{30'000};
 
 std::string errnoText(int negativeErrno) {
   return std::strerror(-negativeErrno);
@@ -188,15 +192,21 @@ bool mayControl(const Caller& caller, const CallerPolicy& policy) noexcept {
                                            *policy.operatorGroup) != caller.groups.end();
 }
 
+CallerPolicy callerPolicy(uid_t daemonUid,
+                          const std::function<std::optional<gid_t>(const char* name)>& groupId) {
+  return CallerPolicy{.daemonUid = daemonUid, .operatorGroup = groupId(kOperatorGroup)};
+}
+
 CallerCheck defaultCallerCheck() {
-  CallerPolicy policy;
-  policy.daemonUid = ::geteuid();
-  group entry{};
-  group* found = nullptr;
-  std::vector<char> buffer(16384);
-  if (::getgrnam_r(kOperatorGroup, &entry, buffer.data(), buffer.size(), &found) == 0 && found) {
-    policy.operatorGroup = found->gr_gid;
-  }
+  const auto policy = callerPolicy(::geteuid(), [](const char* name) -> std::optional<gid_t> {
+    group entry{};
+    group* found = nullptr;
+    std::vector<char> buffer(16384);
+    if (::getgrnam_r(name, &entry, buffer.data(), buffer.size(), &found) == 0 && found) {
+      return found->gr_gid;
+    }
+    return std::nullopt;
+  });
   return [policy](const Caller& caller) { return mayControl(caller, policy); };
 }
 
@@ -215,6 +225,29 @@ struct Handlers {
                              "%s needs root or membership of group %s", method, kOperatorGroup);
   }
 
+  // Zero when `interface` ("" = every configured one) may be rotated now; then its time is
+  // taken. Names that are not configured are not limited (Control refuses them) nor remembered.
+  static int rateLimit(BusService& self, const std::string& interface, sd_bus_error* error) {
+    const auto now = self.rotateLimit_.clock();
+    const auto interval = self.rotateLimit_.interval;
+    std::erase_if(self.lastRotation_,
+                  [&](const auto& entry) { return now - entry.second >= interval; });
+    std::vector<std::string> names;
+    for (const auto& status : self.control_.interfaces()) {
+      if (interface.empty() || status.name == interface) names.push_back(status.name);
+    }
+    for (const auto& name : names) {
+      if (self.lastRotation_.contains(name)) {
+        return sd_bus_error_setf(
+            error, kErrorLimitsExceeded,
+            "Rotate of %s refused: at most one rotation per interface every %lld ms",
+            validUtf8(name).c_str(), static_cast<long long>(interval.count()));
+      }
+    }
+    for (const auto& name : names) self.lastRotation_[name] = now;
+    return 0;
+  }
+
   static int failed(sd_bus_error* error, const char* name, const std::string& message,
                     const char* fallback) {
     return sd_bus_error_set(error, name, message.empty() ? fallback : message.c_str());
@@ -229,8 +262,10 @@ struct Handlers {
       const char* interface = nullptr;
       must(sd_bus_message_read(message, "s", &interface), "reading the arguments of Rotate");
       const std::string name = interface;
+      if (const int refused = rateLimit(self, name, error); refused < 0) return refused;
       const auto result = self.control_.rotate(name);
-      if (result.ok) return sd_bus_reply_method_return(message, "");
+      if (result.ok)
+        return sd_bus_reply_method_return(message, "s", validUtf8(result.message).c_str());
       // Why a second look: Control says only that it failed; whether the name is configured
       // is read from interfaces(), not guessed from the wording of the message.
       const auto interfaces = self.control_.interfaces();
@@ -317,8 +352,8 @@ namespace {
 // them. Version is const.
 const sd_bus_vtable kVtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_METHOD_WITH_NAMES("Rotate", "s", SD_BUS_PARAM(interface), "", "", Handlers::rotate,
-                             SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_NAMES("Rotate", "s", SD_BUS_PARAM(interface), "s", SD_BUS_PARAM(outcome),
+                             Handlers::rotate, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_NAMES("Reload", "", "", "", "", Handlers::reload,
                              SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_PROPERTY("Version", "s", Handlers::version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -342,20 +377,30 @@ void BusService::SlotDeleter::operator()(sd_bus_slot* slot) const noexcept {
   sd_bus_slot_unref(slot);
 }
 
-BusService::BusService(service::Control& control, BusKind kind, CallerCheck callerCheck)
-    : control_(control), callerCheck_(std::move(callerCheck)), kind_(kind) {
-  const std::string onBus = std::string(" on the ") + busDescription(kind);
+BusService::BusService(service::Control& control, BusKind kind, CallerCheck callerCheck,
+                       RotateLimit rotateLimit)
+    : control_(control),
+      callerCheck_(std::move(callerCheck)),
+      rotateLimit_(std::move(rotateLimit)),
+      kind_(kind) {
+  connect();
+}
+
+void BusService::connect() {
+  objectSlot_.reset();
+  bus_.reset();
+  const std::string onBus = std::string(" on the ") + busDescription(kind_);
   sd_bus* bus = nullptr;
-  int result = kind == BusKind::system ? sd_bus_open_system(&bus) : sd_bus_open_user(&bus);
+  int result = kind_ == BusKind::system ? sd_bus_open_system(&bus) : sd_bus_open_user(&bus);
   if (result < 0) {
     // Why ENOMEDIUM: sd-bus's way of saying there is no address for a session bus.
     const std::string why = result == -ENOMEDIUM ? "no address for it (DBUS_SESSION_BUS_ADDRESS "
                                                    "and XDG_RUNTIME_DIR are unset)"
                                                  : errnoText(result);
-    throw std::runtime_error(std::string("cannot connect to the ") + busDescription(kind) + ": " +
+    throw std::runtime_error(std::string("cannot connect to the ") + busDescription(kind_) + ": " +
                              why);
   }
-  bus_.reset(bus);
+  std::unique_ptr<sd_bus, BusDeleter> connection(bus);
 
   sd_bus_slot* slot = nullptr;
   result = sd_bus_add_object_vtable(bus, &slot, kObjectPath, kInterface, kVtable, this);
@@ -363,7 +408,7 @@ BusService::BusService(service::Control& control, BusKind kind, CallerCheck call
     throw std::runtime_error(std::string("cannot publish ") + kObjectPath + onBus + ": " +
                              errnoText(result));
   }
-  objectSlot_.reset(slot);
+  std::unique_ptr<sd_bus_slot, SlotDeleter> object(slot);
 
   // No queueing, no replacement: a second daemon must fail at once, not wait in line.
   result = sd_bus_request_name(bus, kBusName, 0);
@@ -381,15 +426,18 @@ BusService::BusService(service::Control& control, BusKind kind, CallerCheck call
     }
     throw std::runtime_error(std::string("cannot own ") + kBusName + onBus + ": " + why);
   }
+  bus_ = std::move(connection);
+  objectSlot_ = std::move(object);
 }
 
 BusService::~BusService() = default;
 
 int BusService::fd() const {
-  return sd_bus_get_fd(bus_.get());
+  return bus_ ? sd_bus_get_fd(bus_.get()) : -1;
 }
 
 short BusService::events() const {
+  if (!bus_) return 0;
   const int events = sd_bus_get_events(bus_.get());
   // Why POLLIN on failure: the connection is gone; poll then reports POLLHUP at once and
   // process() says so.
@@ -397,6 +445,11 @@ short BusService::events() const {
 }
 
 std::optional<std::chrono::microseconds> BusService::timeout() const {
+  if (!bus_) {
+    return std::chrono::ceil<std::chrono::microseconds>(
+        std::max(nextAttempt_ - std::chrono::steady_clock::now(),
+                 std::chrono::steady_clock::duration::zero()));
+  }
   std::uint64_t deadline = 0;  // CLOCK_MONOTONIC, µs
   if (sd_bus_get_timeout(bus_.get(), &deadline) < 0 || deadline == UINT64_MAX) {
     return std::nullopt;
@@ -408,23 +461,44 @@ std::optional<std::chrono::microseconds> BusService::timeout() const {
   return std::chrono::microseconds(deadline > nowUsec ? deadline - nowUsec : 0);
 }
 
-void BusService::process() {
-  for (;;) {
-    const int result = sd_bus_process(bus_.get(), nullptr);
-    if (result < 0) {
-      throw std::runtime_error(std::string("lost the connection to the ") + busDescription(kind_) +
-                               ": " + errnoText(result));
-    }
-    if (result == 0) break;
-  }
-  const int result = sd_bus_flush(bus_.get());
-  if (result < 0) {
-    throw std::runtime_error(std::string("lost the connection to the ") + busDescription(kind_) +
-                             ": " + errnoText(result));
+void BusService::connectionLost(const std::string& why) {
+  spdlog::error("D-Bus control lost: the connection to the {} failed: {}; reconnecting",
+                busDescription(kind_), why);
+  objectSlot_.reset();
+  bus_.reset();
+  backOff_ = kFirstBackOff;
+  nextAttempt_ = std::chrono::steady_clock::now() + backOff_;
+}
+
+void BusService::tryToReconnect() {
+  if (std::chrono::steady_clock::now() < nextAttempt_) return;
+  try {
+    connect();
+    spdlog::info("D-Bus control: {} on the {} again", kBusName, busDescription(kind_));
+  } catch (const std::exception& error) {
+    backOff_ = std::min(backOff_ * 2, kLongestBackOff);
+    nextAttempt_ = std::chrono::steady_clock::now() + backOff_;
+    spdlog::warn("D-Bus control still lost: {}; next attempt in {} ms", error.what(),
+                 backOff_.count());
   }
 }
 
+void BusService::process() {
+  if (!bus_) {
+    tryToReconnect();
+    if (!bus_) return;
+  }
+  for (;;) {
+    const int result = sd_bus_process(bus_.get(), nullptr);
+    if (result < 0) return connectionLost(errnoText(result));
+    if (result == 0) break;
+  }
+  const int result = sd_bus_flush(bus_.get());
+  if (result < 0) return connectionLost(errnoText(result));
+}
+
 bool BusService::emitFileFinished(const service::FinishedFile& file) noexcept {
+  if (!bus_) return false;
   try {
     return sd_bus_emit_signal(bus_.get(), kObjectPath, kInterface, "FileFinished", "ssttttt",
                               validUtf8(file.interface).c_str(),

@@ -132,7 +132,8 @@ void FileFinisher::run() {
       pending_.fetch_sub(1, std::memory_order_relaxed);
       if (finished && !job.postFinishCommand.empty()) {
         try {
-          hooks.start(job.postFinishCommand, finished->path, job.postFinishTimeout, job.interface);
+          hooks.start(job.postFinishCommand, *finished, job.postFinishTimeout,
+                      job.postFinishMaxRunning);
         } catch (const std::exception& error) {
           spdlog::error("{}: cannot run the post-finish hook for {}: {}", job.interface,
                         finished->path.string(), error.what());
@@ -159,7 +160,7 @@ void FileFinisher::run() {
       if (jobs_.empty()) break;
     }
   }
-  hooks.waitAll();
+  hooks.finish();
 }
 
 std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {

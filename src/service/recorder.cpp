@@ -152,6 +152,9 @@ void Recorder::startThread() {
 void Recorder::beginIntake() {
   source_->replaceFilter(filter_);
   intakeBegun_.store(true, std::memory_order_release);
+  // From here the socket takes frames into the ring: capturing, though the thread may not have
+  // gone round its loop yet (READY=1's STATUS= is read right after start()).
+  capturing_.store(true, std::memory_order_relaxed);
 }
 
 void Recorder::waitUntilIntakeStopped() const {
@@ -162,9 +165,11 @@ void Recorder::waitUntilIntakeStopped() const {
   }
 }
 
-void Recorder::requestRotation() noexcept {
+bool Recorder::requestRotation() noexcept {
+  if (packetsInCurrentFile_.load(std::memory_order_relaxed) == 0) return false;
   rotationRequested_.store(true, std::memory_order_relaxed);
   source_->wake();
+  return true;
 }
 
 void Recorder::applySettings(const config::InterfaceSettings& settings) {
@@ -263,7 +268,6 @@ std::vector<std::string> Recorder::finishedFiles() const {
 }
 
 void Recorder::run() noexcept {
-  capturing_.store(true, std::memory_order_relaxed);
   try {
     lastFlush_ = Clock::now();
     while (!stopRequested_.load(std::memory_order_relaxed)) {
@@ -274,7 +278,8 @@ void Recorder::run() noexcept {
         processBlock(block);
         source_->releaseBlock();
       }
-      if (rotationRequested_.exchange(false, std::memory_order_relaxed) && writer_) {
+      if (rotationRequested_.exchange(false, std::memory_order_relaxed) && writer_ &&
+          writer_->packets() > 0) {
         rotate(RotationReason::signal, wallClockNow());
       }
       // Idle: nothing was ready, so no frame from before now is still waiting in the ring.
@@ -468,6 +473,7 @@ void Recorder::finishCurrentFile(RotationReason reason) {
   auto closed = writer_->close();
   publishWriterCounts();
   writer_.reset();
+  packetsInCurrentFile_.store(0, std::memory_order_relaxed);
   setCurrentFile({});
   finisher_.submit(FinishJob{
       .interface = settings_.name,
@@ -478,6 +484,7 @@ void Recorder::finishCurrentFile(RotationReason reason) {
       .reason = std::string(rotation::describe(reason)),
       .postFinishCommand = settings_.output.postFinishCommand,
       .postFinishTimeout = settings_.output.postFinishTimeout,
+      .postFinishMaxRunning = settings_.output.postFinishMaxRunning,
       .onFinished =
           [shared = shared_](const FinishedFile& finished) {
             shared->counters.addFileWritten();
@@ -537,6 +544,7 @@ void Recorder::publishWriterCounts() noexcept {
   counters_.addWritten(now.packets - published_.packets, now.bytes - published_.bytes);
   counters_.addLostToDisk(now.lost - published_.lost);
   published_ = now;
+  packetsInCurrentFile_.store(writer_->packets(), std::memory_order_relaxed);
 }
 
 void Recorder::publishKernelCounts() noexcept {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -288,6 +289,48 @@ TEST_F(RotateTest, PostFinishCommandRunsForEveryFileTheLastTooWithoutCapabilitie
   }
 }
 
+// The daemon runs with NOTIFY_SOCKET (DaemonProcess gives it one), SIGPIPE ignored and its
+// control signals blocked: the hook gets none of that, and the file's facts instead.
+TEST_F(RotateTest, PostFinishCommandGetsAMinimalEnvironmentAndDefaultSignals) {
+  NamespacePair hosts;
+  const auto hook = work_ / "hook.sh";
+  writeTextFile(hook, "#!/bin/sh\nenv > " + (work_ / "hook.env").string() +
+                          "\ngrep -E '^Sig(Ign|Blk)' /proc/self/status > " +
+                          (work_ / "hook.signals").string() + "\n");
+  fs::permissions(hook, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+  const auto config =
+      writeConfig("  - name: prc0\n", "  post_finish_command: " + hook.string() + "\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string(), "--bus", "none"},
+                       work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 5; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  ASSERT_EQ(files.size(), 1u);
+  std::ifstream environment(work_ / "hook.env");
+  std::map<std::string, std::string> variables;
+  for (std::string line; std::getline(environment, line);) {
+    variables[line.substr(0, line.find('='))] = line.substr(line.find('=') + 1);
+  }
+  EXPECT_FALSE(variables.contains("NOTIFY_SOCKET"));
+  EXPECT_EQ(variables["PCAP_RECORDER_FILE"], files[0].string());
+  EXPECT_EQ(variables["PCAP_RECORDER_INTERFACE"], "prc0");
+  EXPECT_EQ(variables["PCAP_RECORDER_PACKETS"], "5");
+  EXPECT_EQ(variables["PCAP_RECORDER_REASON"], "stop");
+  EXPECT_TRUE(variables.contains("PATH"));
+  for (const auto& [name, value] : variables) {
+    EXPECT_TRUE(name == "PATH" || name == "LANG" || name == "PWD" || name == "OLDPWD" ||
+                name.starts_with("PCAP_RECORDER_"))
+        << name << "=" << value;
+  }
+  std::ifstream signals(work_ / "hook.signals");
+  std::stringstream text;
+  text << signals.rdbuf();
+  EXPECT_EQ(text.str(), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+}
+
 TEST_F(RotateTest, FilesGetTheConfiguredMode) {
   NamespacePair hosts;
   const auto config = writeConfig("  - name: prc0\n", "  file_mode: \"0600\"\n");
@@ -379,7 +422,7 @@ TEST_F(RotateTest, ASigusr1StormLosesNoFrameAndKeepsDescriptorsBounded) {
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
   EXPECT_LE(mostDescriptors, 64u + 32u);
   const auto files = finishedFilesOf(outputDirectory(), "prc0");
-  EXPECT_GT(files.size(), 1u);
+  // How many files there are is Rotate's coalescing and rate limit to decide; none is lost.
   EXPECT_EQ(sequencesAcross(files), range(0, kSent));
 }
 

@@ -226,5 +226,24 @@ TEST_F(ServiceTest, AReloadThatCannotStartAThreadRollsBackAndTheDaemonRunsOn) {
       << "the rolled-back interface leaves no file";
 }
 
+TEST_F(ServiceTest, TheStatusSentWithReadyDescribesTheInterfacesAsCapturing) {
+  NamespacePair hosts(2);
+  const auto config = writeConfig("  - name: prc0\n  - name: prc1\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string(), "--bus", "none"},
+                       work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  std::string ready;
+  for (const auto& message : daemon.notifications()) {
+    if (message.find("READY=1") != std::string::npos) {
+      ready = message;
+      break;
+    }
+  }
+  EXPECT_NE(ready.find("STATUS=prc0 capturing: 0 packets, 0 drops; prc1 capturing: 0 packets"),
+            std::string::npos)
+      << ready;
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+}
+
 }  // namespace
 }  // namespace pcap_recorder::testing

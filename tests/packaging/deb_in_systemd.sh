@@ -106,6 +106,7 @@ done
 passwd_entry=$(in_sandbox getent passwd pcap-recorder) || fail "no user pcap-recorder after install"
 check "user pcap-recorder from sysusers ($passwd_entry)" \
   grep -q ':/var/lib/pcap-recorder:/usr/sbin/nologin$' <<<"$passwd_entry"
+check "group pcap-recorder-control from sysusers" in_sandbox getent group pcap-recorder-control
 check "output directory 0750 pcap-recorder:pcap-recorder" test \
   "$(in_sandbox stat -c '%a %U:%G' /var/lib/pcap-recorder)" = "750 pcap-recorder:pcap-recorder"
 check "unit enabled" test "$(in_sandbox systemctl is-enabled pcap-recorder || true)" = enabled
@@ -155,6 +156,8 @@ check "systemd knows no pcap-recorder.service" \
   test -z "$(in_sandbox systemctl list-unit-files --no-legend pcap-recorder.service || true)"
 check "no user pcap-recorder" test -z "$(in_sandbox getent passwd pcap-recorder || true)"
 check "no group pcap-recorder" test -z "$(in_sandbox getent group pcap-recorder || true)"
+check "no group pcap-recorder-control" \
+  test -z "$(in_sandbox getent group pcap-recorder-control || true)"
 check "no /etc/pcap-recorder" in_sandbox test ! -e /etc/pcap-recorder
 check "captures kept" test "$(count_frames)" = 40
 check "kept captures owned by root" test -z \

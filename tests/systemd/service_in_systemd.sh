@@ -46,6 +46,10 @@ ip -n "$SD_SANDBOX_NAME" link set prc0 up
 cat >"$work/config.yaml" <<'YAML'
 output:
   directory: /var/lib/pcap-recorder
+  # Leaves a process in a session of its own behind: it must die at the hook's timeout all the
+  # same, under the unit's sandbox (ProtectProc=invisible, the system call filter).
+  post_finish_command: "setsid sleep 1000 & echo $! > /var/lib/pcap-recorder/hook.pid; :"
+  post_finish_timeout: 1s
 rotate:
   interval: 0
 interfaces:
@@ -93,6 +97,36 @@ if in_sandbox setpriv --reuid=nobody --regid=nogroup --clear-groups busctl call 
 fi
 check "an unprivileged Rotate is refused ($(head -c 120 "$work/denied"))" \
   grep -qi 'denied\|not allowed\|rejected' "$work/denied"
+
+# Reading captures is not controlling the recorder: group pcap-recorder (which reads the files)
+# is refused Rotate, group pcap-recorder-control may call it.
+reader_gid=$(in_sandbox getent group pcap-recorder | cut -d: -f3)
+control_gid=$(in_sandbox getent group pcap-recorder-control | cut -d: -f3)
+check "sysusers made group pcap-recorder-control (gid $control_gid)" test -n "$control_gid"
+if in_sandbox setpriv --reuid=nobody --regid=nogroup --groups="$reader_gid" busctl call \
+  org.pcaprecorder.Recorder1 /org/pcaprecorder/Recorder1 org.pcaprecorder.Recorder1 Rotate s prc0 \
+  2>"$work/denied-reader"; then
+  fail "a member of group pcap-recorder only was allowed to rotate"
+fi
+check "a member of group pcap-recorder only is refused Rotate" \
+  grep -qi 'denied\|not allowed\|rejected' "$work/denied-reader"
+sleep 1.1 # Rotate is limited to one call per interface per second
+check "a member of group pcap-recorder-control may rotate" in_sandbox setpriv --reuid=nobody \
+  --regid=nogroup --groups="$control_gid" busctl call org.pcaprecorder.Recorder1 \
+  /org/pcaprecorder/Recorder1 org.pcaprecorder.Recorder1 Rotate s prc0
+
+hook_pid=""
+for _ in $(seq 50); do
+  hook_pid=$(in_sandbox cat /var/lib/pcap-recorder/hook.pid 2>/dev/null || true)
+  [[ -n $hook_pid ]] && break
+  sleep 0.1
+done
+check "the hook ran and left a process behind (pid $hook_pid)" test -n "$hook_pid"
+for _ in $(seq 100); do
+  in_sandbox test -e "/proc/$hook_pid" || break
+  sleep 0.1
+done
+check "the hook's setsid process was killed at its timeout" in_sandbox test ! -e "/proc/$hook_pid"
 
 # A broken config: reload fails, the daemon runs on, unchanged.
 printf 'interfaces:\n  - name: prc0\n    snaplenn: 5\n' >"$work/broken.yaml"

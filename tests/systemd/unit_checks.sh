@@ -62,6 +62,7 @@ if systemd-sysusers --root="$scratch/root" "$systemd_dir/pcap-recorder.sysusers"
   [[ $home == /var/lib/pcap-recorder ]] || fail "home is '$home'"
   [[ $shell == */nologin ]] || fail "shell is '$shell', not nologin"
   grep -q '^pcap-recorder:' "$scratch/root/etc/group" || fail "no group pcap-recorder"
+  grep -q '^pcap-recorder-control:' "$scratch/root/etc/group" || fail "no group pcap-recorder-control"
 
   echo "== tmpfiles.d"
   if [[ $(id -u) == 0 ]]; then

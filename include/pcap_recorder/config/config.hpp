@@ -58,6 +58,8 @@ struct OutputSettings {
   std::uint32_t fileMode = 0640;
   std::string postFinishCommand;  // empty: none
   std::chrono::milliseconds postFinishTimeout{std::chrono::minutes(10)};
+  // Hooks of this interface running at once; the others wait in order.
+  std::uint32_t postFinishMaxRunning = 4;
 
   bool operator==(const OutputSettings&) const = default;
 };

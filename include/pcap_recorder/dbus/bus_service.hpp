@@ -2,7 +2,9 @@
 // /org/pcaprecorder/Recorder1 (interface org.pcaprecorder.Recorder1) under the bus name
 // org.pcaprecorder.Recorder1.
 //
-//   methods     Rotate(s interface)   "" = every interface
+//   methods     Rotate(s interface) -> (s outcome)   "" = every interface; outcome says, one line
+//                                     per interface, whether it was rotated (a file without
+//                                     packets is not: coalesced)
 //               Reload()
 //   properties  Version    s          const
 //               Interfaces as         read on demand, no PropertiesChanged
@@ -18,19 +20,29 @@
 //
 // Who may call the methods: the system bus policy (systemd/org.pcaprecorder.Recorder1.conf) is
 // the first gate; every method checks the caller's credentials again (CallerCheck), by default
-// allowing root, the daemon's own user and members of group pcap-recorder. Properties and the
-// signal are open to anyone.
+// allowing root, the daemon's own user and members of group pcap-recorder-control. Members of
+// group pcap-recorder only read the capture files: controlling the recorder (a rotation makes
+// retention delete old files) is a privilege of its own. Properties and the signal are open to
+// anyone.
+//
+// Rotate is rate-limited per interface (RotateLimit: one call per second by default; Rotate("")
+// counts for every interface); a call over the limit fails with kErrorLimitsExceeded and
+// reaches no Control.
 //
 // Driven by the owner's poll loop, no thread of its own: poll fd() for events() with timeout(),
 // then call process(); re-read all three after every call into this class (a call may queue
-// outgoing messages, which turns POLLOUT on). Not thread-safe: construct, use and destroy it on
-// one thread (the daemon's main thread); results from other threads (FileFinished on the
-// finisher thread) must be handed over to that thread before emitFileFinished().
+// outgoing messages, which turns POLLOUT on; a reconnection changes the fd). When the connection
+// to the bus is lost (the bus daemon restarted), process() logs it and reconnects with back-off
+// (0.5 s doubling to 30 s), taking the name again; meanwhile fd() is -1 and timeout() is the time
+// to the next attempt. Not thread-safe: construct, use and destroy it on one thread (the
+// daemon's main thread); results from other threads (FileFinished on the finisher thread) must
+// be handed over to that thread before emitFileFinished().
 #pragma once
 
 #include <sys/types.h>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,7 +62,9 @@ inline constexpr const char* kInterface = "org.pcaprecorder.Recorder1";
 inline constexpr const char* kErrorFailed = "org.pcaprecorder.Recorder1.Error.Failed";
 inline constexpr const char* kErrorUnknownInterface =
     "org.pcaprecorder.Recorder1.Error.UnknownInterface";
-inline constexpr const char* kOperatorGroup = "pcap-recorder";
+inline constexpr const char* kErrorLimitsExceeded = "org.freedesktop.DBus.Error.LimitsExceeded";
+// Members may call the methods (Rotate, Reload).
+inline constexpr const char* kOperatorGroup = "pcap-recorder-control";
 
 enum class BusKind { system, user };
 
@@ -77,15 +91,26 @@ bool mayControl(const Caller& caller, const CallerPolicy& policy) noexcept;
 // Decides whether `caller` may call methods; injectable so tests can refuse or observe callers.
 using CallerCheck = std::function<bool(const Caller& caller)>;
 
-// mayControl() with this process's effective uid and group pcap-recorder (looked up now).
+// The policy for a daemon running as `daemonUid`: the operator group is kOperatorGroup's gid as
+// `groupId` finds it (none when it does not exist).
+CallerPolicy callerPolicy(uid_t daemonUid,
+                          const std::function<std::optional<gid_t>(const char* name)>& groupId);
+
+// mayControl() with this process's effective uid and group pcap-recorder-control (looked up now).
 CallerCheck defaultCallerCheck();
+
+// How often Rotate may be called per interface; `clock` is injectable for tests.
+struct RotateLimit {
+  std::chrono::milliseconds interval{std::chrono::seconds(1)};
+  std::function<std::chrono::steady_clock::time_point()> clock = &std::chrono::steady_clock::now;
+};
 
 class BusService {
  public:
   // Connects to the bus, publishes the object and takes the name. Throws std::runtime_error when
   // the bus cannot be reached or the name cannot be owned (taken, or refused by the bus policy).
   BusService(service::Control& control, BusKind kind,
-             CallerCheck callerCheck = defaultCallerCheck());
+             CallerCheck callerCheck = defaultCallerCheck(), RotateLimit rotateLimit = {});
   ~BusService();
   BusService(const BusService&) = delete;
   BusService& operator=(const BusService&) = delete;
@@ -96,8 +121,10 @@ class BusService {
   std::optional<std::chrono::microseconds> timeout() const;
   // Handles everything pending (incoming calls, replies, timeouts) until nothing is left, then
   // flushes what is queued for sending (sd_bus_flush: blocks until the bus daemon has taken it,
-  // normally at once). Throws std::runtime_error when the connection to the bus is lost.
+  // normally at once). A lost connection is logged and retried (see above); never throws.
   void process();
+  // False while the connection is lost and not yet made again.
+  bool connected() const noexcept { return bus_ != nullptr; }
 
   // Queues the FileFinished signal (sent by the next process(), or at once when the socket
   // takes it). False when it could not be queued (out of memory, connection lost), for the
@@ -113,11 +140,20 @@ class BusService {
   };
   friend struct Handlers;  // the C callbacks, in bus_service.cpp
 
+  // Connects, publishes the object and takes the name; throws std::runtime_error saying why not.
+  void connect();
+  void connectionLost(const std::string& why);
+  void tryToReconnect();
+
   service::Control& control_;
   CallerCheck callerCheck_;
+  RotateLimit rotateLimit_;
+  std::map<std::string, std::chrono::steady_clock::time_point> lastRotation_;
   BusKind kind_;
   std::unique_ptr<sd_bus, BusDeleter> bus_;
   std::unique_ptr<sd_bus_slot, SlotDeleter> objectSlot_;  // after bus_: released before it
+  std::chrono::steady_clock::time_point nextAttempt_;
+  std::chrono::milliseconds backOff_{0};
 };
 
 }  // namespace pcap_recorder::dbus

@@ -21,7 +21,8 @@ struct InterfaceStatus {
   std::string currentFile;  // full path of the `.part` being written; empty when none
 };
 
-// The outcome of a control request, with a message for the operator when it failed.
+// The outcome of a control request, with a message for the operator: why it failed, or what
+// was done (may be empty).
 struct ControlResult {
   bool ok = true;
   std::string message;
@@ -34,8 +35,9 @@ class Control {
   virtual std::string version() const = 0;
   virtual std::vector<InterfaceStatus> interfaces() const = 0;
 
-  // Finishes the current file of `interface` ("" = every interface) and starts the next.
-  // Fails for an interface that is not configured.
+  // Finishes the current file of `interface` ("" = every interface) and starts the next; a
+  // file without packets is left as it is (coalesced). The message says, per interface, which
+  // was done. Fails for an interface that is not configured.
   virtual ControlResult rotate(const std::string& interface) = 0;
 
   // Re-reads and validates the config file and applies the difference; when it is invalid the

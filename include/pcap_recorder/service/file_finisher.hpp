@@ -50,6 +50,7 @@ struct FinishJob {
   std::string reason;
   std::string postFinishCommand;
   std::chrono::milliseconds postFinishTimeout{0};
+  std::size_t postFinishMaxRunning = 1;  // hooks of this interface running at once
   // Called on the finisher thread once the file is finished (not when it was discarded).
   std::function<void(const FinishedFile&)> onFinished;
   // Called when the file cannot be finished and is gone (its directory was removed): its

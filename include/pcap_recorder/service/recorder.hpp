@@ -53,8 +53,11 @@ class Recorder {
   void startThread();
   // Attaches the filter: frames flow from here on.
   void beginIntake();
-  // Finishes the current file and starts the next (SIGUSR1). Returns at once.
-  void requestRotation() noexcept;
+  // Finishes the current file and starts the next (SIGUSR1, D-Bus Rotate). Returns at once.
+  // Coalesced: a file without packets is not rotated (nor is there one while writing is
+  // paused): false then, and nothing happens. Why: a rotation of an empty file only makes an
+  // empty file, and retention (max_files) would delete real captures to keep it.
+  bool requestRotation() noexcept;
   // Takes new settings for the same interface and capture socket (a reload): a new filter,
   // rotation, retention or file settings. File settings start a new file. Returns at once; the
   // capture thread applies them between two blocks. Throws bpf::FilterError for a bad filter.
@@ -167,6 +170,8 @@ class Recorder {
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   stats::InterfaceCounters& counters_ = shared_->counters;
   std::atomic<bool> rotationRequested_{false};
+  // Packets in the open file as last published; 0 when none is open.
+  std::atomic<std::uint64_t> packetsInCurrentFile_{0};
   std::atomic<bool> stopRequested_{false};
   std::jthread thread_;  // last member: joined before the rest is destroyed
 };

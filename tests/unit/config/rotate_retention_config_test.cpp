@@ -205,5 +205,24 @@ TEST(DaemonConfig, RejectsAnUnknownLevelAndSuggestsLogKeys) {
             std::string::npos);
 }
 
+TEST(HookConfig, PostFinishMaxRunningIsFourByDefaultAndReadPerInterface) {
+  const auto config = parsed(
+      "output:\n  post_finish_max_running: 2\n"
+      "interfaces:\n  - name: eth0\n  - name: eth1\n    post_finish_max_running: 1\n");
+  EXPECT_EQ(config.interfaces[0].output.postFinishMaxRunning, 2u);
+  EXPECT_EQ(config.interfaces[1].output.postFinishMaxRunning, 1u);
+  EXPECT_EQ(parsed("interfaces:\n  - name: eth0\n").interfaces[0].output.postFinishMaxRunning, 4u);
+}
+
+TEST(HookConfig, PostFinishMaxRunningIsBetweenOneAndSixtyFour) {
+  for (const char* value : {"0", "65", "-1"}) {
+    EXPECT_NE(firstProblem(std::string("output:\n  post_finish_max_running: ") + value +
+                           "\ninterfaces:\n  - name: eth0\n")
+                  .find("test.yaml:2:28:"),
+              std::string::npos)
+        << value;
+  }
+}
+
 }  // namespace
 }  // namespace pcap_recorder::config

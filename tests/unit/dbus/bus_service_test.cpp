@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
+#include <atomic>
+#include <thread>
 
 #include "pcap_recorder/dbus/bus_service.hpp"
 #include "recorder_client.hpp"
@@ -168,6 +170,78 @@ TEST_F(BusServiceTest, RotateThatFailsForAConfiguredInterfaceFailsWithFailed) {
   EXPECT_EQ(outcome.errorMessage, "eth0: cannot create the next file: No space left on device");
 }
 
+// Calls Rotate and returns what the daemon said it did, or "error NAME: MESSAGE".
+std::string rotate(sd_bus* client, const std::string& interface) {
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  sd_bus_message* reply = nullptr;
+  std::string outcome;
+  if (sd_bus_call_method(client, dbus::kBusName, dbus::kObjectPath, dbus::kInterface, "Rotate",
+                         &error, &reply, "s", interface.c_str()) >= 0) {
+    const char* text = nullptr;
+    outcome = sd_bus_message_read(reply, "s", &text) > 0 ? text : "no outcome in the reply";
+  } else {
+    outcome = std::string("error ") + (error.name ? error.name : "?") + ": " +
+              (error.message ? error.message : "");
+  }
+  sd_bus_error_free(&error);
+  sd_bus_message_unref(reply);
+  return outcome;
+}
+
+// A rotation of a file without packets is no error: the caller is told it was not done.
+TEST_F(BusServiceTest, RotateRepliesWithWhatTheDaemonDid) {
+  control_.rotateOutcome("eth0: not rotated: its current file has no packets");
+  startService();
+  const auto client = openClient();
+  EXPECT_EQ(rotate(client.get(), "eth0"), "eth0: not rotated: its current file has no packets");
+  EXPECT_THAT(control_.rotations(), ElementsAre("eth0"));
+}
+
+TEST_F(BusServiceTest, RotateIsLimitedToOneCallPerInterfacePerInterval) {
+  std::atomic<int> elapsedMs{0};
+  const auto start = std::chrono::steady_clock::now();
+  startService(dbus::defaultCallerCheck(),
+               {.interval = std::chrono::seconds(1),
+                .clock = [&] { return start + std::chrono::milliseconds(elapsedMs.load()); }});
+  const auto client = openClient();
+  const std::string limited = std::string("error ") + dbus::kErrorLimitsExceeded + ": Rotate of ";
+  EXPECT_EQ(rotate(client.get(), "eth0"), "");
+  EXPECT_EQ(rotate(client.get(), "eth0"),
+            limited + "eth0 refused: at most one rotation per interface every 1000 ms");
+  EXPECT_EQ(rotate(client.get(), "lo"), "") << "another interface has its own limit";
+  EXPECT_THAT(rotate(client.get(), ""), HasSubstr(limited)) << "\"\" counts for every interface";
+  elapsedMs = 999;
+  EXPECT_THAT(rotate(client.get(), "eth0"), HasSubstr(limited));
+  elapsedMs = 1000;
+  EXPECT_EQ(rotate(client.get(), ""), "");
+  EXPECT_THAT(rotate(client.get(), "lo"), HasSubstr(limited));
+  EXPECT_THAT(control_.rotations(), ElementsAre("eth0", "lo", ""));
+  EXPECT_THAT(callMethod(client.get(), "Rotate", "nope").errorName, dbus::kErrorUnknownInterface)
+      << "names that are not configured are not limited";
+}
+
+// The bus daemon restarts (a system update, a crash): the service connects again and takes its
+// name back, and callers reach it as before.
+TEST_F(BusServiceTest, TheServiceIsReachableAgainAfterTheBusRestarts) {
+  // Without the guid the first bus printed: a new bus at the same path has another.
+  const ScopedEnvironment sameAddress("DBUS_SESSION_BUS_ADDRESS",
+                                      "unix:path=" + (work_.path() / "bus").string());
+  startService();
+  ASSERT_TRUE(callMethod(openClient().get(), "Reload").ok);
+  bus_.reset();
+  bus_ = std::make_unique<PrivateBus>(*dbusDaemon_, work_.path());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  CallOutcome outcome;
+  while (std::chrono::steady_clock::now() < deadline) {
+    outcome = callMethod(openClient().get(), "Reload");
+    if (outcome.ok) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(outcome.ok) << outcome.errorName << ": " << outcome.errorMessage;
+  EXPECT_EQ(control_.reloads(), 2);
+  EXPECT_EQ(loop_->error(), "");
+}
+
 TEST_F(BusServiceTest, ReloadThatSucceedsReachesTheDaemonOnce) {
   startService();
   const auto client = openClient();
@@ -203,10 +277,10 @@ TEST_F(BusServiceTest, ACallerTheCheckRefusesGetsAccessDeniedAndTheDaemonIsNotAs
   const auto client = openClient();
   const auto rotate = callMethod(client.get(), "Rotate", "eth0");
   EXPECT_EQ(rotate.errorName, SD_BUS_ERROR_ACCESS_DENIED);
-  EXPECT_EQ(rotate.errorMessage, "Rotate needs root or membership of group pcap-recorder");
+  EXPECT_EQ(rotate.errorMessage, "Rotate needs root or membership of group pcap-recorder-control");
   const auto reload = callMethod(client.get(), "Reload");
   EXPECT_EQ(reload.errorName, SD_BUS_ERROR_ACCESS_DENIED);
-  EXPECT_EQ(reload.errorMessage, "Reload needs root or membership of group pcap-recorder");
+  EXPECT_EQ(reload.errorMessage, "Reload needs root or membership of group pcap-recorder-control");
   EXPECT_TRUE(control_.rotations().empty());
   EXPECT_EQ(control_.reloads(), 0);
 }
@@ -394,6 +468,28 @@ TEST(CallerPolicy, AnyoneElseMayNot) {
                                 {.daemonUid = 999, .operatorGroup = 120}));
   EXPECT_FALSE(dbus::mayControl({.uid = 1000, .groups = {1000}},
                                 {.daemonUid = 999, .operatorGroup = std::nullopt}));
+}
+
+// Reading captures (group pcap-recorder) and controlling the recorder (pcap-recorder-control)
+// are separate privileges: a Rotate makes retention delete old files.
+TEST(CallerPolicy, AMemberOfTheGroupThatReadsCapturesOnlyMayNotControl) {
+  const auto policy = dbus::callerPolicy(999, [](const char* name) -> std::optional<gid_t> {
+    if (std::string(name) == "pcap-recorder") return 120;
+    if (std::string(name) == "pcap-recorder-control") return 121;
+    return std::nullopt;
+  });
+  EXPECT_FALSE(dbus::mayControl({.uid = 1000, .groups = {1000, 120}}, policy));
+  EXPECT_TRUE(dbus::mayControl({.uid = 1001, .groups = {1001, 121}}, policy));
+  EXPECT_TRUE(dbus::mayControl({.uid = 999, .groups = {120}}, policy)) << "the daemon's own user";
+}
+
+TEST(CallerPolicy, WithoutTheControlGroupOnlyRootAndTheDaemonsUserMayControl) {
+  const auto policy = dbus::callerPolicy(999, [](const char* name) -> std::optional<gid_t> {
+    if (std::string(name) == "pcap-recorder") return 120;
+    return std::nullopt;
+  });
+  EXPECT_FALSE(dbus::mayControl({.uid = 1000, .groups = {120}}, policy));
+  EXPECT_TRUE(dbus::mayControl({.uid = 0, .groups = {0}}, policy));
 }
 
 TEST(CallerPolicy, ACallerOfUnknownUidMayNot) {

@@ -1,9 +1,11 @@
 // pcap-recorderctl run as an operator would, against a BusService on a private bus: what it
 // prints, its exit status, and (as root) the system bus policy it meets as an ordinary user.
 #include <gmock/gmock.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <fstream>
+#include <sstream>
 
 #include "pcap_recorder/version.hpp"
 #include "unit/dbus/private_bus.hpp"
@@ -92,6 +94,18 @@ TEST_F(CtlTest, RotateOfOneInterfaceRotatesItAndSaysSo) {
   EXPECT_EQ(result.status, 0) << result.err;
   EXPECT_EQ(result.out, "rotated eth0: the current file is being finished, a new one started\n");
   EXPECT_THAT(control_.rotations(), ElementsAre("eth0"));
+}
+
+TEST_F(CtlTest, RotatePrintsWhatTheDaemonDidWhenItSays) {
+  control_.rotateOutcome(
+      "rotated eth0: the current file is being finished, a new one started\n"
+      "lo: not rotated: its current file has no packets");
+  startService();
+  const auto result = runCommand(kCtl + " --user rotate");
+  EXPECT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(result.out,
+            "rotated eth0: the current file is being finished, a new one started\n"
+            "lo: not rotated: its current file has no packets\n");
 }
 
 TEST_F(CtlTest, RotateOfAnUnknownInterfacePrintsTheDaemonsMessageAndExitsOne) {
@@ -259,11 +273,13 @@ TEST_F(CredentialCheckTest, RefusesAnotherUserOutsideTheGroupWithAClearMessage) 
   const auto rotate = runCommand(asNobody(ctl() + " --user rotate eth0", "4343"));
   EXPECT_EQ(rotate.status, 1);
   EXPECT_EQ(rotate.err,
-            "pcap-recorderctl: Rotate needs root or membership of group pcap-recorder\n");
+            "pcap-recorderctl: Rotate needs root or membership of group "
+            "pcap-recorder-control\n");
   const auto reload = runCommand(asNobody(ctl() + " --user reload"));
   EXPECT_EQ(reload.status, 1);
   EXPECT_EQ(reload.err,
-            "pcap-recorderctl: Reload needs root or membership of group pcap-recorder\n");
+            "pcap-recorderctl: Reload needs root or membership of group "
+            "pcap-recorder-control\n");
   EXPECT_TRUE(control_.rotations().empty());
   EXPECT_EQ(control_.reloads(), 0);
 }
@@ -326,13 +342,64 @@ TEST_F(SystemPolicyTest, RefusesRotateAndReloadFromOtherUsers) {
   const auto rotate = runCommand(asNobody(ctl() + " --user rotate"));
   EXPECT_EQ(rotate.status, 1);
   EXPECT_THAT(rotate.err, HasSubstr("pcap-recorderctl: rotate needs root or membership of group "
-                                    "pcap-recorder (the bus refused the call: "));
+                                    "pcap-recorder-control (the bus refused the call: "));
   const auto reload = runCommand(asNobody(ctl() + " --user reload"));
   EXPECT_EQ(reload.status, 1);
   EXPECT_THAT(reload.err, HasSubstr("pcap-recorderctl: reload needs root or membership of group "
-                                    "pcap-recorder"));
+                                    "pcap-recorder-control"));
   EXPECT_TRUE(control_.rotations().empty());
   EXPECT_EQ(control_.reloads(), 0);
+}
+
+// The gid of `name` on this system, if it has that group.
+std::optional<gid_t> groupId(const char* name) {
+  if (const group* found = ::getgrnam(name)) return found->gr_gid;
+  return std::nullopt;
+}
+
+// The shipped policy with group pcap-recorder-control played by group games (dbus-daemon skips
+// a group that does not exist, and takes no numeric ids); group users plays pcap-recorder, the
+// group that reads captures. Both exist on every Debian system; nobody is in neither.
+class ControlGroupPolicyTest : public SystemPolicyTest {
+ protected:
+  void SetUp() override {
+    if (!groupId("games") || !groupId("users")) GTEST_SKIP() << "needs groups games and users";
+    SystemPolicyTest::SetUp();
+  }
+  std::string policies() override {
+    std::ifstream in(PCAP_RECORDER_SOURCE_DIR "/systemd/org.pcaprecorder.Recorder1.conf");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string policy = text.str();
+    const std::string group = "group=\"pcap-recorder-control\"";
+    const auto at = policy.find(group);
+    EXPECT_NE(at, std::string::npos) << "the shipped policy names no control group";
+    if (at != std::string::npos) policy.replace(at, group.size(), "group=\"games\"");
+    const auto path = work_.path() / "recorder-policy.conf";
+    std::ofstream(path) << policy;
+    std::string all = SystemPolicyTest::policies();
+    all.replace(all.find("<include>"), std::string::npos,
+                "<include>" + path.string() + "</include>\n");
+    return all;
+  }
+};
+
+TEST_F(ControlGroupPolicyTest, RefusesRotateToAMemberOfTheCaptureGroupOnly) {
+  const gid_t control = *groupId("games");
+  const std::string reading = std::to_string(*groupId("users"));
+  const dbus::CallerPolicy policy{.daemonUid = 0, .operatorGroup = control};
+  startService([policy](const dbus::Caller& caller) { return dbus::mayControl(caller, policy); });
+  const auto reader = runCommand(asNobody(ctl() + " --user rotate eth0", reading));
+  EXPECT_EQ(reader.status, 1);
+  EXPECT_THAT(reader.err, HasSubstr("rotate needs root or membership of group "
+                                    "pcap-recorder-control"));
+  EXPECT_TRUE(control_.rotations().empty());
+  const auto status = runCommand(asNobody(ctl() + " --user status", reading));
+  EXPECT_EQ(status.status, 0) << "reading the status stays open: " << status.err;
+  const auto controller =
+      runCommand(asNobody(ctl() + " --user rotate eth0", std::to_string(control)));
+  EXPECT_EQ(controller.status, 0) << controller.err;
+  EXPECT_THAT(control_.rotations(), ElementsAre("eth0"));
 }
 
 TEST_F(SystemPolicyTest, RefusesTheNameToOtherUsers) {

@@ -115,9 +115,9 @@ service::ControlResult FakeControl::rotate(const std::string& interface) {
   std::lock_guard lock(mutex_);
   rotations_.push_back(interface);
   if (rotateFailure_ && rotateFailure_->first == interface) return {false, rotateFailure_->second};
-  if (interface.empty()) return {};
+  if (interface.empty()) return {true, rotateOutcome_};
   for (const auto& status : interfaces_) {
-    if (status.name == interface) return {};
+    if (status.name == interface) return {true, rotateOutcome_};
   }
   return {false, "no interface " + interface + " is configured"};
 }
@@ -138,6 +138,11 @@ void FakeControl::setInterfaces(std::vector<service::InterfaceStatus> interfaces
 void FakeControl::failRotate(std::string interface, std::string message) {
   std::lock_guard lock(mutex_);
   rotateFailure_.emplace(std::move(interface), std::move(message));
+}
+
+void FakeControl::rotateOutcome(std::string message) {
+  std::lock_guard lock(mutex_);
+  rotateOutcome_ = std::move(message);
 }
 
 void FakeControl::failReload(std::string message) {
@@ -305,9 +310,9 @@ void BusTest::TearDown() {
   bus_.reset();
 }
 
-void BusTest::startService(dbus::CallerCheck callerCheck) {
-  service_ =
-      std::make_unique<dbus::BusService>(control_, dbus::BusKind::user, std::move(callerCheck));
+void BusTest::startService(dbus::CallerCheck callerCheck, dbus::RotateLimit rotateLimit) {
+  service_ = std::make_unique<dbus::BusService>(control_, dbus::BusKind::user,
+                                                std::move(callerCheck), std::move(rotateLimit));
   loop_ = std::make_unique<ServiceLoop>(*service_);
 }
 

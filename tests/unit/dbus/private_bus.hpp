@@ -66,6 +66,8 @@ class FakeControl final : public service::Control {
 
   void setInterfaces(std::vector<service::InterfaceStatus> interfaces);
   void failRotate(std::string interface, std::string message);  // for a configured interface
+  // What a successful rotate() says it did (as the daemon's does).
+  void rotateOutcome(std::string message);
   void failReload(std::string message);
   void throwOnReload(std::string what);
   std::vector<std::string> rotations() const;
@@ -76,6 +78,7 @@ class FakeControl final : public service::Control {
   std::vector<service::InterfaceStatus> interfaces_;
   std::vector<std::string> rotations_;
   std::optional<std::pair<std::string, std::string>> rotateFailure_;
+  std::string rotateOutcome_;
   std::optional<std::string> reloadFailure_;
   std::optional<std::string> reloadThrows_;
   int reloads_ = 0;
@@ -134,7 +137,8 @@ class BusTest : public ::testing::Test {
   // A dbus-daemon configuration file to run instead of a plain session bus.
   virtual std::optional<std::filesystem::path> busConfig() { return std::nullopt; }
   // Publishes control_ on the private bus and runs it on a loop thread.
-  void startService(dbus::CallerCheck callerCheck = dbus::defaultCallerCheck());
+  void startService(dbus::CallerCheck callerCheck = dbus::defaultCallerCheck(),
+                    dbus::RotateLimit rotateLimit = {});
 
   TempDir work_;
   FakeControl control_;

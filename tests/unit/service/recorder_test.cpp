@@ -228,6 +228,7 @@ TEST(Recorder, ARotationStormOnASlowDiskLosesNoFrameAndHoldsBoundedDescriptors) 
 std::vector<fs::path> filesIn(const fs::path& directory) {
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(directory)) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
   return files;
 }
 
@@ -320,6 +321,61 @@ TEST(OutputDirectory, AnExistingDirectoryKeepsItsMode) {
   ASSERT_NE(made, nullptr);
   std::fclose(made);
   EXPECT_THROW(openOutputDirectory(file), std::system_error) << "not a directory";
+}
+
+// READY=1's STATUS= is read right after start(): the recorder must say it captures by then.
+TEST(Recorder, IsCapturingFromTheMomentItIsStarted) {
+  testing::TempDir dir;
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir.path();
+  FileFinisher finisher({});
+  Recorder recorder(settings, finisher,
+                    std::make_unique<ScriptedSource>(std::vector<std::vector<std::byte>>{}));
+  EXPECT_EQ(recorder.state(), "stopped");
+  recorder.start();
+  EXPECT_EQ(recorder.state(), "capturing");
+  recorder.requestStop();
+  recorder.join();
+  EXPECT_EQ(recorder.state(), "stopped");
+}
+
+// 300 Rotate calls in 0.2 s with max_files: 5 once deleted the only file with packets. A file
+// without packets is not rotated: nothing happens and the caller is told.
+TEST(Recorder, ARotationOfAFileWithoutPacketsDoesNothing) {
+  testing::TempDir dir;
+  std::vector<testing::BlockFrame> frames;
+  for (std::uint32_t i = 0; i < 5; ++i) {
+    frames.push_back({.data = testing::buildUdpFrame({.sequence = i}), .seconds = 1000 + i});
+  }
+  auto source = std::make_unique<ScriptedSource>(
+      std::vector<std::vector<std::byte>>{testing::buildBlock(frames)});
+  ScriptedSource& scripted = *source;
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir.path();
+  settings.rotate.interval = 0ms;
+  FileFinisher finisher({});
+  {
+    Recorder recorder(settings, finisher, std::move(source));
+    EXPECT_FALSE(recorder.requestRotation()) << "the first file has no packets yet";
+    recorder.start();
+    scripted.waitUntilAllReleased();
+    EXPECT_TRUE(recorder.requestRotation());
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (recorder.finishedFiles().empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_EQ(recorder.finishedFiles().size(), 1u);
+    for (int i = 0; i < 300; ++i) EXPECT_FALSE(recorder.requestRotation()) << i;
+    recorder.requestStop();
+    recorder.join();
+  }
+  finisher.stop();
+  const auto files = filesIn(dir.path());
+  ASSERT_EQ(files.size(), 2u) << "the file with the frames and the empty one after it";
+  EXPECT_EQ(testing::readPcapFile(files[0]).records.size(), 5u);
+  EXPECT_EQ(testing::readPcapFile(files[1]).records.size(), 0u);
 }
 
 }  // namespace
