@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <tuple>
 
+#include "pcap_recorder/rotation/file_naming.hpp"
 #include "pcap_recorder/util/saturating.hpp"
 
 namespace pcap_recorder::rotation {

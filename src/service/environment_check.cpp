@@ -42,14 +42,11 @@ std::string directoryProblem(const fs::path& directory) {
   return {};
 }
 
-// A filter in a message: on one line, and not the whole of a pasted 50 kB expression.
+// A filter in a message: on one line with control characters escaped, and not the whole of a
+// pasted 50 kB expression.
 std::string quoted(const std::string& filter) {
   constexpr std::size_t kMaxShown = 200;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < filter.size() && i < kMaxShown; ++i) {
-    // Escaped, not dropped: the filter goes to a terminal, and the operator sees what is there.
-    out += util::printable(std::string_view(&filter[i], 1));
-  }
+  std::string out = "\"" + util::printable(std::string_view(filter).substr(0, kMaxShown));
   if (filter.size() > kMaxShown) out += "... (" + std::to_string(filter.size()) + " characters)";
   return out + "\"";
 }
@@ -83,12 +80,12 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config,
       } catch (const bpf::FilterError& error) {
         problems.push_back(
             {interface.filterWhere.line > 0 ? interface.filterWhere : interface.where,
-             "interface " + interface.name + ": invalid filter " + quoted(interface.filter) + ": " +
-                 util::printable(error.what())});
+             "interface " + util::printable(interface.name) + ": invalid filter " +
+                 quoted(interface.filter) + ": " + util::printable(error.what())});
       }
     } else if (!entry->second) {
       problems.push_back({interface.filterWhere.line > 0 ? interface.filterWhere : interface.where,
-                          "interface " + interface.name + ": invalid filter " +
+                          "interface " + util::printable(interface.name) + ": invalid filter " +
                               quoted(interface.filter) + " (as above)"});
     }
     // A `vlan` filter of an interface that is not there yet was compiled offline; the recorder

@@ -411,6 +411,9 @@ TEST_F(RotateTest, ASigusr1StormLosesNoFrameAndKeepsDescriptorsBounded) {
   for (std::uint32_t i = 0; i < kSent; ++i) {
     sender.send(buildUdpFrame({.sequence = i}));
     daemon.signal(SIGUSR1);
+    // Rotation is coalesced (a file without packets is not rotated): now and then the kernel
+    // hands its block over (50 ms), so the requests that follow find packets in the file.
+    if (i % 300 == 299) std::this_thread::sleep_for(std::chrono::milliseconds(60));
     if (i % 100 == 0) {
       std::error_code error;
       const auto open = static_cast<std::size_t>(
@@ -422,7 +425,7 @@ TEST_F(RotateTest, ASigusr1StormLosesNoFrameAndKeepsDescriptorsBounded) {
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
   EXPECT_LE(mostDescriptors, 64u + 32u);
   const auto files = finishedFilesOf(outputDirectory(), "prc0");
-  // How many files there are is Rotate's coalescing and rate limit to decide; none is lost.
+  EXPECT_GT(files.size(), 1u);
   EXPECT_EQ(sequencesAcross(files), range(0, kSent));
 }
 

@@ -333,14 +333,6 @@ TEST(ChooseDeletions, MaxAgeKeepsFilesFromTheFuture) {
   EXPECT_THAT(namesOf(chooseDeletions(files, {.maxAge = hours(1)}, kNow, 0)), ElementsAre("old"));
 }
 
-// A time in the future (a planted mtime, or the clock set back) is no later than now: such a file
-// is not kept over one written now.
-TEST(ChooseDeletions, AFutureTimeGivesAFileNoAdvantageOverOneWrittenNow) {
-  const std::vector<StoredFile> files = {file("b-real", 1, hours(0)),
-                                         file("a-planted", 1, -hours(1000))};
-  EXPECT_THAT(namesOf(chooseDeletions(files, {.maxFiles = 1}, kNow, 0)), ElementsAre("a-planted"));
-}
-
 TEST(ChooseDeletions, MaxAgeBeyondTheNanosecondRangeDeletesNothingRatherThanEverything) {
   // 999999 days in nanoseconds does not fit int64: compared unsaturated it wrapped negative and
   // every file, the one just finished included, was "older" than it.
@@ -357,6 +349,14 @@ TEST(ChooseDeletions, MaxAgeCutOffSaturatesForFarOffModificationTimes) {
   };
   EXPECT_THAT(namesOf(chooseDeletions(files, {.maxAge = hours(24 * 3650)}, kNow, 0)),
               ElementsAre("far-past"));
+}
+
+// A time in the future (a planted mtime, or the clock set back) is no later than now: such a file
+// is not kept over one written now.
+TEST(ChooseDeletions, AFutureTimeGivesAFileNoAdvantageOverOneWrittenNow) {
+  const std::vector<StoredFile> files = {file("b-real", 1, hours(0)),
+                                         file("a-planted", 1, -hours(1000))};
+  EXPECT_THAT(namesOf(chooseDeletions(files, {.maxFiles = 1}, kNow, 0)), ElementsAre("a-planted"));
 }
 
 TEST(ChooseDeletions, MinFreeSpaceDeletesOldestUntilEnoughIsFree) {

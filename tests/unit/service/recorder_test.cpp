@@ -143,88 +143,6 @@ TEST(Recorder, EveryFrameIsInTheFileAsCapturedThoughItsBlockIsReusedAtOnce) {
   }
 }
 
-std::size_t openDescriptors() {
-  return static_cast<std::size_t>(
-      std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator()));
-}
-
-// A rotation storm (max_packets 1, as under 1,000 SIGUSR1/s) against a disk whose fsync does
-// not return: the finisher's queue stays within its bound, each queued file holds one
-// descriptor, and the frames the recorder cannot rotate for go on into the current file.
-TEST(Recorder, ARotationStormOnASlowDiskLosesNoFrameAndHoldsBoundedDescriptors) {
-  testing::TempDir dir;
-  constexpr std::uint32_t kFrames = 200;
-  std::vector<std::vector<std::byte>> blocks;
-  for (std::uint32_t first = 0; first < kFrames; first += 20) {
-    std::vector<testing::BlockFrame> frames;
-    for (std::uint32_t i = first; i < first + 20; ++i) {
-      frames.push_back({.data = testing::buildUdpFrame({.sequence = i}), .seconds = 1000 + i});
-    }
-    blocks.push_back(testing::buildBlock(frames));
-  }
-  auto source = std::make_unique<ScriptedSource>(std::move(blocks));
-  ScriptedSource& scripted = *source;
-
-  std::mutex gateMutex;
-  std::condition_variable gateChanged;
-  bool diskReady = false;
-  const auto openGate = [&] {
-    std::lock_guard lock(gateMutex);
-    diskReady = true;
-    gateChanged.notify_all();
-  };
-  FinisherOptions options{.maxQueuedFiles = 4};
-  options.operations.fsync = [&, real = options.operations.fsync](int fd) {
-    std::unique_lock lock(gateMutex);
-    gateChanged.wait(lock, [&] { return diskReady; });
-    return real(fd);
-  };
-
-  config::InterfaceSettings settings;
-  settings.name = "fake0";
-  settings.output.directory = dir.path();
-  settings.output.fileName = "{interface}-{seq}.pcap";
-  settings.rotate.interval = 0ms;
-  settings.rotate.maxPackets = 1;
-  const std::size_t before = openDescriptors();
-  std::size_t during = 0;
-  stats::InterfaceStats counts;
-  {
-    FileFinisher finisher({}, {}, options);
-    {
-      Recorder recorder(settings, finisher, std::move(source));
-      recorder.start();
-      scripted.waitUntilAllReleased();
-      during = openDescriptors();
-      openGate();
-      recorder.requestStop();
-      recorder.join();
-      counts = recorder.stats();
-    }
-    finisher.stop();
-  }
-  // The output directory, the current file, and the queue's 4 (+1: asked at the same moment).
-  EXPECT_LE(during, before + 1 + 1 + 5);
-
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir.path())) files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  EXPECT_GE(files.size(), 2u);
-  EXPECT_LT(files.size(), std::size_t{kFrames});
-  std::vector<std::uint32_t> sequences;
-  for (const auto& file : files) {
-    EXPECT_EQ(file.extension(), ".pcap") << file;
-    for (const auto& record : testing::readPcapFile(file).records) {
-      sequences.push_back(testing::sequenceOf(record.data).value_or(UINT32_MAX));
-    }
-  }
-  std::vector<std::uint32_t> expected(kFrames);
-  std::iota(expected.begin(), expected.end(), 0u);
-  EXPECT_EQ(sequences, expected);
-  EXPECT_EQ(counts.packetsLostToDisk, 0u);
-  EXPECT_EQ(counts.packetsWritten, kFrames);
-}
-
 std::vector<fs::path> filesIn(const fs::path& directory) {
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(directory)) files.push_back(entry.path());
@@ -376,6 +294,88 @@ TEST(Recorder, ARotationOfAFileWithoutPacketsDoesNothing) {
   ASSERT_EQ(files.size(), 2u) << "the file with the frames and the empty one after it";
   EXPECT_EQ(testing::readPcapFile(files[0]).records.size(), 5u);
   EXPECT_EQ(testing::readPcapFile(files[1]).records.size(), 0u);
+}
+
+std::size_t openDescriptors() {
+  return static_cast<std::size_t>(
+      std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator()));
+}
+
+// A rotation storm (max_packets 1, as under 1,000 SIGUSR1/s) against a disk whose fsync does
+// not return: the finisher's queue stays within its bound, each queued file holds one
+// descriptor, and the frames the recorder cannot rotate for go on into the current file.
+TEST(Recorder, ARotationStormOnASlowDiskLosesNoFrameAndHoldsBoundedDescriptors) {
+  testing::TempDir dir;
+  constexpr std::uint32_t kFrames = 200;
+  std::vector<std::vector<std::byte>> blocks;
+  for (std::uint32_t first = 0; first < kFrames; first += 20) {
+    std::vector<testing::BlockFrame> frames;
+    for (std::uint32_t i = first; i < first + 20; ++i) {
+      frames.push_back({.data = testing::buildUdpFrame({.sequence = i}), .seconds = 1000 + i});
+    }
+    blocks.push_back(testing::buildBlock(frames));
+  }
+  auto source = std::make_unique<ScriptedSource>(std::move(blocks));
+  ScriptedSource& scripted = *source;
+
+  std::mutex gateMutex;
+  std::condition_variable gateChanged;
+  bool diskReady = false;
+  const auto openGate = [&] {
+    std::lock_guard lock(gateMutex);
+    diskReady = true;
+    gateChanged.notify_all();
+  };
+  FinisherOptions options{.maxQueuedFiles = 4};
+  options.operations.fsync = [&, real = options.operations.fsync](int fd) {
+    std::unique_lock lock(gateMutex);
+    gateChanged.wait(lock, [&] { return diskReady; });
+    return real(fd);
+  };
+
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir.path();
+  settings.output.fileName = "{interface}-{seq}.pcap";
+  settings.rotate.interval = 0ms;
+  settings.rotate.maxPackets = 1;
+  const std::size_t before = openDescriptors();
+  std::size_t during = 0;
+  stats::InterfaceStats counts;
+  {
+    FileFinisher finisher({}, {}, options);
+    {
+      Recorder recorder(settings, finisher, std::move(source));
+      recorder.start();
+      scripted.waitUntilAllReleased();
+      during = openDescriptors();
+      openGate();
+      recorder.requestStop();
+      recorder.join();
+      counts = recorder.stats();
+    }
+    finisher.stop();
+  }
+  // The output directory, the current file, and the queue's 4 (+1: asked at the same moment).
+  EXPECT_LE(during, before + 1 + 1 + 5);
+
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir.path())) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  EXPECT_GE(files.size(), 2u);
+  EXPECT_LT(files.size(), std::size_t{kFrames});
+  std::vector<std::uint32_t> sequences;
+  for (const auto& file : files) {
+    EXPECT_EQ(file.extension(), ".pcap") << file;
+    for (const auto& record : testing::readPcapFile(file).records) {
+      sequences.push_back(testing::sequenceOf(record.data).value_or(UINT32_MAX));
+    }
+  }
+  std::vector<std::uint32_t> expected(kFrames);
+  std::iota(expected.begin(), expected.end(), 0u);
+  EXPECT_EQ(sequences, expected);
+  EXPECT_EQ(counts.packetsLostToDisk, 0u);
+  EXPECT_EQ(counts.packetsWritten, kFrames);
 }
 
 }  // namespace
