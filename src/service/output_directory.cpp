@@ -6,16 +6,13 @@
 #include <climits>
 #include <system_error>
 
-#include "pcap_recorder/util/system_error.hpp"
+#include "pcap_recorder/service/recorder.hpp"
 
 namespace pcap_recorder::service {
 
 std::shared_ptr<const OutputDirectory> OutputDirectory::open(const std::filesystem::path& path) {
-  std::error_code error;
-  std::filesystem::create_directories(path, error);
-  if (error) throw std::system_error(error, "cannot create output directory " + path.string());
-  util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) util::throwErrno("cannot open output directory " + path.string());
+  // Created as at start (each missing directory with the output directory mode).
+  util::UniqueFd fd = openOutputDirectory(path);
   return std::shared_ptr<const OutputDirectory>(new OutputDirectory(path, std::move(fd)));
 }
 

@@ -14,6 +14,7 @@
 #include "pcap_recorder/capture/tpacket_block.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/rotation/file_naming.hpp"
+#include "pcap_recorder/util/printable.hpp"
 #include "pcap_recorder/util/system_error.hpp"
 
 namespace pcap_recorder::service {
@@ -65,8 +66,9 @@ std::unique_ptr<capture::PacketSource> openSource(const config::InterfaceSetting
   logging::logEvent(spdlog::level::info, {{"INTERFACE", settings.name}},
                     "{}: capturing: ring {} x {} KiB blocks, filter \"{}\" ({} BPF "
                     "instructions), snaplen {}, promiscuous {}",
-                    settings.name, ring.blockCount, ring.blockBytes / 1024, settings.filter,
-                    filter.size(), settings.output.snaplen, settings.capture.promiscuous);
+                    settings.name, ring.blockCount, ring.blockBytes / 1024,
+                    util::printable(settings.filter), filter.size(), settings.output.snaplen,
+                    settings.capture.promiscuous);
   return opened;
 }
 
@@ -219,7 +221,7 @@ void Recorder::takePendingSettings() {
       logging::logEvent(spdlog::level::err, {{"INTERFACE", settings_.name}},
                         "{}: the new filter could not be applied ({}); the old filter \"{}\" "
                         "keeps capturing",
-                        settings_.name, error.what(), settings_.filter);
+                        settings_.name, error.what(), util::printable(settings_.filter));
       next->filter = settings_.filter;
     }
   }
