@@ -465,9 +465,15 @@ constexpr std::array<Choice<TimestampPrecision>, 2> kTimestampChoices = {{
     {"nano", TimestampPrecision::nano},
 }};
 
+constexpr std::array<Choice<DirectIo>, 3> kDirectIoChoices = {{
+    {"auto", DirectIo::automatic},
+    {"on", DirectIo::on},
+    {"off", DirectIo::off},
+}};
+
 // Kept out of clang-format, which lays out short lambdas differently from long ones.
 // clang-format off
-constexpr std::array<Key, 7> kOutputKeys = {{
+constexpr std::array<Key, 8> kOutputKeys = {{
     {"directory",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readDirectory(d, e, s.output.directory);
@@ -487,6 +493,10 @@ constexpr std::array<Key, 7> kOutputKeys = {{
     {"file_mode",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readFileMode(d, e, s.output.fileMode);
+     }},
+    {"direct_io",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readChoice(d, e, kDirectIoChoices, s.output.directIo);
      }},
     {"post_finish_command",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {

@@ -35,6 +35,18 @@ pcap::TimestampUnit toUnit(config::TimestampPrecision precision) {
                                                        : pcap::TimestampUnit::microseconds;
 }
 
+pcap::DirectIoPolicy toPolicy(config::DirectIo directIo) {
+  switch (directIo) {
+    case config::DirectIo::on:
+      return pcap::DirectIoPolicy::required;
+    case config::DirectIo::off:
+      return pcap::DirectIoPolicy::never;
+    case config::DirectIo::automatic:
+      break;
+  }
+  return pcap::DirectIoPolicy::automatic;
+}
+
 rotation::Nanoseconds wallClockNow() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -103,7 +115,8 @@ Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& fini
       directory_(openOutputDirectory(settings.output.directory)),
       writerOptions_{.timestampUnit = toUnit(settings.output.timestamp),
                      .snaplen = settings.output.snaplen,
-                     .fileMode = static_cast<mode_t>(settings.output.fileMode)},
+                     .fileMode = static_cast<mode_t>(settings.output.fileMode),
+                     .directIo = toPolicy(settings.output.directIo)},
       limits_{.maxFileBytes = settings.rotate.maxFileBytes,
               .interval = settings.rotate.interval,
               .maxPackets = settings.rotate.maxPackets},
@@ -193,8 +206,10 @@ void Recorder::takePendingSettings() {
              .maxPackets = settings_.rotate.maxPackets};
   writerOptions_.timestampUnit = toUnit(settings_.output.timestamp);
   writerOptions_.fileMode = static_cast<mode_t>(settings_.output.fileMode);
+  writerOptions_.directIo = toPolicy(settings_.output.directIo);
   if (newFile) {
     directory_ = openOutputDirectory(settings_.output.directory);
+    directIoReported_ = false;
     lastExpandedName_.clear();
     if (writer_) rotate(RotationReason::reload, wallClockNow());
   } else if (writer_) {
@@ -334,6 +349,7 @@ int Recorder::openNextFile(Nanoseconds time) {
     lastExpandedName_ = name;
     lastCounter_ = writer_->counter();
     setCurrentFile((settings_.output.directory / writer_->partName()).string());
+    reportDirectIo();
     paused_.store(false, std::memory_order_relaxed);
     published_ = {};
     kernelDropsAtOpen_ = counters_.snapshot().kernelDrops;
@@ -343,6 +359,20 @@ int Recorder::openNextFile(Nanoseconds time) {
     spdlog::error("{}: {} in {}", settings_.name, error.what(),
                   settings_.output.directory.string());
     return error.code().value();
+  }
+}
+
+// Once per output directory: whether files there bypass the page cache, and why not.
+void Recorder::reportDirectIo() {
+  if (directIoReported_ || writerOptions_.directIo == pcap::DirectIoPolicy::never) return;
+  directIoReported_ = true;
+  if (writer_->directIo()) {
+    spdlog::info("{}: writing to {} with direct I/O", settings_.name,
+                 settings_.output.directory.string());
+  } else {
+    spdlog::info(
+        "{}: the file system of {} refuses direct I/O (O_DIRECT); writing through the page cache",
+        settings_.name, settings_.output.directory.string());
   }
 }
 
