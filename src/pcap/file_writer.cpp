@@ -1,7 +1,9 @@
 #include "pcap_recorder/pcap/file_writer.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -115,6 +117,13 @@ PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
 // Why fcntl after open rather than O_DIRECT in open(): a file system that refuses O_DIRECT makes
 // open(O_CREAT|O_DIRECT) fail with EINVAL after the file was already created.
 void PcapFileWriter::startDirectIo() {
+  // Why not on tmpfs under `auto`: it takes O_DIRECT since Linux 6.6, but its files are the page
+  // cache; measured, direct writes there cost twice the CPU and lose frames (docs/benchmarks.md).
+  struct statfs fileSystem {};
+  if (options_.directIo == DirectIoPolicy::automatic && ::fstatfs(fd_.get(), &fileSystem) == 0 &&
+      (fileSystem.f_type == TMPFS_MAGIC || fileSystem.f_type == RAMFS_MAGIC)) {
+    return;
+  }
   const int flags = ::fcntl(fd_.get(), F_GETFL);
   if (flags >= 0 && ::fcntl(fd_.get(), F_SETFL, flags | O_DIRECT) == 0) {
     direct_ = std::make_unique<DirectStream>(

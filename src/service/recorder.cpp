@@ -371,7 +371,8 @@ void Recorder::reportDirectIo() {
                  settings_.output.directory.string());
   } else {
     spdlog::info(
-        "{}: the file system of {} refuses direct I/O (O_DIRECT); writing through the page cache",
+        "{}: {} is in memory (tmpfs) or its file system refuses direct I/O (O_DIRECT); writing "
+        "through the page cache",
         settings_.name, settings_.output.directory.string());
   }
 }

@@ -244,7 +244,13 @@ TEST_F(RotateTest, WithDirectIoAKill9MidWriteLeavesOnlyWholeRecordsAfterRepair) 
   const auto repaired = readPcapFile(files.front());
   EXPECT_GT(repaired.records.size(), 0u);
   EXPECT_LE(repaired.records.size(), sent);
-  EXPECT_EQ(sequencesIn(repaired), range(0, static_cast<std::uint32_t>(repaired.records.size())));
+  // Every record is one of the frames sent, whole, in order; the kernel may have dropped some
+  // when the 8 MiB ring overflowed, so gaps are allowed.
+  const auto sequences = sequencesIn(repaired);
+  EXPECT_EQ(sequences.size(), repaired.records.size());
+  EXPECT_TRUE(std::is_sorted(sequences.begin(), sequences.end()));
+  EXPECT_EQ(std::adjacent_find(sequences.begin(), sequences.end()), sequences.end());
+  for (const auto& record : repaired.records) ASSERT_EQ(record.data.size(), 1000u);
   expectWiresharkReadsCleanly(files.front(), repaired.records.size());
 }
 

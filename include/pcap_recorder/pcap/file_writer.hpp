@@ -28,7 +28,7 @@ namespace pcap_recorder::pcap {
 
 enum class DirectIoPolicy {
   never,      // through the page cache
-  automatic,  // direct I/O where the file system takes it, the page cache elsewhere
+  automatic,  // direct I/O where the file system takes it and is not memory (tmpfs), else never
   required,   // direct I/O or no file
 };
 
@@ -41,7 +41,7 @@ struct WriterOptions {
   std::size_t bufferBytes = 256u << 10;
   DirectIoPolicy directIo = DirectIoPolicy::never;
   // With direct I/O: each aligned buffer, and how many (one fills while the others are written).
-  std::size_t directBufferBytes = 2u << 20;
+  std::size_t directBufferBytes = 4u << 20;
   std::size_t directBufferCount = 4;
 };
 
