@@ -8,10 +8,11 @@
 // zero padding flush() writes; repair cuts both. flush() and a failed write leave the file ending
 // exactly after its last whole record.
 //
-// Why one writer thread rather than io_uring: on ext4 a direct write that extends the file holds
-// the inode lock until it completes, so appending writes go one at a time whatever submits them;
-// one 4 MiB write at a time reaches the disk's speed (dd oflag=direct: 1.2 GB/s at 1 MiB, 1.7 at
-// 4 MiB, docs/benchmarks.md). What matters is that the capture thread never waits for the disk.
+// Why one writer thread rather than io_uring: ext4 does direct writes that extend the file one at
+// a time, whatever submits them, and one 4 MiB write at a time comes close to the disk's speed (dd
+// oflag=direct: 1.2 GB/s at 1 MiB, 1.6-1.7 at 2-4 MiB). Tried and measured worse: the file sized
+// ahead (fallocate without KEEP_SIZE) so that two writer threads write in parallel lost 14 % of
+// 1514 B frames at the generator's maximum, against 7 % with this (docs/benchmarks.md).
 //
 // Used by one thread (the capture thread); the writer thread is its own.
 #pragma once
