@@ -440,9 +440,15 @@ constexpr std::array<Choice<TimestampPrecision>, 2> kTimestampChoices = {{
     {"nano", TimestampPrecision::nano},
 }};
 
+constexpr std::array<Choice<DirectIo>, 3> kDirectIoChoices = {{
+    {"auto", DirectIo::automatic},
+    {"on", DirectIo::on},
+    {"off", DirectIo::off},
+}};
+
 // Kept out of clang-format, which lays out short lambdas differently from long ones.
 // clang-format off
-constexpr std::array<Key, 8> kOutputKeys = {{
+constexpr std::array<Key, 9> kOutputKeys = {{
     {"directory",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readDirectory(d, e, s.output.directory);
@@ -466,6 +472,10 @@ constexpr std::array<Key, 8> kOutputKeys = {{
     {"post_finish_max_running",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readWholeNumber<std::uint32_t>(d, e, 1, kMaxPostFinishRunning, s.output.postFinishMaxRunning);
+     }},
+    {"direct_io",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readChoice(d, e, kDirectIoChoices, s.output.directIo);
      }},
     {"post_finish_command",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {

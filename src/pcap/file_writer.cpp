@@ -1,7 +1,9 @@
 #include "pcap_recorder/pcap/file_writer.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -18,6 +20,13 @@ namespace {
 constexpr unsigned kMaxNameAttempts = 10000;
 // What one writev() takes; more segments wait for the next call.
 constexpr std::size_t kMaxSegments = IOV_MAX;
+// Buffered mode: writeback is started every this many bytes, and waited for one step behind, so
+// dirty pages stay bounded and the pages written leave the cache instead of crowding out others.
+constexpr std::uint64_t kWritebackStep = 8u << 20;
+
+std::uint64_t tagOf(const Frame& frame) noexcept {
+  return std::uint64_t{frame.seconds} << 32 | frame.nanoseconds;
+}
 
 // Copies `size` bytes from `offset` in the stream that `segments` make, as the file receives it.
 bool readSegments(const std::vector<iovec>& segments, std::size_t offset, void* out,
@@ -76,13 +85,59 @@ PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
   }
   // Why: O_CREAT applies the umask; the configured mode is what operators asked for.
   ::fchmod(fd_.get(), options.fileMode);
+  if (options_.directIo != DirectIoPolicy::never) {
+    try {
+      startDirectIo();
+    } catch (const std::system_error&) {
+      // No thread for the writes (a task limit), or direct I/O refused under `on`: the new file
+      // holds nothing yet, so it goes rather than being left for repair.
+      const auto part = partName();
+      direct_.reset();
+      fd_.reset();
+      ::unlinkat(directoryFd_, part.c_str(), 0);
+      throw;
+    }
+  }
 
   // The header goes to the file at once: a crash before the first flush then leaves a valid,
   // empty capture for the next start to finish, rather than a file it must set aside.
   const FileHeader header = makeFileHeader(options.timestampUnit, options.snaplen);
+  if (direct_) {
+    std::memcpy(direct_->recordSpace(), &header, sizeof header);
+    // Counted as no record: the tag and record count are taken back below.
+    direct_->endRecord(sizeof header, 0);
+    direct_->flush();
+    takeDirectState();
+    return;
+  }
   std::memcpy(buffer_.get(), &header, sizeof header);
   buffered_ = sizeof header;
   writeBuffer();
+}
+
+// Why fcntl after open rather than O_DIRECT in open(): a file system that refuses O_DIRECT makes
+// open(O_CREAT|O_DIRECT) fail with EINVAL after the file was already created.
+void PcapFileWriter::startDirectIo() {
+  // Why not on tmpfs under `auto`: it takes O_DIRECT since Linux 6.6, but its files are the page
+  // cache; measured, direct writes there cost twice the CPU and lose frames (docs/benchmarks.md).
+  struct statfs fileSystem {};
+  if (options_.directIo == DirectIoPolicy::automatic && ::fstatfs(fd_.get(), &fileSystem) == 0 &&
+      (fileSystem.f_type == TMPFS_MAGIC || fileSystem.f_type == RAMFS_MAGIC)) {
+    return;
+  }
+  const int flags = ::fcntl(fd_.get(), F_GETFL);
+  if (flags >= 0 && ::fcntl(fd_.get(), F_SETFL, flags | O_DIRECT) == 0) {
+    direct_ = std::make_unique<DirectStream>(
+        fd_.get(), DirectStreamOptions{.bufferBytes = options_.directBufferBytes,
+                                       .bufferCount = options_.directBufferCount,
+                                       .largestRecord = sizeof(FileHeader) + sizeof(RecordHeader) +
+                                                        options_.snaplen});
+    return;
+  }
+  const int error = errno;
+  if (options_.directIo == DirectIoPolicy::automatic) return;
+  throw std::system_error(error, std::generic_category(),
+                          "direct I/O (output.direct_io: on) refused for " + partName());
 }
 
 // A writer dropped without close() (an exception during setup) leaves its `.part` for repair.
@@ -95,6 +150,7 @@ bool PcapFileWriter::append(const Frame& frame) noexcept {
     ++lostPackets_;
     return false;
   }
+  if (direct_) return appendDirect(frame);
   const std::size_t size = encodedSize(frame, options_.snaplen);
   if (buffered_ + size > options_.bufferBytes && !writeBuffer()) {
     ++lostPackets_;
@@ -132,6 +188,34 @@ bool PcapFileWriter::appendLargeInPlace(const Frame& frame) noexcept {
   return true;
 }
 
+bool PcapFileWriter::appendDirect(const Frame& frame) noexcept {
+  const std::size_t size = encodedSize(frame, options_.snaplen);
+  encodeRecord(frame, options_.snaplen, options_.timestampUnit, direct_->recordSpace());
+  direct_->endRecord(size, tagOf(frame));
+  noteRecord(frame);
+  return takeDirectState();
+}
+
+// Takes what the stream says reached the file. After a failed write the stream has cut the file
+// to its last whole record: what was appended past it is lost. False then.
+bool PcapFileWriter::takeDirectState() noexcept {
+  const StreamMark inFile = direct_->inFile();
+  // The file header went in as the stream's first "record".
+  const std::uint64_t records = inFile.records > 0 ? inFile.records - 1 : 0;
+  if (records > committedPackets_) {
+    lastPacketInFile_ = {static_cast<std::uint32_t>(inFile.tag >> 32),
+                         static_cast<std::uint32_t>(inFile.tag)};
+  }
+  committedPackets_ = records;
+  committedBytes_ = inFile.bytes;
+  if (!direct_->failed()) return true;
+  errno_ = direct_->error();
+  const std::uint64_t lost = packets_ - committedPackets_;
+  lostPackets_ += lost;
+  packets_ -= lost;
+  return false;
+}
+
 void PcapFileWriter::noteRecord(const Frame& frame) noexcept {
   ++recordsBuffered_;
   const Timestamp stamp{frame.seconds, frame.nanoseconds};
@@ -147,7 +231,12 @@ void PcapFileWriter::endBufferSegment() noexcept {
 }
 
 bool PcapFileWriter::flush() noexcept {
-  return errno_ == 0 && writeBuffer();
+  if (errno_ != 0) return false;
+  if (direct_) {
+    direct_->flush();
+    return takeDirectState();
+  }
+  return writeBuffer();
 }
 
 bool PcapFileWriter::writeBuffer() noexcept {
@@ -162,7 +251,26 @@ bool PcapFileWriter::writeBuffer() noexcept {
   committedPackets_ += recordsBuffered_;
   if (recordsBuffered_ > 0) lastPacketInFile_ = lastPacket_;
   discardPending();
+  if (committedBytes_ - writebackStarted_ >= kWritebackStep) startWriteback();
   return true;
+}
+
+// Why: left to itself the kernel lets gigabytes of dirty pages pile up, then throttles the writer
+// hard while it writes them back, and the written pages stay cached for nobody. Starting
+// writeback early keeps the disk busy steadily; waiting for the previous step (long done by then)
+// and dropping it keeps the cache to a few steps per file.
+void PcapFileWriter::startWriteback() noexcept {
+  const auto step = static_cast<off_t>(committedBytes_ - writebackStarted_);
+  ::sync_file_range(fd_.get(), static_cast<off_t>(writebackStarted_), step, SYNC_FILE_RANGE_WRITE);
+  if (writebackStarted_ > writebackDone_) {
+    const auto previous = static_cast<off_t>(writebackStarted_ - writebackDone_);
+    ::sync_file_range(
+        fd_.get(), static_cast<off_t>(writebackDone_), previous,
+        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    ::posix_fadvise(fd_.get(), static_cast<off_t>(writebackDone_), previous, POSIX_FADV_DONTNEED);
+    writebackDone_ = writebackStarted_;
+  }
+  writebackStarted_ = committedBytes_;
 }
 
 // Writes every segment; `written` tells how far it got when a write fails.
@@ -242,6 +350,7 @@ void PcapFileWriter::cutToLastCompleteRecord(std::size_t bytesWritten) noexcept 
 
 ClosedFile PcapFileWriter::close() {
   flush();
+  direct_.reset();  // its writer thread ends before the file changes hands
   FileSummary summary{finalName_, committedPackets_, committedBytes_,
                       committedPackets_ > 0 ? firstPacket_ : Timestamp{}, lastPacketInFile_};
   // Nothing worth keeping: writing failed before a single record reached the file.
@@ -275,6 +384,8 @@ FileSummary ClosedFile::complete(int directoryFd, const FinishOperations& operat
   // Why a failed fsync is a failed file: the kernel may already have dropped the pages it could
   // not write, so the data under the final name would not be what was captured.
   if (operations.fsync(file_.get()) != 0) util::throwErrno("cannot fsync " + part);
+  // Why: a finished capture is read rarely and much later; its pages are better left to others.
+  ::posix_fadvise(file_.get(), 0, 0, POSIX_FADV_DONTNEED);
   file_.reset();
   const auto wanted = summary_.name;
   for (unsigned attempt = 0; attempt < kMaxNameAttempts; ++attempt) {

@@ -37,6 +37,18 @@ pcap::TimestampUnit toUnit(config::TimestampPrecision precision) {
                                                        : pcap::TimestampUnit::microseconds;
 }
 
+pcap::DirectIoPolicy toPolicy(config::DirectIo directIo) {
+  switch (directIo) {
+    case config::DirectIo::on:
+      return pcap::DirectIoPolicy::required;
+    case config::DirectIo::off:
+      return pcap::DirectIoPolicy::never;
+    case config::DirectIo::automatic:
+      break;
+  }
+  return pcap::DirectIoPolicy::automatic;
+}
+
 rotation::Nanoseconds wallClockNow() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -114,7 +126,8 @@ Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& fini
       directory_(OutputDirectory::open(settings.output.directory)),
       writerOptions_{.timestampUnit = toUnit(settings.output.timestamp),
                      .snaplen = settings.output.snaplen,
-                     .fileMode = static_cast<mode_t>(settings.output.fileMode)},
+                     .fileMode = static_cast<mode_t>(settings.output.fileMode),
+                     .directIo = toPolicy(settings.output.directIo)},
       limits_{.maxFileBytes = settings.rotate.maxFileBytes,
               .interval = settings.rotate.interval,
               .maxPackets = settings.rotate.maxPackets},
@@ -232,6 +245,7 @@ void Recorder::takePendingSettings() {
              .maxPackets = settings_.rotate.maxPackets};
   writerOptions_.timestampUnit = toUnit(settings_.output.timestamp);
   writerOptions_.fileMode = static_cast<mode_t>(settings_.output.fileMode);
+  writerOptions_.directIo = toPolicy(settings_.output.directIo);
   if (newFile) {
     // The current file is finished in the directory it was written in, before the switch.
     const bool writing = writer_.has_value();
@@ -241,6 +255,7 @@ void Recorder::takePendingSettings() {
       finishCurrentFile(RotationReason::reload);
     }
     directory_ = OutputDirectory::open(settings_.output.directory);
+    directIoReported_ = false;
     lastExpandedName_.clear();
     if (writing && !paused_.load(std::memory_order_relaxed)) {
       openNextFile(wallClockNow());
@@ -455,6 +470,7 @@ int Recorder::openNextFile(Nanoseconds time) {
     lastExpandedName_ = name;
     lastCounter_ = writer_->counter();
     setCurrentFile((directory_->currentPath() / writer_->partName()).string());
+    reportDirectIo();
     paused_.store(false, std::memory_order_relaxed);
     published_ = {};
     kernelDropsAtOpen_ = counters_.snapshot().kernelDrops;
@@ -464,6 +480,21 @@ int Recorder::openNextFile(Nanoseconds time) {
     spdlog::error("{}: {} in {}", settings_.name, error.what(),
                   settings_.output.directory.string());
     return error.code().value();
+  }
+}
+
+// Once per output directory: whether files there bypass the page cache, and why not.
+void Recorder::reportDirectIo() {
+  if (directIoReported_ || writerOptions_.directIo == pcap::DirectIoPolicy::never) return;
+  directIoReported_ = true;
+  if (writer_->directIo()) {
+    spdlog::info("{}: writing to {} with direct I/O", settings_.name,
+                 settings_.output.directory.string());
+  } else {
+    spdlog::info(
+        "{}: {} is in memory (tmpfs) or its file system refuses direct I/O (O_DIRECT); writing "
+        "through the page cache",
+        settings_.name, settings_.output.directory.string());
   }
 }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sstream>
+#include <thread>
 
 #include "daemon_process.hpp"
 #include "integration_support.hpp"
@@ -189,6 +190,41 @@ TEST_F(RecordTest, ABurstFollowedAtOnceBySigtermIsWrittenWhole) {
   ASSERT_EQ(sequences.size(), kBurst) << daemon.log();
   for (std::uint32_t i = 0; i < kBurst; ++i) ASSERT_EQ(sequences[i], i) << "out of order";
   expectWiresharkReadsCleanly(file, kBurst);
+}
+
+// Direct I/O to a real disk: frames of every length up to the MTU, across several aligned
+// buffers; the live `.part` holds whole records within a second, and the file ends exactly
+// after its last record.
+TEST_F(RecordTest, WithDirectIoOnADiskEveryFrameReadsBackBitIdentical) {
+  if (onTmpfs(work_.path())) GTEST_SKIP() << work_.path() << " is tmpfs, not a disk";
+  NamespacePair hosts;
+  const auto config = writeConfig("  - name: prc0\n", "  direct_io: on\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  EXPECT_TRUE(daemon.waitForLog("with direct I/O")) << daemon.log();
+  auto sender = hosts.senderOn();
+  std::vector<std::vector<std::byte>> expected;
+  auto send = [&](std::uint32_t from, std::uint32_t to) {
+    for (std::uint32_t i = from; i < to; ++i) {
+      expected.push_back(buildUdpFrame({.sequence = i, .frameBytes = 64 + (i * 37) % 1451}));
+      sender.send(expected.back());
+    }
+  };
+  send(0, 3000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const auto live = outputDirectory() / fs::path(onlyPartOf("prc0"));
+  EXPECT_EQ(readPcapFile(live).records.size(), 3000u)
+      << "the live .part holds every record within a second, and ends after the last one";
+  send(3000, 8000);
+  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
+
+  const auto file = onlyFileOf("prc0");
+  const auto read = readPcapFile(file);
+  ASSERT_EQ(read.records.size(), expected.size()) << daemon.log();
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(read.records[i].data, expected[i]) << "record " << i;
+  }
+  expectWiresharkReadsCleanly(file, expected.size());
 }
 
 TEST_F(RecordTest, LoopbackFramesAreRecordedOnceNotOncePerDirection) {

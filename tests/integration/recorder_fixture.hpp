@@ -3,7 +3,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <cctype>
 #include <filesystem>
 #include <sstream>
@@ -58,8 +60,25 @@ class RecorderTest : public ::testing::Test {
     return matching.empty() ? fs::path() : outputDirectory() / matching.front();
   }
 
+  // The name of the one `.part` of `interface` being written; empty when there is none.
+  std::string onlyPartOf(const std::string& interface) {
+    std::vector<std::string> parts;
+    for (const auto& name : listDirectory(outputDirectory())) {
+      if (name.starts_with(interface + "-") && name.ends_with(".part")) parts.push_back(name);
+    }
+    EXPECT_EQ(parts.size(), 1u) << ::testing::PrintToString(parts);
+    return parts.empty() ? std::string() : parts.front();
+  }
+
   TempDir work_;
 };
+
+// Direct I/O is about disks: tests of it run where the work directory is not in memory.
+inline bool onTmpfs(const fs::path& path) {
+  struct statfs fileSystem {};
+  return ::statfs(path.c_str(), &fileSystem) == 0 &&
+         (fileSystem.f_type == TMPFS_MAGIC || fileSystem.f_type == RAMFS_MAGIC);
+}
 
 // capinfos and tshark open the file, count `packets`, and say nothing about damage.
 inline void expectWiresharkReadsCleanly(const fs::path& file, std::size_t packets) {

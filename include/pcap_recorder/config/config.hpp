@@ -42,6 +42,10 @@ class ConfigError : public std::runtime_error {
 
 enum class TimestampPrecision { micro, nano };
 
+// How capture files are written: `automatic` uses direct I/O where the file system takes it and
+// the page cache elsewhere (tmpfs), `on` refuses to start where direct I/O is refused.
+enum class DirectIo { automatic, on, off };
+
 inline constexpr std::uint32_t kMaxSnaplen = 262144;
 
 // The longest duration any key takes (rotate.interval, retention.max_age,
@@ -56,6 +60,7 @@ struct OutputSettings {
   std::uint32_t snaplen = kMaxSnaplen;
   TimestampPrecision timestamp = TimestampPrecision::micro;
   std::uint32_t fileMode = 0640;
+  DirectIo directIo = DirectIo::automatic;
   std::string postFinishCommand;  // empty: none
   std::chrono::milliseconds postFinishTimeout{std::chrono::minutes(10)};
   // Hooks of this interface running at once; the others wait in order.

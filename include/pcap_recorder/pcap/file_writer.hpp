@@ -3,6 +3,10 @@
 // Large frames can be written straight from the capture ring (appendInPlace): one writev() takes
 // the record headers from the buffer and the frames from the ring, which saves copying each byte.
 //
+// With direct I/O (WriterOptions::directIo) records are copied into aligned buffers instead and
+// written past the page cache by a DirectStream; flush() and close() still leave the file ending
+// exactly after its last record.
+//
 // A file never holds a half-written record: when a write fails (a full disk, an I/O error) the
 // file is cut back to its last complete record and the writer refuses further records.
 // Owned and used by one thread; not thread-safe.
@@ -17,11 +21,18 @@
 #include <string>
 #include <vector>
 
+#include "pcap_recorder/pcap/direct_stream.hpp"
 #include "pcap_recorder/pcap/format.hpp"
 #include "pcap_recorder/rotation/file_naming.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
 namespace pcap_recorder::pcap {
+
+enum class DirectIoPolicy {
+  never,      // through the page cache
+  automatic,  // direct I/O where the file system takes it and is not memory (tmpfs), else never
+  required,   // direct I/O or no file
+};
 
 struct WriterOptions {
   TimestampUnit timestampUnit = TimestampUnit::microseconds;
@@ -30,6 +41,10 @@ struct WriterOptions {
   // Small enough to stay in the CPU's cache until write() copies it; grown to hold the largest
   // record if snaplen needs it.
   std::size_t bufferBytes = 256u << 10;
+  DirectIoPolicy directIo = DirectIoPolicy::never;
+  // With direct I/O: each aligned buffer, and how many (one fills while the others are written).
+  std::size_t directBufferBytes = 4u << 20;
+  std::size_t directBufferCount = 4;
 };
 
 // The file-name grammar's, as a C string.
@@ -96,7 +111,8 @@ class PcapFileWriter {
  public:
   // Creates `<finalName>.part` in `directoryFd` with O_EXCL|O_NOFOLLOW; when that name or the
   // final name is taken, the next free nameWithSuffix() from `firstCounter` on is used: nothing
-  // is ever overwritten. Throws std::system_error when the file cannot be created.
+  // is ever overwritten. Throws std::system_error when the file cannot be created, or when direct
+  // I/O is required and the file system refuses it (EINVAL; the `.part` is removed again).
   PcapFileWriter(int directoryFd, const std::string& finalName, const WriterOptions& options,
                  unsigned firstCounter = 0);
   ~PcapFileWriter();
@@ -109,9 +125,10 @@ class PcapFileWriter {
 
   // Appends one record; a frame that puts at least kInPlaceFrameBytes in the file is not copied
   // but written from where it is, so its bytes must stay as they are until writeInPlaceFrames()
-  // or flush().
+  // or flush(). With direct I/O every frame is copied: the aligned buffers are what is written.
   bool appendInPlace(const Frame& frame) noexcept {
-    return encodedSize(frame, options_.snaplen) < sizeof(RecordHeader) + kInPlaceFrameBytes
+    return direct_ ||
+                   encodedSize(frame, options_.snaplen) < sizeof(RecordHeader) + kInPlaceFrameBytes
                ? append(frame)
                : appendLargeInPlace(frame);
   }
@@ -130,13 +147,17 @@ class PcapFileWriter {
   // close() and complete() in one go.
   FileSummary finish() { return close().complete(directoryFd_); }
 
+  // Whether records go to the file with direct I/O.
+  bool directIo() const noexcept { return direct_ != nullptr; }
   const std::string& finalName() const noexcept { return finalName_; }
   // The collision counter in finalName() (0: none).
   unsigned counter() const noexcept { return counter_; }
   std::string partName() const { return finalName_ + kPartSuffix; }
   // Records accepted so far, and the file's size once they are all written.
   std::uint64_t packets() const noexcept { return packets_; }
-  std::uint64_t bytes() const noexcept { return committedBytes_ + buffered_ + inPlaceBytes_; }
+  std::uint64_t bytes() const noexcept {
+    return direct_ ? direct_->appendedBytes() : committedBytes_ + buffered_ + inPlaceBytes_;
+  }
   // What has reached the file (the kernel's page cache) so far.
   std::uint64_t packetsInFile() const noexcept { return committedPackets_; }
   std::uint64_t bytesInFile() const noexcept { return committedBytes_; }
@@ -147,6 +168,10 @@ class PcapFileWriter {
 
  private:
   bool appendLargeInPlace(const Frame& frame) noexcept;
+  bool appendDirect(const Frame& frame) noexcept;
+  bool takeDirectState() noexcept;
+  void startDirectIo();
+  void startWriteback() noexcept;
   void noteRecord(const Frame& frame) noexcept;
   void endBufferSegment() noexcept;
   void discardPending() noexcept;
@@ -175,6 +200,10 @@ class PcapFileWriter {
   Timestamp lastPacket_;        // of the records appended
   Timestamp lastPacketInFile_;  // of the records that reached the file
   int errno_ = 0;
+  // Buffered mode: where writeback was last started, and up to where it was waited for.
+  std::uint64_t writebackStarted_ = 0;
+  std::uint64_t writebackDone_ = 0;
+  std::unique_ptr<DirectStream> direct_;  // after fd_: gone before the file is closed
 };
 
 }  // namespace pcap_recorder::pcap

@@ -110,6 +110,7 @@ class Recorder {
   void publishWriterCounts() noexcept;
   void takePendingSettings();
   void setCurrentFile(std::string path);
+  void reportDirectIo();
 
   // The current file's counts already added to counters_.
   struct PublishedCounts {
@@ -137,6 +138,7 @@ class Recorder {
   // same name continues from there, so a name freed by retention is never reused out of order.
   std::string lastExpandedName_;
   unsigned lastCounter_ = 0;
+  bool directIoReported_ = false;
   std::uint64_t outgoingCopiesSkipped_ = 0;
   std::uint64_t unreportedDrops_ = 0;
   logging::RateLimiter dropWarnings_{std::chrono::seconds(10)};

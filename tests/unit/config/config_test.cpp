@@ -373,6 +373,24 @@ TEST(ConfigParse, RejectsATimestampPrecisionOtherThanMicroOrNano) {
               IsProblem(2, 14, "output.timestamp must be micro or nano, got \"milli\""));
 }
 
+TEST(ConfigParse, ReadsDirectIoAutoByDefaultOnOrOffPerInterface) {
+  const Config config = parse(
+      "output:\n"
+      "  direct_io: off\n"
+      "interfaces:\n"
+      "  - name: eth0\n"
+      "  - name: eth1\n"
+      "    output: {direct_io: on}\n",
+      kFile);
+  ASSERT_THAT(config.interfaces, SizeIs(2));
+  EXPECT_EQ(config.interfaces[0].output.directIo, DirectIo::off);
+  EXPECT_EQ(config.interfaces[1].output.directIo, DirectIo::on);
+  EXPECT_EQ(parse(std::string(kOneInterface), kFile).interfaces[0].output.directIo,
+            DirectIo::automatic);
+  EXPECT_THAT(problemOf("output:\n  direct_io: yes\n" + std::string(kOneInterface)),
+              IsProblem(2, 14, "output.direct_io must be auto, on or off, got \"yes\""));
+}
+
 TEST(ConfigParse, RejectsAnUnparsableRingSize) {
   EXPECT_THAT(problemOf("capture:\n  ring_size: 32XB\n" + std::string(kOneInterface)),
               IsProblem(2, 14,

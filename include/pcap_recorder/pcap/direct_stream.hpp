@@ -1,0 +1,128 @@
+// Writes a stream of records to a file opened with O_DIRECT, past the page cache: records are
+// assembled in aligned buffers (one copy from the capture ring), full buffers are written by a
+// writer thread while the next fills, and space is reserved ahead with fallocate so the file
+// system allocates nothing per write.
+//
+// The file always holds a prefix of the stream: a full buffer is written whole even when its last
+// record goes on in the next one, so after a crash the file may end inside a record, or in the
+// zero padding flush() writes; repair cuts both. flush() and a failed write leave the file ending
+// exactly after its last whole record.
+//
+// Why one writer thread rather than io_uring: ext4 does direct writes that extend the file one at
+// a time, whatever submits them, and one 4 MiB write at a time comes close to the disk's speed (dd
+// oflag=direct: 1.2 GB/s at 1 MiB, 1.6-1.7 at 2-4 MiB). Tried and measured worse: the file sized
+// ahead (fallocate without KEEP_SIZE) so that two writer threads write in parallel lost 14 % of
+// 1514 B frames at the generator's maximum, against 7 % with this (docs/benchmarks.md).
+//
+// Used by one thread (the capture thread); the writer thread is its own.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace pcap_recorder::pcap {
+
+// O_DIRECT wants buffers, offsets and lengths aligned to the device's logical block: 4096 covers
+// 512-byte and 4 KiB devices alike.
+inline constexpr std::size_t kDirectAlignment = 4096;
+
+constexpr std::size_t alignUp(std::size_t bytes) noexcept {
+  return (bytes + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
+}
+
+struct DirectStreamOptions {
+  std::size_t bufferBytes = 2u << 20;      // rounded up to kDirectAlignment
+  std::size_t bufferCount = 4;             // one fills while the others are written (at least 2)
+  std::size_t largestRecord = 0;           // recordSpace() always has room for this many bytes
+  std::uint64_t reserveBytes = 64u << 20;  // fallocate steps; 0: none
+};
+
+// How far the file holds whole records.
+struct StreamMark {
+  std::uint64_t bytes = 0;
+  std::uint64_t records = 0;
+  std::uint64_t tag = 0;  // endRecord()'s tag of the last of them
+};
+
+class DirectStream {
+ public:
+  // `fd` (not owned, open until this is destroyed) is an empty file opened with O_DIRECT.
+  DirectStream(int fd, const DirectStreamOptions& options);
+  // Waits for the writes in flight; the file keeps what reached it (a `.part` for repair).
+  ~DirectStream();
+  DirectStream(const DirectStream&) = delete;
+  DirectStream& operator=(const DirectStream&) = delete;
+
+  // Where the next record goes: room for options.largestRecord bytes.
+  std::byte* recordSpace() noexcept { return buffers_[current_].get() + used_; }
+  // Ends a record of `bytes` written at recordSpace(). Hands a full buffer to the writer thread,
+  // and waits for a free one when every buffer is in flight. False once a write has failed.
+  bool endRecord(std::size_t bytes, std::uint64_t tag) noexcept;
+  // Writes every record appended, the last block padded with zeros, waits for it, and cuts the
+  // file to exactly its records (which also gives back the space reserved ahead). False when a
+  // write failed.
+  bool flush() noexcept;
+
+  StreamMark inFile() const noexcept { return inFile_; }
+  std::uint64_t appendedBytes() const noexcept { return appended_.bytes; }
+  std::uint64_t appendedRecords() const noexcept { return appended_.records; }
+  bool failed() const noexcept { return error_ != 0; }
+  int error() const noexcept { return error_; }
+
+ private:
+  struct FreeDeleter {
+    void operator()(std::byte* memory) const noexcept { std::free(memory); }
+  };
+  using Buffer = std::unique_ptr<std::byte, FreeDeleter>;
+
+  struct Job {
+    std::size_t buffer = 0;
+    std::uint64_t offset = 0;
+    std::size_t length = 0;
+    StreamMark markAfter;        // whole records in the file once this write is done
+    bool releasesBuffer = true;  // false for flush()'s write of the buffer still filling
+    bool done = false;
+    int error = 0;
+  };
+
+  void writerLoop();
+  int writeJob(const Job& job);
+  void reserveAhead(std::uint64_t end);
+  void submit(Job job);
+  // Takes finished jobs off the front; `wait`: until none is in flight, or until one buffer is
+  // free.
+  enum class Wait { none, oneBuffer, all };
+  void reap(Wait wait) noexcept;
+  void failWith(int error) noexcept;
+
+  int fd_;
+  DirectStreamOptions options_;
+  std::vector<Buffer> buffers_;
+  std::vector<std::size_t> free_;
+  std::size_t current_ = 0;
+  std::size_t used_ = 0;            // bytes of the current buffer filled
+  std::uint64_t bufferOffset_ = 0;  // where the current buffer goes in the file
+  StreamMark appended_;
+  StreamMark inFile_;
+  std::uint64_t flushedBytes_ = 0;  // appended_.bytes at the last flush
+  int error_ = 0;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  // In stream order. The writer writes the first that is not done; only done ones leave the front.
+  std::deque<Job> jobs_;
+  std::uint64_t reservedEnd_ = 0;  // the file's space is reserved up to here
+  bool reserveRefused_ = false;    // the file system has no fallocate
+  bool writerFailed_ = false;      // the writer writes nothing more
+  bool stopping_ = false;
+  std::jthread writer_;  // last: stopped and joined before the rest goes
+};
+
+}  // namespace pcap_recorder::pcap

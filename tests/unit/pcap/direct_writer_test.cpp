@@ -1,0 +1,292 @@
+// Direct I/O: records assembled in aligned buffers and written past the page cache. Needs a file
+// system that takes O_DIRECT ($TMPDIR on a disk); skipped on one that refuses it (tmpfs).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+
+#include "pcap_recorder/pcap/direct_stream.hpp"
+#include "pcap_recorder/pcap/file_writer.hpp"
+#include "pcap_recorder/pcap/repair.hpp"
+#include "pcap_recorder/util/unique_fd.hpp"
+#include "support/frames.hpp"
+#include "support/pcap_reader.hpp"
+#include "support/temp_dir.hpp"
+
+namespace pcap_recorder::pcap {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+constexpr std::size_t kSmallBuffer = 2 * kDirectAlignment;
+
+bool takesDirectIo(const fs::path& directory) {
+  const auto probe = directory / "probe";
+  util::UniqueFd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  const bool takes = fd.valid() && ::fcntl(fd.get(), F_SETFL, O_DIRECT) == 0;
+  fd.reset();
+  fs::remove(probe);
+  return takes;
+}
+
+Frame frameOf(const std::vector<std::byte>& data, std::uint32_t seconds) {
+  return Frame{.seconds = seconds,
+               .nanoseconds = 7'000,
+               .wireLength = static_cast<std::uint32_t>(data.size()),
+               .data = data};
+}
+
+class DirectWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!takesDirectIo(dir_.path())) GTEST_SKIP() << dir_.path() << " refuses O_DIRECT";
+  }
+  util::UniqueFd openDirectory() const {
+    return util::UniqueFd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
+  static WriterOptions direct(std::size_t bufferBytes = kSmallBuffer, std::size_t count = 2) {
+    return WriterOptions{.directIo = DirectIoPolicy::required,
+                         .directBufferBytes = bufferBytes,
+                         .directBufferCount = count};
+  }
+  // Appends frames of the given sizes, flushing every `flushEvery` frames (0: never), finishes,
+  // and checks the file against what went in, record for record and byte for byte.
+  void writeAndReadBack(const std::string& name, const std::vector<std::size_t>& sizes,
+                        std::size_t flushEvery, std::size_t bufferCount = 2) {
+    PcapFileWriter writer(directory_.get(), name, direct(kSmallBuffer, bufferCount));
+    ASSERT_TRUE(writer.directIo());
+    std::vector<std::vector<std::byte>> frames;
+    std::uint64_t expectedBytes = sizeof(FileHeader);
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      frames.push_back(testing::buildUdpFrame(
+          {.sequence = static_cast<std::uint32_t>(i), .frameBytes = sizes[i]}));
+      ASSERT_TRUE(writer.append(frameOf(frames.back(), static_cast<std::uint32_t>(i + 1))));
+      expectedBytes += sizeof(RecordHeader) + sizes[i];
+      if (flushEvery != 0 && (i + 1) % flushEvery == 0) {
+        ASSERT_TRUE(writer.flush());
+        EXPECT_EQ(fs::file_size(dir_ / (name + ".part")), expectedBytes)
+            << "a flushed .part ends exactly after its last record, without padding";
+        EXPECT_EQ(writer.packetsInFile(), i + 1);
+      }
+    }
+    const auto summary = writer.finish();
+    EXPECT_EQ(summary.packets, sizes.size());
+    EXPECT_EQ(summary.bytes, expectedBytes);
+    EXPECT_EQ(summary.lastPacket.seconds, sizes.size());
+    ASSERT_EQ(fs::file_size(dir_ / name), expectedBytes) << "the file ends after its last record";
+    const auto file = testing::readPcapFile(dir_ / name);
+    ASSERT_EQ(file.records.size(), frames.size());
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      ASSERT_EQ(file.records[i].data, frames[i]) << name << " record " << i;
+      ASSERT_EQ(file.records[i].seconds, i + 1);
+    }
+  }
+
+  TempDir dir_;
+  util::UniqueFd directory_ = openDirectory();
+};
+
+// Records of every size from 64 to 4200 bytes (with their 16-byte headers: every remainder
+// modulo the 4096-byte block), each filling several 8 KiB buffers: records end just before, on
+// and just after every block and buffer boundary, and straddle them.
+TEST_F(DirectWriterTest, EveryRecordSizeReadsBackAcrossBlockAndBufferBoundaries) {
+  for (std::size_t size = 64; size <= 4200; size += 1) {
+    const std::size_t count = 3 * kSmallBuffer / (size + 16) + 2;
+    writeAndReadBack("s" + std::to_string(size) + ".pcap", std::vector<std::size_t>(count, size),
+                     0);
+    if (HasFatalFailure()) return;
+  }
+}
+
+// Mixed sizes with a flush after each record: the padded block is written, cut, then rewritten
+// with the records that follow.
+TEST_F(DirectWriterTest, FlushesBetweenAnyTwoRecordsLeaveOnlyWholeRecords) {
+  std::vector<std::size_t> sizes;
+  for (std::size_t i = 0; i < 200; ++i) sizes.push_back(64 + (i * 977) % 1451);
+  for (const std::size_t flushEvery : {1u, 2u, 7u, 50u}) {
+    writeAndReadBack("f" + std::to_string(flushEvery) + ".pcap", sizes, flushEvery, 3);
+  }
+}
+
+// A record ending exactly at a buffer's end, and one that is larger than a whole buffer.
+TEST_F(DirectWriterTest, RecordsEndingOnABufferEndAndRecordsLargerThanABuffer) {
+  // 24 + 16 + 8152 = 8192: the first record ends exactly at the end of the first buffer.
+  writeAndReadBack("exact.pcap", {8152, 100, 9000, 64, 20000, 1514}, 0);
+  writeAndReadBack("exact-flushed.pcap", {8152, 100, 9000, 64, 20000, 1514}, 1);
+}
+
+TEST_F(DirectWriterTest, FinishGivesBackTheSpaceReservedAhead) {
+  PcapFileWriter writer(directory_.get(), "r.pcap", direct(1u << 20, 4));
+  const auto frame = testing::buildUdpFrame({.frameBytes = 1500});
+  for (std::uint32_t i = 0; i < 3000; ++i) ASSERT_TRUE(writer.append(frameOf(frame, i)));
+  const auto summary = writer.finish();
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "r.pcap").c_str(), &st), 0);
+  EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), summary.bytes);
+  EXPECT_LE(static_cast<std::uint64_t>(st.st_blocks) * 512, alignUp(summary.bytes) + (1u << 20))
+      << "no 64 MiB reservation is left behind the last record";
+}
+
+TEST_F(DirectWriterTest, TheHeaderIsInTheFileAtOnce) {
+  PcapFileWriter writer(directory_.get(), "h.pcap", direct());
+  EXPECT_EQ(fs::file_size(dir_ / "h.pcap.part"), 24u);
+  EXPECT_EQ(testing::readPcapFile(dir_ / "h.pcap.part").records.size(), 0u);
+}
+
+// ramfs refuses O_DIRECT (tmpfs takes it since Linux 6.6). Mounting one needs root: skipped
+// without.
+class RamfsMount {
+ public:
+  explicit RamfsMount(const fs::path& at) : at_(at) {
+    fs::create_directory(at_);
+    mounted_ = ::mount("ramfs", at_.c_str(), "ramfs", 0, nullptr) == 0;
+  }
+  ~RamfsMount() {
+    if (mounted_) ::umount2(at_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const noexcept { return mounted_; }
+
+ private:
+  fs::path at_;
+  bool mounted_ = false;
+};
+
+TEST_F(DirectWriterTest, RequiredDirectIoFailsWhereTheFileSystemRefusesItAndAutoFallsBack) {
+  const RamfsMount ramfs(dir_ / "ramfs");
+  if (!ramfs.mounted()) GTEST_SKIP() << "cannot mount ramfs (not root?)";
+  ASSERT_FALSE(takesDirectIo(dir_ / "ramfs"));
+  util::UniqueFd directory(::open((dir_ / "ramfs").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  EXPECT_THROW(PcapFileWriter(directory.get(), "x.pcap", direct()), std::system_error);
+  EXPECT_FALSE(fs::exists(dir_ / "ramfs" / "x.pcap.part")) << "no file left behind";
+  WriterOptions automatic = direct();
+  automatic.directIo = DirectIoPolicy::automatic;
+  PcapFileWriter writer(directory.get(), "x.pcap", automatic);
+  EXPECT_FALSE(writer.directIo()) << "auto falls back to the page cache";
+  const auto frame = testing::buildUdpFrame({});
+  EXPECT_TRUE(writer.append(frameOf(frame, 1)));
+  writer.finish();
+  EXPECT_EQ(testing::readPcapFile(dir_ / "ramfs" / "x.pcap").records.size(), 1u);
+}
+
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &previous_);
+    previousHandler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit{bytes, previous_.rlim_max};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &previous_);
+    std::signal(SIGXFSZ, previousHandler_);
+  }
+
+ private:
+  rlimit previous_{};
+  void (*previousHandler_)(int) = nullptr;
+};
+
+TEST_F(DirectWriterTest, AFailedWriteLeavesOnlyCompleteRecordsAndCountsTheRest) {
+  std::uint64_t offered = 0;
+  PcapFileWriter writer(directory_.get(), "e.pcap", direct(kSmallBuffer, 3));
+  {
+    // Four blocks: the writes of the third buffer on fail.
+    FileSizeLimit limit(4 * kDirectAlignment);
+    const auto frame = testing::buildUdpFrame({.frameBytes = 1000});
+    for (std::uint32_t i = 0; i < 200 && !writer.failed(); ++i) {
+      ++offered;
+      writer.append(frameOf(frame, i));
+    }
+    writer.flush();
+  }
+  EXPECT_TRUE(writer.failed());
+  EXPECT_EQ(writer.lastErrno(), EFBIG);
+  const auto summary = writer.finish();
+  EXPECT_LE(summary.bytes, 4 * kDirectAlignment);
+  EXPECT_EQ((summary.bytes - 24) % (16 + 1000), 0u) << "the file must end on a record boundary";
+  EXPECT_EQ(fs::file_size(dir_ / summary.name), summary.bytes);
+  const auto file = testing::readPcapFile(dir_ / summary.name);
+  EXPECT_EQ(file.records.size(), summary.packets);
+  EXPECT_GT(summary.packets, 0u);
+  EXPECT_EQ(summary.packets + writer.packetsLostToWriteErrors(), offered)
+      << "every record offered is either in the file or counted as lost";
+}
+
+// What a killed daemon leaves: full buffers only (the last record may go on past the last one),
+// or a flushed block still padded with zeros. Repair keeps the whole records.
+class DirectRepairTest : public DirectWriterTest {
+ protected:
+  // Writes records of `size` through a DirectStream that is dropped without a flush, as a crash
+  // leaves it; returns how many records lie wholly within the file.
+  std::uint64_t crashAfter(const std::string& part, std::size_t size, std::size_t records,
+                           bool flushedThenPadded) {
+    util::UniqueFd fd(::openat(directory_.get(), part.c_str(),
+                               O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0600));
+    EXPECT_TRUE(fd.valid());
+    const auto frame = testing::buildUdpFrame({.frameBytes = size});
+    std::uint64_t whole = 0;
+    {
+      DirectStream stream(
+          fd.get(),
+          {.bufferBytes = kSmallBuffer, .bufferCount = 2, .largestRecord = 24 + 16 + size});
+      const auto header = makeFileHeader(TimestampUnit::microseconds, 262144);
+      std::memcpy(stream.recordSpace(), &header, sizeof header);
+      stream.endRecord(sizeof header, 0);
+      for (std::uint32_t i = 0; i < records; ++i) {
+        encodeRecord(frameOf(frame, i + 1), 262144, TimestampUnit::microseconds,
+                     stream.recordSpace());
+        stream.endRecord(16 + size, i);
+      }
+      if (flushedThenPadded) {
+        EXPECT_TRUE(stream.flush());
+        whole = records;
+      } else {
+        // Only full buffers reach the file: the records that end within them.
+        const std::uint64_t fileBytes = stream.appendedBytes() / kSmallBuffer * kSmallBuffer;
+        whole = fileBytes < 24 ? 0 : (fileBytes - 24) / (16 + size);
+      }
+    }
+    if (flushedThenPadded) {
+      // Killed after the padded write, before the cut: the zeros reach the block's end.
+      const auto size = fs::file_size(dir_ / part);
+      EXPECT_EQ(::ftruncate(fd.get(), static_cast<off_t>(alignUp(size))), 0);
+      EXPECT_NE(fs::file_size(dir_ / part), size);
+    }
+    return whole;
+  }
+};
+
+TEST_F(DirectRepairTest, APartEndingInsideARecordAtABufferEndIsCutToTheLastWholeRecord) {
+  for (const std::size_t size : {64u, 1000u, 1514u, 4081u, 9000u}) {
+    const std::string part = "c" + std::to_string(size) + ".pcap.part";
+    const auto whole = crashAfter(part, size, 3 * kSmallBuffer / (16 + size) + 1, false);
+    ASSERT_GT(whole, 0u);
+    const auto result = repairPartFile(directory_.get(), part);
+    ASSERT_EQ(result.outcome, RepairOutcome::finished) << result.message;
+    EXPECT_EQ(result.recordsKept, whole) << size;
+    EXPECT_EQ(result.bytesKept, 24 + whole * (16 + size));
+    EXPECT_EQ(testing::readPcapFile(dir_ / result.finalName).records.size(), whole);
+  }
+}
+
+TEST_F(DirectRepairTest, APartEndingInZeroPaddingIsCutToTheLastWholeRecord) {
+  for (const std::size_t size : {64u, 1000u, 1514u, 4081u}) {
+    const std::string part = "p" + std::to_string(size) + ".pcap.part";
+    const auto whole = crashAfter(part, size, 7, true);
+    const auto result = repairPartFile(directory_.get(), part);
+    ASSERT_EQ(result.outcome, RepairOutcome::finished) << result.message;
+    EXPECT_EQ(result.recordsKept, whole) << size;
+    EXPECT_EQ(result.bytesKept, 24 + whole * (16 + size));
+    EXPECT_GT(result.bytesCut, 0u);
+    EXPECT_EQ(testing::readPcapFile(dir_ / result.finalName).records.size(), whole);
+  }
+}
+
+}  // namespace
+}  // namespace pcap_recorder::pcap
