@@ -339,8 +339,11 @@ std::optional<FileIndex> readIndex(const fs::path& indexPath, std::string& probl
 
 void writeIndex(const fs::path& indexPath, const FileIndex& index, unsigned mode) {
   const auto bytes = serialize(index);
-  std::string temporary =
-      (indexPath.parent_path() / ("." + indexPath.filename().string() + ".XXXXXX")).string();
+  // Built step by step: GCC 12 at -O3 warns (-Wrestrict, a false positive) on "." + string.
+  std::string hidden = ".";
+  hidden += indexPath.filename().string();
+  hidden += ".XXXXXX";
+  std::string temporary = (indexPath.parent_path() / hidden).string();
   util::UniqueFd fd(::mkostemp(temporary.data(), O_CLOEXEC));
   if (!fd.valid()) throwErrno("cannot create a temporary file beside " + indexPath.string());
   try {

@@ -14,6 +14,7 @@
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/pcap/repair.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/file_size_limit.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
 #include "support/temp_dir.hpp"
@@ -174,30 +175,12 @@ TEST_F(DirectWriterTest, RequiredDirectIoFailsWhereTheFileSystemRefusesItAndAuto
   EXPECT_EQ(testing::readPcapFile(dir_ / "ramfs" / "x.pcap").records.size(), 1u);
 }
 
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    ::getrlimit(RLIMIT_FSIZE, &previous_);
-    previousHandler_ = std::signal(SIGXFSZ, SIG_IGN);
-    rlimit limit{bytes, previous_.rlim_max};
-    ::setrlimit(RLIMIT_FSIZE, &limit);
-  }
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &previous_);
-    std::signal(SIGXFSZ, previousHandler_);
-  }
-
- private:
-  rlimit previous_{};
-  void (*previousHandler_)(int) = nullptr;
-};
-
 TEST_F(DirectWriterTest, AFailedWriteLeavesOnlyCompleteRecordsAndCountsTheRest) {
   std::uint64_t offered = 0;
   PcapFileWriter writer(directory_.get(), "e.pcap", direct(kSmallBuffer, 3));
   {
     // Four blocks: the writes of the third buffer on fail.
-    FileSizeLimit limit(4 * kDirectAlignment);
+    testing::FileSizeLimit limit(4 * kDirectAlignment);
     const auto frame = testing::buildUdpFrame({.frameBytes = 1000});
     for (std::uint32_t i = 0; i < 200 && !writer.failed(); ++i) {
       ++offered;

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/file_size_limit.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
 #include "support/temp_dir.hpp"
@@ -130,30 +131,11 @@ TEST_F(PcapFileWriterTest, CreatesFilesWithTheConfiguredModeWhateverTheUmask) {
                 fs::perms::others_read);
 }
 
-// A file size limit makes write() stop part-way through the buffer, as a full disk does.
-class FileSizeLimit {
- public:
-  explicit FileSizeLimit(rlim_t bytes) {
-    ::getrlimit(RLIMIT_FSIZE, &previous_);
-    previousHandler_ = std::signal(SIGXFSZ, SIG_IGN);
-    rlimit limit{bytes, previous_.rlim_max};
-    ::setrlimit(RLIMIT_FSIZE, &limit);
-  }
-  ~FileSizeLimit() {
-    ::setrlimit(RLIMIT_FSIZE, &previous_);
-    std::signal(SIGXFSZ, previousHandler_);
-  }
-
- private:
-  rlimit previous_{};
-  void (*previousHandler_)(int) = nullptr;
-};
-
 TEST_F(PcapFileWriterTest, AFailedWriteLeavesOnlyCompleteRecordsInTheFinishedFile) {
   std::uint64_t offered = 0;
   PcapFileWriter writer(directory_.get(), "h.pcap", WriterOptions{.bufferBytes = 1 << 16});
   {
-    FileSizeLimit limit(10'000);
+    testing::FileSizeLimit limit(10'000);
     const auto frame = testing::buildUdpFrame({.frameBytes = 1000});
     for (std::uint32_t i = 0; i < 200 && !writer.failed(); ++i) {
       ++offered;
@@ -246,7 +228,7 @@ TEST_F(PcapFileWriterTest, AFailedWriteOfFramesInPlaceLeavesOnlyCompleteRecords)
   PcapFileWriter writer(directory_.get(), "p.pcap", WriterOptions{});
   const auto frame = testing::buildUdpFrame({.frameBytes = 1000});
   {
-    FileSizeLimit limit(10'000);
+    testing::FileSizeLimit limit(10'000);
     for (std::uint32_t i = 0; i < 200 && !writer.failed(); ++i) {
       ++offered;
       writer.appendInPlace(frameOf(frame, i));
