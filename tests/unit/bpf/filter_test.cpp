@@ -2,8 +2,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <sys/socket.h>
 #include <unistd.h>
+#include <string>
 
 #include <cerrno>
 #include <cstring>
@@ -139,7 +141,13 @@ TEST(CompileIsolated, AnExpressionThatExhaustsTheCompilerFailsWithoutHarmingTheC
                                    std::chrono::seconds(60));
     FAIL() << "expected a FilterError";
   } catch (const FilterError& error) {
+#ifdef __SANITIZE_ADDRESS__
+    // AddressSanitizer's allocator ignores the child's memory limit and aborts it itself: the
+    // caller still gets an error and runs on, but without the limit's own wording.
+    EXPECT_NE(std::string(error.what()), "");
+#else
     EXPECT_THAT(error.what(), ::testing::HasSubstr("needs more than 512 MiB to compile"));
+#endif
   }
 }
 
