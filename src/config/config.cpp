@@ -448,7 +448,7 @@ constexpr std::array<Choice<DirectIo>, 3> kDirectIoChoices = {{
 
 // Kept out of clang-format, which lays out short lambdas differently from long ones.
 // clang-format off
-constexpr std::array<Key, 9> kOutputKeys = {{
+constexpr std::array<Key, 10> kOutputKeys = {{
     {"directory",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readDirectory(d, e, s.output.directory);
@@ -476,6 +476,10 @@ constexpr std::array<Key, 9> kOutputKeys = {{
     {"direct_io",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readChoice(d, e, kDirectIoChoices, s.output.directIo);
+     }},
+    {"index",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readBool(d, e, s.output.index);
      }},
     {"post_finish_command",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {

@@ -83,16 +83,15 @@ BloomPosition bloomPosition(std::uint64_t keyHash) {
 
 class KeyCollector final : public KeySink {
  public:
-  explicit KeyCollector(std::vector<std::uint64_t>& keys) : keys_(keys) {}
-  void add(std::uint64_t keyHash) override { keys_.push_back(keyHash); }
+  explicit KeyCollector(DistinctKeys& keys) : keys_(keys) {}
+  void add(std::uint64_t keyHash) override { keys_.insert(keyHash); }
 
  private:
-  std::vector<std::uint64_t>& keys_;
+  DistinctKeys& keys_;
 };
 
-void fillBloom(BlockSummary& block, std::vector<std::uint64_t>& keys) {
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+// `keys`: distinct.
+void fillBloom(BlockSummary& block, const std::vector<std::uint64_t>& keys) {
   block.bloom.clear();
   if (keys.empty()) return;
   const std::uint64_t bits = (keys.size() * kBloomBitsPerKey + 63) / 64 * 64;
@@ -104,7 +103,6 @@ void fillBloom(BlockSummary& block, std::vector<std::uint64_t>& keys) {
       block.bloom[bit / 64] |= std::uint64_t{1} << (bit % 64);
     }
   }
-  keys.clear();
 }
 
 std::vector<std::byte> serializeHeader(const IndexHeader& header) {
@@ -207,6 +205,41 @@ fs::path indexPathFor(const fs::path& pcapPath) {
   return fs::path(pcapPath.string() + kIndexSuffix);
 }
 
+void DistinctKeys::insert(std::uint64_t keyHash) {
+  if (keyHash == 0) {
+    if (!zero_) keys_.push_back(0);
+    zero_ = true;
+    return;
+  }
+  if ((keys_.size() + 1) * 2 > slots_.size()) grow();
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t slot = keyHash & mask;; slot = (slot + 1) & mask) {
+    if (slots_[slot] == keyHash) return;
+    if (slots_[slot] == 0) {
+      slots_[slot] = keyHash;
+      keys_.push_back(keyHash);
+      return;
+    }
+  }
+}
+
+void DistinctKeys::grow() {
+  slots_.assign(std::max<std::size_t>(1024, slots_.size() * 2), 0);
+  const std::size_t mask = slots_.size() - 1;
+  for (const auto key : keys_) {
+    if (key == 0) continue;
+    std::size_t slot = key & mask;
+    while (slots_[slot] != 0) slot = (slot + 1) & mask;
+    slots_[slot] = key;
+  }
+}
+
+void DistinctKeys::clear() {
+  keys_.clear();
+  std::fill(slots_.begin(), slots_.end(), 0);
+  zero_ = false;
+}
+
 void BlockBuilder::add(std::uint64_t offset, std::uint64_t storedBytes, std::uint64_t timeNs,
                        std::span<const std::byte> data) {
   if (block_.records == 0) {
@@ -222,7 +255,8 @@ void BlockBuilder::add(std::uint64_t offset, std::uint64_t storedBytes, std::uin
 }
 
 BlockSummary BlockBuilder::finish() {
-  fillBloom(block_, keys_);
+  fillBloom(block_, keys_.keys());
+  keys_.clear();
   BlockSummary done = std::move(block_);
   block_ = BlockSummary{};
   return done;

@@ -204,10 +204,13 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
     }
     // Read back from the finished file, here and not on the capture thread; extract rebuilds an
     // index that is missing.
-    try {
-      index::indexFile(finished.path);
-    } catch (const std::exception& error) {
-      spdlog::warn("{}: cannot index {}: {}", job.interface, finished.path.string(), error.what());
+    if (job.index) {
+      try {
+        index::indexFile(finished.path);
+      } catch (const std::exception& error) {
+        spdlog::warn("{}: cannot index {}: {}", job.interface, finished.path.string(),
+                     error.what());
+      }
     }
     if (job.onFinished) job.onFinished(finished);
     if (observer_) observer_(finished);

@@ -516,6 +516,7 @@ void Recorder::finishCurrentFile(RotationReason reason) {
       .postFinishCommand = settings_.output.postFinishCommand,
       .postFinishTimeout = settings_.output.postFinishTimeout,
       .postFinishMaxRunning = settings_.output.postFinishMaxRunning,
+      .index = settings_.output.index,
       .onFinished =
           [shared = shared_](const FinishedFile& finished) {
             shared->counters.addFileWritten();

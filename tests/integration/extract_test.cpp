@@ -1,13 +1,22 @@
 // `pcap-recorderctl extract` and `index` on a store built here, compared record for record with
 // what an operator gets today: `tcpdump -r FILE -w - FILTER` over each file, then `mergecap`.
-// Skipped when tcpdump or mergecap is missing (scripts/install-deps installs both).
+// Also: files finished or deleted while a query runs. Skipped when tcpdump or mergecap is missing
+// (scripts/install-deps installs both).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <random>
 
+#include "extract.hpp"
 #include "integration_support.hpp"
+#include "pcap_recorder/util/unique_fd.hpp"
 #include "support/temp_dir.hpp"
 #include "support/traffic.hpp"
 
@@ -309,6 +318,123 @@ TEST_F(ExtractTest, NoMatchIsAnEmptyPcapAndStandardOutputWorksThroughAPipe) {
   EXPECT_EQ(file.linkType, 1);
   EXPECT_EQ(file.magic, 0xA1B23C4Du);
   EXPECT_EQ(file.snaplen, 262144u);
+}
+
+TEST_F(ExtractTest, FilesFinishedOrDeletedBetweenListingAndOpeningAreHandled) {
+  addStore();
+  const auto part = addFile("lan0", kStart + 180 * kSecond, 500, 1'000'000, false, ".part");
+  auto finished = part;
+  finished.replace_extension();
+  // The listing as extract read it from the directory: it saw the file being written under both
+  // names (the rename came between two readdir calls)...
+  std::vector<ctl::StoreFile> listing;
+  for (const auto& file : files_) {
+    listing.push_back({file, file.filename().string().substr(0, 4), false});
+  }
+  listing.push_back({finished, "lan0", false});
+  listing.push_back({part, "lan0", true});
+  std::sort(listing.begin(), listing.end(),
+            [](const auto& a, const auto& b) { return a.path < b.path; });
+  // ...then the recorder finished it and retention deleted the oldest file with its index, before
+  // extract opened them.
+  fs::rename(part, finished);
+  ASSERT_EQ(capture(kCtl + " index --config " + config_.string()).status, 0);
+  fs::remove(files_[0]);
+  fs::remove(files_[0].string() + ".idx");
+
+  const auto out = work_ / "raced.pcap";
+  {
+    const util::UniqueFd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    ASSERT_TRUE(fd.valid());
+    ctl::ExtractRequest request;
+    request.outputFd = fd.get();
+    const auto report = ctl::extract(listing, request);
+    EXPECT_FALSE(report.failed);
+    EXPECT_TRUE(report.problems.empty()) << report.problems.front();
+    EXPECT_EQ(report.filesVanished, 1u);
+  }
+  std::vector<fs::path> remaining(files_.begin() + 1, files_.end());
+  remaining.push_back(finished);
+  EXPECT_EQ(packetsOf(out), expected(remaining, "")) << "the finished file once, the deleted none";
+  EXPECT_FALSE(fs::exists(files_[0].string() + ".idx")) << "no index of a deleted file";
+}
+
+TEST_F(ExtractTest, FilesFinishedOrDeletedDuringAQueryChangeNothingItReturns) {
+  // Thirty finished files of lan0 a minute apart (1500 records each, over 16 MiB of output), the
+  // file lan0 is writing after them, and a file lan1 is writing among the first ones.
+  std::vector<fs::path> listed;
+  for (int file = 0; file < 30; ++file) {
+    listed.push_back(addFile("lan0", kStart + file * 60 * kSecond, 1500, 20'000'000, false));
+  }
+  const auto lan0Part = addFile("lan0", kStart + 1800 * kSecond, 1500, 20'000'000, false, ".part");
+  const auto lan1Part = addFile("lan1", kStart + 15 * kSecond + 7, 1500, 20'000'000, true, ".part");
+  listed.push_back(lan0Part);
+  listed.push_back(lan1Part);
+  std::vector<Packet> want;
+  for (const auto& file : listed) {
+    for (auto& packet : packetsOf(file)) want.push_back(std::move(packet));
+  }
+  std::sort(want.begin(), want.end(),
+            [](const Packet& a, const Packet& b) { return a.timeNs < b.timeNs; });
+  // Indexed as the recorder indexes finished files: extract reads an index when it reaches its
+  // file, long after it listed the store.
+  ASSERT_EQ(capture(kCtl + " index --config " + config_.string()).status, 0);
+
+  // A consumer that reads a little, then stalls: extract blocks on the full pipe. It has opened
+  // every file by then (the first byte comes after all are opened), and is still in the first
+  // files: what it has buffered (1 MiB) plus the pipe is less than two of them.
+  const auto summary = work_ / "summary.txt";
+  FILE* pipe = ::popen(
+      (kCtl + " extract --config " + config_.string() + " 2>" + summary.string()).c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::vector<std::byte> bytes(4096);
+  bytes.resize(std::fread(bytes.data(), 1, bytes.size(), pipe));
+  ASSERT_EQ(bytes.size(), 4096u);
+
+  // Meanwhile: retention deletes files with their indexes (the oldest, being read, and ten not
+  // reached yet), lan1's file is finished (renamed), and lan0 writes on, halfway into a record.
+  std::vector<fs::path> deleted{listed[0]};
+  for (int file = 10; file < 20; ++file) deleted.push_back(listed[file]);
+  for (const auto& file : deleted) {
+    ASSERT_TRUE(fs::exists(file.string() + ".idx"));
+    fs::remove(file);
+    fs::remove(file.string() + ".idx");
+  }
+  auto lan1Finished = lan1Part;
+  lan1Finished.replace_extension();
+  fs::rename(lan1Part, lan1Finished);
+  {
+    std::vector<StoredRecord> more;
+    for (int i = 0; i < 100; ++i) {
+      more.push_back(record(randomPacket(random_), kStart + 1900 * kSecond + i * 1000));
+    }
+    auto tail = pcapFileBytes(more, false);
+    tail.resize(tail.size() - 10);
+    std::ofstream append(lan0Part, std::ios::binary | std::ios::app);
+    append.write(reinterpret_cast<const char*>(tail.data() + 24),
+                 static_cast<std::streamsize>(tail.size() - 24));
+  }
+
+  // The consumer catches up.
+  std::byte chunk[65536];
+  while (const std::size_t got = std::fread(chunk, 1, sizeof chunk, pipe)) {
+    bytes.insert(bytes.end(), chunk, chunk + got);
+  }
+  const int status = ::pclose(pipe);
+  std::ifstream summaryText(summary);
+  const std::string stderrText((std::istreambuf_iterator<char>(summaryText)),
+                               std::istreambuf_iterator<char>());
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << stderrText;
+  // Every record whole and as stored, none lost: the files were open before they went, and the
+  // flushed part of a file being written is what it held when the query reached it.
+  const auto out = work_ / "stalled.pcap";
+  writeBytes(out, bytes);
+  const auto got = packetsOf(out);
+  ASSERT_EQ(got.size(), want.size()) << stderrText;
+  for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << "record " << i;
+  for (const auto& file : deleted) {
+    EXPECT_FALSE(fs::exists(file.string() + ".idx")) << "an index re-created for a deleted file";
+  }
 }
 
 TEST_F(ExtractTest, ErrorsAndUsageErrorsHaveTheirExitStatus) {

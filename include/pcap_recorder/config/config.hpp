@@ -61,6 +61,8 @@ struct OutputSettings {
   TimestampPrecision timestamp = TimestampPrecision::micro;
   std::uint32_t fileMode = 0640;
   DirectIo directIo = DirectIo::automatic;
+  // Write NAME.idx beside each finished file (on the finisher thread) for extract.
+  bool index = true;
   std::string postFinishCommand;  // empty: none
   std::chrono::milliseconds postFinishTimeout{std::chrono::minutes(10)};
   // Hooks of this interface running at once; the others wait in order.

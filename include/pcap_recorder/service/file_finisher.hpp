@@ -51,6 +51,7 @@ struct FinishJob {
   std::string postFinishCommand;
   std::chrono::milliseconds postFinishTimeout{0};
   std::size_t postFinishMaxRunning = 1;  // hooks of this interface running at once
+  bool index = true;                     // write NAME.idx beside the finished file
   // Called on the finisher thread once the file is finished (not when it was discarded).
   std::function<void(const FinishedFile&)> onFinished;
   // Called when the file cannot be finished and is gone (its directory was removed): its

@@ -391,6 +391,26 @@ TEST(ConfigParse, ReadsDirectIoAutoByDefaultOnOrOffPerInterface) {
               IsProblem(2, 14, "output.direct_io must be auto, on or off, got \"yes\""));
 }
 
+TEST(ConfigParse, ReadsIndexOnByDefaultOffPerInterface) {
+  const Config config = parse(
+      "output:\n"
+      "  index: false\n"
+      "interfaces:\n"
+      "  - name: eth0\n"
+      "  - name: eth1\n"
+      "    output: {index: true}\n"
+      "  - name: eth2\n"
+      "    index: no\n",
+      kFile);
+  ASSERT_THAT(config.interfaces, SizeIs(3));
+  EXPECT_FALSE(config.interfaces[0].output.index);
+  EXPECT_TRUE(config.interfaces[1].output.index);
+  EXPECT_FALSE(config.interfaces[2].output.index);
+  EXPECT_TRUE(parse(std::string(kOneInterface), kFile).interfaces[0].output.index);
+  EXPECT_THAT(problemOf("output:\n  index: sometimes\n" + std::string(kOneInterface)),
+              IsProblem(2, 10, "output.index must be true or false, got \"sometimes\""));
+}
+
 TEST(ConfigParse, RejectsAnUnparsableRingSize) {
   EXPECT_THAT(problemOf("capture:\n  ring_size: 32XB\n" + std::string(kOneInterface)),
               IsProblem(2, 14,

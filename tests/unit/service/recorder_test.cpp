@@ -152,6 +152,38 @@ TEST(Recorder, EveryFrameIsInTheFileAsCapturedThoughItsBlockIsReusedAtOnce) {
   }
 }
 
+// `output.index: false`: the file is finished as before, and nothing is written beside it.
+TEST(Recorder, WithIndexOffTheFinishedFileHasNoIndex) {
+  testing::TempDir dir;
+  std::vector<testing::BlockFrame> frames;
+  for (std::uint32_t sequence = 0; sequence < 5; ++sequence) {
+    frames.push_back({.data = testing::buildUdpFrame({.sequence = sequence, .frameBytes = 200}),
+                      .seconds = 1000 + sequence});
+  }
+  std::vector<std::vector<std::byte>> blocks{testing::buildBlock(frames)};
+  auto source = std::make_unique<ScriptedSource>(std::move(blocks));
+  ScriptedSource& scripted = *source;
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir.path();
+  settings.output.index = false;
+  settings.rotate.interval = 0ms;
+  FileFinisher finisher({});
+  {
+    Recorder recorder(settings, finisher, std::move(source));
+    recorder.start();
+    scripted.waitUntilAllReleased();
+    recorder.requestStop();
+    recorder.join();
+  }
+  finisher.stop();
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir.path())) files.push_back(entry.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].extension(), ".pcap");
+  EXPECT_EQ(testing::readPcapFile(files[0]).records.size(), 5u);
+}
+
 // The capture files in `directory` (`.pcap` and `.part`), without the indexes beside them.
 std::vector<fs::path> filesIn(const fs::path& directory) {
   std::vector<fs::path> files;
