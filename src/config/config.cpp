@@ -72,10 +72,15 @@ class Diagnostics {
     });
     // A file of a million bad values is one mistake repeated, not a million things to read.
     if (problems_.size() > kMaxProblemsShown) {
+      // The summary stands where the first problem it counts is, so the list stays in file order
+      // and points the reader at where the omitted ones start.
       const std::size_t rest = problems_.size() - kMaxProblemsShown;
+      const Location firstOmitted = problems_[kMaxProblemsShown].where;
       problems_.resize(kMaxProblemsShown);
-      problems_.push_back({Location{file_, 0, 0}, "... and " + std::to_string(rest) +
-                                                      " more problem" + (rest == 1 ? "" : "s")});
+      std::string summary = "... and ";
+      summary += std::to_string(rest);
+      summary += rest == 1 ? " more problem from here on" : " more problems from here on";
+      problems_.push_back({firstOmitted, std::move(summary)});
     }
     throw ConfigError(std::move(problems_));
   }
