@@ -326,7 +326,7 @@ struct Handlers {
         must(sd_bus_message_open_container(reply, 'e', "sa{sv}"), what);
         must(sd_bus_message_append(reply, "s", validUtf8(status.name).c_str()), what);
         must(sd_bus_message_open_container(reply, 'a', "{sv}"), what);
-        text("State", status.state);
+        text("State", std::string(service::stateText(status.state)));
         counter("PacketsReceived", status.stats.packetsReceived);
         counter("KernelDrops", status.stats.kernelDrops);
         counter("PacketsWritten", status.stats.packetsWritten);

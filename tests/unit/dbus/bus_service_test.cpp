@@ -343,7 +343,7 @@ TEST_F(BusServiceTest, StatisticsPropertyCarriesEveryCounterOfEveryInterface) {
             ctl::FieldValue(std::string("/var/lib/pcap-recorder/eth0-20261123T170000.pcap.part")));
   const auto& lo = snapshot.interfaces[1];
   EXPECT_EQ(lo.name, "lo");
-  EXPECT_EQ(*lo.find("State"), ctl::FieldValue(std::string("paused (disk full)")));
+  EXPECT_EQ(*lo.find("State"), ctl::FieldValue(std::string("paused (cannot write)")));
   EXPECT_EQ(*lo.find("PacketsLostToDisk"), ctl::FieldValue(std::uint64_t{10}));
   EXPECT_EQ(*lo.find("CurrentFile"), ctl::FieldValue(std::string()));
 }
