@@ -198,6 +198,17 @@ struct Case {
   Traffic traffic;
 };
 
+std::string nameOf(const Case& param) {
+  return std::string(param.unit == pcap::TimestampUnit::nanoseconds ? "nano" : "micro") +
+         "_snaplen" + std::to_string(param.snaplen) + "_flows" +
+         std::to_string(param.traffic.flows) + "_padding" + std::to_string(param.traffic.padding);
+}
+
+// Why: gtest would print the bytes of the struct, padding included, into the test's name.
+void PrintTo(const Case& param, std::ostream* out) {
+  *out << nameOf(param);
+}
+
 class LiveIndexTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(LiveIndexTest, IsTheIndexBuiltByReadingTheFileBack) {
@@ -228,7 +239,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{pcap::TimestampUnit::microseconds, 90, {.flows = 8}},
         Case{pcap::TimestampUnit::microseconds,
              262144,
-             {.flows = 8, .padding = 1500, .frames = 3000}}));
+             {.flows = 8, .padding = 1500, .frames = 3000}}),
+    [](const ::testing::TestParamInfo<Case>& info) { return nameOf(info.param); });
 
 TEST(LiveIndexWriteTest, TheFinishedFileIsIndexedFromTheLiveSummaryWhenItDescribesTheFile) {
   testing::TempDir dir;
