@@ -81,6 +81,25 @@ BloomPosition bloomPosition(std::uint64_t keyHash) {
   return {keyHash & 0xffffffffu, (keyHash >> 32) | 1u};
 }
 
+// Bit i of a key, (first + i·step) mod bits, stepped without a division per bit: the same bits
+// (first and step are below 2^32, so first + i·step never wraps), a third of the cost.
+struct BloomBits {
+  BloomBits(std::uint64_t keyHash, std::uint64_t bits) : bits(bits) {
+    const auto position = bloomPosition(keyHash);
+    bit = position.first % bits;
+    step = position.step % bits;
+  }
+  void next() noexcept {
+    bit += step;
+    if (bit >= bits) bit -= bits;
+    ++index;
+  }
+  std::uint64_t bits;
+  std::uint64_t bit;
+  std::uint64_t step;
+  unsigned index = 0;
+};
+
 class KeyCollector final : public KeySink {
  public:
   explicit KeyCollector(DistinctKeys& keys) : keys_(keys) {}
@@ -97,10 +116,8 @@ void fillBloom(BlockSummary& block, const std::vector<std::uint64_t>& keys) {
   const std::uint64_t bits = (keys.size() * kBloomBitsPerKey + 63) / 64 * 64;
   block.bloom.assign(bits / 64, 0);
   for (const auto key : keys) {
-    const auto [first, step] = bloomPosition(key);
-    for (std::uint8_t i = 0; i < block.hashes; ++i) {
-      const std::uint64_t bit = (first + i * step) % bits;
-      block.bloom[bit / 64] |= std::uint64_t{1} << (bit % 64);
+    for (BloomBits bit(key, bits); bit.index < block.hashes; bit.next()) {
+      block.bloom[bit.bit / 64] |= std::uint64_t{1} << (bit.bit % 64);
     }
   }
 }
@@ -192,11 +209,8 @@ std::vector<std::byte> readWhole(const fs::path& path, std::string& problem) {
 
 bool BlockSummary::mayContain(std::uint64_t keyHash) const noexcept {
   if (bloom.empty()) return false;
-  const std::uint64_t bits = bloom.size() * 64;
-  const auto [first, step] = bloomPosition(keyHash);
-  for (std::uint8_t i = 0; i < hashes; ++i) {
-    const std::uint64_t bit = (first + i * step) % bits;
-    if ((bloom[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0) return false;
+  for (BloomBits bit(keyHash, bloom.size() * 64); bit.index < hashes; bit.next()) {
+    if ((bloom[bit.bit / 64] & (std::uint64_t{1} << (bit.bit % 64))) == 0) return false;
   }
   return true;
 }
@@ -242,14 +256,19 @@ void DistinctKeys::clear() {
 
 void BlockBuilder::add(std::uint64_t offset, std::uint64_t storedBytes, std::uint64_t timeNs,
                        std::span<const std::byte> data) {
+  KeyCollector collector(keys_);
+  addRecord(offset, storedBytes, timeNs, extractKeys(data, collector));
+}
+
+void BlockBuilder::addRecord(std::uint64_t offset, std::uint64_t storedBytes, std::uint64_t timeNs,
+                             std::uint32_t flags) {
   if (block_.records == 0) {
     block_.offset = offset;
     block_.minTimeNs = block_.maxTimeNs = timeNs;
   }
   block_.minTimeNs = std::min(block_.minTimeNs, timeNs);
   block_.maxTimeNs = std::max(block_.maxTimeNs, timeNs);
-  KeyCollector collector(keys_);
-  block_.flags |= extractKeys(data, collector);
+  block_.flags |= flags;
   ++block_.records;
   block_.endOffset = offset + storedBytes;
 }

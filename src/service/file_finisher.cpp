@@ -202,11 +202,11 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
                         "{}: finished {} ({}): no packets, {} kernel drops", job.interface,
                         finished.path.string(), job.reason, finished.kernelDrops);
     }
-    // Read back from the finished file, here and not on the capture thread; extract rebuilds an
-    // index that is missing.
+    // Built as the file was written (read back only when that summary is missing or disagrees
+    // with the file); extract rebuilds an index that is missing.
     if (job.index) {
       try {
-        index::indexFile(finished.path);
+        index::writeIndexOf(finished.path, std::move(job.liveIndex));
       } catch (const std::exception& error) {
         spdlog::warn("{}: cannot index {}: {}", job.interface, finished.path.string(),
                      error.what());

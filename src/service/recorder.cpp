@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include "pcap_recorder/bpf/filter.hpp"
 #include "pcap_recorder/capture/af_packet_source.hpp"
@@ -365,8 +366,13 @@ void Recorder::processBlock(std::span<const std::byte> block) {
           ++withoutFile;
           return;
         }
+        const std::uint64_t offset = writer_->bytes();
         // A failed write ends the file at once, so it is finished for what it is.
-        if (!writer_->appendInPlace(frame)) pauseAfterWriteFailure();
+        if (!writer_->appendInPlace(frame)) {
+          pauseAfterWriteFailure();
+        } else if (liveIndex_) {
+          liveIndex_->add(frame, offset);
+        }
       });
   // Frames written in place are read from the block: they reach the file before it goes back.
   if (writer_ && !writer_->writeInPlaceFrames()) pauseAfterWriteFailure();
@@ -469,6 +475,9 @@ int Recorder::openNextFile(Nanoseconds time) {
   const unsigned firstCounter = name == lastExpandedName_ ? lastCounter_ + 1 : 0;
   try {
     writer_.emplace(directory_->fd(), name, writerOptions_, firstCounter);
+    liveIndex_.reset();
+    if (settings_.output.index)
+      liveIndex_.emplace(writerOptions_.timestampUnit, writerOptions_.snaplen);
     lastExpandedName_ = name;
     lastCounter_ = writer_->counter();
     setCurrentFile((directory_->currentPath() / writer_->partName()).string());
@@ -519,6 +528,7 @@ void Recorder::finishCurrentFile(RotationReason reason) {
       .postFinishTimeout = settings_.output.postFinishTimeout,
       .postFinishMaxRunning = settings_.output.postFinishMaxRunning,
       .index = settings_.output.index,
+      .liveIndex = std::exchange(liveIndex_, std::nullopt),
       .onFinished =
           [shared = shared_](const FinishedFile& finished) {
             shared->counters.addFileWritten();

@@ -57,11 +57,16 @@ class DistinctKeys {
   bool zero_ = false;
 };
 
-// Summarises consecutive records into one block (buildIndex's builder).
+// Summarises consecutive records into one block (buildIndex's and LiveIndex's builder).
 class BlockBuilder {
  public:
   void add(std::uint64_t offset, std::uint64_t storedBytes, std::uint64_t timeNs,
            std::span<const std::byte> data);
+  // A record whose keys the caller gives through addKey() (or gave for an earlier record of the
+  // block with the same keys), and whose frame kind is `flags`.
+  void addRecord(std::uint64_t offset, std::uint64_t storedBytes, std::uint64_t timeNs,
+                 std::uint32_t flags);
+  void addKey(std::uint64_t keyHash) { keys_.insert(keyHash); }
   std::uint32_t records() const noexcept { return block_.records; }
   std::uint64_t bytes() const noexcept { return block_.endOffset - block_.offset; }
   // The block so far; the builder starts the next one.

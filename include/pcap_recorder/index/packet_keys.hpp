@@ -53,6 +53,10 @@ class KeySink {
   ~KeySink() = default;
 };
 
+// extractKeys() reads no byte at or past this offset (the deepest: eight VLAN tags, an IPv4 header
+// of 60 bytes, then the ports, ending at byte 110): a frame cut here has the same keys.
+inline constexpr std::size_t kMaxKeyBytes = 128;
+
 // Adds the keys of the `captured` bytes of an Ethernet frame to `sink`; returns its FrameFlag.
 std::uint32_t extractKeys(std::span<const std::byte> captured, KeySink& sink);
 

@@ -25,6 +25,7 @@
 
 #include <atomic>
 
+#include "pcap_recorder/index/live_index.hpp"
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/rotation/retention.hpp"
 #include "pcap_recorder/service/output_directory.hpp"
@@ -54,6 +55,9 @@ struct FinishJob {
   std::chrono::milliseconds postFinishTimeout{0};
   std::size_t postFinishMaxRunning = 1;  // hooks of this interface running at once
   bool index = true;                     // write NAME.idx beside the finished file
+  // The index built while the file was written; without it (or when it disagrees with the file)
+  // the finished file is read back to index it.
+  std::optional<index::LiveIndex> liveIndex = std::nullopt;
   // Called on the finisher thread once the file is finished (not when it was discarded).
   std::function<void(const FinishedFile&)> onFinished;
   // Called when the file cannot be finished and is gone (its directory was removed): its

@@ -131,6 +131,7 @@ class Recorder {
   Nanoseconds lateness_;  // how late a frame can reach us after its timestamp
 
   std::optional<pcap::PcapFileWriter> writer_;
+  std::optional<index::LiveIndex> liveIndex_;  // of writer_'s file, with output.index
   rotation::Slot slot_;
   std::uint64_t kernelDropsAtOpen_ = 0;
   PublishedCounts published_;

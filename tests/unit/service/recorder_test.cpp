@@ -1,6 +1,7 @@
 // The recorder against a scripted packet source: blocks built in memory, no socket, no root.
 #include "pcap_recorder/service/recorder.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "pcap_recorder/index/file_index.hpp"
+#include "pcap_recorder/util/unique_fd.hpp"
 #include "support/block_builder.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
@@ -144,6 +146,14 @@ TEST(Recorder, EveryFrameIsInTheFileAsCapturedThoughItsBlockIsReusedAtOnce) {
   ASSERT_TRUE(written) << problem;
   EXPECT_EQ(written->header.pcapBytes, fs::file_size(files[0]));
   EXPECT_EQ(written->header.records, expected.size());
+  // Built as the file was written, it is the index reading the file back gives.
+  {
+    util::UniqueFd fd(::open(files[0].c_str(), O_RDONLY | O_CLOEXEC));
+    const auto info = index::readPcapHeader(fd.get(), problem);
+    ASSERT_TRUE(info) << problem;
+    EXPECT_TRUE(index::serialize(*written) ==
+                index::serialize(index::buildIndex(fd.get(), *info, fs::file_size(files[0]))));
+  }
   const auto file = testing::readPcapFile(files[0]);
   ASSERT_EQ(file.records.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
