@@ -12,7 +12,8 @@
 // a time, whatever submits them, and one 4 MiB write at a time comes close to the disk's speed (dd
 // oflag=direct: 1.2 GB/s at 1 MiB, 1.6-1.7 at 2-4 MiB). Tried and measured worse: the file sized
 // ahead (fallocate without KEEP_SIZE) so that two writer threads write in parallel lost 14 % of
-// 1514 B frames at the generator's maximum, against 7 % with this (docs/benchmarks.md).
+// 1514 B frames at the generator's maximum, against 7 % with this (docs/benchmarks.md); and 1, 2
+// or 4 threads writing 4 MiB each into one file made no more than one did (1.5-1.9 GB/s).
 //
 // Used by one thread (the capture thread); the writer thread is its engine's.
 #pragma once
