@@ -9,29 +9,60 @@
 
 namespace pcap_recorder::pcap {
 
-DirectStream::DirectStream(int fd, const DirectStreamOptions& options)
-    : fd_(fd), options_(options) {
-  options_.bufferBytes = alignUp(std::max<std::size_t>(options_.bufferBytes, kDirectAlignment));
-  options_.bufferCount = std::max<std::size_t>(options_.bufferCount, 2);
-  // Past a buffer's end: room for a record that starts just before it.
-  const std::size_t allocation = options_.bufferBytes + alignUp(options_.largestRecord);
-  for (std::size_t i = 0; i < options_.bufferCount; ++i) {
-    Buffer buffer(static_cast<std::byte*>(std::aligned_alloc(kDirectAlignment, allocation)));
-    if (!buffer) throw std::bad_alloc();
-    buffers_.push_back(std::move(buffer));
-    if (i != current_) free_.push_back(i);
-  }
-  writer_ = std::jthread([this] { writerLoop(); });
-}
-
-DirectStream::~DirectStream() {
-  reap(Wait::all);
+DirectWriteEngine::~DirectWriteEngine() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   changed_.notify_all();
-  writer_.join();
+  if (writer_.joinable()) writer_.join();
+}
+
+void DirectWriteEngine::beginFile(const DirectStreamOptions& options) {
+  // Past a buffer's end: room for a record that starts just before it.
+  const std::size_t allocation = options.bufferBytes + alignUp(options.largestRecord);
+  if (buffers_.size() != options.bufferCount || bufferBytes_ != options.bufferBytes ||
+      allocation_ < allocation) {
+    // No write is in flight (the previous stream waited for its own): the writer touches no
+    // buffer meanwhile.
+    buffers_.clear();
+    for (std::size_t i = 0; i < options.bufferCount; ++i) {
+      Buffer buffer(static_cast<std::byte*>(std::aligned_alloc(kDirectAlignment, allocation)));
+      if (!buffer) throw std::bad_alloc();
+      // Touched now rather than while frames wait in the ring.
+      std::memset(buffer.get(), 0, allocation);
+      buffers_.push_back(std::move(buffer));
+    }
+    bufferBytes_ = options.bufferBytes;
+    allocation_ = allocation;
+    ++buffersMade_;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    jobs_.clear();
+    reserveBytes_ = options.reserveBytes;
+    reservedEnd_ = 0;
+    reserveRefused_ = false;
+    writerFailed_ = false;
+  }
+  if (!writer_.joinable()) writer_ = std::jthread([this] { writerLoop(); });
+}
+
+DirectStream::DirectStream(int fd, const DirectStreamOptions& options,
+                           std::shared_ptr<DirectWriteEngine> engine)
+    : fd_(fd),
+      options_(options),
+      engine_(engine ? std::move(engine) : std::make_shared<DirectWriteEngine>()) {
+  options_.bufferBytes = alignUp(std::max<std::size_t>(options_.bufferBytes, kDirectAlignment));
+  options_.bufferCount = std::max<std::size_t>(options_.bufferCount, 2);
+  engine_->beginFile(options_);
+  for (std::size_t i = 0; i < options_.bufferCount; ++i) {
+    if (i != current_) free_.push_back(i);
+  }
+}
+
+DirectStream::~DirectStream() {
+  reap(Wait::all);
 }
 
 bool DirectStream::endRecord(std::size_t bytes, std::uint64_t tag) noexcept {
@@ -42,7 +73,8 @@ bool DirectStream::endRecord(std::size_t bytes, std::uint64_t tag) noexcept {
   if (used_ < options_.bufferBytes) return true;
 
   // A record that runs past the buffer's end is whole in the file only with the next buffer.
-  const Job full{.buffer = current_,
+  const Job full{.fd = fd_,
+                 .buffer = current_,
                  .offset = bufferOffset_,
                  .length = options_.bufferBytes,
                  .markAfter = used_ == options_.bufferBytes ? appended_ : before};
@@ -51,7 +83,8 @@ bool DirectStream::endRecord(std::size_t bytes, std::uint64_t tag) noexcept {
   const std::size_t next = free_.back();
   free_.pop_back();
   const std::size_t overflow = used_ - options_.bufferBytes;
-  std::memcpy(buffers_[next].get(), buffers_[current_].get() + options_.bufferBytes, overflow);
+  std::memcpy(engine_->buffers_[next].get(),
+              engine_->buffers_[current_].get() + options_.bufferBytes, overflow);
   submit(full);
   current_ = next;
   used_ = overflow;
@@ -66,8 +99,9 @@ bool DirectStream::flush() noexcept {
     // The block the records end in goes out whole; the zeros after them are cut below, and this
     // block is written again once the buffer is full.
     const std::size_t padded = alignUp(used_);
-    std::memset(buffers_[current_].get() + used_, 0, padded - used_);
-    submit(Job{.buffer = current_,
+    std::memset(engine_->buffers_[current_].get() + used_, 0, padded - used_);
+    submit(Job{.fd = fd_,
+               .buffer = current_,
                .offset = bufferOffset_,
                .length = padded,
                .markAfter = appended_,
@@ -82,8 +116,8 @@ bool DirectStream::flush() noexcept {
   }
   {
     // The cut gave back the space reserved past the end; the next write reserves anew.
-    std::lock_guard lock(mutex_);
-    reservedEnd_ = appended_.bytes;
+    std::lock_guard lock(engine_->mutex_);
+    engine_->reservedEnd_ = appended_.bytes;
   }
   inFile_ = appended_;
   flushedBytes_ = appended_.bytes;
@@ -92,29 +126,30 @@ bool DirectStream::flush() noexcept {
 
 void DirectStream::submit(Job job) {
   {
-    std::lock_guard lock(mutex_);
-    jobs_.push_back(job);
+    std::lock_guard lock(engine_->mutex_);
+    engine_->jobs_.push_back(job);
   }
-  changed_.notify_all();
+  engine_->changed_.notify_all();
 }
 
 void DirectStream::reap(Wait wait) noexcept {
   int firstError = 0;
   {
-    std::unique_lock lock(mutex_);
+    auto& jobs = engine_->jobs_;
+    std::unique_lock lock(engine_->mutex_);
     for (;;) {
-      while (!jobs_.empty() && jobs_.front().done) {
-        const Job job = jobs_.front();
-        jobs_.pop_front();
+      while (!jobs.empty() && jobs.front().done) {
+        const Job job = jobs.front();
+        jobs.pop_front();
         if (job.releasesBuffer) free_.push_back(job.buffer);
         if (job.error != 0 && firstError == 0) firstError = job.error;
         if (firstError == 0 && job.markAfter.bytes >= inFile_.bytes) inFile_ = job.markAfter;
       }
-      if (jobs_.empty()) break;
+      if (jobs.empty()) break;
       // After a failure every write still queued is given up; the file is cut once they are.
       if (firstError == 0 && wait == Wait::none) break;
       if (firstError == 0 && wait == Wait::oneBuffer && !free_.empty()) break;
-      changed_.wait(lock);
+      engine_->changed_.wait(lock);
     }
   }
   if (firstError != 0) failWith(firstError);
@@ -127,7 +162,7 @@ void DirectStream::failWith(int error) noexcept {
   [[maybe_unused]] const int ignored = ::ftruncate(fd_, static_cast<off_t>(inFile_.bytes));
 }
 
-void DirectStream::writerLoop() {
+void DirectWriteEngine::writerLoop() {
   std::unique_lock lock(mutex_);
   for (;;) {
     const auto pending =
@@ -155,13 +190,13 @@ void DirectStream::writerLoop() {
 }
 
 // On the writer thread, with the mutex not held.
-int DirectStream::writeJob(const Job& job) {
-  reserveAhead(job.offset + job.length);
+int DirectWriteEngine::writeJob(const Job& job) {
+  reserveAhead(job.fd, job.offset + job.length);
   const std::byte* data = buffers_[job.buffer].get();
   std::size_t done = 0;
   while (done < job.length) {
     const ssize_t n =
-        ::pwrite(fd_, data + done, job.length - done, static_cast<off_t>(job.offset + done));
+        ::pwrite(job.fd, data + done, job.length - done, static_cast<off_t>(job.offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno;
     // A short write that is not block-aligned cannot go on with O_DIRECT: the disk is full.
@@ -174,16 +209,16 @@ int DirectStream::writeJob(const Job& job) {
 }
 
 // Why: without it the file system allocates blocks on each write, and extent by extent.
-void DirectStream::reserveAhead(std::uint64_t end) {
+void DirectWriteEngine::reserveAhead(int fd, std::uint64_t end) {
   std::uint64_t from = 0;
   {
     std::lock_guard lock(mutex_);
-    if (options_.reserveBytes == 0 || reserveRefused_ || end <= reservedEnd_) return;
+    if (reserveBytes_ == 0 || reserveRefused_ || end <= reservedEnd_) return;
     from = reservedEnd_;
   }
-  const std::uint64_t to = end + options_.reserveBytes;
+  const std::uint64_t to = end + reserveBytes_;
   // KEEP_SIZE: the file's size follows the writes, so readers never see the reserved zeros.
-  if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from),
+  if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from),
                   static_cast<off_t>(to - from)) == 0) {
     std::lock_guard lock(mutex_);
     reservedEnd_ = std::max(reservedEnd_, to);

@@ -128,10 +128,12 @@ void PcapFileWriter::startDirectIo() {
   const int flags = ::fcntl(fd_.get(), F_GETFL);
   if (flags >= 0 && ::fcntl(fd_.get(), F_SETFL, flags | O_DIRECT) == 0) {
     direct_ = std::make_unique<DirectStream>(
-        fd_.get(), DirectStreamOptions{.bufferBytes = options_.directBufferBytes,
-                                       .bufferCount = options_.directBufferCount,
-                                       .largestRecord = sizeof(FileHeader) + sizeof(RecordHeader) +
-                                                        options_.snaplen});
+        fd_.get(),
+        DirectStreamOptions{
+            .bufferBytes = options_.directBufferBytes,
+            .bufferCount = options_.directBufferCount,
+            .largestRecord = sizeof(FileHeader) + sizeof(RecordHeader) + options_.snaplen},
+        options_.directEngine);
     return;
   }
   const int error = errno;

@@ -12,9 +12,10 @@
 // a time, whatever submits them, and one 4 MiB write at a time comes close to the disk's speed (dd
 // oflag=direct: 1.2 GB/s at 1 MiB, 1.6-1.7 at 2-4 MiB). Tried and measured worse: the file sized
 // ahead (fallocate without KEEP_SIZE) so that two writer threads write in parallel lost 14 % of
-// 1514 B frames at the generator's maximum, against 7 % with this (docs/benchmarks.md).
+// 1514 B frames at the generator's maximum, against 7 % with this (docs/benchmarks.md); and 1, 2
+// or 4 threads writing 4 MiB each into one file made no more than one did (1.5-1.9 GB/s).
 //
-// Used by one thread (the capture thread); the writer thread is its own.
+// Used by one thread (the capture thread); the writer thread is its engine's.
 #pragma once
 
 #include <condition_variable>
@@ -51,17 +52,87 @@ struct StreamMark {
   std::uint64_t tag = 0;  // endRecord()'s tag of the last of them
 };
 
+class DirectStream;
+
+// The aligned buffers and the writer thread of direct I/O, kept from one file to the next: a
+// recorder hands the same engine to each file it writes. Why: fresh memory costs a page fault on
+// first touch of every 4 KiB, which on the benchmark VM made filling a new 4 MiB buffer take 9 ms
+// instead of 2; with buffers made per file, 100 MiB files at 1.5 GB/s left the disk idle long
+// enough to lose 22 % of the frames (docs/benchmarks.md). Buffers are touched when made, so the
+// first file does not pay either.
+//
+// Used by one DirectStream at a time (a recorder writes one file at a time); it waits for its
+// writes before the next stream takes the engine.
+class DirectWriteEngine {
+ public:
+  // Nothing is allocated until a stream first uses it: where files go through the page cache,
+  // an engine costs nothing.
+  DirectWriteEngine() = default;
+  // Stops the writer thread; no stream may use it any more.
+  ~DirectWriteEngine();
+  DirectWriteEngine(const DirectWriteEngine&) = delete;
+  DirectWriteEngine& operator=(const DirectWriteEngine&) = delete;
+
+  // How many times buffers were made (tests: a second file of the same sizes makes none).
+  std::size_t buffersMade() const noexcept { return buffersMade_; }
+
+ private:
+  friend class DirectStream;
+
+  struct FreeDeleter {
+    void operator()(std::byte* memory) const noexcept { std::free(memory); }
+  };
+  using Buffer = std::unique_ptr<std::byte, FreeDeleter>;
+
+  struct Job {
+    int fd = -1;
+    std::size_t buffer = 0;
+    std::uint64_t offset = 0;
+    std::size_t length = 0;
+    StreamMark markAfter;        // whole records in the file once this write is done
+    bool releasesBuffer = true;  // false for flush()'s write of the buffer still filling
+    bool done = false;
+    int error = 0;
+  };
+
+  // For a new file, with no write in flight: buffers of the sizes `options` asks for (kept when
+  // they fit already) and the writer thread started. Throws std::bad_alloc, or std::system_error
+  // when no thread can be made.
+  void beginFile(const DirectStreamOptions& options);
+  void writerLoop();
+  int writeJob(const Job& job);
+  void reserveAhead(int fd, std::uint64_t end);
+
+  std::vector<Buffer> buffers_;
+  std::size_t bufferBytes_ = 0;  // each buffer's part that is written
+  std::size_t allocation_ = 0;   // and its size: room past the end for a record that starts there
+  std::size_t buffersMade_ = 0;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  // In stream order. The writer writes the first that is not done; only done ones leave the front.
+  std::deque<Job> jobs_;
+  std::uint64_t reserveBytes_ = 0;  // the current file's fallocate steps
+  std::uint64_t reservedEnd_ = 0;   // the current file's space is reserved up to here
+  bool reserveRefused_ = false;     // the file system has no fallocate
+  bool writerFailed_ = false;       // the writer writes nothing more to the current file
+  bool stopping_ = false;
+  std::jthread writer_;  // last: stopped and joined before the rest goes
+};
+
 class DirectStream {
  public:
-  // `fd` (not owned, open until this is destroyed) is an empty file opened with O_DIRECT.
-  DirectStream(int fd, const DirectStreamOptions& options);
+  // `fd` (not owned, open until this is destroyed) is an empty file opened with O_DIRECT. The
+  // stream takes `engine` for its buffers and writer thread, or makes its own when it is null.
+  DirectStream(int fd, const DirectStreamOptions& options,
+               std::shared_ptr<DirectWriteEngine> engine = nullptr);
   // Waits for the writes in flight; the file keeps what reached it (a `.part` for repair).
   ~DirectStream();
   DirectStream(const DirectStream&) = delete;
   DirectStream& operator=(const DirectStream&) = delete;
 
   // Where the next record goes: room for options.largestRecord bytes.
-  std::byte* recordSpace() noexcept { return buffers_[current_].get() + used_; }
+  std::byte* recordSpace() noexcept { return engine_->buffers_[current_].get() + used_; }
   // Ends a record of `bytes` written at recordSpace(). Hands a full buffer to the writer thread,
   // and waits for a free one when every buffer is in flight. False once a write has failed.
   bool endRecord(std::size_t bytes, std::uint64_t tag) noexcept;
@@ -77,24 +148,8 @@ class DirectStream {
   int error() const noexcept { return error_; }
 
  private:
-  struct FreeDeleter {
-    void operator()(std::byte* memory) const noexcept { std::free(memory); }
-  };
-  using Buffer = std::unique_ptr<std::byte, FreeDeleter>;
+  using Job = DirectWriteEngine::Job;
 
-  struct Job {
-    std::size_t buffer = 0;
-    std::uint64_t offset = 0;
-    std::size_t length = 0;
-    StreamMark markAfter;        // whole records in the file once this write is done
-    bool releasesBuffer = true;  // false for flush()'s write of the buffer still filling
-    bool done = false;
-    int error = 0;
-  };
-
-  void writerLoop();
-  int writeJob(const Job& job);
-  void reserveAhead(std::uint64_t end);
   void submit(Job job);
   // Takes finished jobs off the front; `wait`: until none is in flight, or until one buffer is
   // free.
@@ -104,7 +159,7 @@ class DirectStream {
 
   int fd_;
   DirectStreamOptions options_;
-  std::vector<Buffer> buffers_;
+  std::shared_ptr<DirectWriteEngine> engine_;
   std::vector<std::size_t> free_;
   std::size_t current_ = 0;
   std::size_t used_ = 0;            // bytes of the current buffer filled
@@ -113,16 +168,6 @@ class DirectStream {
   StreamMark inFile_;
   std::uint64_t flushedBytes_ = 0;  // appended_.bytes at the last flush
   int error_ = 0;
-
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  // In stream order. The writer writes the first that is not done; only done ones leave the front.
-  std::deque<Job> jobs_;
-  std::uint64_t reservedEnd_ = 0;  // the file's space is reserved up to here
-  bool reserveRefused_ = false;    // the file system has no fallocate
-  bool writerFailed_ = false;      // the writer writes nothing more
-  bool stopping_ = false;
-  std::jthread writer_;  // last: stopped and joined before the rest goes
 };
 
 }  // namespace pcap_recorder::pcap

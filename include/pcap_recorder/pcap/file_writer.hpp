@@ -45,6 +45,9 @@ struct WriterOptions {
   // With direct I/O: each aligned buffer, and how many (one fills while the others are written).
   std::size_t directBufferBytes = 4u << 20;
   std::size_t directBufferCount = 4;
+  // With direct I/O: the buffers and writer thread, shared by the files written one after the
+  // other with these options; null: each file makes its own.
+  std::shared_ptr<DirectWriteEngine> directEngine{};
 };
 
 // The file-name grammar's, as a C string.

@@ -201,6 +201,58 @@ TEST_F(DirectWriterTest, AFailedWriteLeavesOnlyCompleteRecordsAndCountsTheRest) 
       << "every record offered is either in the file or counted as lost";
 }
 
+// A recorder's files share one engine: the buffers and the writer thread are made once, and a
+// file whose writes failed leaves the next one unharmed.
+TEST_F(DirectWriterTest, FilesWrittenOneAfterAnotherShareTheBuffersAndWriterThread) {
+  auto engine = std::make_shared<DirectWriteEngine>();
+  WriterOptions options = direct(kSmallBuffer, 3);
+  options.snaplen = 2000;
+  options.directEngine = engine;
+  const auto frame = testing::buildUdpFrame({.frameBytes = 1000});
+  {
+    PcapFileWriter failing(directory_.get(), "a.pcap", options);
+    {
+      testing::FileSizeLimit limit(4 * kDirectAlignment);
+      for (std::uint32_t i = 0; i < 200 && !failing.failed(); ++i) {
+        failing.append(frameOf(frame, i));
+      }
+      failing.flush();
+    }
+    EXPECT_TRUE(failing.failed());
+    failing.finish();
+  }
+  for (const std::string name : {"b.pcap", "c.pcap"}) {
+    PcapFileWriter writer(directory_.get(), name, options);
+    ASSERT_TRUE(writer.directIo());
+    for (std::uint32_t i = 0; i < 100; ++i) ASSERT_TRUE(writer.append(frameOf(frame, i + 1)));
+    if (name == "b.pcap") {
+      ASSERT_TRUE(writer.flush());  // a padded block, cut, then rewritten
+    }
+    for (std::uint32_t i = 100; i < 150; ++i) ASSERT_TRUE(writer.append(frameOf(frame, i + 1)));
+    const auto summary = writer.finish();
+    EXPECT_EQ(summary.packets, 150u);
+    const auto file = testing::readPcapFile(dir_ / name);
+    ASSERT_EQ(file.records.size(), 150u) << name;
+    for (std::uint32_t i = 0; i < 150; ++i) {
+      ASSERT_EQ(file.records[i].data, frame) << name << " record " << i;
+      ASSERT_EQ(file.records[i].seconds, i + 1) << name << " record " << i;
+    }
+  }
+  EXPECT_EQ(engine->buffersMade(), 1u) << "the second and third file reuse the buffers";
+  // A larger snaplen needs room for a larger record: the buffers are made anew.
+  options.snaplen = 3 * kSmallBuffer;
+  PcapFileWriter larger(directory_.get(), "d.pcap", options);
+  const auto big = testing::buildUdpFrame({.frameBytes = 2 * kSmallBuffer + 100});
+  ASSERT_TRUE(larger.append(frameOf(big, 1)));
+  ASSERT_TRUE(larger.append(frameOf(frame, 2)));
+  larger.finish();
+  EXPECT_EQ(engine->buffersMade(), 2u);
+  const auto file = testing::readPcapFile(dir_ / "d.pcap");
+  ASSERT_EQ(file.records.size(), 2u);
+  EXPECT_EQ(file.records[0].data, big);
+  EXPECT_EQ(file.records[1].data, frame);
+}
+
 // What a killed daemon leaves: full buffers only (the last record may go on past the last one),
 // or a flushed block still padded with zeros. Repair keeps the whole records.
 class DirectRepairTest : public DirectWriterTest {
