@@ -195,10 +195,12 @@ void Daemon::onLinkEvents(const std::vector<capture::LinkEvent>& events, bool mi
 
 std::unique_ptr<service::Recorder> Daemon::openRecorder(const config::InterfaceSettings& settings,
                                                         const service::CompiledFilters& filters) {
-  if (const auto compiled = filters.find(settings.name); compiled != filters.end()) {
-    return std::make_unique<service::Recorder>(settings, *finisher_, nullptr, compiled->second);
-  }
-  return std::make_unique<service::Recorder>(settings, *finisher_);
+  auto recorder = filters.contains(settings.name)
+                      ? std::make_unique<service::Recorder>(settings, *finisher_, nullptr,
+                                                            filters.find(settings.name)->second)
+                      : std::make_unique<service::Recorder>(settings, *finisher_);
+  totals_.attach(settings.name, recorder->counters());
+  return recorder;
 }
 
 void Daemon::stop() {

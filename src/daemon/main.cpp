@@ -118,6 +118,7 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
   auto nextWatchdog = Clock::now();
   auto nextStatus = Clock::now() + kStatusInterval;
   auto nextStats = pr::util::saturatingAdd(Clock::now(), statsEvery);
+  auto nextMetrics = Clock::now();
 
   for (;;) {
     pollfd waits[4] = {{signals, POLLIN, 0},
@@ -153,7 +154,9 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
           break;
       }
     }
+    bool filesFinished = false;
     if (waits[1].revents & POLLIN) {
+      filesFinished = true;
       for (const auto& file : daemon.takeFinishedFiles()) {
         if (bus && bus->connected() && !bus->emitFileFinished(file)) {
           spdlog::warn("cannot send FileFinished for {}", file.path.string());
@@ -176,6 +179,11 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
     if (now >= nextStatus) {
       sd_notifyf(0, "STATUS=%s", daemon.statusLine().c_str());
       nextStatus = now + kStatusInterval;
+    }
+    // Every interval and on every file finished; the interval as the config has it now.
+    if (filesFinished || now >= nextMetrics) {
+      daemon.writeMetrics();
+      nextMetrics = pr::util::saturatingAdd(now, daemon.config().daemon.metrics.interval);
     }
     if (statsEvery.count() > 0 && now >= nextStats) {
       daemon.logStatistics();
@@ -250,6 +258,8 @@ int run(const pr::daemon::Options& options) {
                   std::move(links));
   sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing files");
   daemon.stop();
+  // The final counts, every interface down: node_exporter goes on reading the file.
+  daemon.writeMetrics();
   return 0;
 }
 
