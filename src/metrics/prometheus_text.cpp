@@ -53,7 +53,7 @@ constexpr Family kPacketsWritten{"pcap_recorder_packets_written_total", "counter
                                  "Packets written to capture files."};
 constexpr Family kBytesWritten{
     "pcap_recorder_bytes_written_total", "counter",
-    "Bytes of pcap records (headers included) written to capture files."};
+    "Bytes written to capture files, as the files hold them (pcap headers included)."};
 constexpr Family kKernelDrops{
     "pcap_recorder_kernel_drops_total", "counter",
     "Packets the kernel accepted but dropped because the capture ring was full."};
