@@ -179,6 +179,7 @@ constexpr std::array<DaemonKey, 2> kMetricsKeys = {{
     {"textfile",
      [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
        readTextfilePath(d, e, s.metrics.textfile);
+       s.metrics.textfileWhere = d.locationOf(e.mark);
      }},
     {"interval",
      [](Diagnostics& d, const Entry& e, DaemonSettings& s) {

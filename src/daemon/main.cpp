@@ -36,6 +36,9 @@ constexpr int kExitConfigError = 1;
 constexpr int kExitUsage = 2;
 constexpr std::chrono::seconds kStatusInterval{5};
 constexpr std::chrono::milliseconds kLoopTick{500};
+// Metrics written because files were finished come at most this often: a rotation storm
+// (max_packets: 1) must not turn into a directory listing and an fsync per file.
+constexpr std::chrono::seconds kMetricsSpacing{1};
 
 // To the journal with structured fields when systemd connected stderr to it; to stderr otherwise.
 void setUpLogging() {
@@ -119,6 +122,8 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
   auto nextStatus = Clock::now() + kStatusInterval;
   auto nextStats = pr::util::saturatingAdd(Clock::now(), statsEvery);
   auto nextMetrics = Clock::now();
+  auto lastMetrics = Clock::time_point{};
+  bool metricsPending = false;
 
   for (;;) {
     pollfd waits[4] = {{signals, POLLIN, 0},
@@ -181,8 +186,11 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
       nextStatus = now + kStatusInterval;
     }
     // Every interval and on every file finished; the interval as the config has it now.
-    if (filesFinished || now >= nextMetrics) {
+    metricsPending = metricsPending || filesFinished;
+    if ((metricsPending && now >= lastMetrics + kMetricsSpacing) || now >= nextMetrics) {
       daemon.writeMetrics();
+      lastMetrics = now;
+      metricsPending = false;
       nextMetrics = pr::util::saturatingAdd(now, daemon.config().daemon.metrics.interval);
     }
     if (statsEvery.count() > 0 && now >= nextStats) {

@@ -126,8 +126,7 @@ std::string logLevelNames();
 struct MetricsSettings {
   std::filesystem::path textfile;  // empty: no metrics
   std::chrono::milliseconds interval{std::chrono::seconds(15)};
-
-  bool operator==(const MetricsSettings&) const = default;
+  Location textfileWhere;  // for messages about its directory (line 0: not given)
 };
 
 // Settings of the daemon as a whole (not per interface).
