@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "pcap_recorder/dbus/bus_service.hpp"
+#include "pcap_recorder/dbus/protocol.hpp"
 
 namespace pcap_recorder::ctl {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "format.hpp"
-#include "pcap_recorder/dbus/bus_service.hpp"
+#include "pcap_recorder/dbus/protocol.hpp"
 
 struct sd_bus;
 

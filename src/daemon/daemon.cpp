@@ -47,9 +47,23 @@ const config::InterfaceSettings& settingsOf(const config::Config& config, const 
 
 }  // namespace
 
+Platform realPlatform() {
+  return {
+      .interfaceExists = capture::interfaceExists,
+      .openRecorder = [](const config::InterfaceSettings& settings, service::FileFinisher& finisher,
+                         const bpf::FilterProgram* filter) -> std::unique_ptr<service::Recorder> {
+        if (filter != nullptr) {
+          return std::make_unique<service::Recorder>(settings, finisher, nullptr, *filter);
+        }
+        return std::make_unique<service::Recorder>(settings, finisher);
+      },
+  };
+}
+
 Daemon::Daemon(std::filesystem::path configPath, config::Config config,
-               service::CompiledFilters filters)
-    : configPath_(std::move(configPath)),
+               service::CompiledFilters filters, Platform platform)
+    : platform_(std::move(platform)),
+      configPath_(std::move(configPath)),
       config_(std::move(config)),
       filters_(std::move(filters)),
       finishedEvent_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
@@ -105,7 +119,7 @@ void Daemon::start() {
   recorders_.resize(config_.interfaces.size());
   for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
     const auto& name = config_.interfaces[slot].name;
-    if (capture::interfaceExists(name)) {
+    if (platform_.interfaceExists(name)) {
       recorders_[slot] = openRecorder(config_.interfaces[slot], filters_);
     } else {
       logging::logEvent(spdlog::level::warn, {{"INTERFACE", name}},
@@ -120,7 +134,7 @@ void Daemon::start() {
 
 bool Daemon::startWaiting(std::size_t slot) {
   const auto& settings = config_.interfaces[slot];
-  if (!capture::interfaceExists(settings.name)) return false;
+  if (!platform_.interfaceExists(settings.name)) return false;
   try {
     service::openOutputDirectory(settings.output.directory);
     recorders_[slot] = openRecorder(settings, filters_);
@@ -183,7 +197,7 @@ void Daemon::onLinkEvents(const std::vector<capture::LinkEvent>& events, bool mi
     spdlog::warn("some link events were missed; looking at every interface again");
     for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
       const auto& name = config_.interfaces[slot].name;
-      if (!capture::interfaceExists(name)) {
+      if (!platform_.interfaceExists(name)) {
         stopRecorder(recorders_[slot]);
       } else if (!recorders_[slot]) {
         startWaiting(slot);
@@ -195,10 +209,9 @@ void Daemon::onLinkEvents(const std::vector<capture::LinkEvent>& events, bool mi
 
 std::unique_ptr<service::Recorder> Daemon::openRecorder(const config::InterfaceSettings& settings,
                                                         const service::CompiledFilters& filters) {
-  auto recorder = filters.contains(settings.name)
-                      ? std::make_unique<service::Recorder>(settings, *finisher_, nullptr,
-                                                            filters.find(settings.name)->second)
-                      : std::make_unique<service::Recorder>(settings, *finisher_);
+  const auto compiled = filters.find(settings.name);
+  auto recorder = platform_.openRecorder(settings, *finisher_,
+                                         compiled != filters.end() ? &compiled->second : nullptr);
   totals_.attach(settings.name, recorder->counters());
   return recorder;
 }
@@ -242,7 +255,8 @@ std::vector<service::InterfaceStatus> Daemon::interfaces() const {
   for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
     const auto& recorder = recorders_[slot];
     if (!recorder) {
-      statuses.push_back({config_.interfaces[slot].name, "waiting for the interface", {}, {}});
+      statuses.push_back(
+          {config_.interfaces[slot].name, {service::CaptureState::waitingForInterface}, {}, {}});
       continue;
     }
     statuses.push_back(
@@ -327,7 +341,7 @@ service::ControlResult Daemon::applyReload() {
     toOpen.insert(toOpen.end(), plan.restarted.begin(), plan.restarted.end());
     for (const auto& name : toOpen) {
       const auto& settings = settingsOf(*next, name);
-      if (!capture::interfaceExists(name)) continue;
+      if (!platform_.interfaceExists(name)) continue;
       service::openOutputDirectory(settings.output.directory);
       opened[name] = openRecorder(settings, nextFilters);
     }
@@ -428,7 +442,8 @@ bool Daemon::captureIsProgressing() {
 std::string Daemon::statusLine() const {
   std::string line;
   for (const auto& status : interfaces()) {
-    line += (line.empty() ? "" : "; ") + status.name + " " + status.state + ": " +
+    line += (line.empty() ? "" : "; ") + status.name + " " +
+            std::string(service::stateText(status.state)) + ": " +
             std::to_string(status.stats.packetsWritten) + " packets, " +
             std::to_string(status.stats.kernelDrops) + " drops";
   }
@@ -446,8 +461,9 @@ void Daemon::logStatistics() const {
          {"DROPS", stats.kernelDrops}},
         "{}: statistics: {}: {} packets received, {} kernel drops, {} written ({} bytes), {} "
         "lost to disk, {} files",
-        recorder->interface(), recorder->state(), stats.packetsReceived, stats.kernelDrops,
-        stats.packetsWritten, stats.bytesWritten, stats.packetsLostToDisk, stats.filesWritten);
+        recorder->interface(), service::stateText(recorder->state()), stats.packetsReceived,
+        stats.kernelDrops, stats.packetsWritten, stats.bytesWritten, stats.packetsLostToDisk,
+        stats.filesWritten);
   }
 }
 

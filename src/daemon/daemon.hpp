@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,12 +23,28 @@
 
 namespace pcap_recorder::daemon {
 
+// What the daemon asks of the machine for each interface, as a seam, so that start, reload and
+// interfaces coming and going are unit-tested without root (tests/unit/daemon).
+struct Platform {
+  // Whether an interface of this name exists now.
+  std::function<bool(const std::string& name)> interfaceExists;
+  // Opens the recorder of one interface: socket, ring and first file, intake held. `filter`: the
+  // filter compiled at load, or null to compile it for the interface. Throws when it cannot.
+  std::function<std::unique_ptr<service::Recorder>(const config::InterfaceSettings& settings,
+                                                   service::FileFinisher& finisher,
+                                                   const bpf::FilterProgram* filter)>
+      openRecorder;
+};
+
+// The kernel's interfaces and AF_PACKET sockets.
+Platform realPlatform();
+
 class Daemon final : public service::Control {
  public:
   // `filters`: the config's filters as checkEnvironment() compiled them (missing ones are
   // compiled when needed).
   Daemon(std::filesystem::path configPath, config::Config config,
-         service::CompiledFilters filters = {});
+         service::CompiledFilters filters = {}, Platform platform = realPlatform());
   ~Daemon() override;
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -76,6 +93,7 @@ class Daemon final : public service::Control {
   void logSummary(const service::Recorder& recorder) const;
   std::vector<service::DirectoryRetention> directoriesOf(const config::Config& config) const;
 
+  Platform platform_;
   std::filesystem::path configPath_;
   config::Config config_;
   service::CompiledFilters filters_;  // config_'s, compiled once when it was loaded

@@ -21,7 +21,7 @@ metrics::Sample Daemon::metricsSample() {
         .packetsLostToDisk = total.packetsLostToDisk,
         .filesFinished = total.filesWritten,
         // Not waiting for the interface, nor paused by a full disk, nor with its link down.
-        .up = recorder != nullptr && recorder->state() == "capturing",
+        .up = recorder != nullptr && recorder->state().state == service::CaptureState::capturing,
     });
   }
   for (const auto& directory : directoriesOf(config_)) {

@@ -326,7 +326,7 @@ struct Handlers {
         must(sd_bus_message_open_container(reply, 'e', "sa{sv}"), what);
         must(sd_bus_message_append(reply, "s", validUtf8(status.name).c_str()), what);
         must(sd_bus_message_open_container(reply, 'a', "{sv}"), what);
-        text("State", status.state);
+        text("State", std::string(service::stateText(status.state)));
         counter("PacketsReceived", status.stats.packetsReceived);
         counter("KernelDrops", status.stats.kernelDrops);
         counter("PacketsWritten", status.stats.packetsWritten);
@@ -359,7 +359,7 @@ const sd_bus_vtable kVtable[] = {
     SD_BUS_PROPERTY("Version", "s", Handlers::version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("Interfaces", "as", Handlers::interfaces, 0, 0),
     SD_BUS_PROPERTY("Statistics", "a{sa{sv}}", Handlers::statistics, 0, 0),
-    SD_BUS_SIGNAL_WITH_NAMES("FileFinished", "ssttttt",
+    SD_BUS_SIGNAL_WITH_NAMES(kFileFinished, kFileFinishedSignature,
                              SD_BUS_PARAM(interface) SD_BUS_PARAM(path) SD_BUS_PARAM(packets)
                                  SD_BUS_PARAM(bytes) SD_BUS_PARAM(kernelDrops)
                                      SD_BUS_PARAM(firstPacketUsec) SD_BUS_PARAM(lastPacketUsec),
@@ -500,12 +500,17 @@ void BusService::process() {
 bool BusService::emitFileFinished(const service::FinishedFile& file) noexcept {
   if (!bus_) return false;
   try {
-    return sd_bus_emit_signal(bus_.get(), kObjectPath, kInterface, "FileFinished", "ssttttt",
-                              validUtf8(file.interface).c_str(),
-                              validUtf8(file.path.string()).c_str(), std::uint64_t{file.packets},
-                              std::uint64_t{file.bytes}, std::uint64_t{file.kernelDrops},
-                              microsecondsOf(file.firstPacket),
-                              microsecondsOf(file.lastPacket)) >= 0;
+    const FileFinishedRecord record{.interface = validUtf8(file.interface),
+                                    .path = validUtf8(file.path.string()),
+                                    .packets = file.packets,
+                                    .bytes = file.bytes,
+                                    .kernelDrops = file.kernelDrops,
+                                    .firstPacketUsec = microsecondsOf(file.firstPacket),
+                                    .lastPacketUsec = microsecondsOf(file.lastPacket)};
+    return sd_bus_emit_signal(bus_.get(), kObjectPath, kInterface, kFileFinished,
+                              kFileFinishedSignature, record.interface.c_str(), record.path.c_str(),
+                              record.packets, record.bytes, record.kernelDrops,
+                              record.firstPacketUsec, record.lastPacketUsec) >= 0;
   } catch (...) {
     return false;
   }

@@ -52,8 +52,16 @@ void dropCapabilities() {
 void defaultSignalDispositions() {
   struct sigaction byDefault {};
   byDefault.sa_handler = SIG_DFL;
+  // All zero is SIG_DFL, no flags, empty mask in the kernel's struct on every architecture.
+  const unsigned long kernelDefault[8] = {};
   for (int signal = 1; signal < NSIG; ++signal) {
-    if (signal != SIGKILL && signal != SIGSTOP) ::sigaction(signal, &byDefault, nullptr);
+    if (signal == SIGKILL || signal == SIGSTOP) continue;
+    // glibc refuses the signals it reserves for itself (32 and 33), yet an ignored one is
+    // inherited through exec: GNU make ignores both, and so would every hook of a daemon started
+    // under it (the package build's ctest does). The kernel takes them.
+    if (::sigaction(signal, &byDefault, nullptr) != 0) {
+      ::syscall(SYS_rt_sigaction, signal, kernelDefault, nullptr, (NSIG - 1) / 8);
+    }
   }
 }
 

@@ -205,10 +205,12 @@ std::string Recorder::currentFile() const {
   return currentFile_;
 }
 
-std::string Recorder::state() const {
-  if (!capturing()) return "stopped";
-  if (paused_.load(std::memory_order_relaxed)) return "paused (cannot write)";
-  return linkUp() ? "capturing" : "link down";
+InterfaceState Recorder::state() const noexcept {
+  if (!capturing()) return {CaptureState::stopped};
+  if (const auto pause = pause_.load(std::memory_order_relaxed); pause != PauseReason::none) {
+    return {CaptureState::paused, pause};
+  }
+  return {linkUp() ? CaptureState::capturing : CaptureState::linkDown};
 }
 
 void Recorder::setCurrentFile(std::string path) {
@@ -258,7 +260,7 @@ void Recorder::takePendingSettings() {
     directory_ = OutputDirectory::open(settings_.output.directory);
     directIoReported_ = false;
     lastExpandedName_.clear();
-    if (writing && !paused_.load(std::memory_order_relaxed)) {
+    if (writing && pause_.load(std::memory_order_relaxed) == PauseReason::none) {
       openNextFile(wallClockNow());
       if (writer_ && writer_->failed()) pauseAfterWriteFailure();
     }
@@ -441,7 +443,7 @@ bool Recorder::followOutputDirectory() {
                     error.what());
     }
     directoryFailing_ = true;
-    paused_.store(true, std::memory_order_relaxed);
+    pause_.store(PauseReason::noOutputDirectory, std::memory_order_relaxed);
     return false;
   }
   directoryFailing_ = false;
@@ -472,7 +474,7 @@ int Recorder::openNextFile(Nanoseconds time) {
     lastCounter_ = writer_->counter();
     setCurrentFile((directory_->currentPath() / writer_->partName()).string());
     reportDirectIo();
-    paused_.store(false, std::memory_order_relaxed);
+    pause_.store(PauseReason::none, std::memory_order_relaxed);
     published_ = {};
     kernelDropsAtOpen_ = counters_.snapshot().kernelDrops;
     ++nextSequence_;
@@ -539,7 +541,7 @@ void Recorder::finishCurrentFile(RotationReason reason) {
 void Recorder::pauseAfterWriteFailure() {
   // Counted from before the failed file's own losses, so the resume line tells the whole loss.
   lostToDiskAtPause_ = counters_.snapshot().packetsLostToDisk;
-  paused_.store(true, std::memory_order_relaxed);
+  pause_.store(PauseReason::writeFailed, std::memory_order_relaxed);
   const int error = writer_ ? writer_->lastErrno() : ENOSPC;
   spdlog::error(
       "{}: writing to {} failed: {}; frames are counted as lost to the disk until it "

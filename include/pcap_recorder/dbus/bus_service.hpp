@@ -1,17 +1,5 @@
-// The daemon on D-Bus: a thin sd-bus adaptor that publishes service::Control as the object
-// /org/pcaprecorder/Recorder1 (interface org.pcaprecorder.Recorder1) under the bus name
-// org.pcaprecorder.Recorder1.
-//
-//   methods     Rotate(s interface) -> (s outcome)   "" = every interface; outcome says, one line
-//                                     per interface, whether it was rotated (a file without
-//                                     packets is not: coalesced)
-//               Reload()
-//   properties  Version    s          const
-//               Interfaces as         read on demand, no PropertiesChanged
-//               Statistics a{sa{sv}}  read on demand, no PropertiesChanged (the counters change
-//                                     with every block; clients poll)
-//   signal      FileFinished(s interface, s path, t packets, t bytes, t kernelDrops,
-//                            t firstPacketUsec, t lastPacketUsec)   times: µs since the epoch, UTC
+// The daemon on D-Bus: a thin sd-bus adaptor that publishes service::Control as the API that
+// dbus/protocol.hpp describes (names, methods, properties, the FileFinished signal).
 //
 // Each method handler makes exactly one Control request; a failed ControlResult becomes the
 // D-Bus error kErrorFailed carrying its message, or kErrorUnknownInterface when Rotate failed for
@@ -48,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "pcap_recorder/dbus/protocol.hpp"
 #include "pcap_recorder/service/control.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
 
@@ -55,23 +44,6 @@ struct sd_bus;
 struct sd_bus_slot;
 
 namespace pcap_recorder::dbus {
-
-inline constexpr const char* kBusName = "org.pcaprecorder.Recorder1";
-inline constexpr const char* kObjectPath = "/org/pcaprecorder/Recorder1";
-inline constexpr const char* kInterface = "org.pcaprecorder.Recorder1";
-inline constexpr const char* kErrorFailed = "org.pcaprecorder.Recorder1.Error.Failed";
-inline constexpr const char* kErrorUnknownInterface =
-    "org.pcaprecorder.Recorder1.Error.UnknownInterface";
-inline constexpr const char* kErrorLimitsExceeded = "org.freedesktop.DBus.Error.LimitsExceeded";
-// Members may call the methods (Rotate, Reload).
-inline constexpr const char* kOperatorGroup = "pcap-recorder-control";
-
-enum class BusKind { system, user };
-
-// "system bus" / "session bus", for messages.
-constexpr const char* busDescription(BusKind kind) noexcept {
-  return kind == BusKind::system ? "system bus" : "session bus";
-}
 
 // The caller of a method, as the bus and /proc report it.
 struct Caller {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pcap_recorder/service/interface_state.hpp"
 #include "pcap_recorder/stats/interface_stats.hpp"
 
 namespace pcap_recorder::service {
@@ -16,7 +17,7 @@ namespace pcap_recorder::service {
 // One configured interface, as the statistics, `STATUS=` and `pcap-recorderctl status` show it.
 struct InterfaceStatus {
   std::string name;
-  std::string state;  // "capturing", "paused (disk full)", "stopped", ...
+  InterfaceState state;  // in words: stateText(state)
   stats::InterfaceStats stats;
   std::string currentFile;  // full path of the `.part` being written; empty when none
 };

@@ -1,6 +1,8 @@
-// Finishes files away from the capture threads: fsync, rename from `.part`, directory fsync, the
-// log line, statistics, retention over the output directory, and the post-finish hook. One thread
-// for the whole daemon; capture threads only submit.
+// Finishes files away from the capture threads, in this order: fsync, rename from `.part`,
+// directory fsync, the log line, the index (NAME.idx), the recorder's statistics, the observer
+// (the daemon: D-Bus FileFinished, sent from its main thread), the post-finish hook, then
+// retention over the output directory (docs/architecture.md). One thread for the whole daemon;
+// capture threads only submit.
 //
 // The queue is bounded: a closed file waiting here holds its descriptor, so a storm of rotations
 // (SIGUSR1, D-Bus Rotate, max_packets 1) must not queue without end. Capture threads ask

@@ -25,6 +25,7 @@
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/rotation/policy.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
+#include "pcap_recorder/service/interface_state.hpp"
 #include "pcap_recorder/service/output_directory.hpp"
 #include "pcap_recorder/stats/interface_stats.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
@@ -83,7 +84,7 @@ class Recorder {
   std::vector<std::string> finishedFiles() const;
   // The `.part` being written (full path), empty when none; and the state for status displays.
   std::string currentFile() const;
-  std::string state() const;
+  InterfaceState state() const noexcept;
   int interfaceIndex() const noexcept { return source_->interfaceIndex(); }
   // Told by the link monitor; only shown in state() (the kernel resumes capture by itself).
   void setLinkUp(bool up) noexcept { linkUp_.store(up, std::memory_order_relaxed); }
@@ -170,7 +171,7 @@ class Recorder {
   std::atomic<bool> settingsPending_{false};
   std::atomic<std::uint64_t> heartbeat_{0};
   std::atomic<bool> capturing_{false};
-  std::atomic<bool> paused_{false};
+  std::atomic<PauseReason> pause_{PauseReason::none};  // none: writing
   std::atomic<bool> intakeStopped_{false};
   std::atomic<bool> intakeBegun_{false};  // a thread never given frames leaves no file behind
   std::atomic<bool> linkUp_{true};

@@ -85,23 +85,13 @@ std::string introspect(sd_bus* client) {
   return xml;
 }
 
-struct FileFinishedSignal {
-  std::string interface;
-  std::string path;
-  std::uint64_t packets = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t kernelDrops = 0;
-  std::uint64_t firstPacketUsec = 0;
-  std::uint64_t lastPacketUsec = 0;
-};
-
 int onFileFinished(sd_bus_message* message, void* userdata, sd_bus_error*) {
-  auto& received = *static_cast<std::optional<FileFinishedSignal>*>(userdata);
-  FileFinishedSignal signal;
+  auto& received = *static_cast<std::optional<dbus::FileFinishedRecord>*>(userdata);
+  dbus::FileFinishedRecord signal;
   const char* interface = nullptr;
   const char* path = nullptr;
-  if (sd_bus_message_read(message, "ssttttt", &interface, &path, &signal.packets, &signal.bytes,
-                          &signal.kernelDrops, &signal.firstPacketUsec,
+  if (sd_bus_message_read(message, dbus::kFileFinishedSignature, &interface, &path, &signal.packets,
+                          &signal.bytes, &signal.kernelDrops, &signal.firstPacketUsec,
                           &signal.lastPacketUsec) >= 0) {
     signal.interface = interface;
     signal.path = path;
@@ -111,7 +101,7 @@ int onFileFinished(sd_bus_message* message, void* userdata, sd_bus_error*) {
 }
 
 // Processes the client connection until `received` is filled, for at most 20 s.
-void waitFor(sd_bus* client, const std::optional<FileFinishedSignal>& received) {
+void waitFor(sd_bus* client, const std::optional<dbus::FileFinishedRecord>& received) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!received && std::chrono::steady_clock::now() < deadline) {
     const int result = sd_bus_process(client, nullptr);
@@ -343,7 +333,7 @@ TEST_F(BusServiceTest, StatisticsPropertyCarriesEveryCounterOfEveryInterface) {
             ctl::FieldValue(std::string("/var/lib/pcap-recorder/eth0-20261123T170000.pcap.part")));
   const auto& lo = snapshot.interfaces[1];
   EXPECT_EQ(lo.name, "lo");
-  EXPECT_EQ(*lo.find("State"), ctl::FieldValue(std::string("paused (disk full)")));
+  EXPECT_EQ(*lo.find("State"), ctl::FieldValue(std::string("paused (cannot write)")));
   EXPECT_EQ(*lo.find("PacketsLostToDisk"), ctl::FieldValue(std::uint64_t{10}));
   EXPECT_EQ(*lo.find("CurrentFile"), ctl::FieldValue(std::string()));
 }
@@ -370,10 +360,10 @@ TEST_F(BusServiceTest, StringsThatAreNotUtf8AreSentWithReplacementCharacters) {
 TEST_F(BusServiceTest, FileFinishedReachesASubscribedClientWithItsValues) {
   startService();
   const auto client = openClient();
-  std::optional<FileFinishedSignal> received;
+  std::optional<dbus::FileFinishedRecord> received;
   sd_bus_slot* slot = nullptr;
   ASSERT_GE(sd_bus_match_signal(client.get(), &slot, dbus::kBusName, dbus::kObjectPath,
-                                dbus::kInterface, "FileFinished", onFileFinished, &received),
+                                dbus::kInterface, dbus::kFileFinished, onFileFinished, &received),
             0);
   bool queued = false;
   loop_->run([&] { queued = service_->emitFileFinished(sampleFinishedFile()); });

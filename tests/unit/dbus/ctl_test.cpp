@@ -27,11 +27,11 @@ TEST_F(CtlTest, StatusPrintsTheVersionAndAnAlignedRowPerInterface) {
   EXPECT_EQ(result.status, 0) << result.err;
   EXPECT_EQ(result.out,
             "pcap-recorderd 0.1.0-test\n"
-            "INTERFACE  STATE               PACKETS WRITTEN  KERNEL DROPS  LOST TO DISK  FILES  "
+            "INTERFACE  STATE                  PACKETS WRITTEN  KERNEL DROPS  LOST TO DISK  FILES  "
             "CURRENT FILE\n"
-            "eth0       capturing                      1493             7             0     12  "
+            "eth0       capturing                         1493             7             0     12  "
             "/var/lib/pcap-recorder/eth0-20261123T170000.pcap.part\n"
-            "lo         paused (disk full)               30             0            10      1  "
+            "lo         paused (cannot write)               30             0            10      1  "
             "-\n");
   EXPECT_EQ(result.err, "");
 }
@@ -46,7 +46,7 @@ TEST_F(CtlTest, StatsJsonPrintsOneObjectWithEveryCounterOfEveryInterface) {
             "\"PacketsWritten\":1493,\"BytesWritten\":912345,\"PacketsLostToDisk\":0,"
             "\"FilesWritten\":12,"
             "\"CurrentFile\":\"/var/lib/pcap-recorder/eth0-20261123T170000.pcap.part\"},"
-            "\"lo\":{\"State\":\"paused (disk full)\",\"PacketsReceived\":40,\"KernelDrops\":0,"
+            "\"lo\":{\"State\":\"paused (cannot write)\",\"PacketsReceived\":40,\"KernelDrops\":0,"
             "\"PacketsWritten\":30,\"BytesWritten\":4000,\"PacketsLostToDisk\":10,"
             "\"FilesWritten\":1,\"CurrentFile\":\"\"}}}\n");
 }
@@ -69,7 +69,7 @@ TEST_F(CtlTest, StatsPrintsEveryCounterOfEveryInterfaceOnItsOwnLine) {
             "  current file          /var/lib/pcap-recorder/eth0-20261123T170000.pcap.part\n"
             "\n"
             "lo\n"
-            "  state                 paused (disk full)\n"
+            "  state                 paused (cannot write)\n"
             "  packets received      40\n"
             "  kernel drops          0\n"
             "  packets written       30\n"

@@ -271,7 +271,7 @@ RunResult runCommand(const std::string& command) {
 std::vector<service::InterfaceStatus> sampleInterfaces() {
   service::InterfaceStatus eth0;
   eth0.name = "eth0";
-  eth0.state = "capturing";
+  eth0.state = {service::CaptureState::capturing};
   eth0.stats = {.packetsReceived = 1500,
                 .kernelDrops = 7,
                 .packetsWritten = 1493,
@@ -281,7 +281,7 @@ std::vector<service::InterfaceStatus> sampleInterfaces() {
   eth0.currentFile = "/var/lib/pcap-recorder/eth0-20261123T170000.pcap.part";
   service::InterfaceStatus lo;
   lo.name = "lo";
-  lo.state = "paused (disk full)";
+  lo.state = {service::CaptureState::paused, service::PauseReason::writeFailed};
   lo.stats = {.packetsReceived = 40,
               .kernelDrops = 0,
               .packetsWritten = 30,

@@ -294,12 +294,12 @@ TEST(Recorder, IsCapturingFromTheMomentItIsStarted) {
   FileFinisher finisher({});
   Recorder recorder(settings, finisher,
                     std::make_unique<ScriptedSource>(std::vector<std::vector<std::byte>>{}));
-  EXPECT_EQ(recorder.state(), "stopped");
+  EXPECT_EQ(recorder.state().state, CaptureState::stopped);
   recorder.start();
-  EXPECT_EQ(recorder.state(), "capturing");
+  EXPECT_EQ(recorder.state().state, CaptureState::capturing);
   recorder.requestStop();
   recorder.join();
-  EXPECT_EQ(recorder.state(), "stopped");
+  EXPECT_EQ(recorder.state().state, CaptureState::stopped);
 }
 
 // 300 Rotate calls in 0.2 s with max_files: 5 once deleted the only file with packets. A file
