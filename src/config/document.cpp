@@ -95,20 +95,22 @@ bool checkDocuments(Diagnostics& diagnostics, const std::string& yamlText) {
   return true;
 }
 
-void readLogSection(Diagnostics& diagnostics, const YAML::Node& keyNode, const YAML::Node& value,
-                    DaemonSettings& target) {
+// `log:` and `metrics:`: daemon-wide sections, each a map of its own keys.
+void readDaemonSection(Diagnostics& diagnostics, const YAML::Node& keyNode, const YAML::Node& value,
+                       std::string_view name, std::span<const DaemonKey> keys,
+                       DaemonSettings& target) {
   if (value.IsNull()) return;
+  const std::string section(name);
   if (!value.IsMap()) {
-    diagnostics.add(makeEntry(keyNode, value, "log").mark,
-                    "log must be a map of log settings, got " + describe(value));
+    diagnostics.add(makeEntry(keyNode, value, section).mark,
+                    section + " must be a map of " + section + " settings, got " + describe(value));
     return;
   }
-  const Scope scope{"log.", "in log"};
+  const Scope scope{section + ".", "in " + section};
   std::vector<std::string_view> candidates;
-  for (const DaemonKey& key : logKeys()) candidates.push_back(key.name);
+  for (const DaemonKey& key : keys) candidates.push_back(key.name);
   forEachEntry(diagnostics, value, scope,
                [&](const std::string& keyName, const YAML::Node& key, const YAML::Node& item) {
-                 const std::span<const DaemonKey> keys = logKeys();
                  const auto found =
                      std::find_if(keys.begin(), keys.end(),
                                   [&](const DaemonKey& known) { return known.name == keyName; });
@@ -116,7 +118,7 @@ void readLogSection(Diagnostics& diagnostics, const YAML::Node& keyNode, const Y
                    reportUnknownKey(diagnostics, key, keyName, scope, candidates);
                    return;
                  }
-                 found->apply(diagnostics, makeEntry(key, item, "log." + keyName), target);
+                 found->apply(diagnostics, makeEntry(key, item, section + "." + keyName), target);
                });
 }
 
@@ -151,7 +153,10 @@ void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config&
                  if (name == kInterfacesKey) {
                    interfaces.emplace(key, value);
                  } else if (name == kLogKey) {
-                   readLogSection(diagnostics, key, value, config.daemon);
+                   readDaemonSection(diagnostics, key, value, kLogKey, logKeys(), config.daemon);
+                 } else if (name == kMetricsKey) {
+                   readDaemonSection(diagnostics, key, value, kMetricsKey, metricsKeys(),
+                                     config.daemon);
                  } else if (name == kRunAsKey) {
                    const Entry entry = makeEntry(key, value, std::string(kRunAsKey));
                    if (auto user = readString(diagnostics, entry, false))

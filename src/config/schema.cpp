@@ -27,7 +27,7 @@ constexpr std::array<Choice<DirectIo>, 3> kDirectIoChoices = {{
 
 // Kept out of clang-format, which lays out short lambdas differently from long ones.
 // clang-format off
-constexpr std::array<Key, 10> kOutputKeys = {{
+constexpr std::array<Key, 11> kOutputKeys = {{
     {"directory",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readDirectory(d, e, s.output.directory);
@@ -67,6 +67,10 @@ constexpr std::array<Key, 10> kOutputKeys = {{
     {"post_finish_timeout",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readDuration(d, e, std::chrono::seconds(1), s.output.postFinishTimeout);
+     }},
+    {"keep_empty_files",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readBool(d, e, s.output.keepEmptyFiles);
      }},
 }};
 
@@ -171,6 +175,18 @@ constexpr std::array<DaemonKey, 2> kLogKeys = {{
      }},
 }};
 
+constexpr std::array<DaemonKey, 2> kMetricsKeys = {{
+    {"textfile",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       readTextfilePath(d, e, s.metrics.textfile);
+       s.metrics.textfileWhere = d.locationOf(e.mark);
+     }},
+    {"interval",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       readPositiveDuration(d, e, std::chrono::seconds(1), s.metrics.interval);
+     }},
+}};
+
 }  // namespace
 
 std::span<const Section> sections() {
@@ -179,6 +195,10 @@ std::span<const Section> sections() {
 
 std::span<const DaemonKey> logKeys() {
   return kLogKeys;
+}
+
+std::span<const DaemonKey> metricsKeys() {
+  return kMetricsKeys;
 }
 
 const Section* findSection(std::string_view name) {
@@ -212,6 +232,7 @@ std::vector<std::string_view> topLevelKeyNames() {
   std::vector<std::string_view> names;
   for (const Section& section : kSections) names.push_back(section.name);
   names.push_back(kLogKey);
+  names.push_back(kMetricsKey);
   names.push_back(kRunAsKey);
   names.push_back(kInterfacesKey);
   return names;

@@ -55,6 +55,10 @@ struct DaemonKey {
 // The keys of `log:`.
 std::span<const DaemonKey> logKeys();
 
+// `metrics:`, daemon-wide: the Prometheus textfile and how often it is written.
+constexpr std::string_view kMetricsKey = "metrics";
+std::span<const DaemonKey> metricsKeys();
+
 // What may stand at the top level, and in an interface item: for hints on unknown keys.
 std::vector<std::string_view> topLevelKeyNames();
 std::vector<std::string_view> interfaceKeyNames();

@@ -144,4 +144,34 @@ void readFileName(Diagnostics& diagnostics, const Entry& entry, std::string& out
   if (problems.empty()) out = std::move(*text);
 }
 
+void readPositiveDuration(Diagnostics& diagnostics, const Entry& entry,
+                          std::chrono::milliseconds min, std::chrono::milliseconds& out) {
+  // Read with the smallest bound so that 0 and values under `min` get this one message.
+  std::chrono::milliseconds read{-1};
+  readDuration(diagnostics, entry, std::chrono::milliseconds(1), read);
+  if (read.count() < 0) return;  // reported
+  if (read < min) {
+    diagnostics.add(entry.mark, entry.label + " must be at least " + std::to_string(min.count()) +
+                                    " ms, got " + describe(entry.value));
+    return;
+  }
+  out = read;
+}
+
+void readTextfilePath(Diagnostics& diagnostics, const Entry& entry, std::filesystem::path& out) {
+  std::optional<std::string> text = readString(diagnostics, entry, false);
+  if (!text) return;
+  const std::filesystem::path path = *text;
+  if (!path.is_absolute()) {
+    diagnostics.add(entry.mark, entry.label + " must be an absolute path, got " + quote(*text));
+  } else if (path.extension() != ".prom" || path.stem().empty()) {
+    diagnostics.add(entry.mark, entry.label +
+                                    " must name a file ending in .prom (the only files "
+                                    "node_exporter's textfile collector reads), got " +
+                                    quote(*text));
+  } else {
+    out = path;
+  }
+}
+
 }  // namespace pcap_recorder::config::detail

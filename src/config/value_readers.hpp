@@ -101,4 +101,12 @@ void readDirectory(Diagnostics& diagnostics, const Entry& entry, std::filesystem
 // A file-name template, checked by the file-name grammar the writer and retention use.
 void readFileName(Diagnostics& diagnostics, const Entry& entry, std::string& out);
 
+// A duration of at least `min` (0 refused: there is no "off") and at most kMaxDuration.
+void readPositiveDuration(Diagnostics& diagnostics, const Entry& entry,
+                          std::chrono::milliseconds min, std::chrono::milliseconds& out);
+
+// metrics.textfile: an absolute path ending in .prom, the only files node_exporter's textfile
+// collector reads.
+void readTextfilePath(Diagnostics& diagnostics, const Entry& entry, std::filesystem::path& out);
+
 }  // namespace pcap_recorder::config::detail

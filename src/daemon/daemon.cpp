@@ -210,8 +210,10 @@ void Daemon::onLinkEvents(const std::vector<capture::LinkEvent>& events, bool mi
 std::unique_ptr<service::Recorder> Daemon::openRecorder(const config::InterfaceSettings& settings,
                                                         const service::CompiledFilters& filters) {
   const auto compiled = filters.find(settings.name);
-  return platform_.openRecorder(settings, *finisher_,
-                                compiled != filters.end() ? &compiled->second : nullptr);
+  auto recorder = platform_.openRecorder(settings, *finisher_,
+                                         compiled != filters.end() ? &compiled->second : nullptr);
+  totals_.attach(settings.name, recorder->counters());
+  return recorder;
 }
 
 void Daemon::stop() {

@@ -13,6 +13,8 @@
 
 #include "pcap_recorder/capture/link_monitor.hpp"
 #include "pcap_recorder/config/config.hpp"
+#include "pcap_recorder/metrics/interface_totals.hpp"
+#include "pcap_recorder/metrics/prometheus_text.hpp"
 #include "pcap_recorder/service/control.hpp"
 #include "pcap_recorder/service/environment_check.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
@@ -75,6 +77,9 @@ class Daemon final : public service::Control {
   // One line for systemd's STATUS=.
   std::string statusLine() const;
   void logStatistics() const;
+  // Writes metrics.textfile, when set (daemon_metrics.cpp); a failure is logged, once.
+  void writeMetrics();
+  metrics::Sample metricsSample();
   const config::Config& config() const noexcept { return config_; }
 
  private:
@@ -99,6 +104,9 @@ class Daemon final : public service::Control {
   // One per configured interface, in config order; empty while the interface does not exist.
   std::vector<std::unique_ptr<service::Recorder>> recorders_;
   std::vector<std::uint64_t> lastHeartbeats_;
+  // Every recorder's counters, by interface, across reloads and re-created interfaces.
+  metrics::InterfaceTotals totals_;
+  std::string metricsError_;  // the last failure to write the textfile, said once
 };
 
 }  // namespace pcap_recorder::daemon

@@ -36,6 +36,9 @@ constexpr int kExitConfigError = 1;
 constexpr int kExitUsage = 2;
 constexpr std::chrono::seconds kStatusInterval{5};
 constexpr std::chrono::milliseconds kLoopTick{500};
+// Metrics written because files were finished come at most this often: a rotation storm
+// (max_packets: 1) must not turn into a directory listing and an fsync per file.
+constexpr std::chrono::seconds kMetricsSpacing{1};
 
 // To the journal with structured fields when systemd connected stderr to it; to stderr otherwise.
 void setUpLogging() {
@@ -118,6 +121,9 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
   auto nextWatchdog = Clock::now();
   auto nextStatus = Clock::now() + kStatusInterval;
   auto nextStats = pr::util::saturatingAdd(Clock::now(), statsEvery);
+  auto nextMetrics = Clock::now();
+  auto lastMetrics = Clock::time_point{};
+  bool metricsPending = false;
 
   for (;;) {
     pollfd waits[4] = {{signals, POLLIN, 0},
@@ -153,7 +159,9 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
           break;
       }
     }
+    bool filesFinished = false;
     if (waits[1].revents & POLLIN) {
+      filesFinished = true;
       for (const auto& file : daemon.takeFinishedFiles()) {
         if (bus && bus->connected() && !bus->emitFileFinished(file)) {
           spdlog::warn("cannot send FileFinished for {}", file.path.string());
@@ -176,6 +184,14 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
     if (now >= nextStatus) {
       sd_notifyf(0, "STATUS=%s", daemon.statusLine().c_str());
       nextStatus = now + kStatusInterval;
+    }
+    // Every interval and on every file finished; the interval as the config has it now.
+    metricsPending = metricsPending || filesFinished;
+    if ((metricsPending && now >= lastMetrics + kMetricsSpacing) || now >= nextMetrics) {
+      daemon.writeMetrics();
+      lastMetrics = now;
+      metricsPending = false;
+      nextMetrics = pr::util::saturatingAdd(now, daemon.config().daemon.metrics.interval);
     }
     if (statsEvery.count() > 0 && now >= nextStats) {
       daemon.logStatistics();
@@ -250,6 +266,8 @@ int run(const pr::daemon::Options& options) {
                   std::move(links));
   sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing files");
   daemon.stop();
+  // The final counts, every interface down: node_exporter goes on reading the file.
+  daemon.writeMetrics();
   return 0;
 }
 

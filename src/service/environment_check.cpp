@@ -42,6 +42,23 @@ std::string directoryProblem(const fs::path& directory) {
   return {};
 }
 
+// Empty when the metrics textfile can be written (or there is none); otherwise why not. Its
+// directory is node_exporter's and is never created here.
+std::string metricsTextfileProblem(const fs::path& textfile) {
+  if (textfile.empty()) return {};
+  const fs::path directory = textfile.parent_path();
+  std::error_code error;
+  if (!fs::is_directory(directory, error)) {
+    return "metrics.textfile: " + directory.string() +
+           " is not a directory (node_exporter's textfile directory; it is not created)";
+  }
+  if (::access(directory.c_str(), W_OK | X_OK) != 0) {
+    return "metrics.textfile: " + directory.string() + " is not writable: " + std::strerror(errno) +
+           " (under systemd: a ReadWritePaths= drop-in and write access for the daemon's user)";
+  }
+  return {};
+}
+
 // A filter in a message: on one line with control characters escaped, and not the whole of a
 // pasted 50 kB expression.
 std::string quoted(const std::string& filter) {
@@ -108,6 +125,9 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config,
         problems.push_back({interface.where, "interface " + interface.name + ": " + problem});
       }
     }
+  }
+  if (auto problem = metricsTextfileProblem(config.daemon.metrics.textfile); !problem.empty()) {
+    problems.push_back({config.daemon.metrics.textfileWhere, problem});
   }
   return problems;
 }

@@ -15,6 +15,7 @@
 #include "pcap_recorder/capture/tpacket_block.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/rotation/file_naming.hpp"
+#include "pcap_recorder/service/empty_files.hpp"
 #include "pcap_recorder/util/printable.hpp"
 #include "pcap_recorder/util/system_error.hpp"
 
@@ -515,9 +516,13 @@ void Recorder::finishCurrentFile(RotationReason reason) {
   publishKernelCounts();
   auto closed = writer_->close();
   publishWriterCounts();
+  const bool writeFailed = writer_->failed();
   writer_.reset();
   packetsInCurrentFile_.store(0, std::memory_order_relaxed);
   setCurrentFile({});
+  if (removeIfEmpty(closed, writeFailed, settings_.output.keepEmptyFiles, directory_->fd())) {
+    return;
+  }
   finisher_.submit(FinishJob{
       .interface = settings_.name,
       .directory = settings_.output.directory,

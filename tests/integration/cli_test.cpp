@@ -78,6 +78,23 @@ TEST_F(CommandLineTest, CheckConfigAcceptsAValidConfigAndWritesNothing) {
   EXPECT_FALSE(fs::exists(work_ / "out")) << "--check-config must not create the directory";
 }
 
+TEST_F(CommandLineTest, CheckConfigRefusesAMetricsTextfileThatCannotBeWritten) {
+  const auto missing = config("metrics:\n  textfile: " + (work_ / "nowhere" / "x.prom").string() +
+                              "\ninterfaces:\n  - name: lo\n");
+  auto result = checkConfig(missing);
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_NE(result.output.find(missing.string() + ":4:13: metrics.textfile: " +
+                               (work_ / "nowhere").string() + " is not a directory"),
+            std::string::npos)
+      << result.output;
+  fs::create_directory(work_ / "textfile");
+  const auto fine = config("metrics:\n  textfile: " + (work_ / "textfile" / "x.prom").string() +
+                           "\ninterfaces:\n  - name: lo\n");
+  result = checkConfig(fine);
+  EXPECT_EQ(result.status, 0) << result.output;
+  EXPECT_FALSE(fs::exists(work_ / "textfile" / "x.prom")) << "--check-config writes nothing";
+}
+
 TEST_F(CommandLineTest, CheckConfigPointsAtTheLineOfAMisspelledKey) {
   const auto path = config("  snaplenn: 100\ninterfaces:\n  - name: lo\n");
   const auto result = checkConfig(path);

@@ -207,7 +207,7 @@ TEST_F(RotateTest, AfterKill9AndPowerLossTheNextStartLeavesOnlyWholeRecords) {
   EXPECT_NE(restarted.log().find("left by an earlier run"), std::string::npos) << restarted.log();
 
   const auto files = finishedFilesOf(outputDirectory(), "prc0");
-  ASSERT_EQ(files.size(), 2u);
+  ASSERT_EQ(files.size(), 1u) << "the repaired file; the restart's own had no packets";
   const auto repaired = readPcapFile(files.front());
   EXPECT_GT(repaired.records.size(), 0u);
   EXPECT_EQ(sequencesIn(repaired), range(0, static_cast<std::uint32_t>(repaired.records.size())));
@@ -241,7 +241,7 @@ TEST_F(RotateTest, WithDirectIoAKill9MidWriteLeavesOnlyWholeRecordsAfterRepair) 
   EXPECT_NE(restarted.log().find("left by an earlier run"), std::string::npos) << restarted.log();
 
   const auto files = finishedFilesOf(outputDirectory(), "prc0");
-  ASSERT_EQ(files.size(), 2u);
+  ASSERT_EQ(files.size(), 1u) << "the repaired file; the restart's own had no packets";
   EXPECT_EQ((fs::file_size(files.front()) - 24) % (16 + 1000), 0u) << "only whole records";
   const auto repaired = readPcapFile(files.front());
   EXPECT_GT(repaired.records.size(), 0u);
@@ -378,6 +378,7 @@ TEST_F(RotateTest, FilesGetTheConfiguredMode) {
   const auto config = writeConfig("  - name: prc0\n", "  file_mode: \"0600\"\n");
   DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
   ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  hosts.senderOn().send(buildUdpFrame({.sequence = 0}));  // a file without packets is not kept
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
   const auto files = finishedFilesOf(outputDirectory(), "prc0");
   ASSERT_EQ(files.size(), 1u);

@@ -67,6 +67,9 @@ struct OutputSettings {
   std::chrono::milliseconds postFinishTimeout{std::chrono::minutes(10)};
   // Hooks of this interface running at once; the others wait in order.
   std::uint32_t postFinishMaxRunning = 4;
+  // output.keep_empty_files: a file that ends without a record (an interval or a stop without
+  // packets) is kept as proof of silence rather than removed.
+  bool keepEmptyFiles = false;
 
   bool operator==(const OutputSettings&) const = default;
 };
@@ -119,11 +122,19 @@ std::optional<LogLevel> parseLogLevel(std::string_view text) noexcept;
 // "trace, debug, info, warning, warn, error, critical or off", for messages.
 std::string logLevelNames();
 
+// Keys of `metrics:` (daemon-wide): Prometheus text for node_exporter's textfile collector.
+struct MetricsSettings {
+  std::filesystem::path textfile;  // empty: no metrics
+  std::chrono::milliseconds interval{std::chrono::seconds(15)};
+  Location textfileWhere;  // for messages about its directory (line 0: not given)
+};
+
 // Settings of the daemon as a whole (not per interface).
 struct DaemonSettings {
   LogLevel logLevel = LogLevel::info;                                // log.level
   std::chrono::milliseconds statsInterval{std::chrono::minutes(5)};  // log.stats_interval; 0: never
   std::string runAs;  // run_as: the user to switch to when started as root; empty: stay
+  MetricsSettings metrics;
 };
 
 struct Config {

@@ -75,6 +75,11 @@ class Recorder {
 
   const std::string& interface() const noexcept { return settings_.name; }
   stats::InterfaceStats stats() const noexcept { return shared_->counters.snapshot(); }
+  // The live counters, held as long as anyone (the finisher's callbacks of this recorder's files
+  // too) can still add to them: the daemon's totals outlive the recorder (metrics).
+  std::shared_ptr<const stats::InterfaceCounters> counters() const noexcept {
+    return {shared_, &shared_->counters};
+  }
   // Names of the files finished so far, in order. Safe from any thread.
   std::vector<std::string> finishedFiles() const;
   // The `.part` being written (full path), empty when none; and the state for status displays.

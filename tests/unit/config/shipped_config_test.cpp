@@ -25,6 +25,7 @@ TEST(ShippedConfig, ParsesAndMatchesTheBuiltInDefaults) {
   EXPECT_EQ(shipped.output.postFinishTimeout, defaults.output.postFinishTimeout);
   EXPECT_EQ(shipped.output.postFinishMaxRunning, defaults.output.postFinishMaxRunning);
   EXPECT_EQ(shipped.output.index, defaults.output.index);
+  EXPECT_EQ(shipped.output.keepEmptyFiles, defaults.output.keepEmptyFiles);
   EXPECT_EQ(shipped.rotate.maxFileBytes, defaults.rotate.maxFileBytes);
   EXPECT_EQ(shipped.rotate.interval, defaults.rotate.interval);
   EXPECT_EQ(shipped.rotate.maxPackets, defaults.rotate.maxPackets);

@@ -345,9 +345,8 @@ TEST(Recorder, ARotationOfAFileWithoutPacketsDoesNothing) {
   }
   finisher.stop();
   const auto files = filesIn(dir.path());
-  ASSERT_EQ(files.size(), 2u) << "the file with the frames and the empty one after it";
+  ASSERT_EQ(files.size(), 1u) << "the file with the frames; the empty one after it is removed";
   EXPECT_EQ(testing::readPcapFile(files[0]).records.size(), 5u);
-  EXPECT_EQ(testing::readPcapFile(files[1]).records.size(), 0u);
 }
 
 std::size_t openDescriptors() {
