@@ -95,29 +95,46 @@ bool checkDocuments(Diagnostics& diagnostics, const std::string& yamlText) {
   return true;
 }
 
-void readLogSection(Diagnostics& diagnostics, const YAML::Node& keyNode, const YAML::Node& value,
-                    DaemonSettings& target) {
+// A daemon-wide section (`log:`, `ship:`): a map of `keys`.
+void readDaemonSection(Diagnostics& diagnostics, std::string_view name,
+                       std::span<const DaemonKey> keys, const YAML::Node& keyNode,
+                       const YAML::Node& value, DaemonSettings& target) {
   if (value.IsNull()) return;
   if (!value.IsMap()) {
-    diagnostics.add(makeEntry(keyNode, value, "log").mark,
-                    "log must be a map of log settings, got " + describe(value));
+    diagnostics.add(makeEntry(keyNode, value, std::string(name)).mark,
+                    std::string(name) + " must be a map of " + std::string(name) +
+                        " settings, got " + describe(value));
     return;
   }
-  const Scope scope{"log.", "in log"};
+  const Scope scope{std::string(name) + ".", "in " + std::string(name)};
   std::vector<std::string_view> candidates;
-  for (const DaemonKey& key : logKeys()) candidates.push_back(key.name);
-  forEachEntry(diagnostics, value, scope,
-               [&](const std::string& keyName, const YAML::Node& key, const YAML::Node& item) {
-                 const std::span<const DaemonKey> keys = logKeys();
-                 const auto found =
-                     std::find_if(keys.begin(), keys.end(),
-                                  [&](const DaemonKey& known) { return known.name == keyName; });
-                 if (found == keys.end()) {
-                   reportUnknownKey(diagnostics, key, keyName, scope, candidates);
-                   return;
-                 }
-                 found->apply(diagnostics, makeEntry(key, item, "log." + keyName), target);
-               });
+  for (const DaemonKey& key : keys) candidates.push_back(key.name);
+  forEachEntry(
+      diagnostics, value, scope,
+      [&](const std::string& keyName, const YAML::Node& key, const YAML::Node& item) {
+        const auto found = std::find_if(keys.begin(), keys.end(), [&](const DaemonKey& known) {
+          return known.name == keyName;
+        });
+        if (found == keys.end()) {
+          reportUnknownKey(diagnostics, key, keyName, scope, candidates);
+          return;
+        }
+        found->apply(diagnostics, makeEntry(key, item, std::string(name) + "." + keyName), target);
+      });
+}
+
+// `ship:` is for pcap-recorder-shipd; a section without where to or how cannot be used.
+void readShipSection(Diagnostics& diagnostics, const YAML::Node& keyNode, const YAML::Node& value,
+                     DaemonSettings& target) {
+  readDaemonSection(diagnostics, kShipKey, shipKeys(), keyNode, value, target);
+  ShipSettings& ship = target.ship;
+  ship.configured = true;
+  for (const auto& [key, missing] :
+       {std::pair<std::string_view, bool>{"endpoint", ship.endpoint.empty()},
+        {"bucket", ship.bucket.empty()},
+        {"credentials", ship.credentials.empty()}}) {
+    if (missing) diagnostics.add(keyNode.Mark(), "ship needs " + std::string(key));
+  }
 }
 
 }  // namespace
@@ -151,7 +168,9 @@ void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config&
                  if (name == kInterfacesKey) {
                    interfaces.emplace(key, value);
                  } else if (name == kLogKey) {
-                   readLogSection(diagnostics, key, value, config.daemon);
+                   readDaemonSection(diagnostics, kLogKey, logKeys(), key, value, config.daemon);
+                 } else if (name == kShipKey) {
+                   readShipSection(diagnostics, key, value, config.daemon);
                  } else if (name == kRunAsKey) {
                    const Entry entry = makeEntry(key, value, std::string(kRunAsKey));
                    if (auto user = readString(diagnostics, entry, false))

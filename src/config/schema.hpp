@@ -54,6 +54,9 @@ struct DaemonKey {
 
 // The keys of `log:`.
 std::span<const DaemonKey> logKeys();
+// The keys of `ship:` (the shipper's; see ShipSettings).
+constexpr std::string_view kShipKey = "ship";
+std::span<const DaemonKey> shipKeys();
 
 // What may stand at the top level, and in an interface item: for hints on unknown keys.
 std::vector<std::string_view> topLevelKeyNames();
