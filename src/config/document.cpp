@@ -95,7 +95,7 @@ bool checkDocuments(Diagnostics& diagnostics, const std::string& yamlText) {
   return true;
 }
 
-// `log:` and `metrics:`: daemon-wide sections, each a map of its own keys.
+// `log:`, `metrics:` and `ship:`: daemon-wide sections, each a map of its own keys.
 void readDaemonSection(Diagnostics& diagnostics, const YAML::Node& keyNode, const YAML::Node& value,
                        std::string_view name, std::span<const DaemonKey> keys,
                        DaemonSettings& target) {
@@ -120,6 +120,20 @@ void readDaemonSection(Diagnostics& diagnostics, const YAML::Node& keyNode, cons
                  }
                  found->apply(diagnostics, makeEntry(key, item, section + "." + keyName), target);
                });
+}
+
+// `ship:` is for pcap-recorder-shipd; a section without where to or how cannot be used.
+void readShipSection(Diagnostics& diagnostics, const YAML::Node& keyNode, const YAML::Node& value,
+                     DaemonSettings& target) {
+  readDaemonSection(diagnostics, keyNode, value, kShipKey, shipKeys(), target);
+  ShipSettings& ship = target.ship;
+  ship.configured = true;
+  for (const auto& [key, missing] :
+       {std::pair<std::string_view, bool>{"endpoint", ship.endpoint.empty()},
+        {"bucket", ship.bucket.empty()},
+        {"credentials", ship.credentials.empty()}}) {
+    if (missing) diagnostics.add(keyNode.Mark(), "ship needs " + std::string(key));
+  }
 }
 
 }  // namespace
@@ -157,6 +171,8 @@ void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config&
                  } else if (name == kMetricsKey) {
                    readDaemonSection(diagnostics, key, value, kMetricsKey, metricsKeys(),
                                      config.daemon);
+                 } else if (name == kShipKey) {
+                   readShipSection(diagnostics, key, value, config.daemon);
                  } else if (name == kRunAsKey) {
                    const Entry entry = makeEntry(key, value, std::string(kRunAsKey));
                    if (auto user = readString(diagnostics, entry, false))

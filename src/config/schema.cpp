@@ -187,6 +187,47 @@ constexpr std::array<DaemonKey, 2> kMetricsKeys = {{
      }},
 }};
 
+constexpr std::uint32_t kMaxShipParallel = 64;
+
+constexpr std::array<DaemonKey, 9> kShipKeys = {{
+    {"endpoint",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       if (auto text = readString(d, e, false)) s.ship.endpoint = *text;
+     }},
+    {"bucket",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       if (auto text = readString(d, e, false)) s.ship.bucket = *text;
+     }},
+    {"prefix",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       if (auto text = readString(d, e, true)) s.ship.prefix = *text;
+     }},
+    {"region",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       if (auto text = readString(d, e, false)) s.ship.region = *text;
+     }},
+    {"path_style",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       readBool(d, e, s.ship.pathStyle);
+     }},
+    {"parallel",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       readWholeNumber<std::uint32_t>(d, e, 1, kMaxShipParallel, s.ship.parallel);
+     }},
+    {"max_rate",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       readSize(d, e, 0, kNoLimit, s.ship.maxRate);
+     }},
+    {"ca_file",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       if (auto text = readString(d, e, false)) s.ship.caFile = *text;
+     }},
+    {"credentials",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       if (auto text = readString(d, e, false)) s.ship.credentials = *text;
+     }},
+}};
+
 }  // namespace
 
 std::span<const Section> sections() {
@@ -199,6 +240,10 @@ std::span<const DaemonKey> logKeys() {
 
 std::span<const DaemonKey> metricsKeys() {
   return kMetricsKeys;
+}
+
+std::span<const DaemonKey> shipKeys() {
+  return kShipKeys;
 }
 
 const Section* findSection(std::string_view name) {
@@ -234,6 +279,7 @@ std::vector<std::string_view> topLevelKeyNames() {
   names.push_back(kLogKey);
   names.push_back(kMetricsKey);
   names.push_back(kRunAsKey);
+  names.push_back(kShipKey);
   names.push_back(kInterfacesKey);
   return names;
 }

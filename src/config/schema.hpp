@@ -54,6 +54,9 @@ struct DaemonKey {
 
 // The keys of `log:`.
 std::span<const DaemonKey> logKeys();
+// The keys of `ship:` (the shipper's; see ShipSettings).
+constexpr std::string_view kShipKey = "ship";
+std::span<const DaemonKey> shipKeys();
 
 // `metrics:`, daemon-wide: the Prometheus textfile and how often it is written.
 constexpr std::string_view kMetricsKey = "metrics";

@@ -129,12 +129,29 @@ struct MetricsSettings {
   Location textfileWhere;  // for messages about its directory (line 0: not given)
 };
 
+// Keys of `ship:`, read by pcap-recorder-shipd (not by pcap-recorderd): where finished files are
+// uploaded. The endpoint's form and the prefix template are checked by the shipper, which owns
+// those rules; here only that the required keys are there.
+struct ShipSettings {
+  bool configured = false;  // a `ship:` section is present
+  std::string endpoint;     // https://host[:port]
+  std::string bucket;
+  std::string prefix = "{host}/{interface}/%Y/%m/%d";
+  std::string region = "us-east-1";
+  bool pathStyle = false;
+  std::uint32_t parallel = 4;  // parts in flight at once
+  std::uint64_t maxRate = 0;   // bytes per second for all uploads together; 0: unlimited
+  std::filesystem::path caFile;
+  std::filesystem::path credentials;  // AWS shared-credentials format; the keys never in YAML
+};
+
 // Settings of the daemon as a whole (not per interface).
 struct DaemonSettings {
   LogLevel logLevel = LogLevel::info;                                // log.level
   std::chrono::milliseconds statsInterval{std::chrono::minutes(5)};  // log.stats_interval; 0: never
   std::string runAs;  // run_as: the user to switch to when started as root; empty: stay
   MetricsSettings metrics;
+  ShipSettings ship;  // ship:
 };
 
 struct Config {

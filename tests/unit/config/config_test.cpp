@@ -732,7 +732,7 @@ TEST(ConfigParse, RejectsATopLevelThatIsNotAMap) {
   EXPECT_THAT(problemOf("- name: eth0\n"),
               IsProblem(1, 1,
                         "the top level must be a map of output, capture, rotate, retention, log, "
-                        "metrics, run_as and interfaces, got a list"));
+                        "metrics, run_as, ship and interfaces, got a list"));
   EXPECT_THAT(problemOf("just some text\n"),
               IsProblem(1, 1, HasSubstr("the top level must be a map")));
 }

@@ -1,0 +1,90 @@
+// What the shipper knows for sure, kept across restarts of the shipper, the daemon or the machine:
+// which local files are confirmed in the bucket (so none is sent twice and retention may delete
+// them), and which multipart uploads were begun and not yet completed or aborted (so a restart
+// aborts them instead of leaving their parts to be billed forever).
+//
+// An append-only journal, one record a line, each written with one write() and made durable with
+// fdatasync() before the call returns. A crash can only leave a torn last line without its '\n':
+// it is dropped on load, and was never reported as done. Fields are percent-encoded, so names with
+// spaces or newlines cannot break a line.
+//
+//   confirmed PATH KEY SIZE SHA256 ETAG
+//   started KEY UPLOAD_ID
+//   ended UPLOAD_ID
+//
+// Not thread-safe: one owner (the shipper's main loop) records.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pcap_recorder/util/unique_fd.hpp"
+
+namespace pcap_recorder::ship {
+
+struct ConfirmedUpload {
+  std::string localPath;
+  std::string key;
+  std::uint64_t size = 0;
+  std::string sha256;  // hex
+  std::string etag;    // as the server returned it, without quotes
+  bool operator==(const ConfirmedUpload&) const = default;
+};
+
+struct OpenMultipartUpload {
+  std::string key;
+  std::string uploadId;
+  bool operator==(const OpenMultipartUpload&) const = default;
+};
+
+class ShipStateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The journal's content, as load() reads it: pure, for tests and for ShipState.
+struct ShipStateRecords {
+  std::map<std::string, ConfirmedUpload> confirmed;  // by local path
+  std::vector<OpenMultipartUpload> openUploads;      // started, not ended, in start order
+  std::size_t validBytes = 0;                        // up to the end of the last whole line
+};
+// Throws ShipStateError naming `source` and the line for a line that is whole but unreadable.
+ShipStateRecords parseShipState(std::string_view text, std::string_view source);
+std::string formatConfirmed(const ConfirmedUpload& upload);
+std::string formatStarted(const OpenMultipartUpload& upload);
+std::string formatEnded(std::string_view uploadId);
+
+class ShipState {
+ public:
+  // Reads `file` (created when missing, with its directory's entry made durable), drops a torn
+  // last line, and opens it for appending.
+  explicit ShipState(std::filesystem::path file);
+
+  const ConfirmedUpload* confirmed(const std::string& localPath) const;
+  const std::vector<OpenMultipartUpload>& openUploads() const noexcept {
+    return records_.openUploads;
+  }
+
+  void recordConfirmed(const ConfirmedUpload& upload);
+  void recordStarted(const OpenMultipartUpload& upload);
+  void recordEnded(std::string_view uploadId);
+
+  // Forgets a confirmed file (its local copy is gone) and rewrites the journal with only what is
+  // still true, atomically (a new file fsynced and renamed over the old one).
+  void forget(const std::string& localPath);
+
+ private:
+  void append(const std::string& line);
+  void rewrite();
+
+  std::filesystem::path file_;
+  ShipStateRecords records_;
+  util::UniqueFd fd_;
+};
+
+}  // namespace pcap_recorder::ship

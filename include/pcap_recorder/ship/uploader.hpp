@@ -1,0 +1,48 @@
+// One finished file into the bucket, verified: a single PUT up to one part's size, above it a
+// multipart upload with parts sent in parallel. Every request carries its body's SHA-256 (and
+// parts their Content-MD5), so the server refuses altered bytes; the whole file's SHA-256 goes
+// along as x-amz-meta-sha256; and when the server says it is done, a HEAD must show the size, the
+// ETag computed here (the MD5, or for multipart the MD5 of the parts' MD5s and "-N") and that
+// SHA-256, or the upload counts as failed.
+//
+// A multipart upload is written to the ShipState before its first part and marked ended after it
+// completed or was aborted, so a shipper killed in between aborts it on its next start
+// (abortUnfinished) instead of leaving parts on the server.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "pcap_recorder/ship/digest.hpp"
+#include "pcap_recorder/ship/s3_client.hpp"
+#include "pcap_recorder/ship/ship_state.hpp"
+
+namespace pcap_recorder::ship {
+
+struct UploadOptions {
+  std::uint64_t partSize = 16ull << 20;  // S3's minimum is 5 MiB (but for the last part)
+  unsigned parallel = 4;                 // parts in flight at once
+};
+
+// The part size for a file of `fileSize` bytes: `wanted`, or larger where S3's limit of 10000
+// parts needs it.
+std::uint64_t partSizeFor(std::uint64_t fileSize, std::uint64_t wanted);
+
+// The ETag S3 gives an object uploaded in parts of these MD5s: MD5 of their concatenation, "-N".
+std::string multipartEtag(const std::vector<Md5Digest>& partDigests);
+
+// Uploads `file` as `key` and verifies it; returns what to record as confirmed (the caller
+// records it). `sha256Hex` is the file's SHA-256 when known (the sidecar's), else computed here;
+// a file whose bytes do not match it fails. Throws S3Error (from the server) or
+// std::runtime_error / std::system_error (local). `state` may be null (no resumable record).
+ConfirmedUpload uploadFile(S3Client& client, const std::filesystem::path& file,
+                           const std::string& key, const UploadOptions& options,
+                           std::optional<std::string> sha256Hex, ShipState* state);
+
+// Aborts every multipart upload `state` records as begun and not ended (a shipper that died
+// mid-upload), and records each as ended. Returns how many there were.
+std::size_t abortUnfinished(S3Client& client, ShipState& state);
+
+}  // namespace pcap_recorder::ship

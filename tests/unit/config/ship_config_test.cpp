@@ -1,0 +1,76 @@
+// The `ship:` section, read for pcap-recorder-shipd.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "pcap_recorder/config/config.hpp"
+
+namespace pcap_recorder::config {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string firstProblem(const std::string& yaml) {
+  try {
+    parse(yaml, "test.yaml");
+  } catch (const ConfigError& error) {
+    return format(error.problems().front());
+  }
+  return "no problem";
+}
+
+TEST(ShipConfig, WithoutAShipSectionNothingIsShipped) {
+  EXPECT_FALSE(parse("interfaces:\n  - name: eth0\n", "test.yaml").daemon.ship.configured);
+}
+
+TEST(ShipConfig, ReadsEveryKey) {
+  const auto ship = parse(
+                        "ship:\n  endpoint: https://s3.example.net:9000\n  bucket: pcaps\n"
+                        "  prefix: site1/{host}/%Y\n  region: eu-central-1\n  path_style: true\n"
+                        "  parallel: 8\n  max_rate: 100MiB\n  ca_file: /etc/ssl/ca.pem\n"
+                        "  credentials: /etc/pcap-recorder/s3-credentials\n"
+                        "interfaces:\n  - name: eth0\n",
+                        "test.yaml")
+                        .daemon.ship;
+  EXPECT_TRUE(ship.configured);
+  EXPECT_EQ(ship.endpoint, "https://s3.example.net:9000");
+  EXPECT_EQ(ship.bucket, "pcaps");
+  EXPECT_EQ(ship.prefix, "site1/{host}/%Y");
+  EXPECT_EQ(ship.region, "eu-central-1");
+  EXPECT_TRUE(ship.pathStyle);
+  EXPECT_EQ(ship.parallel, 8u);
+  EXPECT_EQ(ship.maxRate, 100ull << 20);
+  EXPECT_EQ(ship.caFile, "/etc/ssl/ca.pem");
+  EXPECT_EQ(ship.credentials, "/etc/pcap-recorder/s3-credentials");
+}
+
+TEST(ShipConfig, DefaultsFileByHostInterfaceAndDayWithVirtualHostBuckets) {
+  const auto ship = parse(
+                        "ship:\n  endpoint: https://s3.example.net\n  bucket: b\n"
+                        "  credentials: /c\ninterfaces:\n  - name: eth0\n",
+                        "test.yaml")
+                        .daemon.ship;
+  EXPECT_EQ(ship.prefix, "{host}/{interface}/%Y/%m/%d");
+  EXPECT_EQ(ship.region, "us-east-1");
+  EXPECT_FALSE(ship.pathStyle);
+  EXPECT_EQ(ship.parallel, 4u);
+  EXPECT_EQ(ship.maxRate, 0u);
+}
+
+TEST(ShipConfig, EndpointBucketAndCredentialsAreRequired) {
+  EXPECT_EQ(firstProblem("ship:\n  bucket: b\n  credentials: /c\ninterfaces:\n  - name: eth0\n"),
+            "test.yaml:1:1: ship needs endpoint");
+  EXPECT_EQ(firstProblem("ship:\ninterfaces:\n  - name: eth0\n"),
+            "test.yaml:1:1: ship needs endpoint");
+}
+
+TEST(ShipConfig, UnknownKeysAndBadValuesAreNamed) {
+  EXPECT_THAT(firstProblem("ship:\n  endpoint: http://h\n  bucket: b\n  credentials: /c\n"
+                           "  secret_key: x\ninterfaces:\n  - name: eth0\n"),
+              HasSubstr("test.yaml:5:3: unknown key"));
+  EXPECT_THAT(firstProblem("ship:\n  endpoint: http://h\n  bucket: b\n  credentials: /c\n"
+                           "  parallel: 0\ninterfaces:\n  - name: eth0\n"),
+              HasSubstr("test.yaml:5:"));
+}
+
+}  // namespace
+}  // namespace pcap_recorder::config

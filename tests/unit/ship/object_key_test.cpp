@@ -1,0 +1,56 @@
+#include "pcap_recorder/ship/object_key.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <stdexcept>
+
+namespace pcap_recorder::ship {
+namespace {
+
+using namespace std::chrono;
+
+// 2026-03-04 05:06:07 UTC
+const system_clock::time_point kFinished = sys_days{2026y / March / 4} + 5h + 6min + 7s;
+
+TEST(ObjectKey, TheDefaultPrefixFilesByHostInterfaceAndUtcDay) {
+  EXPECT_EQ(objectKey(kDefaultKeyPrefix, {"sensor1", "eth0", kFinished}, "eth0-000001.pcap"),
+            "sensor1/eth0/2026/03/04/eth0-000001.pcap");
+}
+
+TEST(ObjectKey, APrefixOfItsOwnComesFirstAndEmptySegmentsAreDropped) {
+  EXPECT_EQ(objectKey("/captures//site-a/{host}/%Y%m%d/%H/", {"s", "ens1", kFinished}, "x.pcap"),
+            "captures/site-a/s/20260304/05/x.pcap");
+  EXPECT_EQ(objectKey("", {"s", "ens1", kFinished}, "x.pcap"), "x.pcap");
+}
+
+TEST(ObjectKey, PlaceholdersAndConversionsAreExpandedOnceNotReRead) {
+  // An interface named like a conversion stays text.
+  EXPECT_EQ(objectKey("{interface}", {"h", "%Y{host}", kFinished}, "n"), "%Y{host}/n");
+}
+
+TEST(ObjectKey, AnUnknownPlaceholderOrConversionIsRefusedWithWhy) {
+  EXPECT_THROW(objectKey("{hostname}/x", {"h", "i", kFinished}, "n"), std::invalid_argument);
+  EXPECT_THROW(objectKey("%Q", {"h", "i", kFinished}, "n"), std::invalid_argument);
+  EXPECT_THROW(objectKey("abc%", {"h", "i", kFinished}, "n"), std::invalid_argument);
+  EXPECT_THROW(objectKey("{host", {"h", "i", kFinished}, "n"), std::invalid_argument);
+  EXPECT_NE(keyPrefixProblem("{hostname}").find("{hostname}"), std::string::npos);
+  EXPECT_EQ(keyPrefixProblem(kDefaultKeyPrefix), "");
+}
+
+TEST(ObjectKey, DotSegmentsControlCharactersAndOverlongKeysAreRefused) {
+  EXPECT_THROW(objectKey("a/../b", {"h", "i", kFinished}, "n"), std::invalid_argument);
+  EXPECT_THROW(objectKey("{host}", {"..", "i", kFinished}, "n"), std::invalid_argument);
+  EXPECT_THROW(objectKey("{host}", {"a\nb", "i", kFinished}, "n"), std::invalid_argument);
+  EXPECT_THROW(objectKey(std::string(1100, 'a'), {"h", "i", kFinished}, "n"),
+               std::invalid_argument);
+}
+
+TEST(ObjectKey, UrlEncodingKeepsSlashesAndUnreservedOnly) {
+  EXPECT_EQ(encodeKeyForUrl("a/b c:d+e=f,g~h_i-j.k"), "a/b%20c%3Ad%2Be%3Df%2Cg~h_i-j.k");
+  EXPECT_EQ(encodeKeyForUrl("\xc3\xa9"), "%C3%A9");
+  EXPECT_EQ(encodeQueryValue("2~a/b+c"), "2~a%2Fb%2Bc");
+}
+
+}  // namespace
+}  // namespace pcap_recorder::ship

@@ -1,0 +1,105 @@
+#include "pcap_recorder/ship/ship_state.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "support/temp_dir.hpp"
+
+namespace pcap_recorder::ship {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string contentsOf(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+const ConfirmedUpload kUpload{"/var/lib/pcap-recorder/eth0 x\n.pcap",
+                              "h/eth0/2026/01/02/eth0 x\n.pcap", 1234, "ab12",
+                              "d41d8cd98f00b204e9800998ecf8427e-2"};
+
+TEST(ShipState, ConfirmedFilesSurviveARestart) {
+  testing::TempDir dir;
+  {
+    ShipState state(dir / "state");
+    EXPECT_EQ(state.confirmed(kUpload.localPath), nullptr);
+    state.recordConfirmed(kUpload);
+  }
+  ShipState reopened(dir / "state");
+  ASSERT_NE(reopened.confirmed(kUpload.localPath), nullptr);
+  EXPECT_EQ(*reopened.confirmed(kUpload.localPath), kUpload);
+}
+
+TEST(ShipState, MultipartUploadsBegunAndNotEndedAreReportedAfterARestart) {
+  testing::TempDir dir;
+  {
+    ShipState state(dir / "state");
+    state.recordStarted({"k1", "2~id one"});
+    state.recordStarted({"k2", "2~id2"});
+    state.recordEnded("2~id one");
+  }
+  ShipState reopened(dir / "state");
+  EXPECT_THAT(reopened.openUploads(), ElementsAre(OpenMultipartUpload{"k2", "2~id2"}));
+}
+
+TEST(ShipState, ATornLastLineIsDroppedAndLaterRecordsStayReadable) {
+  testing::TempDir dir;
+  { ShipState(dir / "state").recordConfirmed(kUpload); }
+  { std::ofstream(dir / "state", std::ios::app) << "confirmed /half/writ"; }
+  {
+    ShipState state(dir / "state");
+    EXPECT_EQ(state.confirmed("/half/writ"), nullptr);
+    state.recordStarted({"k", "id"});
+  }
+  ShipState reopened(dir / "state");
+  EXPECT_NE(reopened.confirmed(kUpload.localPath), nullptr);
+  EXPECT_THAT(reopened.openUploads(), ElementsAre(OpenMultipartUpload{"k", "id"}));
+}
+
+TEST(ShipState, AnUnreadableWholeLineIsAnErrorWithItsLine) {
+  testing::TempDir dir;
+  std::ofstream(dir / "state") << formatStarted({"k", "id"}) << "confirmed a b notanumber c d\n";
+  try {
+    ShipState state(dir / "state");
+    FAIL() << "no error";
+  } catch (const ShipStateError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("state:2: a size that is not a number"));
+  }
+}
+
+TEST(ShipState, ForgettingRewritesTheJournalWithOnlyWhatIsStillTrue) {
+  testing::TempDir dir;
+  ConfirmedUpload other = kUpload;
+  other.localPath = "/other.pcap";
+  {
+    ShipState state(dir / "state");
+    state.recordConfirmed(kUpload);
+    state.recordConfirmed(other);
+    state.recordStarted({"k", "id"});
+    state.forget(kUpload.localPath);
+    state.recordEnded("id");
+  }
+  EXPECT_EQ(contentsOf(dir / "state"),
+            formatConfirmed(other) + formatStarted({"k", "id"}) + formatEnded("id"));
+  ShipState reopened(dir / "state");
+  EXPECT_EQ(reopened.confirmed(kUpload.localPath), nullptr);
+  EXPECT_NE(reopened.confirmed("/other.pcap"), nullptr);
+  EXPECT_TRUE(reopened.openUploads().empty());
+}
+
+TEST(ShipState, RecordsAreOneLineEachWhateverTheNames) {
+  EXPECT_EQ(formatConfirmed(kUpload),
+            "confirmed %2Fvar%2Flib%2Fpcap-recorder%2Feth0%20x%0A.pcap "
+            "h%2Feth0%2F2026%2F01%2F02%2Feth0%20x%0A.pcap 1234 ab12 "
+            "d41d8cd98f00b204e9800998ecf8427e-2\n");
+}
+
+}  // namespace
+}  // namespace pcap_recorder::ship
