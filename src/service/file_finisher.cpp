@@ -14,6 +14,7 @@
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/pcap/repair.hpp"
 #include "pcap_recorder/service/hook_runner.hpp"
+#include "pcap_recorder/service/sidecar.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
 namespace pcap_recorder::service {
@@ -185,10 +186,23 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
         .lastPacket = summary.lastPacket,
         .reason = job.reason,
     };
+    // Read back from the finished file, here and not on the capture thread; extract rebuilds an
+    // index that is missing.
+    if (job.index) {
+      try {
+        index::indexFile(finished.path);
+      } catch (const std::exception& error) {
+        spdlog::warn("{}: cannot index {}: {}", job.interface, finished.path.string(),
+                     error.what());
+      }
+    }
+    // Compression, SHA-256 and sidecar: before the file is announced (log line, hook, signal).
+    if (job.output) storeFinishedFile(job.output->fd(), finished, job.storage);
     const std::initializer_list<logging::Field> fields = {
         {"INTERFACE", job.interface},    {"PCAP_FILE", finished.path},
         {"PACKETS", finished.packets},   {"BYTES", finished.bytes},
         {"DROPS", finished.kernelDrops}, {"REASON", job.reason},
+        {"SHA256", finished.sha256},
     };
     if (finished.packets > 0) {
       logging::logEvent(spdlog::level::info, fields,
@@ -201,16 +215,6 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
       logging::logEvent(spdlog::level::info, fields,
                         "{}: finished {} ({}): no packets, {} kernel drops", job.interface,
                         finished.path.string(), job.reason, finished.kernelDrops);
-    }
-    // Read back from the finished file, here and not on the capture thread; extract rebuilds an
-    // index that is missing.
-    if (job.index) {
-      try {
-        index::indexFile(finished.path);
-      } catch (const std::exception& error) {
-        spdlog::warn("{}: cannot index {}: {}", job.interface, finished.path.string(),
-                     error.what());
-      }
     }
     if (job.onFinished) job.onFinished(finished);
     if (observer_) observer_(finished);
@@ -262,8 +266,9 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
       listing.files, directory.limits, std::chrono::system_clock::now(), freeBytes(held->fd()));
   for (const auto& deletion : deletions) {
     if (::unlinkat(held->fd(), deletion.name.c_str(), 0) == 0) {
-      // Its index goes with it.
+      // Its index and sidecar go with it.
       ::unlinkat(held->fd(), index::indexPathFor(deletion.name).c_str(), 0);
+      ::unlinkat(held->fd(), (deletion.name + std::string(kSidecarSuffix)).c_str(), 0);
       spdlog::info("{}: deleted {} ({} bytes): {}", where.string(), deletion.name, deletion.bytes,
                    deletion.reason);
     } else if (errno != ENOENT) {

@@ -474,6 +474,7 @@ int Recorder::openNextFile(Nanoseconds time) {
     paused_.store(false, std::memory_order_relaxed);
     published_ = {};
     kernelDropsAtOpen_ = counters_.snapshot().kernelDrops;
+    lostToDiskAtOpen_ = counters_.snapshot().packetsLostToDisk;
     ++nextSequence_;
     return 0;
   } catch (const std::system_error& error) {
@@ -517,6 +518,8 @@ void Recorder::finishCurrentFile(RotationReason reason) {
       .postFinishTimeout = settings_.output.postFinishTimeout,
       .postFinishMaxRunning = settings_.output.postFinishMaxRunning,
       .index = settings_.output.index,
+      .storage =
+          storageOptionsFor(settings_, counters_.snapshot().packetsLostToDisk - lostToDiskAtOpen_),
       .onFinished =
           [shared = shared_](const FinishedFile& finished) {
             shared->counters.addFileWritten();

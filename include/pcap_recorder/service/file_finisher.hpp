@@ -25,6 +25,7 @@
 
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/rotation/retention.hpp"
+#include "pcap_recorder/service/file_storage.hpp"
 #include "pcap_recorder/service/output_directory.hpp"
 
 namespace pcap_recorder::service {
@@ -39,6 +40,9 @@ struct FinishedFile {
   pcap::Timestamp firstPacket;
   pcap::Timestamp lastPacket;
   std::string reason;  // why it was finished
+  // As finally stored (compressed or not); see file_storage.hpp.
+  std::uint64_t storedBytes = 0;
+  std::string sha256{};  // hex; empty when it could not be computed
 };
 
 struct FinishJob {
@@ -52,6 +56,7 @@ struct FinishJob {
   std::chrono::milliseconds postFinishTimeout{0};
   std::size_t postFinishMaxRunning = 1;  // hooks of this interface running at once
   bool index = true;                     // write NAME.idx beside the finished file
+  StorageOptions storage{};              // compression and sidecar, after the index
   // Called on the finisher thread once the file is finished (not when it was discarded).
   std::function<void(const FinishedFile&)> onFinished;
   // Called when the file cannot be finished and is gone (its directory was removed): its
