@@ -3,7 +3,9 @@
 #include <array>
 #include <charconv>
 #include <limits>
+#include <string>
 #include <system_error>
+#include <utility>
 
 namespace pcap_recorder::config {
 namespace {
@@ -107,6 +109,21 @@ bool isOversizedDuration(std::string_view text) {
   const std::size_t digits = text.find_first_not_of("0123456789");
   if (digits == 0 || digits == std::string_view::npos) return false;
   return factorOf(text.substr(digits), kDurationUnits).has_value() && !parseDuration(text);
+}
+
+std::string formatSize(std::uint64_t bytes) {
+  static constexpr std::array<std::pair<std::string_view, std::uint64_t>, 4> kUnits = {{
+      {"TiB", 1ull << 40},
+      {"GiB", 1ull << 30},
+      {"MiB", 1ull << 20},
+      {"KiB", 1ull << 10},
+  }};
+  for (const auto& [suffix, factor] : kUnits) {
+    if (bytes != 0 && bytes % factor == 0) {
+      return std::to_string(bytes / factor) + std::string(suffix);
+    }
+  }
+  return std::to_string(bytes);
 }
 
 }  // namespace pcap_recorder::config

@@ -1,0 +1,16 @@
+// Reading the `interfaces:` list: each item's name and keys over the global sections, then the
+// checks across items (repeated names, file names too long, templates that could collide).
+// Private to the config module.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include "diagnostics.hpp"
+
+namespace pcap_recorder::config::detail {
+
+// Appends every interface read to config.interfaces; `globals` holds the top-level sections.
+void readInterfaces(Diagnostics& diagnostics, const YAML::Node& key, const YAML::Node& list,
+                    const InterfaceSettings& globals, Config& config);
+
+}  // namespace pcap_recorder::config::detail
