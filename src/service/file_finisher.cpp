@@ -280,8 +280,11 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
 std::size_t repairLeftovers(const fs::path& directory, const rotation::OwnFileMatcher& ownFiles) {
   util::UniqueFd directoryFd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!directoryFd.valid()) return 0;
+  std::vector<std::string> names = namesIn(directoryFd.get());
+  // First what a crash during compression left: then only pcap `.part` files remain.
+  repairCompressionLeftovers(directoryFd.get(), directory, names, ownFiles);
   std::vector<std::string> parts;
-  for (std::string& name : namesIn(directoryFd.get())) {
+  for (std::string& name : names) {
     if (ownFiles.isPartFile(name)) parts.push_back(std::move(name));
   }
   std::sort(parts.begin(), parts.end());

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -32,6 +33,8 @@ StorageOptions storageOptionsFor(const config::InterfaceSettings& settings,
   options.snaplen = settings.output.snaplen;
   options.filter = settings.filter;
   options.lostToDisk = lostToDisk;
+  options.compression = settings.output.compression;
+  options.level = static_cast<int>(settings.output.compressionLevel);
   return options;
 }
 
@@ -102,6 +105,54 @@ void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOpt
   } catch (const std::exception& error) {
     spdlog::error("{}: cannot write the sidecar of {}: {}", finished.interface,
                   finished.path.string(), error.what());
+  }
+}
+
+void repairCompressionLeftovers(int directoryFd, const std::filesystem::path& directory,
+                                const std::vector<std::string>& names,
+                                const rotation::OwnFileMatcher& ownFiles) {
+  using Action = compress::CompressionRepair::Action;
+  try {
+    const auto repairs = compress::repairInterruptedCompression(
+        directoryFd, names, [&](std::string_view name) { return ownFiles.isFinishedFile(name); });
+    for (const auto& repair : repairs) {
+      switch (repair.action) {
+        case Action::removedPart:
+          spdlog::warn(
+              "{}: removed {}, a compression an earlier run did not finish; the "
+              "uncompressed file is kept",
+              directory.string(), repair.name);
+          break;
+        case Action::removedUncompressed: {
+          spdlog::warn(
+              "{}: removed {}, compressed by an earlier run that stopped before removing "
+              "it",
+              directory.string(), repair.name);
+          // Its index, if not moved yet, goes to the compressed name.
+          for (const std::string_view suffix : rotation::kCompressionSuffixes) {
+            const std::string stored = repair.name + std::string(suffix);
+            if (std::find(names.begin(), names.end(), stored) == names.end()) continue;
+            const auto from = index::indexPathFor(repair.name).string();
+            const auto to = index::indexPathFor(stored).string();
+            ::renameat2(directoryFd, from.c_str(), directoryFd, to.c_str(), RENAME_NOREPLACE);
+          }
+          break;
+        }
+        case Action::keptPart:
+          spdlog::error(
+              "{}: {} is an unfinished compression without its uncompressed file; "
+              "left for a human to look at",
+              directory.string(), repair.name);
+          break;
+        case Action::failed:
+          spdlog::error("{}: cannot remove {}: {}", directory.string(), repair.name,
+                        repair.message);
+          break;
+      }
+    }
+  } catch (const std::exception& error) {
+    spdlog::error("{}: cannot settle interrupted compressions: {}", directory.string(),
+                  error.what());
   }
 }
 

@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "pcap_recorder/compress/compression.hpp"
 #include "pcap_recorder/compress/file_compressor.hpp"
 #include "pcap_recorder/config/config.hpp"
+#include "pcap_recorder/rotation/file_naming.hpp"
 
 namespace pcap_recorder::service {
 
@@ -35,5 +37,12 @@ StorageOptions storageOptionsFor(const config::InterfaceSettings& settings,
 // `finished`: its path (the compressed name), storedBytes and sha256. Never throws for a failed
 // system call or a compression error; logs them.
 void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOptions& options);
+
+// At start, before `.part` files are repaired: finishes or undoes the compressions a crash
+// interrupted in `directoryFd` (`names` its entries; see compress::repairInterruptedCompression),
+// moving the index along to the compressed name, and logs each. Never throws.
+void repairCompressionLeftovers(int directoryFd, const std::filesystem::path& directory,
+                                const std::vector<std::string>& names,
+                                const rotation::OwnFileMatcher& ownFiles);
 
 }  // namespace pcap_recorder::service
