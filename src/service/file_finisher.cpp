@@ -207,14 +207,15 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
     if (finished.packets > 0) {
       logging::logEvent(spdlog::level::info, fields,
                         "{}: finished {} ({}): {} packets, {} bytes, {} kernel drops, first {}, "
-                        "last {}",
+                        "last {}, sha256 {}",
                         job.interface, finished.path.string(), job.reason, finished.packets,
                         finished.bytes, finished.kernelDrops, formatTime(finished.firstPacket),
-                        formatTime(finished.lastPacket));
+                        formatTime(finished.lastPacket), finished.sha256);
     } else {
       logging::logEvent(spdlog::level::info, fields,
-                        "{}: finished {} ({}): no packets, {} kernel drops", job.interface,
-                        finished.path.string(), job.reason, finished.kernelDrops);
+                        "{}: finished {} ({}): no packets, {} kernel drops, sha256 {}",
+                        job.interface, finished.path.string(), job.reason, finished.kernelDrops,
+                        finished.sha256);
     }
     if (job.onFinished) job.onFinished(finished);
     if (observer_) observer_(finished);
