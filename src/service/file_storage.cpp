@@ -69,8 +69,8 @@ void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOpt
   }
   const std::string stored = finished.path.filename().string();
   try {
-    // Uncompressed files are hashed by reading them back: they were just written, so mostly
-    // from the page cache, at several GB/s with the CPU's SHA extensions (docs/benchmarks.md).
+    // Uncompressed files are hashed by reading them back (just written, and just read by the
+    // indexer); OpenSSL uses the CPU's SHA extensions where present. Not yet measured.
     if (finished.sha256.empty()) finished.sha256 = hashStored(directoryFd, stored);
   } catch (const std::exception& error) {
     spdlog::error("{}: cannot hash {}: {}", finished.interface, finished.path.string(),

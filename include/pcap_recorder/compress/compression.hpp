@@ -24,8 +24,7 @@ inline constexpr int kZstdMaxLevel = 19;
 inline constexpr int kZstdDefaultLevel = 3;
 inline constexpr int kGzipMinLevel = 1;
 inline constexpr int kGzipMaxLevel = 9;
-// zlib's own default (6) compresses the benchmark's traffic at about a third of 1 Gbit/s on one
-// core; level 1 is the one that keeps up (docs/benchmarks.md).
+// zlib's fastest: gzip is far slower than zstd at any level, and its own default (6) slower still.
 inline constexpr int kGzipDefaultLevel = 1;
 
 // "none", "gzip", "zstd".
