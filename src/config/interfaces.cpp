@@ -133,6 +133,23 @@ void checkDuplicateNames(Diagnostics& diagnostics, std::vector<ReadInterface>& i
   }
 }
 
+// compression_level within the bounds of the compression it applies to (zstd 1-19, gzip 1-9),
+// pointed at where the level was given.
+void checkCompressionLevels(Diagnostics& diagnostics,
+                            const std::vector<ReadInterface>& interfaces) {
+  for (const ReadInterface& interface : interfaces) {
+    const OutputSettings& output = interface.settings.output;
+    if (output.compressionLevel == 0 || output.compression == compress::Compression::none) continue;
+    const auto max = static_cast<std::uint32_t>(compress::maxLevel(output.compression));
+    if (output.compressionLevel <= max) continue;
+    diagnostics.add(interface.settings.compressionLevelWhere,
+                    "interface " + quote(interface.settings.name) + ": compression_level " +
+                        std::to_string(output.compressionLevel) + " is above " +
+                        std::to_string(max) + ", the highest level of " +
+                        std::string(compress::nameOf(output.compression)));
+  }
+}
+
 // What would fail only at run time: names too long for the file system, or ending in `.part`,
 // for this interface's name; control characters in the interface name. Marks such interfaces
 // not clean, as the collision check reads only clean ones.
@@ -242,6 +259,7 @@ void readInterfaces(Diagnostics& diagnostics, const YAML::Node& key, const YAML:
   }
   checkDuplicateNames(diagnostics, interfaces);
   checkFileNames(diagnostics, interfaces);
+  checkCompressionLevels(diagnostics, interfaces);
   checkFileNameCollisions(diagnostics, interfaces);
   for (ReadInterface& read : interfaces) config.interfaces.push_back(std::move(read.settings));
 }

@@ -25,9 +25,15 @@ constexpr std::array<Choice<DirectIo>, 3> kDirectIoChoices = {{
     {"off", DirectIo::off},
 }};
 
+constexpr std::array<Choice<compress::Compression>, 3> kCompressionChoices = {{
+    {"none", compress::Compression::none},
+    {"gzip", compress::Compression::gzip},
+    {"zstd", compress::Compression::zstd},
+}};
+
 // Kept out of clang-format, which lays out short lambdas differently from long ones.
 // clang-format off
-constexpr std::array<Key, 11> kOutputKeys = {{
+constexpr std::array<Key, 13> kOutputKeys = {{
     {"directory",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readDirectory(d, e, s.output.directory);
@@ -71,6 +77,18 @@ constexpr std::array<Key, 11> kOutputKeys = {{
     {"keep_empty_files",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readBool(d, e, s.output.keepEmptyFiles);
+     }},
+    {"compression",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readChoice(d, e, kCompressionChoices, s.output.compression);
+     }},
+    // The bound of the chosen compression (gzip: 9) is checked once both keys are known.
+    {"compression_level",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       const auto before = s.output.compressionLevel;
+       readWholeNumber<std::uint32_t>(d, e, compress::kZstdMinLevel, compress::kZstdMaxLevel,
+                                      s.output.compressionLevel);
+       if (s.output.compressionLevel != before) s.compressionLevelWhere = d.locationOf(e.mark);
      }},
 }};
 

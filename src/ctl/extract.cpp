@@ -2,16 +2,19 @@
 
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <queue>
 #include <set>
 #include <system_error>
 
+#include "pcap_recorder/compress/decompressor.hpp"
 #include "pcap_recorder/index/block_query.hpp"
 #include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/pcap/file_writer.hpp"
@@ -130,6 +133,20 @@ class Output {
   std::vector<std::byte> buffer_;
 };
 
+// The uncompressed bytes of a compressed file, in an unnamed temporary file (gone when closed)
+// under $TMPDIR, that the index and the record reader then read as they read any pcap.
+util::UniqueFd decompressedCopy(int fd, compress::Compression compression, std::uint64_t& bytes) {
+  const char* directory = std::getenv("TMPDIR");
+  if (directory == nullptr || *directory == '\0') directory = "/tmp";
+  util::UniqueFd copy(::open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (!copy.valid()) copy.reset(::memfd_create("pcap-recorderctl-extract", MFD_CLOEXEC));
+  if (!copy.valid()) {
+    throw std::system_error(errno, std::generic_category(), "cannot create a temporary file");
+  }
+  bytes = compress::decompressAll(fd, compression, copy.get());
+  return copy;
+}
+
 class Extraction {
  public:
   Extraction(const ExtractRequest& request, ExtractReport& report)
@@ -180,6 +197,11 @@ class Extraction {
       source->bytes = static_cast<std::uint64_t>(status.st_size);
       std::string headerProblem;
       try {
+        const auto compression = compress::compressionOfName(source->file.path.filename().string());
+        if (compression != compress::Compression::none) {
+          report_.bytesRead += source->bytes;
+          source->fd = decompressedCopy(source->fd.get(), compression, source->bytes);
+        }
         auto info = index::readPcapHeader(source->fd.get(), headerProblem);
         if (!info) {
           // A `.part` file may not have its header yet.
@@ -388,15 +410,20 @@ IndexReport indexStore(const std::vector<StoreFile>& files) {
           report.problems.push_back(file.path.string() + ": " + std::strerror(errno));
         continue;
       }
+      struct stat status;
+      if (::fstat(fd.get(), &status) != 0) continue;
+      auto bytes = static_cast<std::uint64_t>(status.st_size);
+      // A compressed file's index describes its uncompressed bytes.
+      const auto compression = compress::compressionOfName(file.path.filename().string());
+      if (compression != compress::Compression::none) {
+        fd = decompressedCopy(fd.get(), compression, bytes);
+      }
       std::string problem;
       const auto info = index::readPcapHeader(fd.get(), problem);
       if (!info) {
         report.problems.push_back(file.path.string() + ": " + problem);
         continue;
       }
-      struct stat status;
-      if (::fstat(fd.get(), &status) != 0) continue;
-      const auto bytes = static_cast<std::uint64_t>(status.st_size);
       const auto indexPath = index::indexPathFor(file.path);
       std::string indexProblem;
       const auto current = index::readIndex(indexPath, indexProblem);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "pcap_recorder/compress/compression.hpp"
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/rotation/retention.hpp"
 
@@ -52,6 +53,8 @@ std::vector<StoreFile> listStore(const config::Config& config,
       std::string name = entry.path().filename().string();
       const bool part = name.ends_with(partSuffix);
       if (part) name.resize(name.size() - partSuffix.size());
+      // A compression being written: its records are in the uncompressed file still there.
+      if (part && compress::compressionOfName(name) != compress::Compression::none) continue;
       for (const auto& owner : owners) {
         if (owner.matcher->isFinishedFile(name)) {
           files.push_back({entry.path(), owner.interface, part});

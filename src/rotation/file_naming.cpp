@@ -479,7 +479,7 @@ OwnFileMatcher::OwnFileMatcher(const std::vector<OwnFileTemplate>& templates) {
   }
 }
 
-bool OwnFileMatcher::isFinishedFile(std::string_view name) const {
+bool OwnFileMatcher::isUncompressedFile(std::string_view name) const {
   if (name.empty() || name.size() > kNameMax) return false;
   // Why: config refuses templates ending so, but the file being written is never ours to touch.
   if (name.ends_with(kPartSuffix) || name.ends_with(kDamagedSuffix)) return false;
@@ -487,9 +487,26 @@ bool OwnFileMatcher::isFinishedFile(std::string_view name) const {
                      [&](const std::vector<Atom>& atoms) { return matches(atoms, name); });
 }
 
+bool OwnFileMatcher::isFinishedFile(std::string_view name) const {
+  if (isUncompressedFile(name)) return true;
+  for (const std::string_view suffix : kCompressionSuffixes) {
+    if (name.size() <= kNameMax && name.ends_with(suffix) &&
+        isUncompressedFile(name.substr(0, name.size() - suffix.size()))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool OwnFileMatcher::isPartFile(std::string_view name) const {
   return name.ends_with(kPartSuffix) &&
-         isFinishedFile(name.substr(0, name.size() - kPartSuffix.size()));
+         isUncompressedFile(name.substr(0, name.size() - kPartSuffix.size()));
+}
+
+bool OwnFileMatcher::isCompressionPartFile(std::string_view name) const {
+  if (!name.ends_with(kPartSuffix)) return false;
+  const std::string_view stored = name.substr(0, name.size() - kPartSuffix.size());
+  return !isUncompressedFile(stored) && isFinishedFile(stored);
 }
 
 }  // namespace pcap_recorder::rotation

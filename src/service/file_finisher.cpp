@@ -14,6 +14,7 @@
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/pcap/repair.hpp"
 #include "pcap_recorder/service/hook_runner.hpp"
+#include "pcap_recorder/service/sidecar.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
 namespace pcap_recorder::service {
@@ -185,23 +186,6 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
         .lastPacket = summary.lastPacket,
         .reason = job.reason,
     };
-    const std::initializer_list<logging::Field> fields = {
-        {"INTERFACE", job.interface},    {"PCAP_FILE", finished.path},
-        {"PACKETS", finished.packets},   {"BYTES", finished.bytes},
-        {"DROPS", finished.kernelDrops}, {"REASON", job.reason},
-    };
-    if (finished.packets > 0) {
-      logging::logEvent(spdlog::level::info, fields,
-                        "{}: finished {} ({}): {} packets, {} bytes, {} kernel drops, first {}, "
-                        "last {}",
-                        job.interface, finished.path.string(), job.reason, finished.packets,
-                        finished.bytes, finished.kernelDrops, formatTime(finished.firstPacket),
-                        formatTime(finished.lastPacket));
-    } else {
-      logging::logEvent(spdlog::level::info, fields,
-                        "{}: finished {} ({}): no packets, {} kernel drops", job.interface,
-                        finished.path.string(), job.reason, finished.kernelDrops);
-    }
     // Built as the file was written (read back only when that summary is missing or disagrees
     // with the file); extract rebuilds an index that is missing.
     if (job.index) {
@@ -211,6 +195,27 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
         spdlog::warn("{}: cannot index {}: {}", job.interface, finished.path.string(),
                      error.what());
       }
+    }
+    // Compression, SHA-256 and sidecar: before the file is announced (log line, hook, signal).
+    if (job.output) storeFinishedFile(job.output->fd(), finished, job.storage);
+    const std::initializer_list<logging::Field> fields = {
+        {"INTERFACE", job.interface},    {"PCAP_FILE", finished.path},
+        {"PACKETS", finished.packets},   {"BYTES", finished.bytes},
+        {"DROPS", finished.kernelDrops}, {"REASON", job.reason},
+        {"SHA256", finished.sha256},
+    };
+    if (finished.packets > 0) {
+      logging::logEvent(spdlog::level::info, fields,
+                        "{}: finished {} ({}): {} packets, {} bytes, {} kernel drops, first {}, "
+                        "last {}, sha256 {}",
+                        job.interface, finished.path.string(), job.reason, finished.packets,
+                        finished.bytes, finished.kernelDrops, formatTime(finished.firstPacket),
+                        formatTime(finished.lastPacket), finished.sha256);
+    } else {
+      logging::logEvent(spdlog::level::info, fields,
+                        "{}: finished {} ({}): no packets, {} kernel drops, sha256 {}",
+                        job.interface, finished.path.string(), job.reason, finished.kernelDrops,
+                        finished.sha256);
     }
     if (job.onFinished) job.onFinished(finished);
     if (observer_) observer_(finished);
@@ -262,8 +267,9 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
       listing.files, directory.limits, std::chrono::system_clock::now(), freeBytes(held->fd()));
   for (const auto& deletion : deletions) {
     if (::unlinkat(held->fd(), deletion.name.c_str(), 0) == 0) {
-      // Its index goes with it.
+      // Its index and sidecar go with it.
       ::unlinkat(held->fd(), index::indexPathFor(deletion.name).c_str(), 0);
+      ::unlinkat(held->fd(), (deletion.name + std::string(kSidecarSuffix)).c_str(), 0);
       spdlog::info("{}: deleted {} ({} bytes): {}", where.string(), deletion.name, deletion.bytes,
                    deletion.reason);
     } else if (errno != ENOENT) {
@@ -275,8 +281,11 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
 std::size_t repairLeftovers(const fs::path& directory, const rotation::OwnFileMatcher& ownFiles) {
   util::UniqueFd directoryFd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!directoryFd.valid()) return 0;
+  std::vector<std::string> names = namesIn(directoryFd.get());
+  // First what a crash during compression left: then only pcap `.part` files remain.
+  repairCompressionLeftovers(directoryFd.get(), directory, names, ownFiles);
   std::vector<std::string> parts;
-  for (std::string& name : namesIn(directoryFd.get())) {
+  for (std::string& name : names) {
     if (ownFiles.isPartFile(name)) parts.push_back(std::move(name));
   }
   std::sort(parts.begin(), parts.end());

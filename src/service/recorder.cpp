@@ -487,6 +487,7 @@ int Recorder::openNextFile(Nanoseconds time) {
     pause_.store(PauseReason::none, std::memory_order_relaxed);
     published_ = {};
     kernelDropsAtOpen_ = counters_.snapshot().kernelDrops;
+    lostToDiskAtOpen_ = counters_.snapshot().packetsLostToDisk;
     ++nextSequence_;
     return 0;
   } catch (const std::system_error& error) {
@@ -535,6 +536,8 @@ void Recorder::finishCurrentFile(RotationReason reason) {
       .postFinishMaxRunning = settings_.output.postFinishMaxRunning,
       .index = settings_.output.index,
       .liveIndex = std::exchange(liveIndex_, std::nullopt),
+      .storage =
+          storageOptionsFor(settings_, counters_.snapshot().packetsLostToDisk - lostToDiskAtOpen_),
       .onFinished =
           [shared = shared_](const FinishedFile& finished) {
             shared->counters.addFileWritten();

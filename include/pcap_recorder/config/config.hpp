@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pcap_recorder/compress/compression.hpp"
+
 namespace pcap_recorder::config {
 
 // Where in the config file a value came from; line and column are 1-based (0 = unknown).
@@ -70,6 +72,9 @@ struct OutputSettings {
   // output.keep_empty_files: a file that ends without a record (an interval or a stop without
   // packets) is kept as proof of silence rather than removed.
   bool keepEmptyFiles = false;
+  // Finished files compressed on the finisher thread: NAME.pcap.zst / NAME.pcap.gz.
+  compress::Compression compression = compress::Compression::none;
+  std::uint32_t compressionLevel = 0;  // 0: the compression's default
 
   bool operator==(const OutputSettings&) const = default;
 };
@@ -109,8 +114,9 @@ struct InterfaceSettings {
   CaptureSettings capture;
   RotateSettings rotate;
   RetentionSettings retention;
-  Location where;        // the list item, for messages about this interface
-  Location filterWhere;  // the filter's value, for messages about it (line 0: not given)
+  Location where;                  // the list item, for messages about this interface
+  Location filterWhere;            // the filter's value, for messages about it (line 0: not given)
+  Location compressionLevelWhere;  // output.compression_level's value (line 0: not given)
 };
 
 enum class LogLevel { trace, debug, info, warning, error, critical, off };

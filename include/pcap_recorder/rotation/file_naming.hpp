@@ -24,6 +24,8 @@ inline constexpr int kSequenceDigits = 6;
 inline constexpr int kCounterDigits = 3;
 inline constexpr std::string_view kPartSuffix = ".part";        // being written
 inline constexpr std::string_view kDamagedSuffix = ".damaged";  // set aside by repair
+// What output.compression adds to a finished name (compress/compression.hpp): "x.pcap.zst".
+inline constexpr std::string_view kCompressionSuffixes[] = {".zst", ".gz"};
 // NAME_MAX of Linux file systems: the longest name, in bytes, of one directory entry.
 inline constexpr std::size_t kNameMax = 255;
 
@@ -108,10 +110,13 @@ class OwnFileMatcher {
   // read a template must not guess.
   explicit OwnFileMatcher(const std::vector<OwnFileTemplate>& templates);
 
-  // A finished file: an own name, never one ending in `.part` or `.damaged`.
+  // A finished file: an own name, or one followed by a compression suffix (`.zst`, `.gz`); never
+  // one ending in `.part` or `.damaged`.
   bool isFinishedFile(std::string_view name) const;
-  // A file being written, or left by a killed run: an own name followed by `.part`.
+  // A file being written, or left by a killed run: an own (uncompressed) name followed by `.part`.
   bool isPartFile(std::string_view name) const;
+  // A compression being written, or left by a killed run: `x.pcap.zst.part`, `x.pcap.gz.part`.
+  bool isCompressionPartFile(std::string_view name) const;
 
   // What one name can be: a literal byte, a conversion's output, the sequence number, or the
   // optional collision counter. Public for the matcher's helpers only.
@@ -122,6 +127,7 @@ class OwnFileMatcher {
   };
 
  private:
+  bool isUncompressedFile(std::string_view name) const;
   std::vector<std::vector<Atom>> patterns_;
 };
 

@@ -28,6 +28,7 @@
 #include "pcap_recorder/index/live_index.hpp"
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/rotation/retention.hpp"
+#include "pcap_recorder/service/file_storage.hpp"
 #include "pcap_recorder/service/output_directory.hpp"
 
 namespace pcap_recorder::service {
@@ -42,6 +43,9 @@ struct FinishedFile {
   pcap::Timestamp firstPacket;
   pcap::Timestamp lastPacket;
   std::string reason;  // why it was finished
+  // As finally stored (compressed or not); see file_storage.hpp.
+  std::uint64_t storedBytes = 0;
+  std::string sha256{};  // hex; empty when it could not be computed
 };
 
 struct FinishJob {
@@ -58,6 +62,7 @@ struct FinishJob {
   // The index built while the file was written; without it (or when it disagrees with the file)
   // the finished file is read back to index it.
   std::optional<index::LiveIndex> liveIndex = std::nullopt;
+  StorageOptions storage{};  // compression and sidecar, after the index
   // Called on the finisher thread once the file is finished (not when it was discarded).
   std::function<void(const FinishedFile&)> onFinished;
   // Called when the file cannot be finished and is gone (its directory was removed): its

@@ -139,6 +139,7 @@ class Recorder {
   std::optional<index::LiveIndex> liveIndex_;  // of writer_'s file, with output.index
   rotation::Slot slot_;
   std::uint64_t kernelDropsAtOpen_ = 0;
+  std::uint64_t lostToDiskAtOpen_ = 0;  // for the sidecar's lost_to_disk of the current file
   PublishedCounts published_;
   std::uint64_t nextSequence_ = 1;
   // The last name the template gave and the collision counter used with it: the next file of the

@@ -98,7 +98,9 @@ class DaemonTest : public ::testing::Test {
   std::vector<testing::ReadFile> finishedFiles() const {
     std::map<std::uint32_t, testing::ReadFile> byFirstFrame;
     for (const auto& entry : fs::directory_iterator(outDir())) {
+      if (entry.path().extension() == ".json") continue;  // the sidecar of a finished file
       EXPECT_EQ(entry.path().extension(), ".pcap") << entry.path() << " is not a finished file";
+      EXPECT_TRUE(fs::exists(entry.path().string() + ".json")) << entry.path() << " has no sidecar";
       auto file = testing::readPcapFile(entry.path());
       if (file.records.empty()) continue;
       byFirstFrame[sequenceOf(file.records.front())] = std::move(file);

@@ -130,11 +130,28 @@ TEST(OwnFileMatcher, RejectsUnrelatedFiles) {
   const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
   EXPECT_FALSE(matcher.isFinishedFile("notes.pcap"));
   EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcapng"));
-  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap.gz"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap.bz2"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap.json"));  // a sidecar
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap.zst.json"));
   EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844"));
   EXPECT_FALSE(matcher.isFinishedFile("README"));
   EXPECT_FALSE(matcher.isFinishedFile(""));
   EXPECT_FALSE(matcherFor("cap-{seq}.pcap").isFinishedFile("notes.pcap"));
+}
+
+// output.compression: the compressed files are finished files too (retention counts and deletes
+// them); a compression being written is neither finished nor a pcap `.part` to repair.
+TEST(OwnFileMatcher, TakesCompressedFilesAsFinishedAndTheirPartsApart) {
+  const OwnFileMatcher matcher = matcherFor(kDefaultTemplate);
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844.pcap.zst"));
+  EXPECT_TRUE(matcher.isFinishedFile("eth0-20261123T175844_002.pcap.gz"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth1-20261123T175844.pcap.zst"));
+  EXPECT_FALSE(matcher.isFinishedFile("eth0-20261123T175844.pcap.zst.part"));
+  EXPECT_FALSE(matcher.isPartFile("eth0-20261123T175844.pcap.zst.part"));
+  EXPECT_TRUE(matcher.isCompressionPartFile("eth0-20261123T175844.pcap.zst.part"));
+  EXPECT_TRUE(matcher.isCompressionPartFile("eth0-20261123T175844.pcap.gz.part"));
+  EXPECT_FALSE(matcher.isCompressionPartFile("eth0-20261123T175844.pcap.part"));
+  EXPECT_TRUE(matcher.isPartFile("eth0-20261123T175844.pcap.part"));
 }
 
 TEST(OwnFileMatcher, RejectsTimestampsWithTheWrongNumberOfDigits) {

@@ -43,7 +43,9 @@ class SilentSource final : public capture::PacketSource {
 std::vector<fs::path> captureFilesIn(const fs::path& directory) {
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(directory)) {
-    if (entry.path().extension() != ".idx") files.push_back(entry.path());
+    const auto extension = entry.path().extension();
+    if (extension != ".idx" && extension != ".json")
+      files.push_back(entry.path());  // index, sidecar
   }
   std::sort(files.begin(), files.end());
   return files;

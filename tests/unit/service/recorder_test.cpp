@@ -135,7 +135,9 @@ TEST(Recorder, EveryFrameIsInTheFileAsCapturedThoughItsBlockIsReusedAtOnce) {
   finisher.stop();
 
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir.path())) files.push_back(entry.path());
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    if (entry.path().extension() != ".json") files.push_back(entry.path());  // its sidecar
+  }
   std::sort(files.begin(), files.end());
   // The finished file and the index the finisher wrote for it.
   ASSERT_EQ(files.size(), 2u);
@@ -188,17 +190,21 @@ TEST(Recorder, WithIndexOffTheFinishedFileHasNoIndex) {
   }
   finisher.stop();
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir.path())) files.push_back(entry.path());
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    if (entry.path().extension() != ".json") files.push_back(entry.path());  // its sidecar
+  }
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(files[0].extension(), ".pcap");
   EXPECT_EQ(testing::readPcapFile(files[0]).records.size(), 5u);
 }
 
-// The capture files in `directory` (`.pcap` and `.part`), without the indexes beside them.
+// The capture files in `directory` (`.pcap` and `.part`), without the indexes and sidecars beside
+// them.
 std::vector<fs::path> filesIn(const fs::path& directory) {
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(directory)) {
-    if (entry.path().extension() != ".idx") files.push_back(entry.path());
+    const auto extension = entry.path().extension();
+    if (extension != ".idx" && extension != ".json") files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
   return files;

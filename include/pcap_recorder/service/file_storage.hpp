@@ -1,0 +1,48 @@
+// The storing stage of finishing a file, on the finisher thread after the file has its final
+// name and its index: compression when configured (the index renamed along), the SHA-256 of the
+// bytes as finally stored, and the sidecar. Whatever fails here is logged and the file is still
+// announced, uncompressed or without sidecar: it is whole on disk either way.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "pcap_recorder/compress/compression.hpp"
+#include "pcap_recorder/compress/file_compressor.hpp"
+#include "pcap_recorder/config/config.hpp"
+#include "pcap_recorder/rotation/file_naming.hpp"
+
+namespace pcap_recorder::service {
+
+struct FinishedFile;
+
+struct StorageOptions {
+  compress::Compression compression = compress::Compression::none;
+  int level = 0;  // 0: the default of the compression
+  // For the sidecar.
+  std::uint32_t snaplen = 0;
+  std::string filter;
+  std::uint64_t lostToDisk = 0;  // frames lost to the disk while this file was open
+  bool sidecar = true;
+  compress::CompressOperations operations = compress::systemCompressOperations();
+};
+
+// The options an interface's settings give.
+StorageOptions storageOptionsFor(const config::InterfaceSettings& settings,
+                                 std::uint64_t lostToDisk);
+
+// Stores `finished` (at `finished.path`, an entry of `directoryFd`) as `options` say and updates
+// `finished`: its path (the compressed name), storedBytes and sha256. Never throws for a failed
+// system call or a compression error; logs them.
+void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOptions& options);
+
+// At start, before `.part` files are repaired: finishes or undoes the compressions a crash
+// interrupted in `directoryFd` (`names` its entries; see compress::repairInterruptedCompression),
+// moving the index along to the compressed name, and logs each. Never throws.
+void repairCompressionLeftovers(int directoryFd, const std::filesystem::path& directory,
+                                const std::vector<std::string>& names,
+                                const rotation::OwnFileMatcher& ownFiles);
+
+}  // namespace pcap_recorder::service

@@ -1,0 +1,65 @@
+#include "pcap_recorder/compress/sha256.hpp"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+#include <cerrno>
+#include <stdexcept>
+#include <vector>
+
+#include "pcap_recorder/util/system_error.hpp"
+
+namespace pcap_recorder::compress {
+
+struct Sha256::Context {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
+};
+
+Sha256::Sha256() : context_(std::make_unique<Context>()) {
+  if (!context_->md || EVP_DigestInit_ex(context_->md.get(), EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("OpenSSL: cannot start a SHA-256");
+  }
+}
+
+Sha256::~Sha256() = default;
+Sha256::Sha256(Sha256&&) noexcept = default;
+Sha256& Sha256::operator=(Sha256&&) noexcept = default;
+
+void Sha256::update(std::span<const std::byte> bytes) {
+  if (bytes.empty()) return;
+  if (EVP_DigestUpdate(context_->md.get(), bytes.data(), bytes.size()) != 1) {
+    throw std::runtime_error("OpenSSL: SHA-256 update failed");
+  }
+}
+
+std::string Sha256::hexDigest() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(context_->md.get(), digest, &length) != 1) {
+    throw std::runtime_error("OpenSSL: SHA-256 final failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(length * 2);
+  for (unsigned int i = 0; i < length; ++i) {
+    text += kHex[digest[i] >> 4];
+    text += kHex[digest[i] & 0xf];
+  }
+  return text;
+}
+
+std::string sha256OfFile(int fd) {
+  Sha256 hash;
+  std::vector<std::byte> buffer(1u << 20);
+  off_t offset = 0;
+  for (;;) {
+    const ssize_t got = ::pread(fd, buffer.data(), buffer.size(), offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) util::throwErrno("read for SHA-256");
+    if (got == 0) break;
+    hash.update(std::span(buffer).first(static_cast<std::size_t>(got)));
+    offset += got;
+  }
+  return hash.hexDigest();
+}
+
+}  // namespace pcap_recorder::compress

@@ -1,0 +1,159 @@
+#include "pcap_recorder/service/file_storage.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "pcap_recorder/compress/sha256.hpp"
+#include "pcap_recorder/index/file_index.hpp"
+#include "pcap_recorder/service/file_finisher.hpp"
+#include "pcap_recorder/service/sidecar.hpp"
+#include "pcap_recorder/util/unique_fd.hpp"
+#include "pcap_recorder/version.hpp"
+
+namespace pcap_recorder::service {
+
+namespace {
+
+std::string hashStored(int directoryFd, const std::string& name) {
+  util::UniqueFd fd(::openat(directoryFd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) throw std::system_error(errno, std::generic_category(), "open " + name);
+  return compress::sha256OfFile(fd.get());
+}
+
+}  // namespace
+
+StorageOptions storageOptionsFor(const config::InterfaceSettings& settings,
+                                 std::uint64_t lostToDisk) {
+  StorageOptions options;
+  options.snaplen = settings.output.snaplen;
+  options.filter = settings.filter;
+  options.lostToDisk = lostToDisk;
+  options.compression = settings.output.compression;
+  options.level = static_cast<int>(settings.output.compressionLevel);
+  return options;
+}
+
+void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOptions& options) {
+  const std::string name = finished.path.filename().string();
+  struct stat status {};
+  if (::fstatat(directoryFd, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) {
+    spdlog::error("{}: cannot store {}: {}", finished.interface, finished.path.string(),
+                  std::strerror(errno));
+    return;
+  }
+  const unsigned mode = status.st_mode & 0666;
+  finished.storedBytes = static_cast<std::uint64_t>(status.st_size);
+  auto compression = compress::Compression::none;
+  if (options.compression != compress::Compression::none) {
+    try {
+      const auto compressed = compress::compressFile(
+          directoryFd, name, options.compression,
+          compress::effectiveLevel(options.compression, options.level), mode, options.operations);
+      compression = options.compression;
+      // The index describes the uncompressed bytes and goes with the stored name.
+      const auto indexName = index::indexPathFor(name).string();
+      const auto newIndexName = index::indexPathFor(compressed.name).string();
+      ::renameat(directoryFd, indexName.c_str(), directoryFd, newIndexName.c_str());
+      finished.path = finished.path.parent_path() / compressed.name;
+      finished.storedBytes = compressed.storedBytes;
+      finished.sha256 = compressed.sha256;
+    } catch (const std::exception& error) {
+      spdlog::error("{}: cannot compress {}, kept uncompressed: {}", finished.interface,
+                    finished.path.string(), error.what());
+    }
+  }
+  const std::string stored = finished.path.filename().string();
+  try {
+    // Uncompressed files are hashed by reading them back (just written, and just read by the
+    // indexer); OpenSSL uses the CPU's SHA extensions where present. Not yet measured.
+    if (finished.sha256.empty()) finished.sha256 = hashStored(directoryFd, stored);
+  } catch (const std::exception& error) {
+    spdlog::error("{}: cannot hash {}: {}", finished.interface, finished.path.string(),
+                  error.what());
+  }
+  if (!options.sidecar) return;
+  try {
+    SidecarFields fields{
+        .interface = finished.interface,
+        .file = stored,
+        .path = finished.path.string(),
+        .packets = finished.packets,
+        .bytes = finished.bytes,
+        .storedBytes = finished.storedBytes,
+        .compression = std::string(compress::nameOf(compression)),
+        .firstPacket = {},
+        .lastPacket = {},
+        .kernelDrops = finished.kernelDrops,
+        .lostToDisk = options.lostToDisk,
+        .sha256 = finished.sha256,
+        .snaplen = options.snaplen,
+        .filter = options.filter,
+        .host = hostName(),
+        .version = kVersion,
+        .reason = finished.reason,
+    };
+    if (finished.packets > 0) {
+      fields.firstPacket = finished.firstPacket;
+      fields.lastPacket = finished.lastPacket;
+    }
+    writeSidecar(directoryFd, stored, sidecarJson(fields), mode);
+  } catch (const std::exception& error) {
+    spdlog::error("{}: cannot write the sidecar of {}: {}", finished.interface,
+                  finished.path.string(), error.what());
+  }
+}
+
+void repairCompressionLeftovers(int directoryFd, const std::filesystem::path& directory,
+                                const std::vector<std::string>& names,
+                                const rotation::OwnFileMatcher& ownFiles) {
+  using Action = compress::CompressionRepair::Action;
+  try {
+    const auto repairs = compress::repairInterruptedCompression(
+        directoryFd, names, [&](std::string_view name) { return ownFiles.isFinishedFile(name); });
+    for (const auto& repair : repairs) {
+      switch (repair.action) {
+        case Action::removedPart:
+          spdlog::warn(
+              "{}: removed {}, a compression an earlier run did not finish; the "
+              "uncompressed file is kept",
+              directory.string(), repair.name);
+          break;
+        case Action::removedUncompressed: {
+          spdlog::warn(
+              "{}: removed {}, compressed by an earlier run that stopped before removing "
+              "it",
+              directory.string(), repair.name);
+          // Its index, if not moved yet, goes to the compressed name.
+          for (const std::string_view suffix : rotation::kCompressionSuffixes) {
+            const std::string stored = repair.name + std::string(suffix);
+            if (std::find(names.begin(), names.end(), stored) == names.end()) continue;
+            const auto from = index::indexPathFor(repair.name).string();
+            const auto to = index::indexPathFor(stored).string();
+            ::renameat2(directoryFd, from.c_str(), directoryFd, to.c_str(), RENAME_NOREPLACE);
+          }
+          break;
+        }
+        case Action::keptPart:
+          spdlog::error(
+              "{}: {} is an unfinished compression without its uncompressed file; "
+              "left for a human to look at",
+              directory.string(), repair.name);
+          break;
+        case Action::failed:
+          spdlog::error("{}: cannot remove {}: {}", directory.string(), repair.name,
+                        repair.message);
+          break;
+      }
+    }
+  } catch (const std::exception& error) {
+    spdlog::error("{}: cannot settle interrupted compressions: {}", directory.string(),
+                  error.what());
+  }
+}
+
+}  // namespace pcap_recorder::service

@@ -1,0 +1,122 @@
+// output.compression with a real daemon: the finished file is NAME.pcap.zst / NAME.pcap.gz, read
+// back whole by tshark, capinfos and tcpdump, with a sidecar whose sha256 is the file's.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "daemon_process.hpp"
+#include "recorder_fixture.hpp"
+#include "support/frames.hpp"
+
+namespace pcap_recorder::testing {
+namespace {
+
+std::string readText(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The string value of `key` in the sidecar's JSON (the writer puts one key per line).
+std::string jsonString(const std::string& json, const std::string& key) {
+  const auto at = json.find("\"" + key + "\": \"");
+  if (at == std::string::npos) return "<missing>";
+  const auto begin = at + key.size() + 5;
+  return json.substr(begin, json.find('"', begin) - begin);
+}
+
+std::string jsonNumber(const std::string& json, const std::string& key) {
+  const auto at = json.find("\"" + key + "\": ");
+  if (at == std::string::npos) return "<missing>";
+  const auto begin = at + key.size() + 4;
+  return json.substr(begin, json.find_first_of(",\n", begin) - begin);
+}
+
+class CompressTest : public RecorderTest {
+ protected:
+  void recordsCompressed(const std::string& compression, const std::string& suffix,
+                         const std::string& decompressor);
+};
+
+void CompressTest::recordsCompressed(const std::string& compression, const std::string& suffix,
+                                     const std::string& decompressor) {
+  CompressTest& test = *this;
+  const fs::path work = work_.path();
+  NamespacePair hosts;
+  auto sender = hosts.senderOn();
+  const auto config = test.writeConfig("  - name: prc0\n    filter: \"udp dst port 5001\"\n",
+                                       "  compression: " + compression + "\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work);
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  std::vector<std::vector<std::byte>> expected;
+  for (std::uint32_t i = 0; i < 400; ++i) {
+    auto frame = buildUdpFrame({.destinationPort = 5001, .sequence = i, .frameBytes = 64 + i});
+    sender.send(frame);
+    expected.push_back(std::move(frame));
+  }
+  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
+
+  const auto file = test.onlyFileOf("prc0");
+  ASSERT_TRUE(file.string().ends_with(".pcap" + suffix)) << file;
+  EXPECT_FALSE(fs::exists(fs::path(file.string().substr(0, file.string().size() - suffix.size()))))
+      << "the uncompressed file is removed";
+  EXPECT_TRUE(fs::exists(file.string() + ".idx")) << "the index follows the stored name";
+  expectWiresharkReadsCleanly(file, expected.size());
+
+  // The bytes inside are the frames as sent, in order.
+  const auto plain = work / "plain.pcap";
+  ASSERT_EQ(capture(decompressor + " " + file.string() + " > " + plain.string()).status, 0);
+  const auto read = readPcapFile(plain);
+  ASSERT_EQ(read.records.size(), expected.size()) << daemon.log();
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(read.records[i].data, expected[i]) << "record " << i;
+  }
+  const auto viaTcpdump =
+      capture(decompressor + " " + file.string() + " | tcpdump -n -r - 2>/dev/null | wc -l");
+  EXPECT_EQ(std::stoul(viaTcpdump.output), expected.size()) << viaTcpdump.output;
+
+  // The sidecar, beside the file, with the hash of the bytes as stored.
+  const auto json = readText(file.string() + ".json");
+  const auto sum = capture("sha256sum " + file.string());
+  EXPECT_EQ(jsonString(json, "sha256"), sum.output.substr(0, 64)) << json;
+  EXPECT_EQ(jsonString(json, "file"), file.filename().string());
+  EXPECT_EQ(jsonString(json, "interface"), "prc0");
+  EXPECT_EQ(jsonString(json, "compression"), compression);
+  EXPECT_EQ(jsonString(json, "filter"), "udp dst port 5001");
+  EXPECT_EQ(jsonString(json, "reason"), "stop");
+  EXPECT_EQ(jsonNumber(json, "packets"), std::to_string(expected.size()));
+  EXPECT_EQ(jsonNumber(json, "bytes"), std::to_string(fs::file_size(plain)));
+  EXPECT_EQ(jsonNumber(json, "stored_bytes"), std::to_string(fs::file_size(file)));
+  EXPECT_EQ(jsonNumber(json, "kernel_drops"), "0");
+  EXPECT_TRUE(jsonString(json, "first_packet").ends_with("Z")) << json;
+  EXPECT_NE(daemon.log().find(sum.output.substr(0, 64)), std::string::npos)
+      << "the finished line carries SHA256=";
+}
+
+TEST_F(CompressTest, ZstdFilesAreReadBackWholeByWiresharkAndZstdcatWithTcpdump) {
+  recordsCompressed("zstd", ".zst", "zstdcat");
+}
+
+TEST_F(CompressTest, GzipFilesAreReadBackWholeByWiresharkAndZcatWithTcpdump) {
+  recordsCompressed("gzip", ".gz", "zcat");
+}
+
+TEST_F(CompressTest, UncompressedFilesGetASidecarWithTheirHashToo) {
+  NamespacePair hosts;
+  auto sender = hosts.senderOn();
+  const auto config = writeConfig("  - name: prc0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  for (std::uint32_t i = 0; i < 50; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
+  const auto file = onlyFileOf("prc0");
+  ASSERT_TRUE(file.string().ends_with(".pcap")) << file;
+  const auto json = readText(file.string() + ".json");
+  EXPECT_EQ(jsonString(json, "sha256"), capture("sha256sum " + file.string()).output.substr(0, 64));
+  EXPECT_EQ(jsonString(json, "compression"), "none");
+}
+
+}  // namespace
+}  // namespace pcap_recorder::testing

@@ -1,0 +1,64 @@
+// output.compression and output.compression_level.
+#include <gtest/gtest.h>
+
+#include "pcap_recorder/config/config.hpp"
+
+namespace pcap_recorder::config {
+namespace {
+
+using compress::Compression;
+
+Config parsed(const std::string& yaml) {
+  return parse(yaml, "test.yaml");
+}
+
+std::string firstProblem(const std::string& yaml) {
+  try {
+    parse(yaml, "test.yaml");
+  } catch (const ConfigError& error) {
+    return format(error.problems().front());
+  }
+  return "no problem";
+}
+
+TEST(CompressionConfig, IsOffByDefaultAndReadGloballyAndPerInterface) {
+  const auto config = parsed(
+      "output:\n  compression: zstd\n  compression_level: 7\n"
+      "interfaces:\n  - name: eth0\n  - name: eth1\n    compression: gzip\n"
+      "    compression_level: 9\n  - name: eth2\n    output:\n      compression: none\n");
+  EXPECT_EQ(config.interfaces[0].output.compression, Compression::zstd);
+  EXPECT_EQ(config.interfaces[0].output.compressionLevel, 7u);
+  EXPECT_EQ(config.interfaces[1].output.compression, Compression::gzip);
+  EXPECT_EQ(config.interfaces[1].output.compressionLevel, 9u);
+  EXPECT_EQ(config.interfaces[2].output.compression, Compression::none);
+  const auto defaults = parsed("interfaces:\n  - name: eth0\n").interfaces[0].output;
+  EXPECT_EQ(defaults.compression, Compression::none);
+  EXPECT_EQ(defaults.compressionLevel, 0u);  // the compression's own default
+}
+
+TEST(CompressionConfig, RefusesUnknownCompressionsWithTheirPlace) {
+  const auto problem = firstProblem("output:\n  compression: lz4\ninterfaces:\n  - name: eth0\n");
+  EXPECT_NE(problem.find("test.yaml:2:16:"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("none, gzip or zstd"), std::string::npos) << problem;
+}
+
+TEST(CompressionConfig, LevelsAreBoundedByTheirCompression) {
+  for (const char* value : {"0", "20", "-1", "fast"}) {
+    EXPECT_NE(firstProblem(std::string("output:\n  compression: zstd\n  compression_level: ") +
+                           value + "\ninterfaces:\n  - name: eth0\n")
+                  .find("test.yaml:3:22:"),
+              std::string::npos)
+        << value;
+  }
+  // gzip stops at 9, known only once both keys are read; the message points at the level.
+  const auto problem = firstProblem(
+      "interfaces:\n  - name: eth0\n    compression: gzip\n    compression_level: 12\n");
+  EXPECT_NE(problem.find("test.yaml:4:24:"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("above 9"), std::string::npos) << problem;
+  EXPECT_EQ(firstProblem("interfaces:\n  - name: eth0\n    compression: zstd\n"
+                         "    compression_level: 12\n"),
+            "no problem");
+}
+
+}  // namespace
+}  // namespace pcap_recorder::config
