@@ -41,4 +41,10 @@ std::string_view describe(RotationReason reason) noexcept {
   return "unknown";
 }
 
+Nanoseconds wallClockNow() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace pcap_recorder::rotation

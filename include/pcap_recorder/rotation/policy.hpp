@@ -15,6 +15,9 @@ namespace pcap_recorder::rotation {
 // Nanoseconds since the epoch, UTC: packet timestamps and the clock in one unit.
 using Nanoseconds = std::int64_t;
 
+// The wall clock now, in the unit of packet timestamps.
+Nanoseconds wallClockNow() noexcept;
+
 struct RotationLimits {
   std::uint64_t maxFileBytes = 0;         // 0: no limit
   std::chrono::milliseconds interval{0};  // 0: never
