@@ -42,7 +42,11 @@ void writeAll(int fd, std::string_view text, const std::string& name) {
 
 void writeTextfile(const fs::path& path, std::string_view text) {
   const fs::path directory = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  const fs::path temporary = directory / ("." + path.filename().string() + ".tmp");
+  // Built step by step: GCC 12 at -O3 warns (-Wrestrict, falsely) about "." + std::string&&.
+  std::string temporaryName = ".";
+  temporaryName += path.filename().string();
+  temporaryName += ".tmp";
+  const fs::path temporary = directory / temporaryName;
   util::UniqueFd file(::open(temporary.c_str(),
                              O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, kTextfileMode));
   if (!file.valid()) util::throwErrno("cannot create " + temporary.string());
