@@ -27,17 +27,6 @@ namespace fs = std::filesystem;
 constexpr std::chrono::seconds kRetentionInterval{10};
 constexpr std::chrono::milliseconds kHookPollInterval{100};
 
-std::string formatTime(const pcap::Timestamp& time) {
-  const std::time_t seconds = time.seconds;
-  std::tm utc{};
-  ::gmtime_r(&seconds, &utc);
-  char text[40];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  char fraction[16];
-  std::snprintf(fraction, sizeof fraction, ".%06uZ", time.nanoseconds / 1000);
-  return std::string(text) + fraction;
-}
-
 std::uint64_t freeBytes(int directoryFd) {
   struct statvfs fileSystem;
   if (::fstatvfs(directoryFd, &fileSystem) != 0) return UINT64_MAX;
@@ -209,8 +198,8 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
                         "{}: finished {} ({}): {} packets, {} bytes, {} kernel drops, first {}, "
                         "last {}, sha256 {}",
                         job.interface, finished.path.string(), job.reason, finished.packets,
-                        finished.bytes, finished.kernelDrops, formatTime(finished.firstPacket),
-                        formatTime(finished.lastPacket), finished.sha256);
+                        finished.bytes, finished.kernelDrops, rfc3339(finished.firstPacket),
+                        rfc3339(finished.lastPacket), finished.sha256);
     } else {
       logging::logEvent(spdlog::level::info, fields,
                         "{}: finished {} ({}): no packets, {} kernel drops, sha256 {}",
