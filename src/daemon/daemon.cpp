@@ -10,6 +10,7 @@
 #include "pcap_recorder/capture/af_packet_source.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/service/environment_check.hpp"
+#include "pcap_recorder/service/leftovers.hpp"
 #include "pcap_recorder/service/reload_plan.hpp"
 #include "pcap_recorder/version.hpp"
 
@@ -99,9 +100,13 @@ std::vector<service::DirectoryRetention> Daemon::directoriesOf(const config::Con
 
 void Daemon::start() {
   auto directories = directoriesOf(config_);
+  std::vector<service::FinishJob> repaired;
   for (const auto& directory : directories) {
     service::openOutputDirectory(directory.directory);
-    service::repairLeftovers(directory.directory, directory.ownFiles);
+    for (auto& job :
+         service::repairLeftovers(directory.directory, directory.ownFiles, config_.interfaces)) {
+      repaired.push_back(std::move(job));
+    }
   }
   std::vector<std::filesystem::path> paths;
   for (const auto& directory : directories) paths.push_back(directory.directory);
@@ -114,6 +119,9 @@ void Daemon::start() {
         const std::uint64_t one = 1;
         [[maybe_unused]] auto ignored = ::write(finishedEvent_.get(), &one, sizeof one);
       });
+  // Stored and announced like any finished file, on the finisher's thread: compressing a large
+  // file must not hold up the start of capture.
+  for (auto& job : repaired) finisher_->submit(std::move(job));
   for (const auto& path : paths) finisher_->requestRetention(path);
 
   recorders_.resize(config_.interfaces.size());

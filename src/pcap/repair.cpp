@@ -234,6 +234,11 @@ ScanResult scanPcap(const ReadAt& readAt, std::uint64_t fileSize) {
     }
     offset = end;
     result.completeBytes = end;
+    const Timestamp time{record.seconds, result.unit == TimestampUnit::nanoseconds
+                                             ? record.fraction
+                                             : record.fraction * 1000u};
+    if (result.records == 0) result.firstPacket = time;
+    result.lastPacket = time;
     ++result.records;
   }
   return result;
@@ -310,6 +315,8 @@ RepairResult repairPartFile(int directoryFd, const std::string& partName) {
     result.recordsKept = scan.records;
     result.bytesKept = scan.completeBytes;
     result.bytesCut = fileSize - scan.completeBytes;
+    result.firstPacket = scan.firstPacket;
+    result.lastPacket = scan.lastPacket;
     result.message = scan.tailProblem;
   }
   // Why: the rename is durable only once the directory itself is on disk. A failure here is not

@@ -1,6 +1,5 @@
 #include "pcap_recorder/service/file_finisher.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -12,7 +11,6 @@
 
 #include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/logging/log.hpp"
-#include "pcap_recorder/pcap/repair.hpp"
 #include "pcap_recorder/service/hook_runner.hpp"
 #include "pcap_recorder/service/sidecar.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
@@ -31,22 +29,6 @@ std::uint64_t freeBytes(int directoryFd) {
   struct statvfs fileSystem;
   if (::fstatvfs(directoryFd, &fileSystem) != 0) return UINT64_MAX;
   return std::uint64_t{fileSystem.f_bavail} * fileSystem.f_frsize;
-}
-
-// The names in the directory open as `directoryFd`, read through a description of their own.
-// Empty when it cannot be read.
-std::vector<std::string> namesIn(int directoryFd) {
-  std::vector<std::string> names;
-  const int listFd = ::openat(directoryFd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (listFd < 0) return names;
-  DIR* stream = ::fdopendir(listFd);
-  if (stream == nullptr) {
-    ::close(listFd);
-    return names;
-  }
-  while (const dirent* entry = ::readdir(stream)) names.emplace_back(entry->d_name);
-  ::closedir(stream);
-  return names;
 }
 
 }  // namespace
@@ -158,8 +140,10 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
   const fs::path directory = job.output ? job.output->currentPath() : job.directory;
   const auto partPath = (directory / job.file.partName()).string();
   try {
-    const auto summary =
-        job.output ? job.file.complete(job.output->fd(), options_.operations) : pcap::FileSummary{};
+    const auto summary = !job.output ? pcap::FileSummary{}
+                         : job.alreadyFinished
+                             ? job.file.summary()
+                             : job.file.complete(job.output->fd(), options_.operations);
     if (summary.name.empty()) {
       spdlog::warn("{}: removed {}: no record reached it before writing failed", job.interface,
                    partPath);
@@ -265,38 +249,6 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
       spdlog::warn("{}: cannot delete {}: {}", where.string(), deletion.name, std::strerror(errno));
     }
   }
-}
-
-std::size_t repairLeftovers(const fs::path& directory, const rotation::OwnFileMatcher& ownFiles) {
-  util::UniqueFd directoryFd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!directoryFd.valid()) return 0;
-  std::vector<std::string> names = namesIn(directoryFd.get());
-  // First what a crash during compression left: then only pcap `.part` files remain.
-  repairCompressionLeftovers(directoryFd.get(), directory, names, ownFiles);
-  std::vector<std::string> parts;
-  for (std::string& name : names) {
-    if (ownFiles.isPartFile(name)) parts.push_back(std::move(name));
-  }
-  std::sort(parts.begin(), parts.end());
-  for (const auto& part : parts) {
-    const auto result = pcap::repairPartFile(directoryFd.get(), part);
-    switch (result.outcome) {
-      case pcap::RepairOutcome::finished:
-        spdlog::warn(
-            "{}: finished {} left by an earlier run as {}: {} packets kept, {} bytes of "
-            "an incomplete record cut",
-            directory.string(), result.finalName, part, result.recordsKept, result.bytesCut);
-        break;
-      case pcap::RepairOutcome::setAside:
-        spdlog::error("{}: {} has a damaged header ({}); set aside as {}, not deleted",
-                      directory.string(), part, result.message, result.finalName);
-        break;
-      case pcap::RepairOutcome::failed:
-        spdlog::error("{}: cannot repair {}: {}", directory.string(), part, result.message);
-        break;
-    }
-  }
-  return parts.size();
 }
 
 }  // namespace pcap_recorder::service

@@ -108,21 +108,27 @@ void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOpt
   }
 }
 
-void repairCompressionLeftovers(int directoryFd, const std::filesystem::path& directory,
-                                const std::vector<std::string>& names,
-                                const rotation::OwnFileMatcher& ownFiles) {
+std::vector<std::string> repairCompressionLeftovers(int directoryFd,
+                                                    const std::filesystem::path& directory,
+                                                    const std::vector<std::string>& names,
+                                                    const rotation::OwnFileMatcher& ownFiles) {
   using Action = compress::CompressionRepair::Action;
+  std::vector<std::string> undone;
   try {
     const auto repairs = compress::repairInterruptedCompression(
         directoryFd, names, [&](std::string_view name) { return ownFiles.isFinishedFile(name); });
     for (const auto& repair : repairs) {
       switch (repair.action) {
-        case Action::removedPart:
+        case Action::removedPart: {
           spdlog::warn(
               "{}: removed {}, a compression an earlier run did not finish; the "
-              "uncompressed file is kept",
+              "uncompressed file is kept and stored again",
               directory.string(), repair.name);
+          std::string_view original = repair.name;
+          original.remove_suffix(std::string_view(rotation::kPartSuffix).size());
+          undone.emplace_back(compress::withoutCompressionSuffix(original));
           break;
+        }
         case Action::removedUncompressed: {
           spdlog::warn(
               "{}: removed {}, compressed by an earlier run that stopped before removing "
@@ -154,6 +160,7 @@ void repairCompressionLeftovers(int directoryFd, const std::filesystem::path& di
     spdlog::error("{}: cannot settle interrupted compressions: {}", directory.string(),
                   error.what());
   }
+  return undone;
 }
 
 }  // namespace pcap_recorder::service

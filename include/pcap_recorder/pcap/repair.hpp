@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 
+#include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/pcap/format.hpp"
 #include "pcap_recorder/rotation/file_naming.hpp"
 
@@ -44,6 +45,10 @@ struct ScanResult {
   // the header is not valid. Everything from here on is to be cut.
   std::uint64_t completeBytes = 0;
   std::uint64_t records = 0;  // complete records before completeBytes
+  // Of the first and the last of those records (nanoseconds whatever the file's unit); zero when
+  // there is none. For the sidecar and the log of a file finished by repair.
+  Timestamp firstPacket;
+  Timestamp lastPacket;
   std::string tailProblem;  // why the scan stopped before the end of the file; empty if it did not
 };
 
@@ -73,7 +78,9 @@ struct RepairResult {
   std::uint64_t recordsKept = 0;
   std::uint64_t bytesKept = 0;  // file size after the repair
   std::uint64_t bytesCut = 0;   // what was cut off the end; 0 for a set-aside file
-  int errnoValue = 0;           // when failed
+  Timestamp firstPacket;        // of the records kept (see ScanResult)
+  Timestamp lastPacket;
+  int errnoValue = 0;  // when failed
   // For the log: why it failed, why the header is damaged, or why the tail was cut.
   std::string message;
 };

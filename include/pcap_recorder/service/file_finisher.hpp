@@ -53,6 +53,9 @@ struct FinishJob {
   std::filesystem::path directory;  // as configured: which retention to apply afterwards
   std::shared_ptr<const OutputDirectory> output;  // where the file is
   pcap::ClosedFile file;
+  // A file start-up repair already finished under its final name (file.summary().name, its
+  // descriptor closed): only the stages from the index on remain (leftovers.hpp).
+  bool alreadyFinished = false;
   std::uint64_t kernelDrops = 0;
   std::string reason;
   std::string postFinishCommand;
@@ -128,12 +131,5 @@ class FileFinisher {
   bool stopping_ = false;
   std::jthread thread_;  // last: joined before the members it uses go
 };
-
-// Finishes the `.part` files a previous run left in `directory` (after kill -9 or power loss):
-// each is cut to its last complete record and renamed; one with a damaged header is set aside.
-// Only names `ownFiles` recognises are touched, listed and renamed through one descriptor of the
-// directory. Logs each; returns how many it handled. Never throws for a failed system call.
-std::size_t repairLeftovers(const std::filesystem::path& directory,
-                            const rotation::OwnFileMatcher& ownFiles);
 
 }  // namespace pcap_recorder::service

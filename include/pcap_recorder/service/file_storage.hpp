@@ -40,9 +40,11 @@ void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOpt
 
 // At start, before `.part` files are repaired: finishes or undoes the compressions a crash
 // interrupted in `directoryFd` (`names` its entries; see compress::repairInterruptedCompression),
-// moving the index along to the compressed name, and logs each. Never throws.
-void repairCompressionLeftovers(int directoryFd, const std::filesystem::path& directory,
-                                const std::vector<std::string>& names,
-                                const rotation::OwnFileMatcher& ownFiles);
+// moving the index along to the compressed name, and logs each. Returns the names of the
+// uncompressed files whose compression was undone: they are to be stored again. Never throws.
+std::vector<std::string> repairCompressionLeftovers(int directoryFd,
+                                                    const std::filesystem::path& directory,
+                                                    const std::vector<std::string>& names,
+                                                    const rotation::OwnFileMatcher& ownFiles);
 
 }  // namespace pcap_recorder::service

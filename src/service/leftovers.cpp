@@ -1,0 +1,179 @@
+#include "pcap_recorder/service/leftovers.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include "pcap_recorder/pcap/repair.hpp"
+#include "pcap_recorder/service/file_storage.hpp"
+#include "pcap_recorder/util/unique_fd.hpp"
+
+namespace pcap_recorder::service {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The names in the directory open as `directoryFd`, read through a description of their own.
+// Empty when it cannot be read.
+std::vector<std::string> namesIn(int directoryFd) {
+  std::vector<std::string> names;
+  const int listFd = ::openat(directoryFd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (listFd < 0) return names;
+  DIR* stream = ::fdopendir(listFd);
+  if (stream == nullptr) {
+    ::close(listFd);
+    return names;
+  }
+  while (const dirent* entry = ::readdir(stream)) names.emplace_back(entry->d_name);
+  ::closedir(stream);
+  return names;
+}
+
+// The interfaces writing into `directory`, each with the matcher of its own names.
+class Owners {
+ public:
+  Owners(const fs::path& directory, const std::vector<config::InterfaceSettings>& interfaces) {
+    for (const auto& settings : interfaces) {
+      if (settings.output.directory.lexically_normal() != directory.lexically_normal()) continue;
+      owners_.emplace_back(&settings,
+                           rotation::OwnFileMatcher({{settings.output.fileName, settings.name}}));
+    }
+  }
+  // Whose finished file `name` is; null when no interface's template makes it.
+  const config::InterfaceSettings* of(std::string_view name) const {
+    for (const auto& [settings, matcher] : owners_) {
+      if (matcher.isFinishedFile(name)) return settings;
+    }
+    return nullptr;
+  }
+
+ private:
+  std::vector<std::pair<const config::InterfaceSettings*, rotation::OwnFileMatcher>> owners_;
+};
+
+FinishJob jobFor(const config::InterfaceSettings& settings, const fs::path& directory,
+                 const std::shared_ptr<const OutputDirectory>& output, pcap::FileSummary summary) {
+  std::string name = summary.name;
+  return FinishJob{
+      .interface = settings.name,
+      .directory = directory,
+      .output = output,
+      .file = pcap::ClosedFile(util::UniqueFd(), std::move(name), std::move(summary), false),
+      .alreadyFinished = true,
+      .kernelDrops = 0,  // not known: the counters died with the run
+      .reason = std::string(kRepairedReason),
+      .postFinishCommand = settings.output.postFinishCommand,
+      .postFinishTimeout = settings.output.postFinishTimeout,
+      .postFinishMaxRunning = settings.output.postFinishMaxRunning,
+      .index = settings.output.index,
+      .storage = storageOptionsFor(settings, 0),
+      .onFinished = {},  // no recorder of this run wrote it
+      .onLost = {},
+  };
+}
+
+// What a finished file whose compression was undone holds; none when it cannot be read.
+std::optional<pcap::FileSummary> summaryOf(int directoryFd, const std::string& name) {
+  util::UniqueFd fd(::openat(directoryFd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat status {};
+  if (!fd.valid() || ::fstat(fd.get(), &status) != 0) return std::nullopt;
+  const pcap::ReadAt readAt = [&fd](std::uint64_t offset, std::span<std::byte> into) {
+    const ssize_t n = ::pread(fd.get(), into.data(), into.size(), static_cast<off_t>(offset));
+    if (n < 0) throw std::system_error(errno, std::generic_category(), "read");
+    return static_cast<std::size_t>(n);
+  };
+  try {
+    const auto scan = pcap::scanPcap(readAt, static_cast<std::uint64_t>(status.st_size));
+    if (!scan.headerValid) return std::nullopt;
+    return pcap::FileSummary{.name = name,
+                             .packets = scan.records,
+                             .bytes = static_cast<std::uint64_t>(status.st_size),
+                             .firstPacket = scan.firstPacket,
+                             .lastPacket = scan.lastPacket};
+  } catch (const std::system_error&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::vector<FinishJob> repairLeftovers(const fs::path& directory,
+                                       const rotation::OwnFileMatcher& ownFiles,
+                                       const std::vector<config::InterfaceSettings>& interfaces) {
+  std::vector<FinishJob> jobs;
+  std::shared_ptr<const OutputDirectory> output;
+  try {
+    output = OutputDirectory::open(directory);
+  } catch (const std::exception& error) {
+    spdlog::error("{}: cannot repair what an earlier run left: {}", directory.string(),
+                  error.what());
+    return jobs;
+  }
+  const int directoryFd = output->fd();
+  const Owners owners(directory, interfaces);
+  std::vector<std::string> names = namesIn(directoryFd);
+  // First what a crash during compression left: then only pcap `.part` files remain.
+  for (const auto& name : repairCompressionLeftovers(directoryFd, directory, names, ownFiles)) {
+    const auto* settings = owners.of(name);
+    auto summary = summaryOf(directoryFd, name);
+    if (settings != nullptr && summary) {
+      jobs.push_back(jobFor(*settings, directory, output, std::move(*summary)));
+    }
+  }
+  std::vector<std::string> parts;
+  for (std::string& name : names) {
+    if (ownFiles.isPartFile(name)) parts.push_back(std::move(name));
+  }
+  std::sort(parts.begin(), parts.end());
+  for (const auto& part : parts) {
+    const auto result = pcap::repairPartFile(directoryFd, part);
+    switch (result.outcome) {
+      case pcap::RepairOutcome::finished: {
+        const auto* settings = owners.of(result.finalName);
+        const bool keepEmpty = settings != nullptr && settings->output.keepEmptyFiles;
+        if (result.recordsKept == 0 && !keepEmpty) {
+          // A file that was just opened when the run was killed: as any file without packets.
+          if (::unlinkat(directoryFd, result.finalName.c_str(), 0) == 0) {
+            spdlog::info(
+                "{}: removed {} left by an earlier run: no packets "
+                "(output.keep_empty_files is off)",
+                directory.string(), part);
+          } else {
+            spdlog::warn("{}: cannot remove {}, left by an earlier run without packets: {}",
+                         directory.string(), result.finalName, std::strerror(errno));
+          }
+          break;
+        }
+        spdlog::warn(
+            "{}: finished {} left by an earlier run as {}: {} packets kept, {} bytes of "
+            "an incomplete record cut",
+            directory.string(), result.finalName, part, result.recordsKept, result.bytesCut);
+        if (settings == nullptr) break;
+        jobs.push_back(jobFor(*settings, directory, output,
+                              pcap::FileSummary{.name = result.finalName,
+                                                .packets = result.recordsKept,
+                                                .bytes = result.bytesKept,
+                                                .firstPacket = result.firstPacket,
+                                                .lastPacket = result.lastPacket}));
+        break;
+      }
+      case pcap::RepairOutcome::setAside:
+        spdlog::error("{}: {} has a damaged header ({}); set aside as {}, not deleted",
+                      directory.string(), part, result.message, result.finalName);
+        break;
+      case pcap::RepairOutcome::failed:
+        spdlog::error("{}: cannot repair {}: {}", directory.string(), part, result.message);
+        break;
+    }
+  }
+  return jobs;
+}
+
+}  // namespace pcap_recorder::service
