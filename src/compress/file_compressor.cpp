@@ -13,6 +13,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "pcap_recorder/compress/seekable.hpp"
 #include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/util/system_error.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
@@ -90,6 +91,9 @@ std::uint64_t compressZstd(int in, Sink& out, int level, std::vector<Frame>& fra
     total += got;
     if (got < input.size()) break;
   }
+  // The frame table, for readers that seek (SeekableReader); a skippable frame to all others.
+  const auto table = encodeSeekTable(frames, total, out.bytes());
+  out.put(table.data(), table.size());
   return total;
 }
 

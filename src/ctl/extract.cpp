@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "pcap_recorder/compress/decompressor.hpp"
+#include "pcap_recorder/compress/seekable.hpp"
 #include "pcap_recorder/index/block_query.hpp"
 #include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/pcap/file_writer.hpp"
@@ -91,8 +92,19 @@ struct Range {
 
 // One file of the query: opened once, so a rename or deletion meanwhile changes nothing.
 struct Source {
+  explicit Source(ExtractReport& report) : report(report) {}
+  ~Source() { close(); }
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  ExtractReport& report;
   StoreFile file;
   util::UniqueFd fd;
+  // `read` reads `fd`, or a seekable .zst file's uncompressed bytes through `seekable`, or those
+  // of another compressed file (gzip) from a decompressed `copy`.
+  std::unique_ptr<compress::SeekableReader> seekable;
+  util::UniqueFd copy;
+  index::ReadAt read;
   PcapFileInfo info;
   std::uint64_t bytes = 0;
   std::uint64_t minTimeNs = 0;     // from the index; 0 for a `.part` file (read first)
@@ -103,6 +115,18 @@ struct Source {
   std::size_t nextRange = 0;
   std::optional<index::RecordReader> reader;
   std::optional<index::RecordView> head;
+
+  // Done with the file: its fds and buffers go, what its decompression read goes to the report.
+  void close() {
+    if (seekable) {
+      report.bytesRead += seekable->storedBytesRead();
+      report.framesDecompressed += seekable->framesDecompressed();
+      seekable.reset();
+    }
+    reader.reset();
+    copy.reset();
+    fd.reset();
+  }
 };
 
 class Output {
@@ -135,6 +159,8 @@ class Output {
 
 // The uncompressed bytes of a compressed file, in an unnamed temporary file (gone when closed)
 // under $TMPDIR, that the index and the record reader then read as they read any pcap.
+// Only for files without a seek table (gzip; a .zst from elsewhere): a seekable .zst is read in
+// place, frame by frame (openCompressed).
 util::UniqueFd decompressedCopy(int fd, compress::Compression compression, std::uint64_t& bytes) {
   const char* directory = std::getenv("TMPDIR");
   if (directory == nullptr || *directory == '\0') directory = "/tmp";
@@ -145,6 +171,31 @@ util::UniqueFd decompressedCopy(int fd, compress::Compression compression, std::
   }
   bytes = compress::decompressAll(fd, compression, copy.get());
   return copy;
+}
+
+// How the uncompressed bytes of the file behind `fd` (`bytes` long as stored) are read: by pread,
+// through its seek table (`seekable`), or from a decompressed copy (`copy`). `bytes` becomes the
+// uncompressed size; `storedBytesCopied` grows by the bytes read to make a copy.
+index::ReadAt openCompressed(int fd, const std::string& name, std::uint64_t& bytes,
+                             std::unique_ptr<compress::SeekableReader>& seekable,
+                             util::UniqueFd& copy, std::uint64_t& storedBytesCopied) {
+  const auto compression = compress::compressionOfName(name);
+  if (compression == compress::Compression::zstd) {
+    std::string noTable;
+    if (auto table = compress::readSeekTable(fd, bytes, noTable)) {
+      seekable = std::make_unique<compress::SeekableReader>(fd, std::move(*table));
+      bytes = seekable->size();
+      return [reader = seekable.get()](std::span<std::byte> into, std::uint64_t offset) {
+        return reader->readAt(into, offset);
+      };
+    }
+  }
+  if (compression != compress::Compression::none) {
+    storedBytesCopied += bytes;
+    copy = decompressedCopy(fd, compression, bytes);
+    return index::readerOf(copy.get());
+  }
+  return index::readerOf(fd);
 }
 
 class Extraction {
@@ -161,6 +212,7 @@ class Extraction {
     writeHeader();
     merge();
     output_.flush();
+    sources_.clear();  // their decompression counts go to the report
   }
 
  private:
@@ -172,7 +224,7 @@ class Extraction {
     std::set<std::pair<dev_t, ino_t>> seen;
     for (const auto& file : files) {
       ++report_.files;
-      auto source = std::make_unique<Source>();
+      auto source = std::make_unique<Source>(report_);
       source->file = file;
       source->fd.reset(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
       if (!source->fd.valid() && errno == ENOENT && file.part) {
@@ -197,12 +249,10 @@ class Extraction {
       source->bytes = static_cast<std::uint64_t>(status.st_size);
       std::string headerProblem;
       try {
-        const auto compression = compress::compressionOfName(source->file.path.filename().string());
-        if (compression != compress::Compression::none) {
-          report_.bytesRead += source->bytes;
-          source->fd = decompressedCopy(source->fd.get(), compression, source->bytes);
-        }
-        auto info = index::readPcapHeader(source->fd.get(), headerProblem);
+        source->read =
+            openCompressed(source->fd.get(), source->file.path.filename().string(), source->bytes,
+                           source->seekable, source->copy, report_.bytesRead);
+        auto info = index::readPcapHeader(source->read, headerProblem);
         if (!info) {
           // A `.part` file may not have its header yet.
           if (!source->file.part) problem(source->file.path.string() + ": " + headerProblem);
@@ -239,9 +289,9 @@ class Extraction {
   }
 
   FileIndex rebuild(Source& source) {
-    auto built = index::buildIndex(source.fd.get(), source.info, source.bytes);
+    auto built = index::buildIndex(source.read, source.info, source.bytes);
     ++report_.indexesBuilt;
-    report_.bytesRead += source.bytes;
+    if (!source.seekable) report_.bytesRead += source.bytes;
     try {
       // Saved for the next query when the directory lets us (it need not: readers may not write).
       struct stat status;
@@ -303,7 +353,9 @@ class Extraction {
       }
       source.index.reset();
     }
-    for (const auto& range : source.ranges) report_.bytesRead += range.end - range.begin;
+    if (!source.seekable) {
+      for (const auto& range : source.ranges) report_.bytesRead += range.end - range.begin;
+    }
     advance(source);
   }
 
@@ -315,7 +367,7 @@ class Extraction {
         if (!source.reader) {
           if (source.nextRange == source.ranges.size()) return;
           const auto& range = source.ranges[source.nextRange++];
-          source.reader.emplace(source.fd.get(), source.info, range.begin, range.end);
+          source.reader.emplace(source.read, source.info, range.begin, range.end);
         }
         while (auto record = source.reader->next()) {
           if (window_.contains(record->timeNs) && filter_.matches(*record)) {
@@ -376,7 +428,7 @@ class Extraction {
       if (source->head)
         heads.push(source);
       else
-        source->fd.reset();
+        source->close();
     }
   }
 
@@ -414,12 +466,13 @@ IndexReport indexStore(const std::vector<StoreFile>& files) {
       if (::fstat(fd.get(), &status) != 0) continue;
       auto bytes = static_cast<std::uint64_t>(status.st_size);
       // A compressed file's index describes its uncompressed bytes.
-      const auto compression = compress::compressionOfName(file.path.filename().string());
-      if (compression != compress::Compression::none) {
-        fd = decompressedCopy(fd.get(), compression, bytes);
-      }
+      std::unique_ptr<compress::SeekableReader> seekable;
+      std::uint64_t copied = 0;
+      util::UniqueFd copy;
+      const auto read =
+          openCompressed(fd.get(), file.path.filename().string(), bytes, seekable, copy, copied);
       std::string problem;
-      const auto info = index::readPcapHeader(fd.get(), problem);
+      const auto info = index::readPcapHeader(read, problem);
       if (!info) {
         report.problems.push_back(file.path.string() + ": " + problem);
         continue;
@@ -431,8 +484,7 @@ IndexReport indexStore(const std::vector<StoreFile>& files) {
         ++report.upToDate;
         continue;
       }
-      index::writeIndex(indexPath, index::buildIndex(fd.get(), *info, bytes),
-                        status.st_mode & 0666);
+      index::writeIndex(indexPath, index::buildIndex(read, *info, bytes), status.st_mode & 0666);
       ++report.indexed;
     } catch (const std::exception& error) {
       report.problems.push_back(file.path.string() + ": " + error.what());

@@ -21,16 +21,17 @@ struct ExtractRequest {
 };
 
 struct ExtractReport {
-  std::uint64_t files = 0;            // files of the store considered
-  std::uint64_t filesOutside = 0;     // skipped: outside the time window (or empty)
-  std::uint64_t filesVanished = 0;    // deleted before they could be opened
-  std::uint64_t blocksSearched = 0;   // read
-  std::uint64_t blocksSkipped = 0;    // in the window, skipped by the index
-  std::uint64_t indexesBuilt = 0;     // missing, stale or damaged indexes rebuilt
-  std::uint64_t packets = 0;          // written
-  std::uint64_t bytesRead = 0;        // of pcap files and indexes
-  std::vector<std::string> problems;  // unreadable files, unsaved indexes: warnings
-  bool failed = false;                // a read or write error: exit 1
+  std::uint64_t files = 0;               // files of the store considered
+  std::uint64_t filesOutside = 0;        // skipped: outside the time window (or empty)
+  std::uint64_t filesVanished = 0;       // deleted before they could be opened
+  std::uint64_t blocksSearched = 0;      // read
+  std::uint64_t blocksSkipped = 0;       // in the window, skipped by the index
+  std::uint64_t indexesBuilt = 0;        // missing, stale or damaged indexes rebuilt
+  std::uint64_t packets = 0;             // written
+  std::uint64_t bytesRead = 0;           // of pcap files (as stored) and indexes
+  std::uint64_t framesDecompressed = 0;  // whole zstd frames of seekable .zst files
+  std::vector<std::string> problems;     // unreadable files, unsaved indexes: warnings
+  bool failed = false;                   // a read or write error: exit 1
 };
 
 // Thrown for a filter libpcap refuses (its message) and for an output that cannot be written.

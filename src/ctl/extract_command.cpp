@@ -156,6 +156,9 @@ int runExtract(const std::string& program, const Options& options,
             << " skipped by the index; " << report.packets << " packets written; "
             << (report.bytesRead + (1u << 19)) / (1u << 20) << " MiB read";
   if (report.indexesBuilt > 0) std::cerr << "; " << report.indexesBuilt << " indexes built";
+  if (report.framesDecompressed > 0) {
+    std::cerr << "; " << report.framesDecompressed << " zstd frames decompressed";
+  }
   std::cerr << '\n';
   return report.failed ? kExitFailed : 0;
 }

@@ -282,10 +282,14 @@ BlockSummary BlockBuilder::finish() {
 }
 
 FileIndex buildIndex(int fd, const PcapFileInfo& info, std::uint64_t fileBytes) {
+  return buildIndex(readerOf(fd), info, fileBytes);
+}
+
+FileIndex buildIndex(const ReadAt& read, const PcapFileInfo& info, std::uint64_t fileBytes) {
   FileIndex index;
   index.header.pcapHeader = info.rawHeader;
   index.header.minTimeNs = UINT64_MAX;
-  RecordReader reader(fd, info, sizeof(pcap::FileHeader), fileBytes);
+  RecordReader reader(read, info, sizeof(pcap::FileHeader), fileBytes);
   BlockBuilder builder;
   const auto close = [&] {
     if (builder.records() == 0) return;

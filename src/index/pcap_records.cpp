@@ -33,9 +33,19 @@ std::size_t readFully(int fd, std::byte* into, std::size_t count, std::uint64_t 
 
 }  // namespace
 
+ReadAt readerOf(int fd) {
+  return [fd](std::span<std::byte> into, std::uint64_t offset) {
+    return readFully(fd, into.data(), into.size(), offset);
+  };
+}
+
 std::optional<PcapFileInfo> readPcapHeader(int fd, std::string& problem) {
+  return readPcapHeader(readerOf(fd), problem);
+}
+
+std::optional<PcapFileInfo> readPcapHeader(const ReadAt& read, std::string& problem) {
   PcapFileInfo info;
-  if (readFully(fd, info.rawHeader.data(), info.rawHeader.size(), 0) != info.rawHeader.size()) {
+  if (read(info.rawHeader, 0) != info.rawHeader.size()) {
     problem = "shorter than a pcap file header";
     return std::nullopt;
   }
@@ -63,7 +73,11 @@ std::optional<PcapFileInfo> readPcapHeader(int fd, std::string& problem) {
 }
 
 RecordReader::RecordReader(int fd, const PcapFileInfo& info, std::uint64_t begin, std::uint64_t end)
-    : fd_(fd), info_(info), end_(end), position_(begin), bufferOffset_(begin) {}
+    : RecordReader(readerOf(fd), info, begin, end) {}
+
+RecordReader::RecordReader(ReadAt read, const PcapFileInfo& info, std::uint64_t begin,
+                           std::uint64_t end)
+    : read_(std::move(read)), info_(info), end_(end), position_(begin), bufferOffset_(begin) {}
 
 bool RecordReader::fill(std::size_t needed) {
   if (have_ - start_ >= needed) return true;
@@ -84,7 +98,7 @@ bool RecordReader::fill(std::size_t needed) {
       return false;
     }
     const std::size_t room = std::min<std::uint64_t>(buffer_.size() - have_, end_ - fileOffset);
-    const std::size_t got = readFully(fd_, buffer_.data() + have_, room, fileOffset);
+    const std::size_t got = read_(std::span(buffer_).subspan(have_, room), fileOffset);
     have_ += got;
     if (got < room) {
       endOfFile_ = true;

@@ -118,5 +118,76 @@ TEST_F(CompressTest, UncompressedFilesGetASidecarWithTheirHashToo) {
   EXPECT_EQ(jsonString(json, "compression"), "none");
 }
 
+std::vector<char> bytesOf(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::uint32_t le32At(const std::vector<char>& bytes, std::size_t at) {
+  std::uint32_t value = 0;
+  for (int i = 3; i >= 0; --i) value = value << 8 | static_cast<std::uint8_t>(bytes[at + i]);
+  return value;
+}
+
+TEST_F(CompressTest, ExtractOverTheDaemonsZstdFilesGivesWhatItGivesOverThemDecompressed) {
+  NamespacePair hosts;
+  auto sender = hosts.senderOn();
+  const auto config = writeConfig("  - name: prc0\n", "  compression: zstd\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  // About 5 MB: five 1 MiB frames and more than one index block.
+  for (std::uint32_t i = 0; i < 3600; ++i) {
+    sender.send(buildUdpFrame({.sourceIp = {192, 0, 2, static_cast<std::uint8_t>(1 + i % 7)},
+                               .destinationPort = static_cast<std::uint16_t>(5001 + i % 5),
+                               .sequence = i,
+                               .frameBytes = 1200 + i % 300}));
+  }
+  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
+  const auto file = onlyFileOf("prc0");
+  ASSERT_TRUE(file.string().ends_with(".pcap.zst")) << file;
+
+  // The file ends in zstd's seek table (the seekable format's footer magic, then one 8-byte entry
+  // per frame of at most 1 MiB after the skippable frame's header).
+  const auto stored = bytesOf(file);
+  ASSERT_GT(stored.size(), 100u);
+  EXPECT_EQ(le32At(stored, stored.size() - 4), 0x8F92EAB1u);
+  const std::uint32_t frames = le32At(stored, stored.size() - 9);
+  EXPECT_GE(frames, 4u);
+  const std::size_t table = stored.size() - (8 + frames * 8 + 9);
+  EXPECT_EQ(le32At(stored, table), 0x184D2A5Eu);
+  for (std::uint32_t i = 0; i + 1 < frames; ++i) {
+    EXPECT_EQ(le32At(stored, table + 8 + i * 8 + 4), 1u << 20) << "frame " << i;
+  }
+
+  // The same records uncompressed, in a store of their own under the uncompressed name.
+  const auto plainDirectory = work_ / "plain";
+  fs::create_directories(plainDirectory);
+  const auto plainName = file.filename().string().substr(0, file.filename().string().size() - 4);
+  ASSERT_EQ(
+      capture("zstdcat " + file.string() + " > " + (plainDirectory / plainName).string()).status,
+      0);
+  const auto plainConfig = work_ / "plain.yaml";
+  writeTextFile(plainConfig, "output:\n  directory: " + plainDirectory.string() +
+                                 "\ninterfaces:\n  - name: prc0\n");
+  const std::string ctl = PCAP_RECORDERCTL_PATH;
+  for (const std::string filter :
+       {"", "udp dst port 5003", "host 192.0.2.4", "host 192.0.2.6 and port 5005", "port 9"}) {
+    const auto fromZstd = work_ / "zstd.pcap";
+    const auto fromPlain = work_ / "plain.pcap";
+    const auto zstdRun = capture(ctl + " extract --config " + config.string() + " -w " +
+                                 fromZstd.string() + " -- '" + filter + "'");
+    ASSERT_EQ(zstdRun.status, 0) << zstdRun.output;
+    if (!filter.empty() && filter != "port 9") {
+      EXPECT_NE(zstdRun.output.find("zstd frames decompressed"), std::string::npos)
+          << zstdRun.output;
+    }
+    const auto plainRun = capture(ctl + " extract --config " + plainConfig.string() + " -w " +
+                                  fromPlain.string() + " -- '" + filter + "'");
+    ASSERT_EQ(plainRun.status, 0) << plainRun.output;
+    EXPECT_EQ(bytesOf(fromZstd), bytesOf(fromPlain)) << filter;
+    EXPECT_GT(bytesOf(fromZstd).size(), filter == "port 9" ? 0u : 24u + 100 * 1200) << filter;
+  }
+}
+
 }  // namespace
 }  // namespace pcap_recorder::testing

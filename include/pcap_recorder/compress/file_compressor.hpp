@@ -3,9 +3,10 @@
 // (never over an existing file) to `NAME.zst`; the directory is fsynced; only then is NAME
 // removed. repairInterruptedCompression() settles what a crash between the steps left behind.
 //
-// zstd output is a sequence of independent frames, one per kFrameBytes of input: still one
-// ordinary .zst file for zstdcat and Wireshark, but a reader that knows where the frames begin
-// (CompressedFile::frames, kept in the index) can start decompressing at any of them.
+// zstd output is a sequence of independent frames, one per kFrameBytes of input, then their
+// table in zstd's seekable format (compress/seekable.hpp): still one ordinary .zst file for
+// zstdcat and Wireshark, but a reader that knows where the frames begin can start decompressing
+// at any of them.
 #pragma once
 
 #include <cstdint>
@@ -29,8 +30,9 @@ struct CompressedFile {
   std::string name;  // the final name in the directory: NAME + ".zst" / ".gz"
   std::uint64_t inputBytes = 0;
   std::uint64_t storedBytes = 0;
-  std::string sha256;         // of the stored (compressed) bytes, hex
-  std::vector<Frame> frames;  // zstd: every frame, in order; gzip: empty
+  std::string sha256;  // of the stored (compressed) bytes, hex
+  std::vector<Frame>
+      frames;  // zstd: every frame, in order (also in the file's seek table); gzip: empty
 };
 
 // The steps' system calls and a seam between them: `afterStep` is called with "part written"

@@ -100,6 +100,8 @@ std::filesystem::path indexPathFor(const std::filesystem::path& pcapPath);
 // Indexes the whole records of the file behind `fd` up to `fileBytes`. Throws std::system_error
 // on read errors.
 FileIndex buildIndex(int fd, const PcapFileInfo& info, std::uint64_t fileBytes);
+// The same over bytes from `read` (a compressed file's uncompressed bytes).
+FileIndex buildIndex(const ReadAt& read, const PcapFileInfo& info, std::uint64_t fileBytes);
 
 std::vector<std::byte> serialize(const FileIndex& index);
 

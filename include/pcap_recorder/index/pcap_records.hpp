@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,8 +24,15 @@ struct PcapFileInfo {
   bool byteSwapped = false;
 };
 
+// Where a pcap's bytes come from: fills `into` from `offset`, fewer bytes only at the end. A file
+// is read with pread (readerOf); a compressed file's uncompressed bytes come from its decompressor.
+// Throws std::system_error on read errors (std::runtime_error for damaged compressed data).
+using ReadAt = std::function<std::size_t(std::span<std::byte> into, std::uint64_t offset)>;
+ReadAt readerOf(int fd);
+
 // Reads and checks the 24-byte header; nullopt (and `problem`) when it is not a pcap header.
 std::optional<PcapFileInfo> readPcapHeader(int fd, std::string& problem);
+std::optional<PcapFileInfo> readPcapHeader(const ReadAt& read, std::string& problem);
 
 struct RecordView {
   pcap::RecordHeader header;          // host order
@@ -38,6 +46,7 @@ class RecordReader {
  public:
   // Walks the records in [begin, end) of the file; `end` may lie beyond the end of the file.
   RecordReader(int fd, const PcapFileInfo& info, std::uint64_t begin, std::uint64_t end);
+  RecordReader(ReadAt read, const PcapFileInfo& info, std::uint64_t begin, std::uint64_t end);
 
   // The next whole record, or nullopt at the end of the range, of the file, or of plausible
   // records. The view stays valid until the next call. Throws std::system_error on read errors.
@@ -48,7 +57,7 @@ class RecordReader {
  private:
   bool fill(std::size_t needed);
 
-  int fd_;
+  ReadAt read_;
   PcapFileInfo info_;
   std::uint64_t end_;
   std::uint64_t position_;      // file offset of buffer_[start_]
