@@ -33,7 +33,7 @@ constexpr std::array<Choice<compress::Compression>, 3> kCompressionChoices = {{
 
 // Kept out of clang-format, which lays out short lambdas differently from long ones.
 // clang-format off
-constexpr std::array<Key, 13> kOutputKeys = {{
+constexpr std::array<Key, 14> kOutputKeys = {{
     {"directory",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readDirectory(d, e, s.output.directory);
@@ -77,6 +77,10 @@ constexpr std::array<Key, 13> kOutputKeys = {{
     {"keep_empty_files",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readBool(d, e, s.output.keepEmptyFiles);
+     }},
+    {"sha256",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       readBool(d, e, s.output.sha256);
      }},
     {"compression",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {

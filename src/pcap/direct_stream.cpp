@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <new>
+#include <span>
 
 namespace pcap_recorder::pcap {
 
@@ -16,6 +18,7 @@ DirectWriteEngine::~DirectWriteEngine() {
   }
   changed_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (hasher_.joinable()) hasher_.join();
 }
 
 void DirectWriteEngine::beginFile(const DirectStreamOptions& options) {
@@ -46,6 +49,7 @@ void DirectWriteEngine::beginFile(const DirectStreamOptions& options) {
     writerFailed_ = false;
   }
   if (!writer_.joinable()) writer_ = std::jthread([this] { writerLoop(); });
+  if (options.sha256 && !hasher_.joinable()) hasher_ = std::jthread([this] { hasherLoop(); });
 }
 
 DirectStream::DirectStream(int fd, const DirectStreamOptions& options,
@@ -56,6 +60,7 @@ DirectStream::DirectStream(int fd, const DirectStreamOptions& options,
   options_.bufferBytes = alignUp(std::max<std::size_t>(options_.bufferBytes, kDirectAlignment));
   options_.bufferCount = std::max<std::size_t>(options_.bufferCount, 2);
   engine_->beginFile(options_);
+  if (options_.sha256) hash_.emplace();
   for (std::size_t i = 0; i < options_.bufferCount; ++i) {
     if (i != current_) free_.push_back(i);
   }
@@ -85,7 +90,7 @@ bool DirectStream::endRecord(std::size_t bytes, std::uint64_t tag) noexcept {
   const std::size_t overflow = used_ - options_.bufferBytes;
   std::memcpy(engine_->buffers_[next].get(),
               engine_->buffers_[current_].get() + options_.bufferBytes, overflow);
-  submit(full);
+  submit(full, options_.bufferBytes);
   current_ = next;
   used_ = overflow;
   bufferOffset_ += options_.bufferBytes;
@@ -105,7 +110,8 @@ bool DirectStream::flush() noexcept {
                .offset = bufferOffset_,
                .length = padded,
                .markAfter = appended_,
-               .releasesBuffer = false});
+               .releasesBuffer = false},
+           used_);
   }
   reap(Wait::all);
   if (error_ != 0) return false;
@@ -124,7 +130,29 @@ bool DirectStream::flush() noexcept {
   return true;
 }
 
-void DirectStream::submit(Job job) {
+std::optional<std::string> DirectStream::takeSha256() {
+  if (!hash_ || hashFailed_ || error_ != 0 || hashQueuedTo_ != appended_.bytes ||
+      flushedBytes_ != appended_.bytes) {
+    return std::nullopt;
+  }
+  std::string digest = hash_->hexDigest();
+  hash_.reset();
+  return digest;
+}
+
+// `records`: how many of the job's first bytes are records (the rest is padding).
+void DirectStream::submit(Job job, std::size_t records) {
+  if (hash_ && !hashFailed_) {
+    // A block flushed before is written again with the buffer; its records are hashed once.
+    const std::uint64_t end = job.offset + records;
+    if (end > hashQueuedTo_) {
+      job.hash = &*hash_;
+      job.hashFrom = static_cast<std::size_t>(hashQueuedTo_ - job.offset);
+      job.hashTo = records;
+      job.hashed = false;
+      hashQueuedTo_ = end;
+    }
+  }
   {
     std::lock_guard lock(engine_->mutex_);
     engine_->jobs_.push_back(job);
@@ -138,15 +166,17 @@ void DirectStream::reap(Wait wait) noexcept {
     auto& jobs = engine_->jobs_;
     std::unique_lock lock(engine_->mutex_);
     for (;;) {
-      while (!jobs.empty() && jobs.front().done) {
+      while (!jobs.empty() && jobs.front().done && jobs.front().hashed) {
         const Job job = jobs.front();
         jobs.pop_front();
         if (job.releasesBuffer) free_.push_back(job.buffer);
+        if (job.hashFailed) hashFailed_ = true;
         if (job.error != 0 && firstError == 0) firstError = job.error;
         if (firstError == 0 && job.markAfter.bytes >= inFile_.bytes) inFile_ = job.markAfter;
       }
       if (jobs.empty()) break;
-      // After a failure every write still queued is given up; the file is cut once they are.
+      // After a failure every write still queued is given up (and its hash still finished: the
+      // buffer is read until then); the file is cut once they are.
       if (firstError == 0 && wait == Wait::none) break;
       if (firstError == 0 && wait == Wait::oneBuffer && !free_.empty()) break;
       engine_->changed_.wait(lock);
@@ -185,6 +215,37 @@ void DirectWriteEngine::writerLoop() {
         std::find_if(jobs_.begin(), jobs_.end(), [](const Job& job) { return !job.done; });
     written->done = true;
     written->error = error;
+    changed_.notify_all();
+  }
+}
+
+// Hashes the jobs in stream order, each while (or after) the writer writes it. A buffer is read
+// here and by the writer at once, written by neither.
+void DirectWriteEngine::hasherLoop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    const auto pending =
+        std::find_if(jobs_.begin(), jobs_.end(), [](const Job& job) { return !job.hashed; });
+    if (pending == jobs_.end()) {
+      if (stopping_) return;
+      changed_.wait(lock);
+      continue;
+    }
+    const Job job = *pending;
+    lock.unlock();
+    bool failed = false;
+    try {
+      job.hash->update(std::span<const std::byte>(buffers_[job.buffer].get() + job.hashFrom,
+                                                  job.hashTo - job.hashFrom));
+    } catch (const std::exception&) {
+      failed = true;  // the file goes without a streamed hash; the finisher reads it back
+    }
+    lock.lock();
+    // Still the first not hashed: jobs leave the front only once hashed.
+    const auto hashed =
+        std::find_if(jobs_.begin(), jobs_.end(), [](const Job& job) { return !job.hashed; });
+    hashed->hashed = true;
+    hashed->hashFailed = failed;
     changed_.notify_all();
   }
 }

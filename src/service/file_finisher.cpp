@@ -162,6 +162,7 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
         .firstPacket = summary.firstPacket,
         .lastPacket = summary.lastPacket,
         .reason = job.reason,
+        .sha256 = summary.sha256,
     };
     // Built as the file was written (read back only when that summary is missing or disagrees
     // with the file); extract rebuilds an index that is missing.

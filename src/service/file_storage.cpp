@@ -35,7 +35,12 @@ StorageOptions storageOptionsFor(const config::InterfaceSettings& settings,
   options.lostToDisk = lostToDisk;
   options.compression = settings.output.compression;
   options.level = static_cast<int>(settings.output.compressionLevel);
+  options.sha256 = settings.output.sha256;
   return options;
+}
+
+bool hashWhileWriting(const config::OutputSettings& output) noexcept {
+  return output.sha256 && output.compression == compress::Compression::none;
 }
 
 void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOptions& options) {
@@ -69,9 +74,12 @@ void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOpt
   }
   const std::string stored = finished.path.filename().string();
   try {
-    // Uncompressed files are hashed by reading them back (just written, and just read by the
-    // indexer); OpenSSL uses the CPU's SHA extensions where present. Not yet measured.
-    if (finished.sha256.empty()) finished.sha256 = hashStored(directoryFd, stored);
+    // An uncompressed file comes with the hash of its bytes taken as they were written
+    // (pcap::FileSummary::sha256). Read back only when that is missing (a failed write): on a
+    // disk, reading a file just written competes with the writes of the next.
+    if (options.sha256 && finished.sha256.empty()) {
+      finished.sha256 = hashStored(directoryFd, stored);
+    }
   } catch (const std::exception& error) {
     spdlog::error("{}: cannot hash {}: {}", finished.interface, finished.path.string(),
                   error.what());

@@ -121,7 +121,8 @@ Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& fini
                      .snaplen = settings.output.snaplen,
                      .fileMode = static_cast<mode_t>(settings.output.fileMode),
                      .directIo = toPolicy(settings.output.directIo),
-                     .directEngine = std::make_shared<pcap::DirectWriteEngine>()},
+                     .directEngine = std::make_shared<pcap::DirectWriteEngine>(),
+                     .sha256 = hashWhileWriting(settings.output)},
       limits_{.maxFileBytes = settings.rotate.maxFileBytes,
               .interval = settings.rotate.interval,
               .maxPackets = settings.rotate.maxPackets},
@@ -242,6 +243,7 @@ void Recorder::takePendingSettings() {
   writerOptions_.timestampUnit = toUnit(settings_.output.timestamp);
   writerOptions_.fileMode = static_cast<mode_t>(settings_.output.fileMode);
   writerOptions_.directIo = toPolicy(settings_.output.directIo);
+  writerOptions_.sha256 = hashWhileWriting(settings_.output);
   if (newFile) {
     // The current file is finished in the directory it was written in, before the switch.
     const bool writing = writer_.has_value();

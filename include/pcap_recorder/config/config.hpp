@@ -72,6 +72,9 @@ struct OutputSettings {
   // output.keep_empty_files: a file that ends without a record (an interval or a stop without
   // packets) is kept as proof of silence rather than removed.
   bool keepEmptyFiles = false;
+  // output.sha256: the sidecar's (and journal line's) SHA-256 of each finished file. Uncompressed
+  // files are hashed as they are written, compressed ones from the compressor's output.
+  bool sha256 = true;
   // Finished files compressed on the finisher thread: NAME.pcap.zst / NAME.pcap.gz.
   compress::Compression compression = compress::Compression::none;
   std::uint32_t compressionLevel = 0;  // 0: the compression's default

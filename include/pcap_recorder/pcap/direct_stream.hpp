@@ -15,7 +15,12 @@
 // 1514 B frames at the generator's maximum, against 7 % with this (docs/benchmarks.md); and 1, 2
 // or 4 threads writing 4 MiB each into one file made no more than one did (1.5-1.9 GB/s).
 //
-// Used by one thread (the capture thread); the writer thread is its engine's.
+// With DirectStreamOptions::sha256 the stream also hashes what it writes, on a hasher thread of
+// its engine: buffer N is hashed while its write is in flight, and goes back to the pool when both
+// are done, so hashing runs beside the disk rather than before or after it. What is hashed is
+// each record byte once, in file order (no padding), so the digest is the file's after flush().
+//
+// Used by one thread (the capture thread); the writer and hasher threads are its engine's.
 #pragma once
 
 #include <condition_variable>
@@ -25,8 +30,12 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "pcap_recorder/compress/sha256.hpp"
 
 namespace pcap_recorder::pcap {
 
@@ -43,6 +52,7 @@ struct DirectStreamOptions {
   std::size_t bufferCount = 4;             // one fills while the others are written (at least 2)
   std::size_t largestRecord = 0;           // recordSpace() always has room for this many bytes
   std::uint64_t reserveBytes = 64u << 20;  // fallocate steps; 0: none
+  bool sha256 = false;                     // hash the file's bytes as they are written
 };
 
 // How far the file holds whole records.
@@ -93,6 +103,13 @@ class DirectWriteEngine {
     bool releasesBuffer = true;  // false for flush()'s write of the buffer still filling
     bool done = false;
     int error = 0;
+    // The buffer's bytes [hashFrom, hashTo) go into `hash` (the stream's) before it is free
+    // again: the file's bytes from offset + hashFrom on, each once, the padding left out.
+    compress::Sha256* hash = nullptr;
+    std::size_t hashFrom = 0;
+    std::size_t hashTo = 0;
+    bool hashed = true;
+    bool hashFailed = false;
   };
 
   // For a new file, with no write in flight: buffers of the sizes `options` asks for (kept when
@@ -100,6 +117,7 @@ class DirectWriteEngine {
   // when no thread can be made.
   void beginFile(const DirectStreamOptions& options);
   void writerLoop();
+  void hasherLoop();
   int writeJob(const Job& job);
   void reserveAhead(int fd, std::uint64_t end);
 
@@ -110,14 +128,16 @@ class DirectWriteEngine {
 
   std::mutex mutex_;
   std::condition_variable changed_;
-  // In stream order. The writer writes the first that is not done; only done ones leave the front.
+  // In stream order. The writer writes the first that is not done, the hasher hashes the first
+  // that is not hashed; only jobs both done and hashed leave the front.
   std::deque<Job> jobs_;
   std::uint64_t reserveBytes_ = 0;  // the current file's fallocate steps
   std::uint64_t reservedEnd_ = 0;   // the current file's space is reserved up to here
   bool reserveRefused_ = false;     // the file system has no fallocate
   bool writerFailed_ = false;       // the writer writes nothing more to the current file
   bool stopping_ = false;
-  std::jthread writer_;  // last: stopped and joined before the rest goes
+  std::jthread writer_;  // last two: stopped and joined before the rest goes
+  std::jthread hasher_;  // started by the first stream that hashes
 };
 
 class DirectStream {
@@ -146,11 +166,14 @@ class DirectStream {
   std::uint64_t appendedRecords() const noexcept { return appended_.records; }
   bool failed() const noexcept { return error_ != 0; }
   int error() const noexcept { return error_; }
+  // After flush(): the SHA-256 (hex) of the file's bytes, when the options asked for it and every
+  // byte was hashed (nothing after a failed write or hash). Once: the hash is spent.
+  std::optional<std::string> takeSha256();
 
  private:
   using Job = DirectWriteEngine::Job;
 
-  void submit(Job job);
+  void submit(Job job, std::size_t records);
   // Takes finished jobs off the front; `wait`: until none is in flight, or until one buffer is
   // free.
   enum class Wait { none, oneBuffer, all };
@@ -168,6 +191,9 @@ class DirectStream {
   StreamMark inFile_;
   std::uint64_t flushedBytes_ = 0;  // appended_.bytes at the last flush
   int error_ = 0;
+  std::optional<compress::Sha256> hash_;  // with options.sha256, until a hash fails
+  std::uint64_t hashQueuedTo_ = 0;        // the file's bytes handed to the hasher so far
+  bool hashFailed_ = false;
 };
 
 }  // namespace pcap_recorder::pcap

@@ -7,6 +7,10 @@
 // written past the page cache by a DirectStream; flush() and close() still leave the file ending
 // exactly after its last record.
 //
+// With WriterOptions::sha256 the writer hashes the file's bytes as they reach it (buffered: where
+// it writes them; direct: on the engine's hasher thread, beside the write), so a finished file's
+// SHA-256 needs no reading back.
+//
 // A file never holds a half-written record: when a write fails (a full disk, an I/O error) the
 // file is cut back to its last complete record and the writer refuses further records.
 // Owned and used by one thread; not thread-safe.
@@ -18,9 +22,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/pcap/direct_stream.hpp"
 #include "pcap_recorder/pcap/format.hpp"
 #include "pcap_recorder/rotation/file_naming.hpp"
@@ -48,6 +54,8 @@ struct WriterOptions {
   // With direct I/O: the buffers and writer thread, shared by the files written one after the
   // other with these options; null: each file makes its own.
   std::shared_ptr<DirectWriteEngine> directEngine{};
+  // Hash the file's bytes as they are written (FileSummary::sha256).
+  bool sha256 = false;
 };
 
 // The file-name grammar's, as a C string.
@@ -71,6 +79,9 @@ struct FileSummary {
   std::uint64_t bytes = 0;  // file size, header included
   Timestamp firstPacket;
   Timestamp lastPacket;
+  // The SHA-256 (hex) of the file's bytes, hashed as they were written; empty when it was not
+  // asked for or not every byte could be hashed (a failed write): then read the file to hash it.
+  std::string sha256{};
 };
 
 // The system calls that make a finished file durable under its final name. A seam: tests inject
@@ -180,6 +191,7 @@ class PcapFileWriter {
   void discardPending() noexcept;
   bool writeBuffer() noexcept;
   bool writeSegments(std::size_t& written) noexcept;
+  void hashSegments(std::size_t bytes) noexcept;
   void cutToLastCompleteRecord(std::size_t bytesWritten) noexcept;
 
   int directoryFd_;
@@ -206,6 +218,8 @@ class PcapFileWriter {
   // Buffered mode: where writeback was last started, and up to where it was waited for.
   std::uint64_t writebackStarted_ = 0;
   std::uint64_t writebackDone_ = 0;
+  // Buffered mode with options.sha256: every byte in the file so far; gone when that is unknown.
+  std::optional<compress::Sha256> hash_;
   std::unique_ptr<DirectStream> direct_;  // after fd_: gone before the file is closed
 };
 

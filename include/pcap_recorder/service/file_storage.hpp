@@ -26,12 +26,19 @@ struct StorageOptions {
   std::string filter;
   std::uint64_t lostToDisk = 0;  // frames lost to the disk while this file was open
   bool sidecar = true;
+  // Hash an uncompressed file by reading it back when it comes without a hash taken as it was
+  // written (output.sha256; a file whose write failed).
+  bool sha256 = true;
   compress::CompressOperations operations = compress::systemCompressOperations();
 };
 
 // The options an interface's settings give.
 StorageOptions storageOptionsFor(const config::InterfaceSettings& settings,
                                  std::uint64_t lostToDisk);
+
+// Whether files written with `output` are hashed as they are written (pcap::WriterOptions::sha256):
+// uncompressed files whose sidecar wants their SHA-256. A compressed file's is its compressor's.
+bool hashWhileWriting(const config::OutputSettings& output) noexcept;
 
 // Stores `finished` (at `finished.path`, an entry of `directoryFd`) as `options` say and updates
 // `finished`: its path (the compressed name), storedBytes and sha256. Never throws for a failed

@@ -8,11 +8,14 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <numeric>
+#include <sstream>
 #include <system_error>
 #include <thread>
 
+#include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 #include "support/block_builder.hpp"
@@ -196,6 +199,59 @@ TEST(Recorder, WithIndexOffTheFinishedFileHasNoIndex) {
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(files[0].extension(), ".pcap");
   EXPECT_EQ(testing::readPcapFile(files[0]).records.size(), 5u);
+}
+
+// Files rotated at a size limit, written with direct I/O or through the page cache: each one's
+// sidecar holds the SHA-256 of its bytes as stored (hashed as written, header included).
+TEST(Recorder, EveryFileRotatedAtItsSizeLimitHasTheHashOfItsBytesInItsSidecar) {
+  for (const auto directIo : {config::DirectIo::automatic, config::DirectIo::off}) {
+    testing::TempDir dir;
+    std::vector<std::vector<std::byte>> blocks;
+    std::uint32_t sequence = 0;
+    for (int block = 0; block < 6; ++block) {
+      std::vector<testing::BlockFrame> frames;
+      for (const std::size_t size : {1514, 64, 300, 1000, 64, 700, 1514, 1514}) {
+        frames.push_back(
+            {.data = testing::buildUdpFrame({.sequence = sequence, .frameBytes = size}),
+             .seconds = 1000 + sequence});
+        ++sequence;
+      }
+      blocks.push_back(testing::buildBlock(frames));
+    }
+    auto source = std::make_unique<ScriptedSource>(std::move(blocks));
+    ScriptedSource& scripted = *source;
+    config::InterfaceSettings settings;
+    settings.name = "fake0";
+    settings.output.directory = dir.path();
+    settings.output.directIo = directIo;
+    settings.rotate.interval = 0ms;
+    settings.rotate.maxFileBytes = 9000;
+    FileFinisher finisher({});
+    {
+      Recorder recorder(settings, finisher, std::move(source));
+      recorder.start();
+      scripted.waitUntilAllReleased();
+      recorder.requestStop();
+      recorder.join();
+    }
+    finisher.stop();
+    std::size_t files = 0;
+    std::size_t records = 0;
+    for (const auto& entry : fs::directory_iterator(dir.path())) {
+      if (entry.path().extension() != ".pcap") continue;
+      ++files;
+      records += testing::readPcapFile(entry.path()).records.size();
+      std::ifstream in(entry.path().string() + ".json");
+      std::stringstream json;
+      json << in.rdbuf();
+      util::UniqueFd fd(::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC));
+      EXPECT_NE(json.str().find("\"sha256\": \"" + compress::sha256OfFile(fd.get()) + "\""),
+                std::string::npos)
+          << entry.path() << ": " << json.str();
+    }
+    EXPECT_GT(files, 3u);
+    EXPECT_EQ(records, sequence);
+  }
 }
 
 // The capture files in `directory` (`.pcap` and `.part`), without the indexes and sidecars beside

@@ -1,0 +1,183 @@
+// The SHA-256 a writer takes of a file's bytes as it writes them (WriterOptions::sha256) is the
+// SHA-256 of the finished file, byte for byte, on every path: buffered with frames copied or
+// written in place, direct I/O with tails flushed and written again, records across buffer ends,
+// and a file cut back after a failed write. The reference is the file read back after finishing.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "pcap_recorder/compress/sha256.hpp"
+#include "pcap_recorder/pcap/direct_stream.hpp"
+#include "pcap_recorder/pcap/file_writer.hpp"
+#include "pcap_recorder/util/unique_fd.hpp"
+#include "support/file_size_limit.hpp"
+#include "support/frames.hpp"
+#include "support/pcap_reader.hpp"
+#include "support/temp_dir.hpp"
+
+namespace pcap_recorder::pcap {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string sha256OfPath(const fs::path& path) {
+  util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_TRUE(fd.valid()) << path;
+  return compress::sha256OfFile(fd.get());
+}
+
+bool takesDirectIo(const fs::path& directory) {
+  const auto probe = directory / "probe";
+  util::UniqueFd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  const bool takes = fd.valid() && ::fcntl(fd.get(), F_SETFL, O_DIRECT) == 0;
+  fd.reset();
+  fs::remove(probe);
+  return takes;
+}
+
+class StreamedHashTest : public ::testing::Test {
+ protected:
+  util::UniqueFd openDirectory() const {
+    return util::UniqueFd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
+  void requireDirectIo() {
+    if (!takesDirectIo(dir_.path())) GTEST_SKIP() << dir_.path() << " refuses O_DIRECT";
+  }
+  static WriterOptions direct(std::size_t bufferBytes, std::size_t count) {
+    return WriterOptions{.directIo = DirectIoPolicy::required,
+                         .directBufferBytes = bufferBytes,
+                         .directBufferCount = count,
+                         .sha256 = true};
+  }
+  static Frame frameOf(const std::vector<std::byte>& data, std::uint32_t seconds) {
+    return Frame{.seconds = seconds,
+                 .nanoseconds = 1'000,
+                 .wireLength = static_cast<std::uint32_t>(data.size()),
+                 .data = data};
+  }
+  // Writes frames of `sizes` (appendInPlace, so large frames go from where they are), flushing
+  // every `flushEvery` frames (0: never), finishes, and returns the finished file's summary.
+  FileSummary write(const std::string& name, const WriterOptions& options,
+                    const std::vector<std::size_t>& sizes, std::size_t flushEvery) {
+    PcapFileWriter writer(directory_.get(), name, options);
+    EXPECT_EQ(writer.directIo(), options.directIo == DirectIoPolicy::required);
+    std::vector<std::vector<std::byte>> frames;
+    frames.reserve(sizes.size());
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      frames.push_back(testing::buildUdpFrame(
+          {.sequence = static_cast<std::uint32_t>(i), .frameBytes = sizes[i]}));
+      EXPECT_TRUE(writer.appendInPlace(frameOf(frames.back(), static_cast<std::uint32_t>(i))));
+      if (flushEvery != 0 && (i + 1) % flushEvery == 0) {
+        EXPECT_TRUE(writer.flush());
+      }
+    }
+    return writer.finish();
+  }
+  void expectHashOfTheFile(const FileSummary& summary) {
+    ASSERT_FALSE(summary.name.empty());
+    EXPECT_EQ(summary.sha256.size(), 64u);
+    EXPECT_EQ(summary.sha256, sha256OfPath(dir_.path() / summary.name)) << summary.name;
+  }
+
+  testing::TempDir dir_;
+  util::UniqueFd directory_ = openDirectory();
+};
+
+std::vector<std::size_t> mixedSizes(std::size_t count) {
+  std::vector<std::size_t> sizes;
+  const std::size_t pattern[] = {60, 1514, 64, 300, 4000, 255, 256, 9000, 61, 1500};
+  for (std::size_t i = 0; i < count; ++i) sizes.push_back(pattern[i % std::size(pattern)]);
+  return sizes;
+}
+
+TEST_F(StreamedHashTest, BufferedFilesHashAsWrittenWhetherFramesAreCopiedOrWrittenInPlace) {
+  WriterOptions options{.bufferBytes = 16u << 10, .sha256 = true};
+  for (const std::size_t flushEvery : {0, 1, 7}) {
+    const auto summary =
+        write("b" + std::to_string(flushEvery) + ".pcap", options, mixedSizes(500), flushEvery);
+    expectHashOfTheFile(summary);
+  }
+}
+
+TEST_F(StreamedHashTest, AFileWithoutRecordsHashesItsHeader) {
+  expectHashOfTheFile(write("empty.pcap", WriterOptions{.sha256 = true}, {}, 0));
+  requireDirectIo();
+  expectHashOfTheFile(write("empty-direct.pcap", direct(2 * kDirectAlignment, 2), {}, 0));
+}
+
+TEST_F(StreamedHashTest, WithoutTheOptionThereIsNoHash) {
+  EXPECT_EQ(write("off.pcap", WriterOptions{}, mixedSizes(20), 0).sha256, "");
+}
+
+// Odd tails: flushed blocks that the buffer writes again later, records across buffer ends and
+// records larger than a buffer, with 2 and 4 buffers in turn.
+TEST_F(StreamedHashTest, DirectFilesHashEachByteOnceWhateverTheFlushesAndBufferEnds) {
+  requireDirectIo();
+  unsigned file = 0;
+  for (const std::size_t count : {2, 4}) {
+    for (const std::size_t flushEvery : {0, 1, 3, 50}) {
+      const auto summary = write("d" + std::to_string(file++) + ".pcap",
+                                 direct(2 * kDirectAlignment, count), mixedSizes(400), flushEvery);
+      expectHashOfTheFile(summary);
+      EXPECT_NE(fs::file_size(dir_.path() / summary.name) % kDirectAlignment, 0u)
+          << "the test wants a file ending inside a block";
+    }
+  }
+  // Records ending exactly on a buffer's end: 8192 - 24 header = 8168 = 8 records of 1021.
+  expectHashOfTheFile(write("exact.pcap", direct(2 * kDirectAlignment, 2),
+                            std::vector<std::size_t>(40, 1021 - sizeof(RecordHeader)), 0));
+}
+
+// Files one after another on one engine (a recorder's): each hash is its own file's.
+TEST_F(StreamedHashTest, DirectFilesSharingAnEngineEachHashTheirOwnBytes) {
+  requireDirectIo();
+  auto options = direct(2 * kDirectAlignment, 3);
+  options.directEngine = std::make_shared<DirectWriteEngine>();
+  for (unsigned i = 0; i < 5; ++i) {
+    expectHashOfTheFile(
+        write("s" + std::to_string(i) + ".pcap", options, mixedSizes(50 + 37 * i), i % 2 ? 5 : 0));
+  }
+}
+
+// A write that fails part-way (a full disk; here a file size limit) cuts the buffered file back
+// to its last whole record: the hash is of what stays, not of what was written.
+TEST_F(StreamedHashTest, ABufferedFileCutAfterAFailedWriteHashesWhatStays) {
+  PcapFileWriter writer(directory_.get(), "cut.pcap", WriterOptions{.sha256 = true});
+  const auto frame = testing::buildUdpFrame({.frameBytes = 1000});
+  {
+    testing::FileSizeLimit limit(50'000);
+    for (std::uint32_t i = 0; i < 200 && !writer.failed(); ++i) {
+      writer.append(frameOf(frame, i));
+      if (i % 9 == 0) writer.flush();
+    }
+    writer.flush();
+  }
+  ASSERT_TRUE(writer.failed());
+  const auto summary = writer.finish();
+  EXPECT_GT(summary.packets, 0u);
+  EXPECT_EQ((summary.bytes - sizeof(FileHeader)) % (sizeof(RecordHeader) + 1000), 0u);
+  expectHashOfTheFile(summary);
+}
+
+// With direct I/O the cut falls inside bytes already hashed: no hash, so the finisher reads the
+// file (FileSummary::sha256's contract) rather than announcing a wrong one.
+TEST_F(StreamedHashTest, ADirectFileCutAfterAFailedWriteComesWithoutAHash) {
+  requireDirectIo();
+  PcapFileWriter writer(directory_.get(), "dcut.pcap", direct(2 * kDirectAlignment, 3));
+  {
+    testing::FileSizeLimit limit(4 * kDirectAlignment);
+    const auto frame = testing::buildUdpFrame({.frameBytes = 1000});
+    for (std::uint32_t i = 0; i < 200 && !writer.failed(); ++i) writer.append(frameOf(frame, i));
+    writer.flush();
+  }
+  ASSERT_TRUE(writer.failed());
+  const auto summary = writer.finish();
+  EXPECT_GT(summary.packets, 0u);
+  EXPECT_EQ(summary.sha256, "");
+}
+
+}  // namespace
+}  // namespace pcap_recorder::pcap
