@@ -189,6 +189,12 @@ void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config&
   } else {
     diagnostics.add(root.Mark(), "interfaces is missing; list at least one interface to record");
   }
+  // Where files are shipped, deleting one before it left would lose it: keeping is the default.
+  for (InterfaceSettings& interface : config.interfaces) {
+    if (!interface.retention.keepUntilShipped) {
+      interface.retention.keepUntilShipped = config.daemon.ship.configured;
+    }
+  }
 }
 
 }  // namespace pcap_recorder::config::detail

@@ -124,7 +124,7 @@ constexpr std::array<Key, 3> kRotateKeys = {{
      }},
 }};
 
-constexpr std::array<Key, 4> kRetentionKeys = {{
+constexpr std::array<Key, 5> kRetentionKeys = {{
     {"max_files",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readWholeNumber<std::uint64_t>(d, e, 0, kNoLimit, s.retention.maxFiles);
@@ -140,6 +140,12 @@ constexpr std::array<Key, 4> kRetentionKeys = {{
     {"min_free_space",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readSize(d, e, 0, kNoLimit, s.retention.minFreeBytes);
+     }},
+    {"keep_until_shipped",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       bool keep = false;
+       readBool(d, e, keep);
+       s.retention.keepUntilShipped = keep;
      }},
 }};
 // clang-format on
@@ -211,7 +217,7 @@ constexpr std::array<DaemonKey, 2> kMetricsKeys = {{
 
 constexpr std::uint32_t kMaxShipParallel = 64;
 
-constexpr std::array<DaemonKey, 9> kShipKeys = {{
+constexpr std::array<DaemonKey, 11> kShipKeys = {{
     {"endpoint",
      [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
        if (auto text = readString(d, e, false)) s.ship.endpoint = *text;
@@ -247,6 +253,14 @@ constexpr std::array<DaemonKey, 9> kShipKeys = {{
     {"credentials",
      [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
        if (auto text = readString(d, e, false)) s.ship.credentials = *text;
+     }},
+    {"state",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       if (auto text = readString(d, e, false)) s.ship.state = *text;
+     }},
+    {"delete_after_upload",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       readBool(d, e, s.ship.deleteAfterUpload);
      }},
 }};
 

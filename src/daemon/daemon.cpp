@@ -88,12 +88,16 @@ std::vector<service::DirectoryRetention> Daemon::directoriesOf(const config::Con
         .maxTotalBytes = retention.maxTotalBytes,
         .maxAge = std::chrono::ceil<std::chrono::seconds>(retention.maxAge),
         .minFreeBytes = retention.minFreeBytes,
+        .keepUntilShipped = retention.keepUntilShipped.value_or(false),
+        .deleteShipped = config.daemon.ship.configured && config.daemon.ship.deleteAfterUpload,
     });
   }
   std::vector<service::DirectoryRetention> directories;
   for (const auto& [path, group] : groups) {
-    directories.push_back(
-        {path, rotation::combineLimits(group.limits), rotation::OwnFileMatcher(group.templates)});
+    const auto limits = rotation::combineLimits(group.limits);
+    const bool byShipping = limits.keepUntilShipped || limits.deleteShipped;
+    directories.push_back({path, limits, rotation::OwnFileMatcher(group.templates),
+                           byShipping ? config.daemon.ship.state : std::filesystem::path()});
   }
   return directories;
 }

@@ -90,6 +90,9 @@ RetentionLimits combineLimits(std::span<const RetentionLimits> limits) {
     combined.maxTotalBytes = stricterMaximum(combined.maxTotalBytes, each.maxTotalBytes);
     combined.maxAge = stricterMaximum(combined.maxAge, each.maxAge);
     combined.minFreeBytes = std::max(combined.minFreeBytes, each.minFreeBytes);
+    // Keeping is the promise of whoever asked for it; deleting after upload is daemon-wide.
+    combined.keepUntilShipped = combined.keepUntilShipped || each.keepUntilShipped;
+    combined.deleteShipped = combined.deleteShipped || each.deleteShipped;
   }
   return combined;
 }
@@ -101,49 +104,77 @@ std::vector<Deletion> chooseDeletions(std::vector<StoredFile> files, const Reten
   std::sort(files.begin(), files.end(), [](const StoredFile& a, const StoredFile& b) {
     return std::tie(a.modified, a.name) < std::tie(b.modified, b.name);
   });
-  // Every rule deletes oldest first, so the deletions are always a prefix of `files`: the rules
-  // only decide how long it is, and no file can be chosen twice.
-  std::vector<Deletion> deletions;
-  std::size_t kept = 0;  // index of the oldest file still kept
+  // Every rule walks the files oldest first and deletes what it may; with keep_until_shipped an
+  // unshipped file is passed over (but still counts), so the deletions need not be a prefix.
+  std::vector<std::pair<std::size_t, Deletion>> deletions;  // by index into `files`
+  std::vector<bool> deleted(files.size(), false);
   std::uint64_t keptFiles = files.size();
   std::uint64_t keptBytes = 0;
   for (const StoredFile& file : files) keptBytes += file.bytes;
-  const auto deleteOldest = [&](std::string reason) {
-    const StoredFile& file = files[kept++];
-    deletions.push_back({file.name, file.bytes, std::move(reason)});
+  const auto remove = [&](std::size_t index, std::string reason) {
+    const StoredFile& file = files[index];
+    deleted[index] = true;
+    deletions.push_back(
+        {index,
+         {file.name, file.bytes, std::move(reason), limits.keepUntilShipped && !file.shipped}});
     keptFiles -= 1;
     keptBytes -= file.bytes;
     freeBytes += file.bytes;
   };
+  // Whether the limits (all but min_free_space) may delete the file at `index`.
+  const auto deletable = [&](std::size_t index) {
+    return !deleted[index] && (!limits.keepUntilShipped || files[index].shipped);
+  };
 
+  if (limits.deleteShipped) {
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      if (files[i].shipped) remove(i, "confirmed uploaded (ship.delete_after_upload)");
+    }
+  }
   if (limits.maxAge.count() > 0) {
     // A cut-off rather than `now - modified`, which overflows for a far-off mtime.
     const auto cutoff = util::saturatingSubtract(now, limits.maxAge);
-    while (kept < files.size() && files[kept].modified < cutoff) {
-      deleteOldest("older than max_age " + describeDuration(limits.maxAge));
+    for (std::size_t i = 0; i < files.size() && files[i].modified < cutoff; ++i) {
+      if (deletable(i)) remove(i, "older than max_age " + describeDuration(limits.maxAge));
     }
   }
   if (limits.maxFiles > 0) {
-    while (keptFiles > limits.maxFiles) {
-      deleteOldest("max_files " + std::to_string(limits.maxFiles) + " exceeded (" +
-                   std::to_string(keptFiles) + " files)");
+    for (std::size_t i = 0; i < files.size() && keptFiles > limits.maxFiles; ++i) {
+      if (!deletable(i)) continue;
+      remove(i, "max_files " + std::to_string(limits.maxFiles) + " exceeded (" +
+                    std::to_string(keptFiles) + " files)");
     }
   }
   if (limits.maxTotalBytes > 0) {
-    while (keptBytes > limits.maxTotalBytes) {
-      deleteOldest("max_total_size " + describeLimit(limits.maxTotalBytes) + " exceeded (" +
-                   describeAmount(keptBytes) + " stored)");
+    for (std::size_t i = 0; i < files.size() && keptBytes > limits.maxTotalBytes; ++i) {
+      if (!deletable(i)) continue;
+      remove(i, "max_total_size " + describeLimit(limits.maxTotalBytes) + " exceeded (" +
+                    describeAmount(keptBytes) + " stored)");
     }
   }
   if (limits.minFreeBytes > 0) {
-    // When even deleting every own file is not enough, they all go: the disk is full of data
-    // that is not ours, and the capture running now matters more than the oldest captures.
-    while (kept < files.size() && freeBytes < limits.minFreeBytes) {
-      deleteOldest("free space " + describeAmount(freeBytes) + " below min_free_space " +
-                   describeLimit(limits.minFreeBytes));
+    const auto reason = [&] {
+      return "free space " + describeAmount(freeBytes) + " below min_free_space " +
+             describeLimit(limits.minFreeBytes);
+    };
+    // Confirmed files first: they are safe in the bucket.
+    for (std::size_t i = 0; i < files.size() && freeBytes < limits.minFreeBytes; ++i) {
+      if (deletable(i)) remove(i, reason());
+    }
+    // When even deleting every own file is not enough, they all go, unshipped ones too: the disk
+    // is full of data that is not ours, and the capture running now matters more than the oldest
+    // captures.
+    for (std::size_t i = 0; i < files.size() && freeBytes < limits.minFreeBytes; ++i) {
+      if (!deleted[i]) remove(i, reason() + ", not yet shipped");
     }
   }
-  return deletions;
+  // Oldest first, whichever rule chose them.
+  std::sort(deletions.begin(), deletions.end(),
+            [&](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Deletion> ordered;
+  ordered.reserve(deletions.size());
+  for (auto& [index, deletion] : deletions) ordered.push_back(std::move(deletion));
+  return ordered;
 }
 
 std::chrono::system_clock::time_point retentionTime(std::chrono::system_clock::time_point mtime,

@@ -241,9 +241,25 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
     spdlog::warn("{}: cannot list for retention: {}", where.string(), std::strerror(listing.error));
     return;
   }
+  auto files = listing.files;
+  const auto& limits = directory.limits;
+  if ((limits.keepUntilShipped || limits.deleteShipped) && !directory.shipState.empty()) {
+    auto& confirmations =
+        shipConfirmations_.try_emplace(directory.shipState, directory.shipState).first->second;
+    confirmations.refresh();
+    // The shipper names files by the configured directory, as this retention does.
+    for (auto& file : files)
+      file.shipped = confirmations.confirmed(directory.directory / file.name);
+  }
   const auto deletions = rotation::chooseDeletions(
-      listing.files, directory.limits, std::chrono::system_clock::now(), freeBytes(held->fd()));
+      std::move(files), limits, std::chrono::system_clock::now(), freeBytes(held->fd()));
   for (const auto& deletion : deletions) {
+    if (deletion.unshipped) {
+      spdlog::warn(
+          "{}: deleting {}, not yet confirmed uploaded: {} (keep_until_shipped yields "
+          "only to min_free_space)",
+          where.string(), deletion.name, deletion.reason);
+    }
     if (::unlinkat(held->fd(), deletion.name.c_str(), 0) == 0) {
       // Its index and sidecar go with it.
       ::unlinkat(held->fd(), index::indexPathFor(deletion.name).c_str(), 0);

@@ -97,6 +97,9 @@ struct RetentionSettings {
   std::uint64_t maxTotalBytes = 0;
   std::chrono::milliseconds maxAge{0};
   std::uint64_t minFreeBytes = 1ull << 30;
+  // keep_until_shipped: never delete a file the shipper has not confirmed uploaded (only
+  // min_free_space may). Unset in the file: true when `ship:` is configured; load() decides.
+  std::optional<bool> keepUntilShipped;
 
   bool operator==(const RetentionSettings&) const = default;
 };
@@ -152,6 +155,10 @@ struct ShipSettings {
   std::uint64_t maxRate = 0;   // bytes per second for all uploads together; 0: unlimited
   std::filesystem::path caFile;
   std::filesystem::path credentials;  // AWS shared-credentials format; the keys never in YAML
+  // The shipper's durable record of what is confirmed uploaded; the daemon reads it for
+  // retention.keep_until_shipped and delete_after_upload.
+  std::filesystem::path state = "/var/lib/pcap-recorder-ship/state";
+  bool deleteAfterUpload = false;  // the daemon deletes a file once its upload is confirmed
 };
 
 // Settings of the daemon as a whole (not per interface).

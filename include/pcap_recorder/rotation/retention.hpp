@@ -24,10 +24,16 @@ struct RetentionLimits {
   std::uint64_t maxTotalBytes = 0;
   std::chrono::seconds maxAge{0};
   std::uint64_t minFreeBytes = 0;  // bytes free on the file system
+  // retention.keep_until_shipped: max_age, max_files and max_total_size never delete a file not
+  // confirmed uploaded; only min_free_space may, and then after every confirmed one.
+  bool keepUntilShipped = false;
+  // ship.delete_after_upload: every file confirmed uploaded goes, whatever the limits.
+  bool deleteShipped = false;
 };
 
 // The limits for a directory several interfaces write into: the strictest non-zero value of each
-// (the smallest maximum, the largest min_free_space). See the definition for why.
+// (the smallest maximum, the largest min_free_space, keep_until_shipped when any interface
+// wants it). See the definition for why.
 RetentionLimits combineLimits(std::span<const RetentionLimits> limits);
 
 struct StoredFile {
@@ -38,6 +44,7 @@ struct StoredFile {
   // with a future mtime counts as written when it was planted: it ages and goes like any other,
   // rather than sitting newest for ever while real captures are deleted before it.
   std::chrono::system_clock::time_point modified;
+  bool shipped = false;  // confirmed uploaded by pcap-recorder-shipd
 };
 
 // A file's time for retention (see StoredFile::modified).
@@ -48,12 +55,17 @@ struct Deletion {
   std::string name;
   std::uint64_t bytes = 0;
   std::string reason;  // "max_files 3 exceeded (5 files)", "older than max_age 7d", ...
+  // Deleted though keep_until_shipped holds it (min_free_space left no choice): warn.
+  bool unshipped = false;
 };
 
 // The files to delete, oldest first (by modified time, then name), each at most once. Applies
-// max_age, then max_files, then max_total_size, then min_free_space (assuming each deletion frees
-// the file's size), deleting no more than needed. A time later than `now` counts as `now` (the
-// clock was set back). `files` should hold only finished own files (see listOwnFiles()); the
+// delete_after_upload (every shipped file), then max_age, then max_files, then max_total_size,
+// then min_free_space (assuming each deletion frees the file's size), deleting no more than
+// needed. With keepUntilShipped the first three limits pass over unshipped files (which still
+// count towards them), and min_free_space deletes every shipped file before the oldest
+// unshipped one (marked `unshipped`). A time later than `now` counts as `now` (the clock was set
+// back). `files` should hold only finished own files (see listOwnFiles()); the
 // file being written counts towards none of the limits.
 std::vector<Deletion> chooseDeletions(std::vector<StoredFile> files, const RetentionLimits& limits,
                                       std::chrono::system_clock::time_point now,

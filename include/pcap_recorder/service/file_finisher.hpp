@@ -30,6 +30,7 @@
 #include "pcap_recorder/rotation/retention.hpp"
 #include "pcap_recorder/service/file_storage.hpp"
 #include "pcap_recorder/service/output_directory.hpp"
+#include "pcap_recorder/service/ship_confirmations.hpp"
 
 namespace pcap_recorder::service {
 
@@ -85,6 +86,8 @@ struct DirectoryRetention {
   std::filesystem::path directory;
   rotation::RetentionLimits limits;
   rotation::OwnFileMatcher ownFiles;
+  // The shipper's state (ship.state), read when limits keep or delete by shipping; else empty.
+  std::filesystem::path shipState{};
 };
 
 class FileFinisher {
@@ -123,6 +126,8 @@ class FileFinisher {
   FinisherOptions options_;
   std::atomic<std::size_t> pending_{0};
   std::map<std::filesystem::path, std::shared_ptr<const OutputDirectory>> held_;  // thread only
+  std::map<std::filesystem::path, ShipConfirmations>
+      shipConfirmations_;  // by state file; thread only
   std::mutex mutex_;
   std::shared_ptr<const Directories> directories_;  // under mutex_; replaced whole
   std::condition_variable wake_;

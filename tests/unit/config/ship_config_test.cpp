@@ -56,6 +56,30 @@ TEST(ShipConfig, DefaultsFileByHostInterfaceAndDayWithVirtualHostBuckets) {
   EXPECT_EQ(ship.maxRate, 0u);
 }
 
+TEST(ShipConfig, RetentionKeepsUnshippedFilesByDefaultOnlyWhenShipping) {
+  const std::string ship =
+      "ship:\n  endpoint: https://s3.example.net\n  bucket: b\n  credentials: /c\n";
+  const auto shipping = parse(ship + "interfaces:\n  - name: eth0\n", "test.yaml");
+  EXPECT_EQ(shipping.interfaces.at(0).retention.keepUntilShipped, true);
+  EXPECT_EQ(shipping.daemon.ship.state, "/var/lib/pcap-recorder-ship/state");
+  EXPECT_FALSE(shipping.daemon.ship.deleteAfterUpload);
+  const auto local = parse("interfaces:\n  - name: eth0\n", "test.yaml");
+  EXPECT_EQ(local.interfaces.at(0).retention.keepUntilShipped, false);
+}
+
+TEST(ShipConfig, KeepUntilShippedIsSetPerInterfaceAndDeleteAfterUploadForAll) {
+  const auto config = parse(
+      "ship:\n  endpoint: https://s3.example.net\n  bucket: b\n  credentials: /c\n"
+      "  state: /srv/ship/state\n  delete_after_upload: true\n"
+      "retention:\n  keep_until_shipped: false\n"
+      "interfaces:\n  - name: eth0\n  - name: eth1\n    keep_until_shipped: true\n",
+      "test.yaml");
+  EXPECT_EQ(config.interfaces.at(0).retention.keepUntilShipped, false);
+  EXPECT_EQ(config.interfaces.at(1).retention.keepUntilShipped, true);
+  EXPECT_EQ(config.daemon.ship.state, "/srv/ship/state");
+  EXPECT_TRUE(config.daemon.ship.deleteAfterUpload);
+}
+
 TEST(ShipConfig, EndpointBucketAndCredentialsAreRequired) {
   EXPECT_EQ(firstProblem("ship:\n  bucket: b\n  credentials: /c\ninterfaces:\n  - name: eth0\n"),
             "test.yaml:1:1: ship needs endpoint");

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <stdexcept>
 #include <string_view>
@@ -21,7 +22,9 @@ using std::chrono::hours;
 using std::chrono::minutes;
 using std::chrono::seconds;
 using Clock = std::chrono::system_clock;
+using ::testing::Each;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr std::string_view kDefaultTemplate = "{interface}-%Y%m%dT%H%M%S.pcap";
@@ -460,6 +463,85 @@ TEST(ChooseDeletions, CombinedLimitsOfSeveralInterfacesApplyToTheSharedFiles) {
   const std::vector<RetentionLimits> perInterface = {{.maxFiles = 4}, {.maxFiles = 2}, {}};
   EXPECT_THAT(namesOf(chooseDeletions(fiveHourlyFiles(), combineLimits(perInterface), kNow, 0)),
               ElementsAre("a", "b", "c"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// chooseDeletions with keep_until_shipped and delete_after_upload
+
+// fiveHourlyFiles() with `shipped` confirmed uploaded.
+std::vector<StoredFile> fiveHourlyFilesShipped(std::initializer_list<std::string_view> shipped) {
+  auto files = fiveHourlyFiles();
+  for (StoredFile& each : files) {
+    each.shipped = std::find(shipped.begin(), shipped.end(), each.name) != shipped.end();
+  }
+  return files;
+}
+
+std::vector<bool> unshippedOf(const std::vector<Deletion>& deletions) {
+  std::vector<bool> flags;
+  for (const Deletion& deletion : deletions) flags.push_back(deletion.unshipped);
+  return flags;
+}
+
+TEST(ChooseDeletionsKeepUntilShipped, LimitsPassOverUnshippedFilesButCountThem) {
+  // a, c and e are not uploaded yet: max_files 2 may only take b and d, leaving 3 files.
+  const auto deletions = chooseDeletions(fiveHourlyFilesShipped({"b", "d"}),
+                                         {.maxFiles = 2, .keepUntilShipped = true}, kNow, 0);
+  EXPECT_THAT(namesOf(deletions), ElementsAre("b", "d"));
+  EXPECT_THAT(unshippedOf(deletions), ElementsAre(false, false));
+}
+
+TEST(ChooseDeletionsKeepUntilShipped, NothingShippedKeepsEverythingPastEveryLimit) {
+  EXPECT_THAT(
+      chooseDeletions(
+          fiveHourlyFilesShipped({}),
+          {.maxFiles = 1, .maxTotalBytes = 100, .maxAge = seconds(60), .keepUntilShipped = true},
+          kNow, 0),
+      IsEmpty());
+}
+
+TEST(ChooseDeletionsKeepUntilShipped, ConfirmedFilesAreDeletableAsWithoutShipping) {
+  const RetentionLimits limits{.maxFiles = 2, .keepUntilShipped = true};
+  EXPECT_THAT(
+      namesOf(chooseDeletions(fiveHourlyFilesShipped({"a", "b", "c", "d", "e"}), limits, kNow, 0)),
+      ElementsAre("a", "b", "c"));
+}
+
+TEST(ChooseDeletionsKeepUntilShipped, WithoutItUnshippedFilesGoAsBefore) {
+  EXPECT_THAT(namesOf(chooseDeletions(fiveHourlyFilesShipped({}), {.maxFiles = 3}, kNow, 0)),
+              ElementsAre("a", "b"));
+}
+
+TEST(ChooseDeletionsKeepUntilShipped, MinFreeSpaceTakesConfirmedFilesFirstThenUnshippedWithAFlag) {
+  // 250 bytes short: the shipped d and e (200 bytes) first, then the oldest unshipped a.
+  const auto deletions =
+      chooseDeletions(fiveHourlyFilesShipped({"d", "e"}),
+                      {.minFreeBytes = 1000, .keepUntilShipped = true}, kNow, 750);
+  EXPECT_THAT(namesOf(deletions), ElementsAre("a", "d", "e"));
+  EXPECT_THAT(unshippedOf(deletions), ElementsAre(true, false, false));
+  EXPECT_THAT(deletions.front().reason, HasSubstr("not yet shipped"));
+}
+
+TEST(ChooseDeletionsKeepUntilShipped, DeleteAfterUploadTakesEveryConfirmedFileOnly) {
+  const auto deletions =
+      chooseDeletions(fiveHourlyFilesShipped({"b", "e"}),
+                      {.keepUntilShipped = true, .deleteShipped = true}, kNow, 0);
+  EXPECT_THAT(namesOf(deletions), ElementsAre("b", "e"));
+  EXPECT_THAT(reasonsOf(deletions), Each(HasSubstr("delete_after_upload")));
+}
+
+TEST(ChooseDeletionsKeepUntilShipped, DeleteAfterUploadThenLimitsOnTheRestWithoutDuplicates) {
+  // b, c and e go as uploaded; max_files 1 then finds only the unshipped a and d: both kept.
+  const auto deletions =
+      chooseDeletions(fiveHourlyFilesShipped({"b", "c", "e"}),
+                      {.maxFiles = 1, .keepUntilShipped = true, .deleteShipped = true}, kNow, 0);
+  EXPECT_THAT(namesOf(deletions), ElementsAre("b", "c", "e"));
+}
+
+TEST(CombineLimits, KeepsUntilShippedWhenAnyInterfaceWantsIt) {
+  const std::vector<RetentionLimits> limits = {{}, {.keepUntilShipped = true}};
+  EXPECT_TRUE(combineLimits(limits).keepUntilShipped);
+  EXPECT_FALSE(combineLimits(std::vector<RetentionLimits>{{}, {}}).keepUntilShipped);
 }
 
 // ---------------------------------------------------------------------------------------------

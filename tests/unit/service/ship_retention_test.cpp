@@ -1,0 +1,139 @@
+// Retention that waits for the shipper (retention.keep_until_shipped, ship.delete_after_upload):
+// the finisher on a real directory, with the shipper's state journal written as the shipper
+// writes it.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "pcap_recorder/index/file_index.hpp"
+#include "pcap_recorder/service/file_finisher.hpp"
+#include "pcap_recorder/service/ship_confirmations.hpp"
+#include "pcap_recorder/ship/ship_state.hpp"
+#include "support/temp_dir.hpp"
+
+namespace pcap_recorder::service {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+
+constexpr const char* kTemplate = "{interface}-%Y%m%dT%H%M%S.pcap";
+
+// Five finished files a minute apart (oldest first), each with its sidecar and index.
+std::vector<std::string> writeFiveFiles(const fs::path& directory) {
+  fs::create_directories(directory);
+  std::vector<std::string> names;
+  for (int i = 1; i <= 5; ++i) {
+    const std::string name = "eth0-20261202T00000" + std::to_string(i) + ".pcap";
+    std::ofstream(directory / name) << "pcap " << i;
+    std::ofstream(directory / (name + ".json")) << "{}\n";
+    std::ofstream(directory / index::indexPathFor(name)) << "idx";
+    const timespec times[2] = {{1'700'000'000 + i * 60, 0}, {1'700'000'000 + i * 60, 0}};
+    EXPECT_EQ(::utimensat(AT_FDCWD, (directory / name).c_str(), times, 0), 0);
+    names.push_back(name);
+  }
+  return names;
+}
+
+void confirm(const fs::path& state, const fs::path& file) {
+  std::ofstream(state, std::ios::app) << ship::formatConfirmed(
+      {file.string(), "k/" + file.filename().string(), 6, std::string(64, 'a'), "etag"});
+}
+
+// The capture files left (not sidecars or indexes), sorted.
+std::vector<std::string> pcapsIn(const fs::path& directory) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(directory)) {
+    const auto name = entry.path().filename().string();
+    if (name.ends_with(".pcap")) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void runRetention(const fs::path& directory, const rotation::RetentionLimits& limits,
+                  const fs::path& state) {
+  std::vector<DirectoryRetention> directories;
+  directories.push_back({directory, limits,
+                         rotation::OwnFileMatcher({rotation::OwnFileTemplate{kTemplate, "eth0"}}),
+                         state});
+  FileFinisher finisher(std::move(directories));
+  finisher.requestRetention(directory);
+  finisher.stop();
+}
+
+TEST(ShipRetention, KeepUntilShippedDeletesOnlyConfirmedFilesPastMaxFiles) {
+  testing::TempDir dir;
+  const auto names = writeFiveFiles(dir / "out");
+  confirm(dir / "state", dir / "out" / names[1]);
+  confirm(dir / "state", dir / "out" / names[3]);
+  runRetention(dir / "out", {.maxFiles = 2, .minFreeBytes = 0, .keepUntilShipped = true},
+               dir / "state");
+  EXPECT_THAT(pcapsIn(dir / "out"), ElementsAre(names[0], names[2], names[4]));
+  // A deleted file's companions go with it; a kept one's stay.
+  EXPECT_FALSE(fs::exists(dir / "out" / (names[1] + ".json")));
+  EXPECT_FALSE(fs::exists(dir / "out" / index::indexPathFor(names[1])));
+  EXPECT_TRUE(fs::exists(dir / "out" / (names[0] + ".json")));
+}
+
+TEST(ShipRetention, WithoutKeepUntilShippedMaxFilesDeletesTheOldestAsBefore) {
+  testing::TempDir dir;
+  const auto names = writeFiveFiles(dir / "out");
+  runRetention(dir / "out", {.maxFiles = 2, .minFreeBytes = 0}, dir / "state");
+  EXPECT_THAT(pcapsIn(dir / "out"), ElementsAre(names[3], names[4]));
+}
+
+TEST(ShipRetention, AMissingStateConfirmsNothingSoNothingIsDeleted) {
+  testing::TempDir dir;
+  const auto names = writeFiveFiles(dir / "out");
+  runRetention(dir / "out", {.maxFiles = 1, .minFreeBytes = 0, .keepUntilShipped = true},
+               dir / "no-such-state");
+  EXPECT_EQ(pcapsIn(dir / "out").size(), 5u);
+}
+
+TEST(ShipRetention, DeleteAfterUploadDeletesConfirmedFilesWithTheirCompanionsWithoutLimits) {
+  testing::TempDir dir;
+  const auto names = writeFiveFiles(dir / "out");
+  // Named as the config might write the directory: compared lexically normalised.
+  confirm(dir / "state", dir / "out/./" / names[2]);
+  runRetention(dir / "out", {.minFreeBytes = 0, .keepUntilShipped = true, .deleteShipped = true},
+               dir / "state");
+  EXPECT_THAT(pcapsIn(dir / "out"), ElementsAre(names[0], names[1], names[3], names[4]));
+  EXPECT_FALSE(fs::exists(dir / "out" / (names[2] + ".json")));
+  EXPECT_FALSE(fs::exists(dir / "out" / index::indexPathFor(names[2])));
+}
+
+TEST(ShipConfirmations, ReadsTheJournalAgainWhenTheShipperAppends) {
+  testing::TempDir dir;
+  ShipConfirmations confirmations(dir / "state");
+  confirmations.refresh();
+  EXPECT_FALSE(confirmations.confirmed(dir / "a.pcap"));
+  confirm(dir / "state", dir / "a.pcap");
+  confirmations.refresh();
+  EXPECT_TRUE(confirmations.confirmed(dir / "a.pcap"));
+  EXPECT_FALSE(confirmations.confirmed(dir / "b.pcap"));
+  // A line being written (no newline yet) is not a confirmation.
+  std::ofstream(dir / "state", std::ios::app) << "confirmed " << (dir / "b.pcap").string();
+  confirmations.refresh();
+  EXPECT_FALSE(confirmations.confirmed(dir / "b.pcap"));
+  EXPECT_TRUE(confirmations.confirmed(dir / "a.pcap"));
+}
+
+TEST(ShipConfirmations, AnUnreadableJournalConfirmsNothing) {
+  testing::TempDir dir;
+  confirm(dir / "state", dir / "a.pcap");
+  ShipConfirmations confirmations(dir / "state");
+  confirmations.refresh();
+  ASSERT_TRUE(confirmations.confirmed(dir / "a.pcap"));
+  std::ofstream(dir / "state", std::ios::app) << "garbage line\n";
+  confirmations.refresh();
+  EXPECT_FALSE(confirmations.confirmed(dir / "a.pcap"));
+}
+
+}  // namespace
+}  // namespace pcap_recorder::service
