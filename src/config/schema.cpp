@@ -207,7 +207,7 @@ constexpr std::array<DaemonKey, 2> kMetricsKeys = {{
 
 constexpr std::uint32_t kMaxShipParallel = 64;
 
-constexpr std::array<DaemonKey, 9> kShipKeys = {{
+constexpr std::array<DaemonKey, 10> kShipKeys = {{
     {"endpoint",
      [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
        if (auto text = readString(d, e, false)) s.ship.endpoint = *text;
@@ -243,6 +243,10 @@ constexpr std::array<DaemonKey, 9> kShipKeys = {{
     {"credentials",
      [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
        if (auto text = readString(d, e, false)) s.ship.credentials = *text;
+     }},
+    {"metrics_textfile",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       readTextfilePath(d, e, s.ship.metricsTextfile);
      }},
 }};
 

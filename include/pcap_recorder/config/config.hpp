@@ -149,6 +149,8 @@ struct ShipSettings {
   std::uint64_t maxRate = 0;   // bytes per second for all uploads together; 0: unlimited
   std::filesystem::path caFile;
   std::filesystem::path credentials;  // AWS shared-credentials format; the keys never in YAML
+  // The shipper's metrics for node_exporter's textfile collector (*.prom); empty: none there.
+  std::filesystem::path metricsTextfile;
 };
 
 // Settings of the daemon as a whole (not per interface).
