@@ -122,6 +122,7 @@ case $case_name in
     check "  743000 bytes" test "$(metric pcap_recorder_ship_bytes_total)" = 743000
     check "  no failed file (the retries succeeded)" test "$(metric pcap_recorder_ship_failures_total)" = 0
     check "  nothing in the backlog" test "$(metric pcap_recorder_ship_backlog_files)" = 0
+    # shellcheck disable=SC2016 # awk's own $1, $2
     check "  a last success" awk '$1 == "pcap_recorder_ship_last_success_timestamp_seconds" {exit !($2 > 1.7e9)}' \
       "$work/metrics/ship.prom"
     : >"$work/requests.txt"
