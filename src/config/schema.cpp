@@ -217,7 +217,7 @@ constexpr std::array<DaemonKey, 2> kMetricsKeys = {{
 
 constexpr std::uint32_t kMaxShipParallel = 64;
 
-constexpr std::array<DaemonKey, 11> kShipKeys = {{
+constexpr std::array<DaemonKey, 12> kShipKeys = {{
     {"endpoint",
      [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
        if (auto text = readString(d, e, false)) s.ship.endpoint = *text;
@@ -261,6 +261,10 @@ constexpr std::array<DaemonKey, 11> kShipKeys = {{
     {"delete_after_upload",
      [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
        readBool(d, e, s.ship.deleteAfterUpload);
+     }},
+    {"metrics_textfile",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       readTextfilePath(d, e, s.ship.metricsTextfile);
      }},
 }};
 

@@ -9,7 +9,10 @@ std::string usage(const std::string& program) {
          " [--user] COMMAND\n"
          "Asks the running pcap-recorderd over D-Bus.\n\n"
          "Commands:\n"
-         "  status             version and one line per interface\n"
+         "  status [--ship-status FILE]\n"
+         "                     version and one line per interface, and the upload backlog of\n"
+         "                     pcap-recorder-shipd while it runs (read from FILE, default\n"
+         "                     /run/pcap-recorder-ship/ship.prom)\n"
          "  stats [--json]     every counter of every interface; --json: one JSON object\n"
          "  rotate [INTERFACE] finish the current file of INTERFACE (default: every interface)\n"
          "                     and start the next\n"
@@ -31,9 +34,11 @@ std::optional<CommandLine> parseCommandLine(const std::vector<std::string>& argu
   bool help = false;
   bool version = false;
   bool json = false;
+  bool shipStatus = false;
   bool optionsEnded = false;
   std::vector<std::string> words;
-  for (const auto& argument : arguments) {
+  for (std::size_t i = 0; i < arguments.size(); ++i) {
+    const std::string& argument = arguments[i];
     if (!optionsEnded && argument.size() > 1 && argument[0] == '-') {
       if (argument == "--") {
         optionsEnded = true;
@@ -41,6 +46,13 @@ std::optional<CommandLine> parseCommandLine(const std::vector<std::string>& argu
         line.bus = dbus::BusKind::user;
       } else if (argument == "--json") {
         json = true;
+      } else if (argument == "--ship-status") {
+        if (i + 1 == arguments.size()) {
+          error.message = "--ship-status needs a file";
+          return std::nullopt;
+        }
+        line.shipStatus = arguments[++i];
+        shipStatus = true;
       } else if (argument == "-h" || argument == "--help") {
         help = true;
       } else if (argument == "-V" || argument == "--version") {
@@ -90,6 +102,10 @@ std::optional<CommandLine> parseCommandLine(const std::vector<std::string>& argu
     return std::nullopt;
   }
   line.json = json;
+  if (shipStatus && line.command != Command::status) {
+    error.message = "--ship-status goes with status only";
+    return std::nullopt;
+  }
   return line;
 }
 

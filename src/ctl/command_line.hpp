@@ -1,5 +1,5 @@
-// pcap-recorderctl's command line: `[--user] status | rotate [INTERFACE] | reload | stats [--json]
-// | --version | --help`. Pure: parsed from strings, nothing printed.
+// pcap-recorderctl's command line: `[--user] status [--ship-status FILE] | rotate [INTERFACE] |
+// reload | stats [--json] | --version | --help`. Pure: parsed from strings, nothing printed.
 #pragma once
 
 #include <optional>
@@ -17,6 +17,8 @@ struct CommandLine {
   dbus::BusKind bus = dbus::BusKind::system;
   std::string interface;  // rotate: "" = every interface
   bool json = false;      // stats
+  // status: pcap-recorder-shipd's status file (its RuntimeDirectory=), for the ship backlog.
+  std::string shipStatus = "/run/pcap-recorder-ship/ship.prom";
 };
 
 // What to do when the command line is wrong: print `message` and the usage, exit 2.

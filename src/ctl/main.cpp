@@ -4,6 +4,7 @@
 // Exit status: 0 done, 1 the daemon refused or failed, 2 usage error, 3 pcap-recorderd is not
 // running (or the bus cannot be reached).
 #include <systemd/sd-bus.h>
+#include <chrono>
 #include <exception>
 #include <iostream>
 
@@ -12,6 +13,7 @@
 #include "format.hpp"
 #include "pcap_recorder/version.hpp"
 #include "recorder_client.hpp"
+#include "ship_status.hpp"
 
 namespace {
 
@@ -73,26 +75,9 @@ int run(const ctl::CommandLine& line) {
   return std::cout ? 0 : kExitFailed;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const std::vector<std::string> arguments(argv + (argc > 0 ? 1 : 0), argv + argc);
-  // extract and index read the store itself: no bus.
-  if (ctl::isStoreCommand(arguments)) return ctl::runStoreCommand(kProgram, arguments);
-  ctl::UsageError usageError;
-  const auto line = ctl::parseCommandLine(arguments, usageError);
-  if (!line) {
-    std::cerr << kProgram << ": " << usageError.message << '\n' << ctl::usage(kProgram);
-    return kExitUsage;
-  }
-  if (line->command == ctl::Command::help) {
-    std::cout << ctl::usage(kProgram);
-    return 0;
-  }
-  if (line->command == ctl::Command::version) {
-    std::cout << kProgram << ' ' << pcap_recorder::kVersion << '\n';
-    return 0;
-  }
+// run(), its failures reported on stderr and in the exit status.
+int runReporting(const ctl::CommandLine& commandLine) {
+  const auto* line = &commandLine;
   const std::string bus = dbus::busDescription(line->bus);
   try {
     return run(*line);
@@ -116,4 +101,35 @@ int main(int argc, char** argv) {
   } catch (const std::exception& error) {
     return fail(kExitFailed, error.what());
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> arguments(argv + (argc > 0 ? 1 : 0), argv + argc);
+  // extract and index read the store itself: no bus.
+  if (ctl::isStoreCommand(arguments)) return ctl::runStoreCommand(kProgram, arguments);
+  ctl::UsageError usageError;
+  const auto line = ctl::parseCommandLine(arguments, usageError);
+  if (!line) {
+    std::cerr << kProgram << ": " << usageError.message << '\n' << ctl::usage(kProgram);
+    return kExitUsage;
+  }
+  if (line->command == ctl::Command::help) {
+    std::cout << ctl::usage(kProgram);
+    return 0;
+  }
+  if (line->command == ctl::Command::version) {
+    std::cout << kProgram << ' ' << pcap_recorder::kVersion << '\n';
+    return 0;
+  }
+  const int status = runReporting(*line);
+  // The shipper's backlog also when pcap-recorderd is down: shipping goes on without it.
+  if (line->command == ctl::Command::status) {
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::cout << ctl::formatShipStatus(ctl::readShipStatusFile(line->shipStatus), now)
+              << std::flush;
+  }
+  return status;
 }

@@ -5,7 +5,7 @@
 // What is confirmed is recorded durably (ship/ship_state.hpp), so a restart sends nothing twice.
 //
 // Not yet: FileFinished over D-Bus (the rescan stands in for it), the sidecar's sha256 (computed
-// here), retention that waits for confirmation, metrics.
+// here), retention that waits for confirmation.
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +22,7 @@
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/ship/object_key.hpp"
 #include "pcap_recorder/ship/uploader.hpp"
+#include "ship_metrics.hpp"
 
 namespace pr = pcap_recorder;
 
@@ -131,7 +132,7 @@ std::vector<std::string> shipProblems(const pr::config::Config& config) {
 // One pass over the backlog. Returns false when a file failed (it is tried again next round).
 bool shipBacklog(const pr::config::Config& config, const Options& options,
                  pr::ship::S3Client& client, pr::ship::ShipState& state,
-                 const volatile std::sig_atomic_t& stopping) {
+                 pr::shipd::ShipMetrics& metrics, const volatile std::sig_atomic_t& stopping) {
   const auto& ship = config.daemon.ship;
   std::vector<std::string> problems;
   const auto files = pr::shipd::scanFinished(config.interfaces, problems);
@@ -139,6 +140,7 @@ bool shipBacklog(const pr::config::Config& config, const Options& options,
   std::size_t pending = 0;
   for (const auto& file : files) pending += state.confirmed(file.path.string()) == nullptr;
   if (pending > 0) spdlog::info("{} finished files to ship", pending);
+  metrics.backlog(pending);
   bool allShipped = problems.empty();
   const pr::ship::UploadOptions uploadOptions{options.partSize, ship.parallel};
   for (const auto& file : files) {
@@ -152,13 +154,16 @@ bool shipBacklog(const pr::config::Config& config, const Options& options,
       const auto confirmed =
           pr::ship::uploadFile(client, file.path, key, uploadOptions, {}, &state);
       state.recordConfirmed(confirmed);
+      metrics.shipped(confirmed.size);
       spdlog::info("{}: shipped to s3://{}/{} ({} bytes, sha256 {})", path, ship.bucket, key,
                    confirmed.size, confirmed.sha256);
     } catch (const pr::ship::S3Error& error) {
       spdlog::error("{}: not shipped: {}", path, error.what());
+      metrics.failed();
       return false;  // the server or the config is wrong: the later files would fail the same
     } catch (const std::exception& error) {
       spdlog::error("{}: not shipped: {}", path, error.what());
+      metrics.failed();
       allShipped = false;
     }
   }
@@ -218,11 +223,14 @@ int main(int argc, char** argv) {
                                              attempt, reason, delay.count());
                               });
     pr::ship::ShipState state(options->state);
+    const char* runtimeDirectory = std::getenv("RUNTIME_DIRECTORY");  // systemd's
+    pr::shipd::ShipMetrics metrics(
+        pr::shipd::metricsFiles(ship, runtimeDirectory ? runtimeDirectory : ""));
     if (const auto aborted = pr::ship::abortUnfinished(client, state); aborted > 0) {
       spdlog::info("aborted {} multipart uploads a previous run left unfinished", aborted);
     }
     while (true) {
-      const bool ok = shipBacklog(config, *options, client, state, gStopping);
+      const bool ok = shipBacklog(config, *options, client, state, metrics, gStopping);
       if (options->once) return ok ? 0 : kExitFailure;
       const auto wait = ok ? kRescanInterval : kAfterFailure;
       for (auto waited = std::chrono::milliseconds(0); waited < wait && !gStopping;

@@ -98,6 +98,7 @@ check "pcap-recorderctl --version says $version" \
 check "the config is a conffile" grep -q /etc/pcap-recorder/pcap-recorder.yaml \
   <<<"$(in_sandbox dpkg-query -W -f='${Conffiles}' pcap-recorder)"
 for path in /usr/lib/systemd/system/pcap-recorder.service /usr/lib/sysusers.d/pcap-recorder.conf \
+  /usr/lib/systemd/system/pcap-recorder-ship.service /usr/bin/pcap-recorder-shipd \
   /usr/lib/tmpfiles.d/pcap-recorder.conf /usr/share/dbus-1/system.d/org.pcaprecorder.Recorder1.conf \
   /usr/share/man/man8/pcap-recorderd.8.gz /usr/share/man/man1/pcap-recorderctl.1.gz \
   /usr/share/man/man5/pcap-recorder.yaml.5.gz /usr/share/bash-completion/completions/pcap-recorderctl; do
@@ -111,6 +112,24 @@ check "output directory 0750 pcap-recorder:pcap-recorder" test \
   "$(in_sandbox stat -c '%a %U:%G' /var/lib/pcap-recorder)" = "750 pcap-recorder:pcap-recorder"
 check "unit enabled" test "$(in_sandbox systemctl is-enabled pcap-recorder || true)" = enabled
 check "unit not started" test "$(in_sandbox systemctl is-active pcap-recorder || true)" = inactive
+ship_entry=$(in_sandbox getent passwd pcap-recorder-ship) || fail "no user pcap-recorder-ship after install"
+check "the shipper's user from sysusers ($ship_entry)" \
+  grep -q ':/var/lib/pcap-recorder-ship:/usr/sbin/nologin$' <<<"$ship_entry"
+check "  in the group that may read the captures" \
+  grep -qw pcap-recorder <<<"$(in_sandbox id -nG pcap-recorder-ship)"
+check "ship unit enabled" test "$(in_sandbox systemctl is-enabled pcap-recorder-ship || true)" = enabled
+check "ship unit not started" \
+  test "$(in_sandbox systemctl is-active pcap-recorder-ship || true)" = inactive
+# Without a ship: section it starts as its user and exits at once, successfully.
+check "systemctl start pcap-recorder-ship (no ship: section)" in_sandbox systemctl start pcap-recorder-ship
+for ((i = 0; i < 50; i++)); do
+  [[ $(in_sandbox systemctl is-active pcap-recorder-ship || true) == inactive ]] && break
+  sleep 0.1
+done
+check "  it exited successfully" test \
+  "$(in_sandbox systemctl show -P Result pcap-recorder-ship)" = success
+check "  having said why" grep -q 'no ship section: nothing to ship' \
+  <<<"$(in_sandbox journalctl -u pcap-recorder-ship --no-pager -q)"
 
 # A sender namespace joined to the sandbox by a veth; frames go nowhere else.
 ip netns add "$sender"
@@ -155,6 +174,9 @@ check "no enablement symlink" in_sandbox test ! -e /etc/systemd/system/multi-use
 check "systemd knows no pcap-recorder.service" \
   test -z "$(in_sandbox systemctl list-unit-files --no-legend pcap-recorder.service || true)"
 check "no user pcap-recorder" test -z "$(in_sandbox getent passwd pcap-recorder || true)"
+check "no user pcap-recorder-ship" test -z "$(in_sandbox getent passwd pcap-recorder-ship || true)"
+check "no ship unit file" in_sandbox test ! -e /usr/lib/systemd/system/pcap-recorder-ship.service
+check "no shipper state" in_sandbox test ! -e /var/lib/pcap-recorder-ship
 check "no group pcap-recorder" test -z "$(in_sandbox getent group pcap-recorder || true)"
 check "no group pcap-recorder-control" \
   test -z "$(in_sandbox getent group pcap-recorder-control || true)"

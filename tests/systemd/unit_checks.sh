@@ -3,9 +3,12 @@
 #   - `systemd-analyze verify` on the unit, pointed at the built daemon (verify checks that the
 #     ExecStart=/ExecReload= binaries exist), with no warning at all;
 #   - `systemd-analyze security` exposure at most THRESHOLD, so a lost hardening option fails CI;
-#   - the sysusers.d file creates a system user with a nologin shell (in a scratch root), and,
-#     as root, the tmpfiles.d file creates its directory 0750 owned by that user.
-# Usage: unit_checks.sh SYSTEMD_DIR PCAP_RECORDERD   Exit 77 (skipped) without systemd-analyze.
+#   - the same two for pcap-recorder-ship.service, pointed at the built shipper;
+#   - the sysusers.d file creates a system user with a nologin shell (in a scratch root), and the
+#     shipper's user pcap-recorder-ship in the group pcap-recorder; as root, the tmpfiles.d file
+#     creates their directories 0750 owned by them.
+# Usage: unit_checks.sh SYSTEMD_DIR PCAP_RECORDERD PCAP_RECORDER_SHIPD
+# Exit 77 (skipped) without systemd-analyze.
 set -euo pipefail
 
 # Exposure ×10, as `--threshold` takes it: the unit scores 1.4, rounded up to the next 0.5. Not
@@ -19,6 +22,7 @@ fi
 
 systemd_dir=$(realpath "${1:?usage: unit_checks.sh SYSTEMD_DIR PCAP_RECORDERD}")
 daemon=$(realpath "${2:?usage: unit_checks.sh SYSTEMD_DIR PCAP_RECORDERD}")
+shipd=$(realpath "${3:?usage: unit_checks.sh SYSTEMD_DIR PCAP_RECORDERD PCAP_RECORDER_SHIPD}")
 
 [[ -x $daemon ]] || { echo "FAIL: $daemon is not an executable (build pcap-recorderd first)"; exit 1; }
 
@@ -52,6 +56,19 @@ if ((security_status != 0)); then
   fail "exposure above $(awk "BEGIN { print $THRESHOLD / 10 }"): a hardening option was lost"
 fi
 
+echo "== pcap-recorder-ship.service: verify and security"
+ship_unit=$scratch/pcap-recorder-ship.service
+sed "s#/usr/bin/pcap-recorder-shipd#$shipd#g" "$systemd_dir/pcap-recorder-ship.service" >"$ship_unit"
+grep -q "^ExecStart=$shipd\$" "$ship_unit" || fail "ship: ExecStart= is not /usr/bin/pcap-recorder-shipd"
+output=$(systemd-analyze verify --recursive-errors=no "$ship_unit" 2>&1) || fail "ship: verify failed"
+[[ -z $output ]] || { echo "$output"; fail "ship: systemd-analyze verify reported problems"; }
+if ! security=$(systemd-analyze security --offline=true --threshold="$THRESHOLD" --no-pager \
+  "$ship_unit" 2>&1); then
+  echo "$security" | grep -E '✗|Overall' || echo "$security"
+  fail "ship: exposure above $(awk "BEGIN { print $THRESHOLD / 10 }"): a hardening option was lost"
+fi
+echo "$security" | grep Overall || true
+
 echo "== sysusers.d"
 mkdir -p "$scratch/root/etc"
 if systemd-sysusers --root="$scratch/root" "$systemd_dir/pcap-recorder.sysusers" >/dev/null 2>&1; then
@@ -63,6 +80,14 @@ if systemd-sysusers --root="$scratch/root" "$systemd_dir/pcap-recorder.sysusers"
   [[ $shell == */nologin ]] || fail "shell is '$shell', not nologin"
   grep -q '^pcap-recorder:' "$scratch/root/etc/group" || fail "no group pcap-recorder"
   grep -q '^pcap-recorder-control:' "$scratch/root/etc/group" || fail "no group pcap-recorder-control"
+  ship_line=$(grep '^pcap-recorder-ship:' "$scratch/root/etc/passwd" || true)
+  echo "$ship_line"
+  IFS=: read -r _ _ ship_uid _ _ ship_home ship_shell <<<"$ship_line"
+  ((ship_uid > 0 && ship_uid < 1000)) || fail "pcap-recorder-ship is not a system user (uid ${ship_uid:-none})"
+  [[ $ship_home == /var/lib/pcap-recorder-ship ]] || fail "pcap-recorder-ship's home is '$ship_home'"
+  [[ $ship_shell == */nologin ]] || fail "pcap-recorder-ship's shell is '$ship_shell'"
+  grep -qE '^pcap-recorder:[^:]*:[0-9]+:(.*,)?pcap-recorder-ship(,|$)' "$scratch/root/etc/group" ||
+    fail "pcap-recorder-ship is not in the group pcap-recorder (it could not read the captures)"
 
   echo "== tmpfiles.d"
   if [[ $(id -u) == 0 ]]; then
@@ -71,6 +96,10 @@ if systemd-sysusers --root="$scratch/root" "$systemd_dir/pcap-recorder.sysusers"
     numeric=$(stat -c '%a %u %g' "$scratch/root/var/lib/pcap-recorder" 2>/dev/null || true)
     echo "/var/lib/pcap-recorder: mode, uid, gid: $numeric"
     [[ $numeric == "750 $uid $uid" ]] || fail "state directory is '$numeric', not '750 $uid $uid'"
+    numeric=$(stat -c '%a %u %g' "$scratch/root/var/lib/pcap-recorder-ship" 2>/dev/null || true)
+    echo "/var/lib/pcap-recorder-ship: mode, uid, gid: $numeric"
+    [[ $numeric == "750 $ship_uid $ship_uid" ]] ||
+      fail "the shipper's state directory is '$numeric', not '750 $ship_uid $ship_uid'"
   else
     echo "tmpfiles.d: not checked (needs root to chown)"
   fi

@@ -159,6 +159,8 @@ struct ShipSettings {
   // retention.keep_until_shipped and delete_after_upload.
   std::filesystem::path state = "/var/lib/pcap-recorder-ship/state";
   bool deleteAfterUpload = false;  // the daemon deletes a file once its upload is confirmed
+  // The shipper's metrics for node_exporter's textfile collector (*.prom); empty: none there.
+  std::filesystem::path metricsTextfile;
 };
 
 // Settings of the daemon as a whole (not per interface).

@@ -80,6 +80,18 @@ TEST(ShipConfig, KeepUntilShippedIsSetPerInterfaceAndDeleteAfterUploadForAll) {
   EXPECT_TRUE(config.daemon.ship.deleteAfterUpload);
 }
 
+TEST(ShipConfig, MetricsTextfileIsAnAbsolutePromFile) {
+  EXPECT_EQ(parse("ship:\n  endpoint: http://h\n  bucket: b\n  credentials: /c\n"
+                  "  metrics_textfile: /var/lib/node-exporter/pcap-recorder-ship.prom\n"
+                  "interfaces:\n  - name: eth0\n",
+                  "test.yaml")
+                .daemon.ship.metricsTextfile,
+            "/var/lib/node-exporter/pcap-recorder-ship.prom");
+  EXPECT_THAT(firstProblem("ship:\n  endpoint: http://h\n  bucket: b\n  credentials: /c\n"
+                           "  metrics_textfile: ship.txt\ninterfaces:\n  - name: eth0\n"),
+              HasSubstr("ship.metrics_textfile must be an absolute path"));
+}
+
 TEST(ShipConfig, EndpointBucketAndCredentialsAreRequired) {
   EXPECT_EQ(firstProblem("ship:\n  bucket: b\n  credentials: /c\ninterfaces:\n  - name: eth0\n"),
             "test.yaml:1:1: ship needs endpoint");
