@@ -95,6 +95,13 @@ void CompressCrashTest::killedWhileCompressingLeavesOneWholeCopy(const std::stri
     ASSERT_TRUE(fs::exists(outputDirectory() / interrupted)) << "the uncompressed file is whole";
     inInterrupted = sequencesIn(readPcapFile(outputDirectory() / interrupted));
     ASSERT_GT(inInterrupted.size(), 1000u);
+    // The file the rotation opened, without a packet yet: the restart must not keep it.
+    std::vector<std::string> opened;
+    for (const auto& name : listDirectory(outputDirectory())) {
+      if (name.starts_with("prc0-") && name.ends_with(".pcap.part")) opened.push_back(name);
+    }
+    ASSERT_EQ(opened.size(), 1u) << ::testing::PrintToString(opened);
+    EXPECT_EQ(fs::file_size(outputDirectory() / opened.front()), 24u) << opened.front();
   }
 
   DaemonProcess restarted(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
