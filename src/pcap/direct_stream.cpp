@@ -60,7 +60,13 @@ DirectStream::DirectStream(int fd, const DirectStreamOptions& options,
   options_.bufferBytes = alignUp(std::max<std::size_t>(options_.bufferBytes, kDirectAlignment));
   options_.bufferCount = std::max<std::size_t>(options_.bufferCount, 2);
   engine_->beginFile(options_);
-  if (options_.sha256) hash_.emplace();
+  if (options_.sha256) {
+    try {
+      hash_.emplace();
+    } catch (const std::exception&) {
+      hashFailed_ = true;  // OpenSSL could not start one: the finisher reads the file instead
+    }
+  }
   for (std::size_t i = 0; i < options_.bufferCount; ++i) {
     if (i != current_) free_.push_back(i);
   }

@@ -113,7 +113,13 @@ PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
     takeDirectState();
     return;
   }
-  if (options_.sha256) hash_.emplace();
+  if (options_.sha256) {
+    try {
+      hash_.emplace();
+    } catch (const std::exception&) {
+      // OpenSSL could not start one: the finisher reads the file instead.
+    }
+  }
   std::memcpy(buffer_.get(), &header, sizeof header);
   buffered_ = sizeof header;
   writeBuffer();

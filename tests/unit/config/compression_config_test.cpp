@@ -36,6 +36,17 @@ TEST(CompressionConfig, IsOffByDefaultAndReadGloballyAndPerInterface) {
   EXPECT_EQ(defaults.compressionLevel, 0u);  // the compression's own default
 }
 
+// output.sha256: the sidecar's hash, on unless turned off, globally or per interface.
+TEST(CompressionConfig, TheSidecarHashIsOnByDefaultAndTurnedOffGloballyOrPerInterface) {
+  const auto config = parsed(
+      "output:\n  sha256: false\ninterfaces:\n  - name: eth0\n  - name: eth1\n"
+      "    sha256: true\n");
+  EXPECT_FALSE(config.interfaces[0].output.sha256);
+  EXPECT_TRUE(config.interfaces[1].output.sha256);
+  EXPECT_TRUE(parsed("interfaces:\n  - name: eth0\n").interfaces[0].output.sha256);
+  EXPECT_NE(firstProblem("output:\n  sha256: maybe\ninterfaces:\n  - name: eth0\n"), "no problem");
+}
+
 TEST(CompressionConfig, RefusesUnknownCompressionsWithTheirPlace) {
   const auto problem = firstProblem("output:\n  compression: lz4\ninterfaces:\n  - name: eth0\n");
   EXPECT_NE(problem.find("test.yaml:2:16:"), std::string::npos) << problem;
