@@ -122,7 +122,8 @@ TEST(SeekableTest, AnyRangeIsReadByDecompressingOnlyTheFramesHoldingIt) {
   Compressed file(8 * kFrameBytes + 777);
   auto table = file.table();
   ASSERT_TRUE(table);
-  SeekableReader reader(file.fd.get(), std::move(*table));
+  FrameDecoder decoder;
+  SeekableReader reader(file.fd.get(), std::move(*table), decoder);
   EXPECT_EQ(reader.size(), file.original.size());
 
   // A pcap header: the start of frame 0 only.
@@ -193,7 +194,8 @@ TEST(SeekableTest, ADamagedFrameIsAnErrorNotWrongBytes) {
   std::string problem;
   auto table = readSeekTable(fd.get(), stored.size(), problem);
   ASSERT_TRUE(table) << problem;
-  SeekableReader reader(fd.get(), std::move(*table));
+  FrameDecoder decoder;
+  SeekableReader reader(fd.get(), std::move(*table), decoder);
   std::vector<std::byte> bytes(1000);
   EXPECT_EQ(reader.readAt(bytes, 2 * kFrameBytes), bytes.size()) << "other frames are fine";
   EXPECT_THROW(reader.readAt(bytes, kFrameBytes + 500'000), std::runtime_error);
