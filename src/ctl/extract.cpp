@@ -118,12 +118,12 @@ struct Source {
 
   // Done with the file: its fds and buffers go, what its decompression read goes to the report.
   void close() {
+    reader.reset();
     if (seekable) {
       report.bytesRead += seekable->storedBytesRead();
       report.framesDecompressed += seekable->framesDecompressed();
       seekable.reset();
     }
-    reader.reset();
     copy.reset();
     fd.reset();
   }
