@@ -118,6 +118,16 @@ TEST(SeekableTest, ZstdFilesEndInTheStandardSeekTableOfTheirOneMebibyteFrames) {
   EXPECT_STREQ(answer, "same\n");
 }
 
+TEST(SeekableTest, AFileOfOneFrameHasNoTable) {
+  // Nothing to seek to; and Wireshark 4.0 reads bytes after a first frame of over 128 KiB as raw
+  // pcap data.
+  Compressed file(kFrameBytes);
+  ASSERT_EQ(file.result.frames.size(), 1u);
+  EXPECT_FALSE(file.table());
+  util::UniqueFd out(::memfd_create("whole", MFD_CLOEXEC));
+  EXPECT_EQ(decompressAll(file.fd.get(), Compression::zstd, out.get()), file.original.size());
+}
+
 TEST(SeekableTest, AnyRangeIsReadByDecompressingOnlyTheFramesHoldingIt) {
   Compressed file(8 * kFrameBytes + 777);
   auto table = file.table();
