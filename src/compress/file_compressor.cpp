@@ -92,8 +92,13 @@ std::uint64_t compressZstd(int in, Sink& out, int level, std::vector<Frame>& fra
     if (got < input.size()) break;
   }
   // The frame table, for readers that seek (SeekableReader); a skippable frame to all others.
-  const auto table = encodeSeekTable(frames, total, out.bytes());
-  out.put(table.data(), table.size());
+  // Not after a single frame: there is nothing to seek to, and Wireshark 4.0 (Debian 12) reads
+  // whatever follows the first frame of a file as raw data once the frame exceeds its 128 KiB
+  // input buffer (it looks for the next frame's magic at the buffer's start).
+  if (frames.size() > 1) {
+    const auto table = encodeSeekTable(frames, total, out.bytes());
+    out.put(table.data(), table.size());
+  }
   return total;
 }
 

@@ -126,15 +126,18 @@ std::optional<SeekTable> readSeekTable(int fd, std::uint64_t fileBytes, std::str
   return table;
 }
 
-struct SeekableReader::Contexts {
-  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> whole{ZSTD_createDCtx(), &ZSTD_freeDCtx};
-  std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> stream{nullptr, &ZSTD_freeDStream};
+struct FrameDecoder::Context {
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> zstd{ZSTD_createDCtx(), &ZSTD_freeDCtx};
 };
 
-SeekableReader::SeekableReader(int fd, SeekTable table)
-    : fd_(fd), table_(std::move(table)), contexts_(std::make_unique<Contexts>()) {
-  if (!contexts_->whole) throw std::bad_alloc();
+FrameDecoder::FrameDecoder() : context_(std::make_unique<Context>()) {
+  if (!context_->zstd) throw std::bad_alloc();
 }
+
+FrameDecoder::~FrameDecoder() = default;
+
+SeekableReader::SeekableReader(int fd, SeekTable table, FrameDecoder& decoder)
+    : fd_(fd), table_(std::move(table)), decoder_(decoder) {}
 
 SeekableReader::~SeekableReader() = default;
 
@@ -143,15 +146,18 @@ void SeekableReader::load(std::size_t frame) {
   const std::uint64_t bytes =
       table_.uncompressedEnd(frame) - table_.frames[frame].uncompressedOffset;
   loaded_.reset();
-  compressed_.resize(storedBytes);
-  if (preadFull(fd_, compressed_.data(), compressed_.size(), table_.frames[frame].storedOffset) !=
-      compressed_.size()) {
+  auto& input = decoder_.input_;
+  if (input.size() < storedBytes) input.resize(storedBytes);
+  if (preadFull(fd_, input.data(), storedBytes, table_.frames[frame].storedOffset) != storedBytes) {
     damaged("it ends early");
   }
-  storedBytesRead_ += compressed_.size();
-  frame_.resize(bytes);
-  const std::size_t got = ZSTD_decompressDCtx(contexts_->whole.get(), frame_.data(), frame_.size(),
-                                              compressed_.data(), compressed_.size());
+  storedBytesRead_ += storedBytes;
+  if (frameCapacity_ < bytes) {
+    frame_ = std::make_unique_for_overwrite<std::byte[]>(bytes);
+    frameCapacity_ = bytes;
+  }
+  const std::size_t got = ZSTD_decompressDCtx(decoder_.context_->zstd.get(), frame_.get(), bytes,
+                                              input.data(), storedBytes);
   if (ZSTD_isError(got)) {
     throw std::runtime_error("zstd: frame " + std::to_string(frame) + ": " +
                              ZSTD_getErrorName(got));
@@ -163,34 +169,31 @@ void SeekableReader::load(std::size_t frame) {
 
 std::size_t SeekableReader::peek(std::size_t frame, std::span<std::byte> into,
                                  std::uint64_t within) {
-  if (!contexts_->stream) {
-    contexts_->stream.reset(ZSTD_createDStream());
-    if (!contexts_->stream) throw std::bad_alloc();
-  }
-  ZSTD_DCtx_reset(contexts_->stream.get(), ZSTD_reset_session_only);
-  std::vector<std::byte> head(within + into.size());
-  std::vector<std::byte> input(kPeekInputBytes);
+  ZSTD_DCtx* zstd = decoder_.context_->zstd.get();
+  ZSTD_DCtx_reset(zstd, ZSTD_reset_session_only);
+  auto& head = decoder_.head_;
+  head.resize(within + into.size());
+  auto& input = decoder_.input_;
+  if (input.size() < kPeekInputBytes) input.resize(kPeekInputBytes);
   ZSTD_outBuffer out{head.data(), head.size(), 0};
   std::uint64_t offset = table_.frames[frame].storedOffset;
   const std::uint64_t end = table_.storedEnd(frame);
   while (out.pos < out.size && offset < end) {
-    const std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(input.size(), end - offset));
+    const auto want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kPeekInputBytes, end - offset));
     const std::size_t got = preadFull(fd_, input.data(), want, offset);
     if (got != want) damaged("it ends early");
     storedBytesRead_ += got;
     offset += got;
     ZSTD_inBuffer in{input.data(), got, 0};
     while (in.pos < in.size && out.pos < out.size) {
-      const std::size_t hint = ZSTD_decompressStream(contexts_->stream.get(), &out, &in);
+      const std::size_t hint = ZSTD_decompressStream(zstd, &out, &in);
       if (ZSTD_isError(hint)) {
         throw std::runtime_error("zstd: frame " + std::to_string(frame) + ": " +
                                  ZSTD_getErrorName(hint));
       }
       if (hint == 0) break;  // the frame ended
     }
-    // Input not consumed while output filled up: the next chunk starts where it stopped.
-    offset -= in.size - in.pos;
     if (in.pos < in.size && out.pos < out.size) damaged("frame " + std::to_string(frame));
   }
   if (out.pos != out.size) damaged("frame " + std::to_string(frame) + " is shorter");
@@ -217,7 +220,7 @@ std::size_t SeekableReader::readAt(std::span<std::byte> into, std::uint64_t offs
       continue;
     }
     if (loaded_ != frame) load(frame);
-    std::memcpy(into.data() + done, frame_.data() + within, count);
+    std::memcpy(into.data() + done, frame_.get() + within, count);
     done += count;
   }
   return done;

@@ -118,12 +118,12 @@ struct Source {
 
   // Done with the file: its fds and buffers go, what its decompression read goes to the report.
   void close() {
+    reader.reset();
     if (seekable) {
       report.bytesRead += seekable->storedBytesRead();
       report.framesDecompressed += seekable->framesDecompressed();
       seekable.reset();
     }
-    reader.reset();
     copy.reset();
     fd.reset();
   }
@@ -177,13 +177,14 @@ util::UniqueFd decompressedCopy(int fd, compress::Compression compression, std::
 // through its seek table (`seekable`), or from a decompressed copy (`copy`). `bytes` becomes the
 // uncompressed size; `storedBytesCopied` grows by the bytes read to make a copy.
 index::ReadAt openCompressed(int fd, const std::string& name, std::uint64_t& bytes,
+                             compress::FrameDecoder& decoder,
                              std::unique_ptr<compress::SeekableReader>& seekable,
                              util::UniqueFd& copy, std::uint64_t& storedBytesCopied) {
   const auto compression = compress::compressionOfName(name);
   if (compression == compress::Compression::zstd) {
     std::string noTable;
     if (auto table = compress::readSeekTable(fd, bytes, noTable)) {
-      seekable = std::make_unique<compress::SeekableReader>(fd, std::move(*table));
+      seekable = std::make_unique<compress::SeekableReader>(fd, std::move(*table), decoder);
       bytes = seekable->size();
       return [reader = seekable.get()](std::span<std::byte> into, std::uint64_t offset) {
         return reader->readAt(into, offset);
@@ -251,7 +252,7 @@ class Extraction {
       try {
         source->read =
             openCompressed(source->fd.get(), source->file.path.filename().string(), source->bytes,
-                           source->seekable, source->copy, report_.bytesRead);
+                           decoder_, source->seekable, source->copy, report_.bytesRead);
         auto info = index::readPcapHeader(source->read, headerProblem);
         if (!info) {
           // A `.part` file may not have its header yet.
@@ -433,6 +434,7 @@ class Extraction {
   }
 
   Window window_;
+  compress::FrameDecoder decoder_;  // before sources_, which use it
   CompiledFilter filter_;
   BlockQuery query_;
   ExtractReport& report_;
@@ -453,6 +455,7 @@ ExtractReport extract(const std::vector<StoreFile>& files, const ExtractRequest&
 
 IndexReport indexStore(const std::vector<StoreFile>& files) {
   IndexReport report;
+  compress::FrameDecoder decoder;
   for (const auto& file : files) {
     if (file.part) continue;
     try {
@@ -469,8 +472,8 @@ IndexReport indexStore(const std::vector<StoreFile>& files) {
       std::unique_ptr<compress::SeekableReader> seekable;
       std::uint64_t copied = 0;
       util::UniqueFd copy;
-      const auto read =
-          openCompressed(fd.get(), file.path.filename().string(), bytes, seekable, copy, copied);
+      const auto read = openCompressed(fd.get(), file.path.filename().string(), bytes, decoder,
+                                       seekable, copy, copied);
       std::string problem;
       const auto info = index::readPcapHeader(read, problem);
       if (!info) {

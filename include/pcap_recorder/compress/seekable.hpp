@@ -47,13 +47,30 @@ std::vector<std::byte> encodeSeekTable(const std::vector<Frame>& frames,
 // Throws std::system_error on read errors.
 std::optional<SeekTable> readSeekTable(int fd, std::uint64_t fileBytes, std::string& problem);
 
+// A zstd decompression context and its input buffer, shared by the readers of one query (creating
+// them per file cost more than decoding a pcap header). Used by one thread at a time.
+class FrameDecoder {
+ public:
+  FrameDecoder();
+  ~FrameDecoder();
+  FrameDecoder(const FrameDecoder&) = delete;
+  FrameDecoder& operator=(const FrameDecoder&) = delete;
+
+ private:
+  friend class SeekableReader;
+  struct Context;
+  std::unique_ptr<Context> context_;
+  std::vector<std::byte> input_;
+  std::vector<std::byte> head_;
+};
+
 // Reads the uncompressed bytes of a seekable .zst file at any offset. Keeps the last frame it
 // decompressed, so a walk forward decompresses each frame once. A short read (up to 64 KiB) of
 // the start of a frame it does not hold (a pcap header) decodes only the first zstd blocks of it.
 class SeekableReader {
  public:
-  // `fd` is not owned and must outlive the reader.
-  SeekableReader(int fd, SeekTable table);
+  // `fd` is not owned and must outlive the reader; so must `decoder`.
+  SeekableReader(int fd, SeekTable table, FrameDecoder& decoder);
   ~SeekableReader();
   SeekableReader(const SeekableReader&) = delete;
   SeekableReader& operator=(const SeekableReader&) = delete;
@@ -73,12 +90,12 @@ class SeekableReader {
   void load(std::size_t frame);
   std::size_t peek(std::size_t frame, std::span<std::byte> into, std::uint64_t within);
 
-  struct Contexts;
   int fd_;
   SeekTable table_;
-  std::unique_ptr<Contexts> contexts_;
-  std::vector<std::byte> compressed_;
-  std::vector<std::byte> frame_;  // the uncompressed bytes of frame `loaded_`
+  FrameDecoder& decoder_;
+  // The uncompressed bytes of frame `loaded_` (allocated once, not zeroed).
+  std::unique_ptr<std::byte[]> frame_;
+  std::size_t frameCapacity_ = 0;
   std::optional<std::size_t> loaded_;
   std::uint64_t framesDecompressed_ = 0;
   std::uint64_t framesPeeked_ = 0;

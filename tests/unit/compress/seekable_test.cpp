@@ -118,11 +118,22 @@ TEST(SeekableTest, ZstdFilesEndInTheStandardSeekTableOfTheirOneMebibyteFrames) {
   EXPECT_STREQ(answer, "same\n");
 }
 
+TEST(SeekableTest, AFileOfOneFrameHasNoTable) {
+  // Nothing to seek to; and Wireshark 4.0 reads bytes after a first frame of over 128 KiB as raw
+  // pcap data.
+  Compressed file(kFrameBytes);
+  ASSERT_EQ(file.result.frames.size(), 1u);
+  EXPECT_FALSE(file.table());
+  util::UniqueFd out(::memfd_create("whole", MFD_CLOEXEC));
+  EXPECT_EQ(decompressAll(file.fd.get(), Compression::zstd, out.get()), file.original.size());
+}
+
 TEST(SeekableTest, AnyRangeIsReadByDecompressingOnlyTheFramesHoldingIt) {
   Compressed file(8 * kFrameBytes + 777);
   auto table = file.table();
   ASSERT_TRUE(table);
-  SeekableReader reader(file.fd.get(), std::move(*table));
+  FrameDecoder decoder;
+  SeekableReader reader(file.fd.get(), std::move(*table), decoder);
   EXPECT_EQ(reader.size(), file.original.size());
 
   // A pcap header: the start of frame 0 only.
@@ -193,7 +204,8 @@ TEST(SeekableTest, ADamagedFrameIsAnErrorNotWrongBytes) {
   std::string problem;
   auto table = readSeekTable(fd.get(), stored.size(), problem);
   ASSERT_TRUE(table) << problem;
-  SeekableReader reader(fd.get(), std::move(*table));
+  FrameDecoder decoder;
+  SeekableReader reader(fd.get(), std::move(*table), decoder);
   std::vector<std::byte> bytes(1000);
   EXPECT_EQ(reader.readAt(bytes, 2 * kFrameBytes), bytes.size()) << "other frames are fine";
   EXPECT_THROW(reader.readAt(bytes, kFrameBytes + 500'000), std::runtime_error);
