@@ -26,11 +26,11 @@ check "the ship unit runs /usr/bin/pcap-recorder-shipd" \
   grep -qx 'ExecStart=/usr/bin/pcap-recorder-shipd' "$root/usr/lib/systemd/system/pcap-recorder-ship.service"
 check "  as pcap-recorder-ship, in the group pcap-recorder" bash -c \
   "grep -qx 'User=pcap-recorder-ship' '$root/usr/lib/systemd/system/pcap-recorder-ship.service' &&
-   grep -qx 'SupplementaryGroups=pcap-recorder' '$root/usr/lib/systemd/system/pcap-recorder-ship.service'"
+   grep -qx 'Group=pcap-recorder' '$root/usr/lib/systemd/system/pcap-recorder-ship.service'"
 check "sysusers.d makes pcap-recorder-ship" grep -q '^u pcap-recorder-ship ' "$root/usr/lib/sysusers.d/pcap-recorder.conf"
 check "  a member of pcap-recorder" grep -qx 'm pcap-recorder-ship pcap-recorder' \
   "$root/usr/lib/sysusers.d/pcap-recorder.conf"
-check "tmpfiles.d makes its state directory" grep -q '^d /var/lib/pcap-recorder-ship 0750 pcap-recorder-ship ' \
+check "tmpfiles.d makes its state directory" grep -q '^d /var/lib/pcap-recorder-ship 0750 pcap-recorder-ship pcap-recorder ' \
   "$root/usr/lib/tmpfiles.d/pcap-recorder.conf"
 
 DESTDIR=$work/opt-root cmake --install "$build" --prefix /opt/pcap-recorder >"$work/install.log" 2>&1 ||

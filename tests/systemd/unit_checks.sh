@@ -6,7 +6,7 @@
 #   - the same two for pcap-recorder-ship.service, pointed at the built shipper;
 #   - the sysusers.d file creates a system user with a nologin shell (in a scratch root), and the
 #     shipper's user pcap-recorder-ship in the group pcap-recorder; as root, the tmpfiles.d file
-#     creates their directories 0750 owned by them.
+#     creates their directories 0750 owned by them (the shipper's with the group pcap-recorder).
 # Usage: unit_checks.sh SYSTEMD_DIR PCAP_RECORDERD PCAP_RECORDER_SHIPD
 # Exit 77 (skipped) without systemd-analyze.
 set -euo pipefail
@@ -98,8 +98,9 @@ if systemd-sysusers --root="$scratch/root" "$systemd_dir/pcap-recorder.sysusers"
     [[ $numeric == "750 $uid $uid" ]] || fail "state directory is '$numeric', not '750 $uid $uid'"
     numeric=$(stat -c '%a %u %g' "$scratch/root/var/lib/pcap-recorder-ship" 2>/dev/null || true)
     echo "/var/lib/pcap-recorder-ship: mode, uid, gid: $numeric"
-    [[ $numeric == "750 $ship_uid $ship_uid" ]] ||
-      fail "the shipper's state directory is '$numeric', not '750 $ship_uid $ship_uid'"
+    recorder_gid=$(awk -F: '$1 == "pcap-recorder" {print $3}' "$scratch/root/etc/group")
+    [[ $numeric == "750 $ship_uid $recorder_gid" ]] ||
+      fail "the shipper's state directory is '$numeric', not '750 $ship_uid $recorder_gid'"
   else
     echo "tmpfiles.d: not checked (needs root to chown)"
   fi
