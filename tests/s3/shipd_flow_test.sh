@@ -134,3 +134,16 @@ s3get "$(key_of "$last")" "$work/got" >/dev/null
 check "the last shipped file is byte-identical in the bucket (sha256 from the log)" \
   test "$(sha256sum <"$work/got" | cut -d' ' -f1)" = \
   "$(grep "$last: shipped" "$work/shipd.log" | grep -o 'sha256 [0-9a-f]*' | cut -d' ' -f2)"
+
+# A sidecar whose sha256 is not the file's: the shipper hashes what it sends and refuses it. The
+# wake-up comes from dbus-send, not from the daemon: any FileFinished only starts a scan.
+bad=$work/out/lo-20260101T000000.pcap
+head -c 2000 /dev/urandom >"$bad"
+printf '{\n  "sha256": "%s"\n}\n' "$(printf '0%.0s' {1..64})" >"$bad.json"
+dbus-send --session --type=signal /org/pcaprecorder/Recorder1 \
+  org.pcaprecorder.Recorder1.FileFinished string:lo string:"$bad"
+check "a file whose sidecar has another sha256 fails clearly" \
+  within 30 grep -q "$bad: not shipped: .*its SHA-256 is .*, not 0\{64\} as recorded" \
+  "$work/shipd.log"
+check "  is not in the bucket" test "$(s3get "$(key_of "$bad")" /dev/null)" = 404
+check "  and stays on disk (unconfirmed)" test -e "$bad"
