@@ -173,6 +173,24 @@ std::optional<std::string> expectedSha256(const std::filesystem::path& sidecar) 
   }
 }
 
+// Forgets confirmed files that are gone locally (retention, delete_after_upload), so the journal
+// does not grow for ever. Only where their directory is still there: an output directory that is
+// missing for a while (unmounted) must not make the shipper forget, and so resend, everything.
+void forgetDeleted(pr::ship::ShipState& state) {
+  std::vector<std::string> gone;
+  std::error_code error;
+  for (const auto& [path, upload] : state.confirmedUploads()) {
+    const std::filesystem::path local(path);
+    if (!std::filesystem::exists(local, error) && !error &&
+        std::filesystem::is_directory(local.parent_path(), error)) {
+      gone.push_back(path);
+    }
+  }
+  if (gone.empty()) return;
+  state.forget(gone);
+  spdlog::debug("forgot {} confirmed files no longer on disk", gone.size());
+}
+
 // One pass over the backlog. Returns false when a file failed (it is tried again next round).
 bool shipBacklog(const pr::config::Config& config, const Options& options,
                  pr::ship::S3Client& client, pr::ship::ShipState& state,
@@ -301,6 +319,7 @@ int main(int argc, char** argv) {
     while (true) {
       const bool ok = shipBacklog(config, *options, client, state, gStopping);
       if (options->once) return ok ? 0 : kExitFailure;
+      if (ok) forgetDeleted(state);
       connect();
       const auto rescan =
           options->rescan.value_or(watch ? kRescanIntervalWithBus : kRescanInterval);

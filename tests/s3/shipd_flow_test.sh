@@ -125,6 +125,8 @@ for name in $(cat "$work/kept"); do
 done
 check "no file was shipped twice" \
   test -z "$(grep -o 'lo-[0-9T]*\.pcap: shipped' "$work/shipd.log" | sort | uniq -d)"
+check "the shipper's journal forgets a file once it is deleted locally" \
+  bash -c "! grep -q '$(basename "$first")' '$work/state'"
 check "no unshipped file was deleted (no min_free_space warning)" \
   bash -c "! grep -q 'not yet confirmed uploaded' '$work/daemon.log'"
 # What arrived is what was recorded: the last file still local (the one being written aside)
