@@ -247,9 +247,15 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
     auto& confirmations =
         shipConfirmations_.try_emplace(directory.shipState, directory.shipState).first->second;
     confirmations.refresh();
-    // The shipper names files by the configured directory, as this retention does.
-    for (auto& file : files)
-      file.shipped = confirmations.confirmed(directory.directory / file.name);
+    // The shipper names files by the configured directory, as this retention does. A file counts
+    // as shipped once its sidecar (deleted with it) is too, when it has one.
+    for (auto& file : files) {
+      const std::string sidecar = file.name + std::string(kSidecarSuffix);
+      struct stat status {};
+      file.shipped = confirmations.confirmed(directory.directory / file.name) &&
+                     (::fstatat(held->fd(), sidecar.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0 ||
+                      confirmations.confirmed(directory.directory / sidecar));
+    }
   }
   const auto deletions = rotation::chooseDeletions(
       std::move(files), limits, std::chrono::system_clock::now(), freeBytes(held->fd()));

@@ -179,6 +179,12 @@ void ShipState::forget(const std::string& localPath) {
   rewrite();
 }
 
+void ShipState::forget(const std::vector<std::string>& localPaths) {
+  std::size_t erased = 0;
+  for (const auto& path : localPaths) erased += records_.confirmed.erase(path);
+  if (erased > 0) rewrite();
+}
+
 void ShipState::rewrite() {
   std::string text;
   for (const auto& [path, upload] : records_.confirmed) text += formatConfirmed(upload);

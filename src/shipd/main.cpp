@@ -1,11 +1,13 @@
 // pcap-recorder-shipd: uploads pcap-recorderd's finished files to S3-compatible storage, outside
 // the capture unit's sandbox (which forbids IP). Reads the same config file (its `ship:` section
 // and the interfaces' output directories), aborts multipart uploads a killed run left open, then
-// ships every finished file not yet confirmed, oldest first, and rescans every few seconds.
-// What is confirmed is recorded durably (ship/ship_state.hpp), so a restart sends nothing twice.
+// ships every finished file not yet confirmed, oldest first, each followed by its sidecar. Then
+// it ships again whenever pcap-recorderd's FileFinished signal arrives (file_finished_watch.hpp),
+// and rescans every minute (every few seconds without the bus) so nothing is missed while either
+// was down. What is confirmed is recorded durably (ship/ship_state.hpp), so a restart sends
+// nothing twice, and pcap-recorderd's retention reads it (retention.keep_until_shipped,
+// ship.delete_after_upload).
 //
-// Not yet: FileFinished over D-Bus (the rescan stands in for it), the sidecar's sha256 (computed
-// here), retention that waits for confirmation.
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,16 +15,20 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <string>
 
 #include "backlog.hpp"
+#include "file_finished_watch.hpp"
 #include "pcap_recorder/config/config.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/ship/object_key.hpp"
 #include "pcap_recorder/ship/uploader.hpp"
 #include "ship_metrics.hpp"
+#include "sidecar_hash.hpp"
 
 namespace pr = pcap_recorder;
 
@@ -30,7 +36,9 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+// Without the bus, the rescan is all there is; with it, only the fallback.
 constexpr std::chrono::seconds kRescanInterval{5};
+constexpr std::chrono::seconds kRescanIntervalWithBus{60};
 // After a failure the server or the config must change first: wait longer before the next round.
 constexpr std::chrono::seconds kAfterFailure{30};
 
@@ -39,20 +47,25 @@ struct Options {
   std::filesystem::path state;
   std::string host;
   std::uint64_t partSize = 16ull << 20;
+  std::optional<pr::dbus::BusKind> bus = pr::dbus::BusKind::system;  // nothing: --bus none
+  std::optional<std::chrono::seconds> rescan;
   bool once = false;
   bool checkConfig = false;
 };
 
 void usage(std::ostream& out) {
   out << "usage: pcap-recorder-shipd [--config PATH] [--state PATH] [--host NAME] [--once]\n"
-         "                           [--part-size BYTES] [--check-config]\n"
+         "                           [--part-size BYTES] [--bus system|user|none]\n"
+         "                           [--rescan SECONDS] [--check-config]\n"
          "  --config PATH     the pcap-recorder config (default "
          "/etc/pcap-recorder/pcap-recorder.yaml)\n"
-         "  --state PATH      what is confirmed uploaded (default $STATE_DIRECTORY/state,\n"
-         "                    else /var/lib/pcap-recorder-ship/state)\n"
+         "  --state PATH      what is confirmed uploaded (default: ship.state in the config,\n"
+         "                    /var/lib/pcap-recorder-ship/state)\n"
          "  --host NAME       {host} in ship.prefix (default: this machine's host name)\n"
          "  --once            ship what is finished now, then exit (1 if anything failed)\n"
          "  --part-size BYTES multipart part size (default 16 MiB; S3's minimum is 5 MiB)\n"
+         "  --bus KIND        where to hear pcap-recorderd's FileFinished (default system)\n"
+         "  --rescan SECONDS  scan the directories this often (default 60, 5 without a bus)\n"
          "  --check-config    check the ship section and the credentials file, then exit\n";
 }
 
@@ -72,8 +85,25 @@ std::optional<Options> parseOptions(int argc, char** argv) {
     } else if (arg == "--help" || arg == "-h") {
       usage(std::cout);
       std::exit(0);
-    } else if ((arg == "--config" || arg == "--state" || arg == "--host" || arg == "--part-size") &&
+    } else if ((arg == "--config" || arg == "--state" || arg == "--host" || arg == "--part-size" ||
+                arg == "--bus" || arg == "--rescan") &&
                (v = value())) {
+      if (arg == "--bus") {
+        if (*v == "system")
+          options.bus = pr::dbus::BusKind::system;
+        else if (*v == "user")
+          options.bus = pr::dbus::BusKind::user;
+        else if (*v == "none")
+          options.bus.reset();
+        else
+          return std::nullopt;
+      }
+      if (arg == "--rescan") {
+        char* end = nullptr;
+        const auto seconds = std::strtoull(v->c_str(), &end, 10);
+        if (end == v->c_str() || *end != '\0' || seconds == 0) return std::nullopt;
+        options.rescan = std::chrono::seconds(seconds);
+      }
       if (arg == "--config") options.config = *v;
       if (arg == "--state") options.state = *v;
       if (arg == "--host") options.host = *v;
@@ -86,13 +116,7 @@ std::optional<Options> parseOptions(int argc, char** argv) {
       return std::nullopt;
     }
   }
-  if (options.state.empty()) {
-    const char* stateDirectory = std::getenv("STATE_DIRECTORY");  // systemd's StateDirectory=
-    options.state =
-        std::filesystem::path(stateDirectory && *stateDirectory ? stateDirectory
-                                                                : "/var/lib/pcap-recorder-ship") /
-        "state";
-  }
+  // Without --state: ship.state from the config (main), where pcap-recorderd looks for it.
   if (options.host.empty()) {
     char name[256] = {};
     ::gethostname(name, sizeof name - 1);
@@ -129,6 +153,44 @@ std::vector<std::string> shipProblems(const pr::config::Config& config) {
   return problems;
 }
 
+// Whether `sidecar` exists and is not yet confirmed uploaded.
+bool sidecarPending(const pr::ship::ShipState& state, const std::filesystem::path& sidecar) {
+  std::error_code error;
+  return std::filesystem::is_regular_file(sidecar, error) &&
+         state.confirmed(sidecar.string()) == nullptr;
+}
+
+// The file's SHA-256 from its sidecar when it has one: the upload hashes what it sends and fails
+// when the two differ. Without a (readable) sidecar the upload computes it.
+std::optional<std::string> expectedSha256(const std::filesystem::path& sidecar) {
+  std::ifstream in(sidecar, std::ios::binary);
+  if (!in) return std::nullopt;
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    return pr::shipd::sidecarSha256(text);
+  } catch (const std::runtime_error& error) {
+    throw std::runtime_error(sidecar.string() + ": " + error.what());
+  }
+}
+
+// Forgets confirmed files that are gone locally (retention, delete_after_upload), so the journal
+// does not grow for ever. Only where their directory is still there: an output directory that is
+// missing for a while (unmounted) must not make the shipper forget, and so resend, everything.
+void forgetDeleted(pr::ship::ShipState& state) {
+  std::vector<std::string> gone;
+  std::error_code error;
+  for (const auto& [path, upload] : state.confirmedUploads()) {
+    const std::filesystem::path local(path);
+    if (!std::filesystem::exists(local, error) && !error &&
+        std::filesystem::is_directory(local.parent_path(), error)) {
+      gone.push_back(path);
+    }
+  }
+  if (gone.empty()) return;
+  state.forget(gone);
+  spdlog::debug("forgot {} confirmed files no longer on disk", gone.size());
+}
+
 // One pass over the backlog. Returns false when a file failed (it is tried again next round).
 bool shipBacklog(const pr::config::Config& config, const Options& options,
                  pr::ship::S3Client& client, pr::ship::ShipState& state,
@@ -138,7 +200,10 @@ bool shipBacklog(const pr::config::Config& config, const Options& options,
   const auto files = pr::shipd::scanFinished(config.interfaces, problems);
   for (const auto& problem : problems) spdlog::warn("{}", problem);
   std::size_t pending = 0;
-  for (const auto& file : files) pending += state.confirmed(file.path.string()) == nullptr;
+  for (const auto& file : files) {
+    pending += state.confirmed(file.path.string()) == nullptr ||
+               sidecarPending(state, pr::shipd::sidecarPathFor(file.path));
+  }
   if (pending > 0) spdlog::info("{} finished files to ship", pending);
   metrics.backlog(pending);
   bool allShipped = problems.empty();
@@ -146,17 +211,29 @@ bool shipBacklog(const pr::config::Config& config, const Options& options,
   for (const auto& file : files) {
     if (stopping) break;
     const std::string path = file.path.string();
-    if (state.confirmed(path) != nullptr) continue;
+    const auto sidecar = pr::shipd::sidecarPathFor(file.path);
+    if (state.confirmed(path) != nullptr && !sidecarPending(state, sidecar)) continue;
     try {
       const std::string key =
           pr::ship::objectKey(ship.prefix, {options.host, file.interface, file.finishedAt},
                               file.path.filename().string());
-      const auto confirmed =
-          pr::ship::uploadFile(client, file.path, key, uploadOptions, {}, &state);
-      state.recordConfirmed(confirmed);
-      metrics.shipped(confirmed.size);
-      spdlog::info("{}: shipped to s3://{}/{} ({} bytes, sha256 {})", path, ship.bucket, key,
-                   confirmed.size, confirmed.sha256);
+      if (state.confirmed(path) == nullptr) {
+        const auto confirmed = pr::ship::uploadFile(client, file.path, key, uploadOptions,
+                                                    expectedSha256(sidecar), &state);
+        state.recordConfirmed(confirmed);
+        metrics.shipped(confirmed.size);
+        spdlog::info("{}: shipped to s3://{}/{} ({} bytes, sha256 {})", path, ship.bucket, key,
+                     confirmed.size, confirmed.sha256);
+      }
+      // After its file (a reader of the bucket who finds the sidecar finds the file), and also
+      // when it appeared only after the file was shipped (the daemon writes it after the rename).
+      if (sidecarPending(state, sidecar)) {
+        const auto confirmed = pr::ship::uploadFile(client, sidecar, key + ".json", uploadOptions,
+                                                    std::nullopt, &state);
+        state.recordConfirmed(confirmed);
+        spdlog::info("{}: sidecar uploaded to s3://{}/{}", sidecar.string(), ship.bucket,
+                     confirmed.key);
+      }
     } catch (const pr::ship::S3Error& error) {
       spdlog::error("{}: not shipped: {}", path, error.what());
       metrics.failed();
@@ -222,21 +299,39 @@ int main(int argc, char** argv) {
                                 spdlog::warn("{}: attempt {} failed ({}); again in {} ms", what,
                                              attempt, reason, delay.count());
                               });
-    pr::ship::ShipState state(options->state);
+    const auto statePath = options->state.empty() ? ship.state : options->state;
+    pr::ship::ShipState state(statePath);
     const char* runtimeDirectory = std::getenv("RUNTIME_DIRECTORY");  // systemd's
     pr::shipd::ShipMetrics metrics(
         pr::shipd::metricsFiles(ship, runtimeDirectory ? runtimeDirectory : ""));
+    // Subscribed before the first scan: a file finished during it wakes the next pass.
+    std::unique_ptr<pr::shipd::FileFinishedWatch> watch;
+    bool warnedNoBus = false;
+    const auto connect = [&] {
+      if (!options->bus || options->once || watch) return;
+      try {
+        watch = std::make_unique<pr::shipd::FileFinishedWatch>(*options->bus);
+        spdlog::info("listening for FileFinished on the {}",
+                     pr::dbus::busDescription(*options->bus));
+        warnedNoBus = false;
+      } catch (const std::runtime_error& error) {
+        if (!warnedNoBus) spdlog::warn("{}; rescanning every few seconds instead", error.what());
+        warnedNoBus = true;
+      }
+    };
+    connect();
     if (const auto aborted = pr::ship::abortUnfinished(client, state); aborted > 0) {
       spdlog::info("aborted {} multipart uploads a previous run left unfinished", aborted);
     }
     while (true) {
       const bool ok = shipBacklog(config, *options, client, state, metrics, gStopping);
       if (options->once) return ok ? 0 : kExitFailure;
-      const auto wait = ok ? kRescanInterval : kAfterFailure;
-      for (auto waited = std::chrono::milliseconds(0); waited < wait && !gStopping;
-           waited += std::chrono::milliseconds(200)) {
-        ::usleep(200'000);
-      }
+      if (ok) forgetDeleted(state);
+      connect();
+      const auto rescan =
+          options->rescan.value_or(watch ? kRescanIntervalWithBus : kRescanInterval);
+      // After a failure a finished file does not cut the wait short: the server must recover.
+      pr::shipd::waitForWork(watch, ok ? rescan : kAfterFailure, ok, gStopping);
       if (gStopping) return 0;
     }
   } catch (const std::exception& error) {

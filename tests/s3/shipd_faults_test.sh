@@ -79,7 +79,7 @@ interfaces:
   - name: eth0
 YAML
 }
-shipd_args=(--config "$work/config.yaml" --state "$work/state" --host sensor1 --part-size 262144)
+shipd_args=(--config "$work/config.yaml" --state "$work/state" --host sensor1 --part-size 262144 --bus none)
 prefix=site/sensor1/eth0
 
 capture_file() {  # NAME BYTES HOUR: a finished capture with its finish time

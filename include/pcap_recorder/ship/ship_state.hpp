@@ -66,6 +66,9 @@ class ShipState {
   explicit ShipState(std::filesystem::path file);
 
   const ConfirmedUpload* confirmed(const std::string& localPath) const;
+  const std::map<std::string, ConfirmedUpload>& confirmedUploads() const noexcept {
+    return records_.confirmed;
+  }
   const std::vector<OpenMultipartUpload>& openUploads() const noexcept {
     return records_.openUploads;
   }
@@ -77,6 +80,8 @@ class ShipState {
   // Forgets a confirmed file (its local copy is gone) and rewrites the journal with only what is
   // still true, atomically (a new file fsynced and renamed over the old one).
   void forget(const std::string& localPath);
+  // The same for several at once, with one rewrite (none when none was confirmed).
+  void forget(const std::vector<std::string>& localPaths);
 
  private:
   void append(const std::string& line);

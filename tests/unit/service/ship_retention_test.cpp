@@ -45,6 +45,12 @@ void confirm(const fs::path& state, const fs::path& file) {
       {file.string(), "k/" + file.filename().string(), 6, std::string(64, 'a'), "etag"});
 }
 
+// A file and its sidecar, as the shipper confirms them.
+void confirmWithSidecar(const fs::path& state, const fs::path& file) {
+  confirm(state, file);
+  confirm(state, file.string() + ".json");
+}
+
 // The capture files left (not sidecars or indexes), sorted.
 std::vector<std::string> pcapsIn(const fs::path& directory) {
   std::vector<std::string> names;
@@ -70,8 +76,8 @@ void runRetention(const fs::path& directory, const rotation::RetentionLimits& li
 TEST(ShipRetention, KeepUntilShippedDeletesOnlyConfirmedFilesPastMaxFiles) {
   testing::TempDir dir;
   const auto names = writeFiveFiles(dir / "out");
-  confirm(dir / "state", dir / "out" / names[1]);
-  confirm(dir / "state", dir / "out" / names[3]);
+  confirmWithSidecar(dir / "state", dir / "out" / names[1]);
+  confirmWithSidecar(dir / "state", dir / "out" / names[3]);
   runRetention(dir / "out", {.maxFiles = 2, .minFreeBytes = 0, .keepUntilShipped = true},
                dir / "state");
   EXPECT_THAT(pcapsIn(dir / "out"), ElementsAre(names[0], names[2], names[4]));
@@ -88,6 +94,16 @@ TEST(ShipRetention, WithoutKeepUntilShippedMaxFilesDeletesTheOldestAsBefore) {
   EXPECT_THAT(pcapsIn(dir / "out"), ElementsAre(names[3], names[4]));
 }
 
+TEST(ShipRetention, AFileWhoseSidecarIsNotYetUploadedIsNotShipped) {
+  testing::TempDir dir;
+  const auto names = writeFiveFiles(dir / "out");
+  for (const auto& name : names) confirm(dir / "state", dir / "out" / name);
+  confirm(dir / "state", dir / "out" / (names[0] + ".json"));
+  runRetention(dir / "out", {.minFreeBytes = 0, .keepUntilShipped = true, .deleteShipped = true},
+               dir / "state");
+  EXPECT_THAT(pcapsIn(dir / "out"), ElementsAre(names[1], names[2], names[3], names[4]));
+}
+
 TEST(ShipRetention, AMissingStateConfirmsNothingSoNothingIsDeleted) {
   testing::TempDir dir;
   const auto names = writeFiveFiles(dir / "out");
@@ -100,7 +116,7 @@ TEST(ShipRetention, DeleteAfterUploadDeletesConfirmedFilesWithTheirCompanionsWit
   testing::TempDir dir;
   const auto names = writeFiveFiles(dir / "out");
   // Named as the config might write the directory: compared lexically normalised.
-  confirm(dir / "state", dir / "out/./" / names[2]);
+  confirmWithSidecar(dir / "state", dir / "out/./" / names[2]);
   runRetention(dir / "out", {.minFreeBytes = 0, .keepUntilShipped = true, .deleteShipped = true},
                dir / "state");
   EXPECT_THAT(pcapsIn(dir / "out"), ElementsAre(names[0], names[1], names[3], names[4]));

@@ -94,6 +94,25 @@ TEST(ShipState, ForgettingRewritesTheJournalWithOnlyWhatIsStillTrue) {
   EXPECT_TRUE(reopened.openUploads().empty());
 }
 
+TEST(ShipState, ForgettingSeveralKeepsTheRestAndSurvivesARestart) {
+  testing::TempDir dir;
+  ConfirmedUpload second = kUpload;
+  second.localPath = "/second.pcap";
+  ConfirmedUpload third = kUpload;
+  third.localPath = "/third.pcap";
+  {
+    ShipState state(dir / "state");
+    for (const auto& upload : {kUpload, second, third}) state.recordConfirmed(upload);
+    state.forget(std::vector<std::string>{kUpload.localPath, third.localPath, "/never.pcap"});
+    EXPECT_EQ(state.confirmedUploads().size(), 1u);
+  }
+  EXPECT_EQ(contentsOf(dir / "state"), formatConfirmed(second));
+  ShipState reopened(dir / "state");
+  EXPECT_EQ(reopened.confirmed(kUpload.localPath), nullptr);
+  EXPECT_NE(reopened.confirmed("/second.pcap"), nullptr);
+  EXPECT_EQ(reopened.confirmed("/third.pcap"), nullptr);
+}
+
 TEST(ShipState, RecordsAreOneLineEachWhateverTheNames) {
   EXPECT_EQ(formatConfirmed(kUpload),
             "confirmed %2Fvar%2Flib%2Fpcap-recorder%2Feth0%20x%0A.pcap "
