@@ -67,15 +67,46 @@ class Sink {
   std::uint64_t bytes_ = 0;
 };
 
-std::uint64_t compressZstd(int in, Sink& out, int level, std::vector<Frame>& frames,
-                           const std::string& name) {
+// The whole input as one frame, streamed (a file may be far larger than memory should hold).
+std::uint64_t compressZstdOneFrame(ZSTD_CCtx* context, int in, Sink& out,
+                                   std::vector<Frame>& frames, const std::string& name) {
+  struct stat status {};
+  // The content size in the frame header, as the framed path writes it; a file that changes
+  // size meanwhile makes ZSTD_compressStream2 fail rather than lie.
+  if (::fstat(in, &status) == 0) ZSTD_CCtx_setPledgedSrcSize(context, status.st_size);
+  std::vector<std::byte> input(ZSTD_CStreamInSize());
+  std::vector<std::byte> output(ZSTD_CStreamOutSize());
+  frames.push_back({0, out.bytes()});
+  std::uint64_t total = 0;
+  for (bool last = false; !last;) {
+    const std::size_t got = readFull(in, input, name);
+    last = got < input.size();
+    total += got;
+    ZSTD_inBuffer source{input.data(), got, 0};
+    for (bool flushed = false; !flushed;) {
+      ZSTD_outBuffer target{output.data(), output.size(), 0};
+      const std::size_t remaining =
+          ZSTD_compressStream2(context, &target, &source, last ? ZSTD_e_end : ZSTD_e_continue);
+      if (ZSTD_isError(remaining)) {
+        throw std::runtime_error("zstd: " + std::string(ZSTD_getErrorName(remaining)));
+      }
+      out.put(output.data(), target.pos);
+      flushed = last ? remaining == 0 : source.pos == source.size;
+    }
+  }
+  return total;
+}
+
+std::uint64_t compressZstd(int in, Sink& out, int level, std::uint64_t frameBytes,
+                           std::vector<Frame>& frames, const std::string& name) {
   std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> context(ZSTD_createCCtx(), &ZSTD_freeCCtx);
   if (!context) throw std::bad_alloc();
   ZSTD_CCtx_setParameter(context.get(), ZSTD_c_compressionLevel, level);
   // A checksum per frame: zstdcat and extract notice a damaged file instead of returning garbage.
   ZSTD_CCtx_setParameter(context.get(), ZSTD_c_checksumFlag, 1);
-  std::vector<std::byte> input(kFrameBytes);
-  std::vector<std::byte> output(ZSTD_compressBound(kFrameBytes));
+  if (frameBytes == 0) return compressZstdOneFrame(context.get(), in, out, frames, name);
+  std::vector<std::byte> input(frameBytes);
+  std::vector<std::byte> output(ZSTD_compressBound(frameBytes));
   std::uint64_t total = 0;
   for (;;) {
     const std::size_t got = readFull(in, input, name);
@@ -145,7 +176,8 @@ bool isCompressionPart(std::string_view name) noexcept {
 }
 
 CompressedFile compressFile(int directoryFd, const std::string& sourceName, Compression compression,
-                            int level, unsigned mode, const CompressOperations& operations) {
+                            int level, unsigned mode, std::uint64_t frameBytes,
+                            const CompressOperations& operations) {
   if (compression == Compression::none) throw std::invalid_argument("compressFile: none");
   CompressedFile result;
   result.name = sourceName + std::string(suffixOf(compression));
@@ -166,9 +198,10 @@ CompressedFile compressFile(int directoryFd, const std::string& sourceName, Comp
   try {
     if (::fchmod(out.get(), mode) != 0) util::throwErrno("chmod " + partName);
     Sink sink(out.get(), partName);
-    result.inputBytes = compression == Compression::zstd
-                            ? compressZstd(in.get(), sink, level, result.frames, sourceName)
-                            : compressGzip(in.get(), sink, level, sourceName);
+    result.inputBytes =
+        compression == Compression::zstd
+            ? compressZstd(in.get(), sink, level, frameBytes, result.frames, sourceName)
+            : compressGzip(in.get(), sink, level, sourceName);
     result.storedBytes = sink.bytes();
     result.sha256 = sink.digest();
     if (operations.fsync(out.get()) != 0) util::throwErrno("fsync " + partName);

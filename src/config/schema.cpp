@@ -33,7 +33,7 @@ constexpr std::array<Choice<compress::Compression>, 3> kCompressionChoices = {{
 
 // Kept out of clang-format, which lays out short lambdas differently from long ones.
 // clang-format off
-constexpr std::array<Key, 14> kOutputKeys = {{
+constexpr std::array<Key, 15> kOutputKeys = {{
     {"directory",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
        readDirectory(d, e, s.output.directory);
@@ -93,6 +93,17 @@ constexpr std::array<Key, 14> kOutputKeys = {{
        readWholeNumber<std::uint32_t>(d, e, compress::kZstdMinLevel, compress::kZstdMaxLevel,
                                       s.output.compressionLevel);
        if (s.output.compressionLevel != before) s.compressionLevelWhere = d.locationOf(e.mark);
+     }},
+    {"compression_frame_size",
+     [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
+       std::uint64_t bytes = s.output.compressionFrameBytes;
+       readSize(d, e, 0, compress::kMaxFrameBytes, bytes);
+       if (bytes != 0 && bytes < compress::kMinFrameBytes) {
+         d.add(e.mark, e.label + " must be 0 (one frame per file) or at least 64KiB, got " +
+                           describe(e.value));
+         return;
+       }
+       s.output.compressionFrameBytes = bytes;
      }},
 }};
 

@@ -35,6 +35,7 @@ StorageOptions storageOptionsFor(const config::InterfaceSettings& settings,
   options.lostToDisk = lostToDisk;
   options.compression = settings.output.compression;
   options.level = static_cast<int>(settings.output.compressionLevel);
+  options.frameBytes = settings.output.compressionFrameBytes;
   options.sha256 = settings.output.sha256;
   return options;
 }
@@ -56,9 +57,10 @@ void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOpt
   auto compression = compress::Compression::none;
   if (options.compression != compress::Compression::none) {
     try {
-      const auto compressed = compress::compressFile(
-          directoryFd, name, options.compression,
-          compress::effectiveLevel(options.compression, options.level), mode, options.operations);
+      const auto compressed =
+          compress::compressFile(directoryFd, name, options.compression,
+                                 compress::effectiveLevel(options.compression, options.level), mode,
+                                 options.frameBytes, options.operations);
       compression = options.compression;
       // The index describes the uncompressed bytes and goes with the stored name.
       const auto indexName = index::indexPathFor(name).string();

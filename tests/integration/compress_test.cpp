@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "daemon_process.hpp"
@@ -101,6 +102,69 @@ TEST_F(CompressTest, ZstdFilesAreReadBackWholeByWiresharkAndZstdcatWithTcpdump) 
 
 TEST_F(CompressTest, GzipFilesAreReadBackWholeByWiresharkAndZcatWithTcpdump) {
   recordsCompressed("gzip", ".gz", "zcat");
+}
+
+// Frames whose payload is random: what real (encrypted) traffic looks like to a compressor, and
+// what makes a zstd file of several frames larger than Wireshark's first read.
+std::vector<std::vector<std::byte>> sendIncompressibleFrames(FrameSender& sender,
+                                                             std::uint32_t count) {
+  std::mt19937 random(20261202);
+  std::vector<std::vector<std::byte>> sent;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto frame = buildUdpFrame({.destinationPort = 5001, .sequence = i, .frameBytes = 1400});
+    // After the Ethernet, IPv4 and UDP headers and the marker and sequence the frame builder
+    // writes.
+    for (std::size_t at = 14 + 20 + 8 + 8; at < frame.size(); ++at) {
+      frame[at] = static_cast<std::byte>(random());
+    }
+    sender.send(frame);
+    sent.push_back(std::move(frame));
+  }
+  return sent;
+}
+
+// Wireshark 4.0 (Debian 12) opens a .zst only when it is one frame: compression_frame_size: 0.
+TEST_F(CompressTest, ALargeZstdFileOfOneFrameIsReadWholeByWireshark) {
+  NamespacePair hosts;
+  auto sender = hosts.senderOn();
+  const auto config = writeConfig("  - name: prc0\n    filter: \"udp dst port 5001\"\n",
+                                  "  compression: zstd\n  compression_frame_size: 0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  const auto sent = sendIncompressibleFrames(sender, 3000);
+  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
+  const auto file = onlyFileOf("prc0");
+  ASSERT_TRUE(file.string().ends_with(".pcap.zst")) << file;
+  ASSERT_GT(fs::file_size(file), 3u << 20) << "incompressible: several of the default frames";
+  expectWiresharkReadsCleanly(file, sent.size());
+  const auto plain = work_.path() / "plain.pcap";
+  ASSERT_EQ(capture("zstdcat " + file.string() + " > " + plain.string()).status, 0);
+  const auto read = readPcapFile(plain);
+  ASSERT_EQ(read.records.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(read.records[i].data, sent[i]) << i;
+}
+
+// The default frames of 1 MiB, which extract seeks into: zstdcat (and tshark after it) reads every
+// frame of a large file, and extract gives the same packets.
+TEST_F(CompressTest, ALargeZstdFileOfDefaultFramesIsReadWholeThroughZstdcat) {
+  NamespacePair hosts;
+  auto sender = hosts.senderOn();
+  const auto config =
+      writeConfig("  - name: prc0\n    filter: \"udp dst port 5001\"\n", "  compression: zstd\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  const auto sent = sendIncompressibleFrames(sender, 3000);
+  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
+  const auto file = onlyFileOf("prc0");
+  ASSERT_TRUE(file.string().ends_with(".pcap.zst")) << file;
+  const auto viaTshark = capture("zstdcat " + file.string() +
+                                 " | tshark -n -r - -T fields -e frame.number 2>/dev/null | wc -l");
+  EXPECT_EQ(std::stoul(viaTshark.output), sent.size()) << viaTshark.output;
+  const auto plain = work_.path() / "plain.pcap";
+  ASSERT_EQ(capture("zstdcat " + file.string() + " > " + plain.string()).status, 0);
+  const auto read = readPcapFile(plain);
+  ASSERT_EQ(read.records.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(read.records[i].data, sent[i]) << i;
 }
 
 TEST_F(CompressTest, UncompressedFilesGetASidecarWithTheirHashToo) {

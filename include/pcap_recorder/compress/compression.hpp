@@ -15,8 +15,10 @@ inline constexpr std::string_view kZstdSuffix = ".zst";
 inline constexpr std::string_view kGzipSuffix = ".gz";
 
 // zstd writes independent frames of this much uncompressed input (the last one shorter), so a
-// reader can start decompressing at any frame: the index records where each begins.
+// reader can start decompressing at any frame (output.compression_frame_size; 0: one frame).
 inline constexpr std::uint64_t kFrameBytes = 1u << 20;
+inline constexpr std::uint64_t kMinFrameBytes = 64u << 10;
+inline constexpr std::uint64_t kMaxFrameBytes = 64u << 20;  // what a seeking reader accepts
 
 // The levels `output.compression_level` takes for each, and the default (0 in the config).
 inline constexpr int kZstdMinLevel = 1;

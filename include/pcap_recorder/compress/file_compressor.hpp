@@ -3,10 +3,12 @@
 // (never over an existing file) to `NAME.zst`; the directory is fsynced; only then is NAME
 // removed. repairInterruptedCompression() settles what a crash between the steps left behind.
 //
-// zstd output is a sequence of independent frames, one per kFrameBytes of input, then their
-// table in zstd's seekable format (compress/seekable.hpp): still one ordinary .zst file for
-// zstdcat and Wireshark, but a reader that knows where the frames begin can start decompressing
-// at any of them.
+// zstd output is a sequence of independent frames, one per `frameBytes` of input (kFrameBytes by
+// default), then their table in zstd's seekable format (compress/seekable.hpp): still one ordinary
+// .zst file for zstdcat, but a reader that knows where the frames begin can start decompressing
+// at any of them. frameBytes 0 makes one frame of the whole file and no table: Wireshark 4.0
+// (Debian 12) reads only such files, as it loses its place after a frame that does not end in
+// its first read.
 #pragma once
 
 #include <cstdint>
@@ -45,12 +47,12 @@ struct CompressOperations {
 CompressOperations systemCompressOperations();
 
 // Compresses the finished file `sourceName` of `directoryFd` (see the top of this file), with
-// `level` (0: the default). The compressed file gets `mode`. Throws std::system_error or
-// std::runtime_error naming the file; NAME is then still there, whole, and no `.part` is left
-// (except after a failure to remove it, which the next start's repair handles). `compression`
-// must not be none.
+// `level` (0: the default) and, for zstd, frames of `frameBytes` of input (0: one frame). The
+// compressed file gets `mode`. Throws std::system_error or std::runtime_error naming the file; NAME
+// is then still there, whole, and no `.part` is left (except after a failure to remove it, which
+// the next start's repair handles). `compression` must not be none.
 CompressedFile compressFile(int directoryFd, const std::string& sourceName, Compression compression,
-                            int level, unsigned mode,
+                            int level, unsigned mode, std::uint64_t frameBytes = kFrameBytes,
                             const CompressOperations& operations = systemCompressOperations());
 
 // What a crash during compressFile() may have left, for the start-up scan of a directory whose

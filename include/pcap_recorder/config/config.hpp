@@ -78,6 +78,9 @@ struct OutputSettings {
   // Finished files compressed on the finisher thread: NAME.pcap.zst / NAME.pcap.gz.
   compress::Compression compression = compress::Compression::none;
   std::uint32_t compressionLevel = 0;  // 0: the compression's default
+  // zstd's frames: this much pcap each, so extract can seek; 0: one frame per file, which
+  // Wireshark 4.0 (Debian 12) can open while it cannot open a file of several frames.
+  std::uint64_t compressionFrameBytes = compress::kFrameBytes;
 
   bool operator==(const OutputSettings&) const = default;
 };

@@ -20,7 +20,8 @@ struct FinishedFile;
 
 struct StorageOptions {
   compress::Compression compression = compress::Compression::none;
-  int level = 0;  // 0: the default of the compression
+  int level = 0;                                     // 0: the default of the compression
+  std::uint64_t frameBytes = compress::kFrameBytes;  // zstd; 0: one frame
   // For the sidecar.
   std::uint32_t snaplen = 0;
   std::string filter;

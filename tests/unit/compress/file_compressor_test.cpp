@@ -104,6 +104,34 @@ TEST(FileCompressorTest, ZstdReplacesTheFileWithIndependentFramesOfOneMebibyte) 
   EXPECT_EQ(std::memcmp(viaTool.data(), original.data(), original.size()), 0);
 }
 
+TEST(FileCompressorTest, ZstdWithFrameSizeZeroWritesTheWholeFileAsOneFrameWithoutATable) {
+  Directory d;
+  const auto original = sampleBytes(3 * kFrameBytes + 4321);
+  writeFile(d.dir / "eth0.pcap", original);
+  const auto result =
+      compressFile(d.fd.get(), "eth0.pcap", Compression::zstd, 0, 0640, /*frameBytes=*/0);
+  ASSERT_EQ(result.frames.size(), 1u);
+  EXPECT_EQ(result.inputBytes, original.size());
+  EXPECT_EQ(decompressed(d.dir / "eth0.pcap.zst", Compression::zstd), original);
+  // One frame and no seek table: the zstd tool counts the frames.
+  const auto listing = commandOutput("zstd -lv " + (d.dir / "eth0.pcap.zst").string());
+  EXPECT_NE(listing.find("# Zstandard Frames: 1\n"), std::string::npos) << listing;
+  EXPECT_EQ(listing.find("Skippable"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("Decompressed Size:"), std::string::npos)
+      << "the content size in the header, as the framed files have it: " << listing;
+}
+
+TEST(FileCompressorTest, ZstdFramesFollowTheConfiguredSize) {
+  Directory d;
+  const auto original = sampleBytes(kFrameBytes + 7);
+  writeFile(d.dir / "eth0.pcap", original);
+  const auto result =
+      compressFile(d.fd.get(), "eth0.pcap", Compression::zstd, 0, 0640, kMinFrameBytes);
+  ASSERT_EQ(result.frames.size(), kFrameBytes / kMinFrameBytes + 1);
+  EXPECT_EQ(result.frames.back().uncompressedOffset, kFrameBytes);
+  EXPECT_EQ(decompressed(d.dir / "eth0.pcap.zst", Compression::zstd), original);
+}
+
 TEST(FileCompressorTest, AReaderStartsAtAnyFrame) {
   Directory d;
   const auto original = sampleBytes(3 * kFrameBytes + 99);
@@ -163,8 +191,9 @@ TEST(FileCompressorTest, AFailureBeforeTheRenameLeavesTheOriginalAndNoPart) {
     errno = EIO;
     return -1;
   };
-  EXPECT_THROW(compressFile(d.fd.get(), "d.pcap", Compression::zstd, 0, 0640, operations),
-               std::system_error);
+  EXPECT_THROW(
+      compressFile(d.fd.get(), "d.pcap", Compression::zstd, 0, 0640, kFrameBytes, operations),
+      std::system_error);
   EXPECT_EQ(readFile(d.dir / "d.pcap"), original);
   EXPECT_FALSE(fs::exists(d.dir / "d.pcap.zst.part"));
   EXPECT_FALSE(fs::exists(d.dir / "d.pcap.zst"));
@@ -196,8 +225,9 @@ TEST(CompressionRepairTest, ACrashAfterTheRenameKeepsTheCompressedCopyOnly) {
   operations.afterStep = [](std::string_view step) {
     if (step == "renamed") throw std::runtime_error("killed");
   };
-  EXPECT_THROW(compressFile(d.fd.get(), "f.pcap", Compression::zstd, 0, 0640, operations),
-               std::runtime_error);
+  EXPECT_THROW(
+      compressFile(d.fd.get(), "f.pcap", Compression::zstd, 0, 0640, kFrameBytes, operations),
+      std::runtime_error);
   ASSERT_EQ(namesIn(d.dir.path()), (std::vector<std::string>{"f.pcap", "f.pcap.zst"}));
   const auto repairs = repairInterruptedCompression(d.fd.get(), namesIn(d.dir.path()), kOwn);
   ASSERT_EQ(repairs.size(), 1u);

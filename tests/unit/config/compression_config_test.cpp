@@ -53,6 +53,24 @@ TEST(CompressionConfig, RefusesUnknownCompressionsWithTheirPlace) {
   EXPECT_NE(problem.find("none, gzip or zstd"), std::string::npos) << problem;
 }
 
+// output.compression_frame_size: zstd's frames (extract seeks into them), 0 for one frame.
+TEST(CompressionConfig, FrameSizeIsOneMebibyteByDefaultZeroForOneFrameAndBounded) {
+  EXPECT_EQ(parsed("interfaces:\n  - name: eth0\n").interfaces[0].output.compressionFrameBytes,
+            1u << 20);
+  const auto config = parsed(
+      "output:\n  compression: zstd\n  compression_frame_size: 0\n"
+      "interfaces:\n  - name: eth0\n  - name: eth1\n    compression_frame_size: 4MiB\n");
+  EXPECT_EQ(config.interfaces[0].output.compressionFrameBytes, 0u);
+  EXPECT_EQ(config.interfaces[1].output.compressionFrameBytes, 4u << 20);
+  EXPECT_NE(firstProblem("output:\n  compression_frame_size: 32KiB\ninterfaces:\n  - name: eth0\n")
+                .find("test.yaml:2:27: output.compression_frame_size must be 0 (one frame per "
+                      "file) or at least 64KiB"),
+            std::string::npos);
+  EXPECT_NE(firstProblem("output:\n  compression_frame_size: 65MiB\ninterfaces:\n  - name: eth0\n")
+                .find("test.yaml:2:27:"),
+            std::string::npos);
+}
+
 TEST(CompressionConfig, LevelsAreBoundedByTheirCompression) {
   for (const char* value : {"0", "20", "-1", "fast"}) {
     EXPECT_NE(firstProblem(std::string("output:\n  compression: zstd\n  compression_level: ") +
