@@ -21,14 +21,13 @@ constexpr std::size_t kHashChunk = 256u << 10;
 
 }  // namespace
 
-void lowerThisThreadsPriority() noexcept {
+void lowerThisThreadsPriority(int by) noexcept {
   const auto self = static_cast<id_t>(::gettid());
   errno = 0;
   const int nice = ::getpriority(PRIO_PROCESS, self);
   if (nice == -1 && errno != 0) return;
   // Best effort: a thread that stays at its priority still works, only less politely.
-  [[maybe_unused]] const int ignored =
-      ::setpriority(PRIO_PROCESS, self, std::min(nice + kBackgroundNice, 19));
+  [[maybe_unused]] const int ignored = ::setpriority(PRIO_PROCESS, self, std::min(nice + by, 19));
 }
 
 DirectWriteEngine::~DirectWriteEngine() {
@@ -79,7 +78,7 @@ void DirectWriteEngine::beginFile(const DirectStreamOptions& options) {
   if (options.sha256 && !hasher_.joinable()) {
     hasher_ = std::jthread([this] {
       ::pthread_setname_np(::pthread_self(), "pr-hasher");
-      lowerThisThreadsPriority();
+      lowerThisThreadsPriority(kBackgroundNice);
       hasherLoop();
     });
   }
@@ -175,7 +174,19 @@ bool DirectStream::flush() noexcept {
 }
 
 std::optional<std::string> DirectStream::takeSha256() {
-  // The last buffers' hashes, at most the buffers' count behind the writes.
+  {
+    // Waiting at the end of a file for a hasher more than a buffer behind would hold up capture
+    // as much as waiting for a buffer does: that hash is given up too.
+    std::lock_guard lock(engine_->mutex_);
+    std::size_t behind = 0;
+    for (const Job& job : engine_->jobs_) {
+      if (!job.hashed) behind += job.hashTo - job.hashFrom;
+    }
+    if (behind > options_.bufferBytes) {
+      hashSkipped_ = true;
+      engine_->abandonHashes();
+    }
+  }
   reap(Wait::drained);
   if (!hash_ || hashFailed_ || hashSkipped_ || error_ != 0 || hashQueuedTo_ != appended_.bytes ||
       flushedBytes_ != appended_.bytes) {
@@ -223,15 +234,19 @@ void DirectStream::reap(Wait wait) noexcept {
         if (job.error != 0 && firstError == 0) firstError = job.error;
         if (firstError == 0 && job.markAfter.bytes >= inFile_.bytes) inFile_ = job.markAfter;
       }
-      while (!jobs.empty() && jobs.front().done && jobs.front().hashed) {
-        const Job job = jobs.front();
-        jobs.pop_front();
+      // Buffers go back as soon as their write and hash are done, also behind one still being
+      // hashed (after a hash was given up): capture never waits for the hasher's last chunk.
+      for (Job& job : jobs) {
+        if (!job.done || !job.hashed || job.released) continue;
         if (job.releasesBuffer) free_.push_back(job.buffer);
         if (job.hashFailed) hashFailed_ = true;
+        job.released = true;
       }
+      while (!jobs.empty() && jobs.front().released) jobs.pop_front();
       if (jobs.empty()) break;
       // After a failure every write still queued is given up; the file is cut once they are.
-      if (allWritten && wait != Wait::drained) break;
+      // Not for one buffer: one written may still wait for its hash (below).
+      if (allWritten && wait != Wait::drained && (wait == Wait::all || firstError != 0)) break;
       if (firstError == 0 && wait == Wait::none) break;
       if (firstError == 0 && wait == Wait::oneBuffer && !free_.empty()) break;
       // Capture needs a buffer that is written and only waits for its hash: the hash goes, so

@@ -72,10 +72,12 @@ struct StreamMark {
 class DirectStream;
 
 // How much nicer than the thread that starts them the engine's hasher thread and the finisher
-// run: capture first, hashing and finishing with the CPU it leaves.
+// run: capture first, hashing and finishing with the CPU it leaves. Not the lowest nice nor
+// SCHED_IDLE: capture still waits for a hasher that holds the engine's lock, and measured, both
+// made the long stalls worse (docs/benchmarks.md).
 inline constexpr int kBackgroundNice = 10;
-// Lowers the calling thread's priority by kBackgroundNice (nice at most 19). Best effort.
-void lowerThisThreadsPriority() noexcept;
+// Lowers the calling thread's priority by `by` (nice at most 19). Best effort.
+void lowerThisThreadsPriority(int by = kBackgroundNice) noexcept;
 
 // Seams for tests.
 struct DirectEngineHooks {
@@ -130,7 +132,8 @@ class DirectWriteEngine {
     std::size_t hashFrom = 0;
     std::size_t hashTo = 0;
     bool hashed = true;
-    bool hashing = false;  // the hasher reads the buffer now
+    bool hashing = false;   // the hasher reads the buffer now
+    bool released = false;  // done and hashed, its buffer back in the pool: leaves at the front
     bool hashFailed = false;
   };
 
@@ -156,7 +159,8 @@ class DirectWriteEngine {
   std::mutex mutex_;
   std::condition_variable changed_;
   // In stream order. The writer writes the first that is not done, the hasher hashes the first
-  // that is not hashed; only jobs both done and hashed leave the front.
+  // that is not hashed; only jobs both done and hashed leave the front (their buffers may go
+  // back earlier).
   std::deque<Job> jobs_;
   std::uint64_t reserveBytes_ = 0;  // the current file's fallocate steps
   std::uint64_t reservedEnd_ = 0;   // the current file's space is reserved up to here
@@ -196,7 +200,8 @@ class DirectStream {
   std::uint64_t appendedRecords() const noexcept { return appended_.records; }
   bool failed() const noexcept { return error_ != 0; }
   int error() const noexcept { return error_; }
-  // After flush(): waits for the hashes still going, then the SHA-256 (hex) of the file's bytes,
+  // After flush(): waits for the hashes still going (gives the hash up instead when they are more
+  // than a buffer behind), then the SHA-256 (hex) of the file's bytes,
   // when the options asked for it and every byte was hashed (nothing after a failed write or
   // hash, or a hash given up). Once: the hash is spent.
   std::optional<std::string> takeSha256();
