@@ -1,6 +1,8 @@
 #include "pcap_recorder/pcap/direct_stream.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -10,6 +12,23 @@
 #include <span>
 
 namespace pcap_recorder::pcap {
+
+namespace {
+
+// What the hasher hashes between two looks at whether the hash was given up: short enough that a
+// capture thread waiting for the buffer waits well under a millisecond.
+constexpr std::size_t kHashChunk = 256u << 10;
+
+}  // namespace
+
+void lowerThisThreadsPriority(int by) noexcept {
+  const auto self = static_cast<id_t>(::gettid());
+  errno = 0;
+  const int nice = ::getpriority(PRIO_PROCESS, self);
+  if (nice == -1 && errno != 0) return;
+  // Best effort: a thread that stays at its priority still works, only less politely.
+  [[maybe_unused]] const int ignored = ::setpriority(PRIO_PROCESS, self, std::min(nice + by, 19));
+}
 
 DirectWriteEngine::~DirectWriteEngine() {
   {
@@ -47,9 +66,22 @@ void DirectWriteEngine::beginFile(const DirectStreamOptions& options) {
     reservedEnd_ = 0;
     reserveRefused_ = false;
     writerFailed_ = false;
+    hashAbandoned_ = false;
   }
-  if (!writer_.joinable()) writer_ = std::jthread([this] { writerLoop(); });
-  if (options.sha256 && !hasher_.joinable()) hasher_ = std::jthread([this] { hasherLoop(); });
+  // Started from the capture thread, they run at its priority; the hasher lowers its own.
+  if (!writer_.joinable()) {
+    writer_ = std::jthread([this] {
+      ::pthread_setname_np(::pthread_self(), "pr-writer");
+      writerLoop();
+    });
+  }
+  if (options.sha256 && !hasher_.joinable()) {
+    hasher_ = std::jthread([this] {
+      ::pthread_setname_np(::pthread_self(), "pr-hasher");
+      lowerThisThreadsPriority(kBackgroundNice);
+      hasherLoop();
+    });
+  }
 }
 
 DirectStream::DirectStream(int fd, const DirectStreamOptions& options,
@@ -73,7 +105,12 @@ DirectStream::DirectStream(int fd, const DirectStreamOptions& options,
 }
 
 DirectStream::~DirectStream() {
-  reap(Wait::all);
+  {
+    // No hash is taken any more: none may go on into this stream's hash after it.
+    std::lock_guard lock(engine_->mutex_);
+    engine_->abandonHashes();
+  }
+  reap(Wait::drained);
 }
 
 bool DirectStream::endRecord(std::size_t bytes, std::uint64_t tag) noexcept {
@@ -137,7 +174,21 @@ bool DirectStream::flush() noexcept {
 }
 
 std::optional<std::string> DirectStream::takeSha256() {
-  if (!hash_ || hashFailed_ || error_ != 0 || hashQueuedTo_ != appended_.bytes ||
+  {
+    // Waiting at the end of a file for a hasher more than a buffer behind would hold up capture
+    // as much as waiting for a buffer does: that hash is given up too.
+    std::lock_guard lock(engine_->mutex_);
+    std::size_t behind = 0;
+    for (const Job& job : engine_->jobs_) {
+      if (!job.hashed) behind += job.hashTo - job.hashFrom;
+    }
+    if (behind > options_.bufferBytes) {
+      hashSkipped_ = true;
+      engine_->abandonHashes();
+    }
+  }
+  reap(Wait::drained);
+  if (!hash_ || hashFailed_ || hashSkipped_ || error_ != 0 || hashQueuedTo_ != appended_.bytes ||
       flushedBytes_ != appended_.bytes) {
     return std::nullopt;
   }
@@ -148,7 +199,7 @@ std::optional<std::string> DirectStream::takeSha256() {
 
 // `records`: how many of the job's first bytes are records (the rest is padding).
 void DirectStream::submit(Job job, std::size_t records) {
-  if (hash_ && !hashFailed_) {
+  if (hash_ && !hashFailed_ && !hashSkipped_) {
     // A block flushed before is written again with the buffer; its records are hashed once.
     const std::uint64_t end = job.offset + records;
     if (end > hashQueuedTo_) {
@@ -172,19 +223,39 @@ void DirectStream::reap(Wait wait) noexcept {
     auto& jobs = engine_->jobs_;
     std::unique_lock lock(engine_->mutex_);
     for (;;) {
-      while (!jobs.empty() && jobs.front().done && jobs.front().hashed) {
-        const Job job = jobs.front();
-        jobs.pop_front();
-        if (job.releasesBuffer) free_.push_back(job.buffer);
-        if (job.hashFailed) hashFailed_ = true;
+      // Writes end in stream order: the file holds whole records up to the last one written,
+      // whether or not its hash is done.
+      bool allWritten = true;
+      for (const Job& job : jobs) {
+        if (!job.done) {
+          allWritten = false;
+          break;
+        }
         if (job.error != 0 && firstError == 0) firstError = job.error;
         if (firstError == 0 && job.markAfter.bytes >= inFile_.bytes) inFile_ = job.markAfter;
       }
+      // Buffers go back as soon as their write and hash are done, also behind one still being
+      // hashed (after a hash was given up): capture never waits for the hasher's last chunk.
+      for (Job& job : jobs) {
+        if (!job.done || !job.hashed || job.released) continue;
+        if (job.releasesBuffer) free_.push_back(job.buffer);
+        if (job.hashFailed) hashFailed_ = true;
+        job.released = true;
+      }
+      while (!jobs.empty() && jobs.front().released) jobs.pop_front();
       if (jobs.empty()) break;
-      // After a failure every write still queued is given up (and its hash still finished: the
-      // buffer is read until then); the file is cut once they are.
+      // After a failure every write still queued is given up; the file is cut once they are.
+      // Not for one buffer: one written may still wait for its hash (below).
+      if (allWritten && wait != Wait::drained && (wait == Wait::all || firstError != 0)) break;
       if (firstError == 0 && wait == Wait::none) break;
       if (firstError == 0 && wait == Wait::oneBuffer && !free_.empty()) break;
+      // Capture needs a buffer that is written and only waits for its hash: the hash goes, so
+      // that it never costs a frame.
+      if (wait == Wait::oneBuffer && !hashSkipped_ && jobs.front().done && !jobs.front().hashed) {
+        hashSkipped_ = true;
+        engine_->abandonHashes();
+        continue;
+      }
       engine_->changed_.wait(lock);
     }
   }
@@ -225,33 +296,57 @@ void DirectWriteEngine::writerLoop() {
   }
 }
 
+void DirectWriteEngine::abandonHashes() {
+  hashAbandoned_.store(true, std::memory_order_relaxed);
+  for (Job& job : jobs_) {
+    if (!job.hashing) job.hashed = true;
+  }
+  changed_.notify_all();
+}
+
 // Hashes the jobs in stream order, each while (or after) the writer writes it. A buffer is read
 // here and by the writer at once, written by neither.
 void DirectWriteEngine::hasherLoop() {
+  const auto firstNotHashed = [this] {
+    return std::find_if(jobs_.begin(), jobs_.end(), [](const Job& job) { return !job.hashed; });
+  };
   std::unique_lock lock(mutex_);
   for (;;) {
-    const auto pending =
-        std::find_if(jobs_.begin(), jobs_.end(), [](const Job& job) { return !job.hashed; });
-    if (pending == jobs_.end()) {
+    if (firstNotHashed() == jobs_.end()) {
       if (stopping_) return;
       changed_.wait(lock);
       continue;
     }
-    const Job job = *pending;
+    if (hooks_.beforeHash) {
+      lock.unlock();
+      hooks_.beforeHash();
+      lock.lock();
+    }
+    // Looked for again: the capture thread may have given the hash up meanwhile.
+    const auto pending = firstNotHashed();
+    if (pending == jobs_.end()) continue;
+    // Stays where it is until hashed: jobs leave the front only once hashed, and a deque keeps
+    // its elements in place when others are added or taken off the front.
+    Job& job = *pending;
+    job.hashing = true;
+    const std::byte* data = buffers_[job.buffer].get();
+    const std::size_t from = job.hashFrom;
+    const std::size_t to = job.hashTo;
+    compress::Sha256* hash = job.hash;
     lock.unlock();
     bool failed = false;
     try {
-      job.hash->update(std::span<const std::byte>(buffers_[job.buffer].get() + job.hashFrom,
-                                                  job.hashTo - job.hashFrom));
+      for (std::size_t at = from; at < to; at += kHashChunk) {
+        if (hashAbandoned_.load(std::memory_order_relaxed)) break;
+        hash->update(std::span<const std::byte>(data + at, std::min(kHashChunk, to - at)));
+      }
     } catch (const std::exception&) {
       failed = true;  // the file goes without a streamed hash; the finisher reads it back
     }
     lock.lock();
-    // Still the first not hashed: jobs leave the front only once hashed.
-    const auto hashed =
-        std::find_if(jobs_.begin(), jobs_.end(), [](const Job& job) { return !job.hashed; });
-    hashed->hashed = true;
-    hashed->hashFailed = failed;
+    job.hashing = false;
+    job.hashed = true;
+    job.hashFailed = failed;
     changed_.notify_all();
   }
 }

@@ -113,13 +113,6 @@ PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
     takeDirectState();
     return;
   }
-  if (options_.sha256) {
-    try {
-      hash_.emplace();
-    } catch (const std::exception&) {
-      // OpenSSL could not start one: the finisher reads the file instead.
-    }
-  }
   std::memcpy(buffer_.get(), &header, sizeof header);
   buffered_ = sizeof header;
   writeBuffer();
@@ -260,7 +253,6 @@ bool PcapFileWriter::writeBuffer() noexcept {
     cutToLastCompleteRecord(written);
     return false;
   }
-  hashSegments(pending);
   committedBytes_ += pending;
   committedPackets_ += recordsBuffered_;
   if (recordsBuffered_ > 0) lastPacketInFile_ = lastPacket_;
@@ -315,21 +307,6 @@ bool PcapFileWriter::writeSegments(std::size_t& written) noexcept {
   return true;
 }
 
-// The first `bytes` of what was just written, in file order: the buffer's stretches and the
-// frames in place, still in the cache from being encoded and written.
-void PcapFileWriter::hashSegments(std::size_t bytes) noexcept {
-  if (!hash_) return;
-  try {
-    for (const iovec& segment : segments_) {
-      const std::size_t take = std::min(bytes, segment.iov_len);
-      hash_->update({static_cast<const std::byte*>(segment.iov_base), take});
-      bytes -= take;
-    }
-  } catch (const std::exception&) {
-    hash_.reset();  // the finisher reads the file instead
-  }
-}
-
 void PcapFileWriter::discardPending() noexcept {
   buffered_ = 0;
   recordsBuffered_ = 0;
@@ -363,15 +340,12 @@ void PcapFileWriter::cutToLastCompleteRecord(std::size_t bytesWritten) noexcept 
   lostPackets_ += lost;
   packets_ -= lost;
   if (::ftruncate(fd_.get(), static_cast<off_t>(committedBytes_ + keep)) == 0) {
-    // The file ends here for good (no write follows a failed one): its hash too.
-    hashSegments(keep);
     committedBytes_ += keep;
     committedPackets_ += recordsKept;
   } else {
     // The cut failed too: whatever reached the file past the last commit is not to be trusted.
     lostPackets_ += recordsKept;
     packets_ -= recordsKept;
-    hash_.reset();  // what the file holds is not known: the finisher reads it
     // Best effort: if even this fails, the next start's repair cuts the file.
     [[maybe_unused]] const int ignored =
         ::ftruncate(fd_.get(), static_cast<off_t>(committedBytes_));
@@ -383,21 +357,18 @@ void PcapFileWriter::cutToLastCompleteRecord(std::size_t bytesWritten) noexcept 
 ClosedFile PcapFileWriter::close() {
   flush();
   std::string sha256;
+  const bool hashSkipped = direct_ && direct_->hashSkipped();
   try {
     // Direct I/O after a failed write: the file was cut inside what was hashed already.
-    if (direct_ && errno_ == 0) {
-      sha256 = direct_->takeSha256().value_or("");
-    } else if (!direct_ && hash_) {
-      sha256 = hash_->hexDigest();
-    }
+    if (direct_ && errno_ == 0) sha256 = direct_->takeSha256().value_or("");
   } catch (const std::exception&) {
     sha256.clear();  // an OpenSSL failure: the finisher reads the file instead
   }
-  hash_.reset();
   direct_.reset();  // its writer thread ends before the file changes hands
   FileSummary summary{finalName_,        committedPackets_,
                       committedBytes_,   committedPackets_ > 0 ? firstPacket_ : Timestamp{},
-                      lastPacketInFile_, std::move(sha256)};
+                      lastPacketInFile_, std::move(sha256),
+                      hashSkipped};
   // Nothing worth keeping: writing failed before a single record reached the file.
   const bool discard = errno_ != 0 && committedPackets_ == 0;
   return ClosedFile(std::move(fd_), finalName_, summary, discard);

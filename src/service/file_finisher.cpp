@@ -87,6 +87,9 @@ void FileFinisher::run() {
   // Named so that top -H and the compression benchmark (/proc/PID/task/TID) can tell its CPU,
   // compression included, from the capture threads'.
   ::pthread_setname_np(::pthread_self(), "pr-finisher");
+  // Below the capture threads: reading back for a hash, compressing and hooks take the CPU they
+  // leave. Not SCHED_IDLE: retention must still run when capture takes a whole core.
+  pcap::lowerThisThreadsPriority();
   HookRunner hooks;
   auto nextRetention = std::chrono::steady_clock::now() + kRetentionInterval;
   for (;;) {
@@ -163,6 +166,7 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
         .lastPacket = summary.lastPacket,
         .reason = job.reason,
         .sha256 = summary.sha256,
+        .hashSkipped = summary.hashSkipped,
     };
     // Built as the file was written (read back only when that summary is missing or disagrees
     // with the file); extract rebuilds an index that is missing.
@@ -180,20 +184,23 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
         {"INTERFACE", job.interface},    {"PCAP_FILE", finished.path},
         {"PACKETS", finished.packets},   {"BYTES", finished.bytes},
         {"DROPS", finished.kernelDrops}, {"REASON", job.reason},
-        {"SHA256", finished.sha256},
+        {"SHA256", finished.sha256},     {"SHA256_SKIPPED", finished.hashSkipped ? 1 : 0},
     };
+    const std::string sha256 = finished.hashSkipped
+                                   ? std::string("skipped (hashing fell behind the traffic)")
+                                   : finished.sha256;
     if (finished.packets > 0) {
       logging::logEvent(spdlog::level::info, fields,
                         "{}: finished {} ({}): {} packets, {} bytes, {} kernel drops, first {}, "
                         "last {}, sha256 {}",
                         job.interface, finished.path.string(), job.reason, finished.packets,
                         finished.bytes, finished.kernelDrops, rfc3339(finished.firstPacket),
-                        rfc3339(finished.lastPacket), finished.sha256);
+                        rfc3339(finished.lastPacket), sha256);
     } else {
       logging::logEvent(spdlog::level::info, fields,
                         "{}: finished {} ({}): no packets, {} kernel drops, sha256 {}",
                         job.interface, finished.path.string(), job.reason, finished.kernelDrops,
-                        finished.sha256);
+                        sha256);
     }
     if (job.onFinished) job.onFinished(finished);
     if (observer_) observer_(finished);

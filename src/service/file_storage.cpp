@@ -76,10 +76,12 @@ void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOpt
   }
   const std::string stored = finished.path.filename().string();
   try {
-    // An uncompressed file comes with the hash of its bytes taken as they were written
-    // (pcap::FileSummary::sha256). Read back only when that is missing (a failed write): on a
-    // disk, reading a file just written competes with the writes of the next.
-    if (options.sha256 && finished.sha256.empty()) {
+    // An uncompressed file written with direct I/O comes with the hash of its bytes taken as they
+    // were written (pcap::FileSummary::sha256). Read back when that is missing: a buffered file
+    // (on tmpfs, from memory; the capture thread does not hash), a failed write. Not when the
+    // hash was given up for falling behind the traffic: reading back would compete with capture
+    // for the CPU and with the next file's writes for the disk at just that moment.
+    if (options.sha256 && finished.sha256.empty() && !finished.hashSkipped) {
       finished.sha256 = hashStored(directoryFd, stored);
     }
   } catch (const std::exception& error) {

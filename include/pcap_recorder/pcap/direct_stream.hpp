@@ -19,15 +19,22 @@
 // its engine: buffer N is hashed while its write is in flight, and goes back to the pool when both
 // are done, so hashing runs beside the disk rather than before or after it. What is hashed is
 // each record byte once, in file order (no padding), so the digest is the file's after flush().
+// The hash yields to capture: its thread runs at a lower priority (kBackgroundNice), and when the
+// capture thread would wait for a free buffer that only the hasher still holds, the stream gives
+// up that file's hash (hashSkipped()) and the buffers go back at once. Why not read the file back
+// instead: the hash falls behind only under traffic that already takes the CPU and the disk, and
+// reading back would compete with the next file's writes at exactly that moment.
 //
 // Used by one thread (the capture thread); the writer and hasher threads are its engine's.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -64,6 +71,21 @@ struct StreamMark {
 
 class DirectStream;
 
+// How much nicer than the thread that starts them the engine's hasher thread and the finisher
+// run: capture first, hashing and finishing with the CPU it leaves. Not the lowest nice nor
+// SCHED_IDLE: capture still waits for a hasher that holds the engine's lock, and measured, both
+// made the long stalls worse (docs/benchmarks.md).
+inline constexpr int kBackgroundNice = 10;
+// Lowers the calling thread's priority by `by` (nice at most 19). Best effort.
+void lowerThisThreadsPriority(int by = kBackgroundNice) noexcept;
+
+// Seams for tests.
+struct DirectEngineHooks {
+  // Called on the hasher thread before it takes the next buffer to hash, holding none: a test
+  // blocks it to play a hasher that falls behind.
+  std::function<void()> beforeHash;
+};
+
 // The aligned buffers and the writer thread of direct I/O, kept from one file to the next: a
 // recorder hands the same engine to each file it writes. Why: fresh memory costs a page fault on
 // first touch of every 4 KiB, which on the benchmark VM made filling a new 4 MiB buffer take 9 ms
@@ -78,6 +100,7 @@ class DirectWriteEngine {
   // Nothing is allocated until a stream first uses it: where files go through the page cache,
   // an engine costs nothing.
   DirectWriteEngine() = default;
+  explicit DirectWriteEngine(DirectEngineHooks hooks) : hooks_(std::move(hooks)) {}
   // Stops the writer thread; no stream may use it any more.
   ~DirectWriteEngine();
   DirectWriteEngine(const DirectWriteEngine&) = delete;
@@ -109,6 +132,8 @@ class DirectWriteEngine {
     std::size_t hashFrom = 0;
     std::size_t hashTo = 0;
     bool hashed = true;
+    bool hashing = false;   // the hasher reads the buffer now
+    bool released = false;  // done and hashed, its buffer back in the pool: leaves at the front
     bool hashFailed = false;
   };
 
@@ -120,6 +145,11 @@ class DirectWriteEngine {
   void hasherLoop();
   int writeJob(const Job& job);
   void reserveAhead(int fd, std::uint64_t end);
+  // With the mutex held: no job waits for its hash any more; one being hashed ends at its next
+  // chunk.
+  void abandonHashes();
+
+  DirectEngineHooks hooks_;
 
   std::vector<Buffer> buffers_;
   std::size_t bufferBytes_ = 0;  // each buffer's part that is written
@@ -129,13 +159,16 @@ class DirectWriteEngine {
   std::mutex mutex_;
   std::condition_variable changed_;
   // In stream order. The writer writes the first that is not done, the hasher hashes the first
-  // that is not hashed; only jobs both done and hashed leave the front.
+  // that is not hashed; only jobs both done and hashed leave the front (their buffers may go
+  // back earlier).
   std::deque<Job> jobs_;
   std::uint64_t reserveBytes_ = 0;  // the current file's fallocate steps
   std::uint64_t reservedEnd_ = 0;   // the current file's space is reserved up to here
   bool reserveRefused_ = false;     // the file system has no fallocate
   bool writerFailed_ = false;       // the writer writes nothing more to the current file
   bool stopping_ = false;
+  // The current file's hash was given up: the hasher stops within the chunk it is at.
+  std::atomic<bool> hashAbandoned_ = false;
   std::jthread writer_;  // last two: stopped and joined before the rest goes
   std::jthread hasher_;  // started by the first stream that hashes
 };
@@ -154,11 +187,12 @@ class DirectStream {
   // Where the next record goes: room for options.largestRecord bytes.
   std::byte* recordSpace() noexcept { return engine_->buffers_[current_].get() + used_; }
   // Ends a record of `bytes` written at recordSpace(). Hands a full buffer to the writer thread,
-  // and waits for a free one when every buffer is in flight. False once a write has failed.
+  // and waits for a free one when every buffer is in flight: for its write, never for its hash
+  // (the file's hash is given up instead). False once a write has failed.
   bool endRecord(std::size_t bytes, std::uint64_t tag) noexcept;
-  // Writes every record appended, the last block padded with zeros, waits for it, and cuts the
-  // file to exactly its records (which also gives back the space reserved ahead). False when a
-  // write failed.
+  // Writes every record appended, the last block padded with zeros, waits for it (not for its
+  // hash), and cuts the file to exactly its records (which also gives back the space reserved
+  // ahead). False when a write failed.
   bool flush() noexcept;
 
   StreamMark inFile() const noexcept { return inFile_; }
@@ -166,17 +200,22 @@ class DirectStream {
   std::uint64_t appendedRecords() const noexcept { return appended_.records; }
   bool failed() const noexcept { return error_ != 0; }
   int error() const noexcept { return error_; }
-  // After flush(): the SHA-256 (hex) of the file's bytes, when the options asked for it and every
-  // byte was hashed (nothing after a failed write or hash). Once: the hash is spent.
+  // After flush(): waits for the hashes still going (gives the hash up instead when they are more
+  // than a buffer behind), then the SHA-256 (hex) of the file's bytes,
+  // when the options asked for it and every byte was hashed (nothing after a failed write or
+  // hash, or a hash given up). Once: the hash is spent.
   std::optional<std::string> takeSha256();
+  // Whether the hash was given up because it fell behind the traffic (no takeSha256() then).
+  bool hashSkipped() const noexcept { return hashSkipped_; }
 
  private:
   using Job = DirectWriteEngine::Job;
 
   void submit(Job job, std::size_t records);
-  // Takes finished jobs off the front; `wait`: until none is in flight, or until one buffer is
-  // free.
-  enum class Wait { none, oneBuffer, all };
+  // Takes finished jobs off the front; `wait`: until one buffer is free, until every write is
+  // done (all: hashes may go on; the buffer still filling is only read by them), or until every
+  // write and hash is (drained).
+  enum class Wait { none, oneBuffer, all, drained };
   void reap(Wait wait) noexcept;
   void failWith(int error) noexcept;
 
@@ -194,6 +233,7 @@ class DirectStream {
   std::optional<compress::Sha256> hash_;  // with options.sha256, until a hash fails
   std::uint64_t hashQueuedTo_ = 0;        // the file's bytes handed to the hasher so far
   bool hashFailed_ = false;
+  bool hashSkipped_ = false;
 };
 
 }  // namespace pcap_recorder::pcap

@@ -7,9 +7,11 @@
 // written past the page cache by a DirectStream; flush() and close() still leave the file ending
 // exactly after its last record.
 //
-// With WriterOptions::sha256 the writer hashes the file's bytes as they reach it (buffered: where
-// it writes them; direct: on the engine's hasher thread, beside the write), so a finished file's
-// SHA-256 needs no reading back.
+// With WriterOptions::sha256 and direct I/O the writer hashes the file's bytes on the engine's
+// hasher thread, beside the write, so a finished file's SHA-256 needs no reading back; the hash
+// is given up when it falls behind the traffic (DirectStream::hashSkipped). Buffered files are
+// not hashed here: the capture thread would pay for it; the finisher reads them back at its
+// lower priority (on tmpfs, from memory).
 //
 // A file never holds a half-written record: when a write fails (a full disk, an I/O error) the
 // file is cut back to its last complete record and the writer refuses further records.
@@ -54,7 +56,7 @@ struct WriterOptions {
   // With direct I/O: the buffers and writer thread, shared by the files written one after the
   // other with these options; null: each file makes its own.
   std::shared_ptr<DirectWriteEngine> directEngine{};
-  // Hash the file's bytes as they are written (FileSummary::sha256).
+  // With direct I/O: hash the file's bytes as they are written (FileSummary::sha256).
   bool sha256 = false;
 };
 
@@ -80,8 +82,12 @@ struct FileSummary {
   Timestamp firstPacket;
   Timestamp lastPacket;
   // The SHA-256 (hex) of the file's bytes, hashed as they were written; empty when it was not
-  // asked for or not every byte could be hashed (a failed write): then read the file to hash it.
+  // asked for, the file was buffered, or not every byte could be hashed (a failed write): then
+  // read the file to hash it, unless hashSkipped.
   std::string sha256{};
+  // The hash was given up because it fell behind the traffic: reading the file back now would
+  // take the disk and CPU from capture just the same, so it goes without one.
+  bool hashSkipped = false;
 };
 
 // The system calls that make a finished file durable under its final name. A seam: tests inject
@@ -191,7 +197,6 @@ class PcapFileWriter {
   void discardPending() noexcept;
   bool writeBuffer() noexcept;
   bool writeSegments(std::size_t& written) noexcept;
-  void hashSegments(std::size_t bytes) noexcept;
   void cutToLastCompleteRecord(std::size_t bytesWritten) noexcept;
 
   int directoryFd_;
@@ -218,8 +223,6 @@ class PcapFileWriter {
   // Buffered mode: where writeback was last started, and up to where it was waited for.
   std::uint64_t writebackStarted_ = 0;
   std::uint64_t writebackDone_ = 0;
-  // Buffered mode with options.sha256: every byte in the file so far; gone when that is unknown.
-  std::optional<compress::Sha256> hash_;
   std::unique_ptr<DirectStream> direct_;  // after fd_: gone before the file is closed
 };
 

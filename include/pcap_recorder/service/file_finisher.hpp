@@ -46,7 +46,10 @@ struct FinishedFile {
   std::string reason;  // why it was finished
   // As finally stored (compressed or not); see file_storage.hpp.
   std::uint64_t storedBytes = 0;
-  std::string sha256{};  // hex; empty when it could not be computed
+  std::string sha256{};  // hex; empty when it could not be computed or was skipped
+  // Given up while written because it fell behind the traffic (pcap::FileSummary::hashSkipped):
+  // not read back either.
+  bool hashSkipped = false;
 };
 
 struct FinishJob {

@@ -1,10 +1,16 @@
-// The SHA-256 of a finished uncompressed file: taken as the file was written and handed to the
-// finisher, which does not read the file back for it; read back only when the writer has none.
+// The SHA-256 of a finished uncompressed file: taken as the file was written with direct I/O and
+// handed to the finisher, which does not read the file back for it; read back when the writer has
+// none (a buffered file: the capture thread does not hash), but not when the hash was given up
+// because it fell behind the traffic. The finisher runs below the capture threads' priority.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <regex>
 #include <sstream>
 
@@ -12,6 +18,7 @@
 #include "pcap_recorder/service/file_finisher.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 #include "support/frames.hpp"
+#include "support/pcap_reader.hpp"
 #include "support/temp_dir.hpp"
 
 namespace pcap_recorder::service {
@@ -36,9 +43,26 @@ std::string sidecarSha256(const fs::path& file) {
   return match[1];
 }
 
+bool takesDirectIo(const fs::path& directory) {
+  const auto probe = directory / "probe";
+  util::UniqueFd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  const bool takes = fd.valid() && ::fcntl(fd.get(), F_SETFL, O_DIRECT) == 0;
+  fd.reset();
+  fs::remove(probe);
+  return takes;
+}
+
+int niceOfThisThread() {
+  errno = 0;
+  return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+}
+
 struct Finished {
   fs::path path;
   std::string journalSha256;  // FinishedFile::sha256, what the journal line and D-Bus carry
+  bool hashSkipped = false;
+  int finisherNice = -100;  // of the thread that finished it
+  std::string finisherName;
 };
 
 class FileHashTest : public ::testing::Test {
@@ -81,7 +105,9 @@ class FileHashTest : public ::testing::Test {
         .storage = storage,
         .onFinished =
             [&](const FinishedFile& done) {
-              finished = {done.path, done.sha256};
+              char name[16] = {};
+              ::pthread_getname_np(::pthread_self(), name, sizeof name);
+              finished = {done.path, done.sha256, done.hashSkipped, niceOfThisThread(), name};
             },
         .onLost = {},
     });
@@ -94,20 +120,61 @@ class FileHashTest : public ::testing::Test {
 };
 
 TEST_F(FileHashTest, TheSidecarHasTheHashTakenAsTheFileWasWrittenAndTheFileIsNotReadBack) {
-  for (const auto directIo : {pcap::DirectIoPolicy::never, pcap::DirectIoPolicy::automatic}) {
-    auto file = closedFile({.directIo = directIo, .sha256 = true});
-    const auto written = sha256OfPath(dir_ / "out" / file.partName());
-    alterOnDisk(file);
-    const auto finished = finish(std::move(file));
-    ASSERT_FALSE(finished.path.empty());
-    const auto now = sha256OfPath(finished.path);
-    ASSERT_NE(now, written);
-    // Read back, the sidecar would hold `now`.
-    EXPECT_EQ(sidecarSha256(finished.path), written);
-    EXPECT_EQ(finished.journalSha256, written);
-    fs::remove(finished.path);
-    fs::remove(finished.path.string() + ".json");
-  }
+  if (!takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
+  auto file = closedFile({.directIo = pcap::DirectIoPolicy::required, .sha256 = true});
+  const auto written = sha256OfPath(dir_ / "out" / file.partName());
+  alterOnDisk(file);
+  const auto finished = finish(std::move(file));
+  ASSERT_FALSE(finished.path.empty());
+  const auto now = sha256OfPath(finished.path);
+  ASSERT_NE(now, written);
+  // Read back, the sidecar would hold `now`.
+  EXPECT_EQ(sidecarSha256(finished.path), written);
+  EXPECT_EQ(finished.journalSha256, written);
+}
+
+// Buffered (tmpfs, direct_io off): the capture thread does not hash, the finisher reads the
+// file back, and its hash is the final file's (sha256sum NAME).
+TEST_F(FileHashTest, ABufferedFileIsHashedByTheFinisherReadingItBack) {
+  auto file = closedFile({.directIo = pcap::DirectIoPolicy::never, .sha256 = true});
+  alterOnDisk(file);  // after the writer: only a read-back sees it
+  const auto finished = finish(std::move(file));
+  ASSERT_FALSE(finished.path.empty());
+  EXPECT_FALSE(finished.hashSkipped);
+  EXPECT_EQ(sidecarSha256(finished.path), sha256OfPath(finished.path));
+  EXPECT_EQ(finished.journalSha256, sha256OfPath(finished.path));
+}
+
+// A hash given up because the hasher fell behind (held by the test here): the file is finished
+// with every record, its sidecar's sha256 is empty (the shipper hashes it itself then), and it is
+// not read back, which would compete with capture at just that moment.
+TEST_F(FileHashTest, AFileWhoseHashWasGivenUpIsFinishedWithoutOneAndNotReadBack) {
+  if (!takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
+  std::latch hasherMayGoOn(1);
+  pcap::WriterOptions options{.directIo = pcap::DirectIoPolicy::required,
+                              .directBufferBytes = 2 * pcap::kDirectAlignment,
+                              .directBufferCount = 2,
+                              .sha256 = true};
+  options.directEngine = std::make_shared<pcap::DirectWriteEngine>(
+      pcap::DirectEngineHooks{.beforeHash = [&] { hasherMayGoOn.wait(); }});
+  auto file = closedFile(options);
+  hasherMayGoOn.count_down();
+  EXPECT_TRUE(file.summary().hashSkipped);
+  const auto finished = finish(std::move(file));
+  ASSERT_FALSE(finished.path.empty());
+  EXPECT_TRUE(finished.hashSkipped);
+  EXPECT_EQ(sidecarSha256(finished.path), "");
+  EXPECT_EQ(finished.journalSha256, "");
+  EXPECT_EQ(testing::readPcapFile(finished.path).records.size(), 50u);
+}
+
+// Reading back, compressing and hooks take the CPU capture leaves: the finisher runs below the
+// thread that starts it (the daemon's main thread, whose priority capture threads have).
+TEST_F(FileHashTest, TheFinisherRunsBelowTheCaptureThreadsPriority) {
+  const auto finished = finish(closedFile({}));
+  ASSERT_FALSE(finished.path.empty());
+  EXPECT_EQ(finished.finisherName, "pr-finisher");
+  EXPECT_EQ(finished.finisherNice, std::min(niceOfThisThread() + pcap::kBackgroundNice, 19));
 }
 
 // A file that comes without a streamed hash (a direct write failed, OpenSSL failed, or a writer
