@@ -182,7 +182,7 @@ std::optional<std::string> DirectStream::takeSha256() {
     for (const Job& job : engine_->jobs_) {
       if (!job.hashed) behind += job.hashTo - job.hashFrom;
     }
-    if (behind > options_.bufferBytes) {
+    if (options_.hashYieldsToCapture && behind > options_.bufferBytes) {
       hashSkipped_ = true;
       engine_->abandonHashes();
     }
@@ -251,7 +251,8 @@ void DirectStream::reap(Wait wait) noexcept {
       if (firstError == 0 && wait == Wait::oneBuffer && !free_.empty()) break;
       // Capture needs a buffer that is written and only waits for its hash: the hash goes, so
       // that it never costs a frame.
-      if (wait == Wait::oneBuffer && !hashSkipped_ && jobs.front().done && !jobs.front().hashed) {
+      if (options_.hashYieldsToCapture && wait == Wait::oneBuffer && !hashSkipped_ &&
+          jobs.front().done && !jobs.front().hashed) {
         hashSkipped_ = true;
         engine_->abandonHashes();
         continue;

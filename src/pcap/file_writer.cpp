@@ -136,7 +136,8 @@ void PcapFileWriter::startDirectIo() {
             .bufferBytes = options_.directBufferBytes,
             .bufferCount = options_.directBufferCount,
             .largestRecord = sizeof(FileHeader) + sizeof(RecordHeader) + options_.snaplen,
-            .sha256 = options_.sha256},
+            .sha256 = options_.sha256,
+            .hashYieldsToCapture = options_.hashYieldsToCapture},
         options_.directEngine);
     return;
   }

@@ -60,6 +60,9 @@ struct DirectStreamOptions {
   std::size_t largestRecord = 0;           // recordSpace() always has room for this many bytes
   std::uint64_t reserveBytes = 64u << 20;  // fallocate steps; 0: none
   bool sha256 = false;                     // hash the file's bytes as they are written
+  // The hash is given up rather than make capture wait for it; false (tests of the hash itself)
+  // waits for it instead, so that a busy machine cannot take the hash away.
+  bool hashYieldsToCapture = true;
 };
 
 // How far the file holds whole records.

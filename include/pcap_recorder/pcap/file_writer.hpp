@@ -58,6 +58,8 @@ struct WriterOptions {
   std::shared_ptr<DirectWriteEngine> directEngine{};
   // With direct I/O: hash the file's bytes as they are written (FileSummary::sha256).
   bool sha256 = false;
+  // With direct I/O: give that hash up rather than make capture wait for it (see direct_stream).
+  bool hashYieldsToCapture = true;
 };
 
 // The file-name grammar's, as a C string.
