@@ -358,13 +358,14 @@ void PcapFileWriter::cutToLastCompleteRecord(std::size_t bytesWritten) noexcept 
 ClosedFile PcapFileWriter::close() {
   flush();
   std::string sha256;
-  const bool hashSkipped = direct_ && direct_->hashSkipped();
   try {
     // Direct I/O after a failed write: the file was cut inside what was hashed already.
     if (direct_ && errno_ == 0) sha256 = direct_->takeSha256().value_or("");
   } catch (const std::exception&) {
     sha256.clear();  // an OpenSSL failure: the finisher reads the file instead
   }
+  // Asked after takeSha256(), which gives up a hash still more than a buffer behind.
+  const bool hashSkipped = direct_ && direct_->hashSkipped();
   direct_.reset();  // its writer thread ends before the file changes hands
   FileSummary summary{finalName_,        committedPackets_,
                       committedBytes_,   committedPackets_ > 0 ? firstPacket_ : Timestamp{},

@@ -206,6 +206,25 @@ TEST_F(StreamedHashTest, AHasherThatFallsBehindGivesTheFilesHashUpAndKeepsEveryR
   expectHashOfTheFile(next);
 }
 
+// At the file's end a hash more than a buffer behind is given up too, rather than make capture
+// wait for it: with no buffer ever waited for, the summary still says so (and the finisher does
+// not read the file back).
+TEST_F(StreamedHashTest, AHashMoreThanABufferBehindAtTheFilesEndIsGivenUp) {
+  requireDirectIo();
+  std::latch hasherMayGoOn(1);
+  auto options = direct(4 * kDirectAlignment, 8);  // 128 KiB: more than the file, no wait
+  options.hashYieldsToCapture = true;
+  options.directEngine = std::make_shared<DirectWriteEngine>(
+      DirectEngineHooks{.beforeHash = [&] { hasherMayGoOn.wait(); }});
+  const auto sizes = mixedSizes(20);  // about 34 KiB: two buffers behind
+  const auto summary = write("end.pcap", options, sizes, 0);
+  hasherMayGoOn.count_down();
+  ASSERT_FALSE(summary.name.empty());
+  EXPECT_EQ(summary.sha256, "");
+  EXPECT_TRUE(summary.hashSkipped);
+  EXPECT_EQ(testing::readPcapFile(dir_.path() / summary.name).records.size(), sizes.size());
+}
+
 // What each thread's nice value is, as the kernel has it for the calling thread.
 int niceOfThisThread() {
   errno = 0;
