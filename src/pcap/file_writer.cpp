@@ -370,7 +370,7 @@ ClosedFile PcapFileWriter::close() {
   FileSummary summary{finalName_,        committedPackets_,
                       committedBytes_,   committedPackets_ > 0 ? firstPacket_ : Timestamp{},
                       lastPacketInFile_, std::move(sha256),
-                      hashSkipped};
+                      hashSkipped,       errno_ != 0};
   // Nothing worth keeping: writing failed before a single record reached the file.
   const bool discard = errno_ != 0 && committedPackets_ == 0;
   return ClosedFile(std::move(fd_), finalName_, summary, discard);

@@ -26,6 +26,26 @@ namespace fs = std::filesystem;
 constexpr std::chrono::seconds kRetentionInterval{10};
 constexpr std::chrono::milliseconds kHookPollInterval{100};
 
+// Given up on purpose (SHA256_SKIPPED=1), rather than failed.
+bool skipped(WithoutSha256 without) noexcept {
+  return without == WithoutSha256::fellBehind || without == WithoutSha256::writeFailed;
+}
+
+// The finished line's "sha256 ...".
+std::string describeSha256(const FinishedFile& finished) {
+  switch (finished.withoutSha256) {
+    case WithoutSha256::no:
+      return finished.sha256;
+    case WithoutSha256::fellBehind:
+      return "skipped (hashing fell behind the traffic)";
+    case WithoutSha256::writeFailed:
+      return "skipped (the write failed; not read back)";
+    case WithoutSha256::failed:
+      return "none (it could not be computed)";
+  }
+  return finished.sha256;
+}
+
 std::uint64_t freeBytes(int directoryFd) {
   struct statvfs fileSystem;
   if (::fstatvfs(directoryFd, &fileSystem) != 0) return UINT64_MAX;
@@ -166,7 +186,8 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
         .lastPacket = summary.lastPacket,
         .reason = job.reason,
         .sha256 = summary.sha256,
-        .hashSkipped = summary.hashSkipped,
+        .withoutSha256 = summary.hashSkipped ? WithoutSha256::fellBehind : WithoutSha256::no,
+        .writeFailed = summary.writeFailed,
     };
     // Built as the file was written (read back only when that summary is missing or disagrees
     // with the file); extract rebuilds an index that is missing.
@@ -180,15 +201,14 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
     }
     // Compression, SHA-256 and sidecar: before the file is announced (log line, hook, signal).
     if (job.output) storeFinishedFile(job.output->fd(), finished, job.storage);
+    const int sha256Skipped = skipped(finished.withoutSha256) ? 1 : 0;
     const std::initializer_list<logging::Field> fields = {
         {"INTERFACE", job.interface},    {"PCAP_FILE", finished.path},
         {"PACKETS", finished.packets},   {"BYTES", finished.bytes},
         {"DROPS", finished.kernelDrops}, {"REASON", job.reason},
-        {"SHA256", finished.sha256},     {"SHA256_SKIPPED", finished.hashSkipped ? 1 : 0},
+        {"SHA256", finished.sha256},     {"SHA256_SKIPPED", sha256Skipped},
     };
-    const std::string sha256 = finished.hashSkipped
-                                   ? std::string("skipped (hashing fell behind the traffic)")
-                                   : finished.sha256;
+    const std::string sha256 = describeSha256(finished);
     if (finished.packets > 0) {
       logging::logEvent(spdlog::level::info, fields,
                         "{}: finished {} ({}): {} packets, {} bytes, {} kernel drops, first {}, "

@@ -50,6 +50,9 @@ void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOpt
   if (::fstatat(directoryFd, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) {
     spdlog::error("{}: cannot store {}: {}", finished.interface, finished.path.string(),
                   std::strerror(errno));
+    if (options.sha256 && finished.sha256.empty() && finished.withoutSha256 == WithoutSha256::no) {
+      finished.withoutSha256 = WithoutSha256::failed;
+    }
     return;
   }
   const unsigned mode = status.st_mode & 0666;
@@ -75,18 +78,30 @@ void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOpt
     }
   }
   const std::string stored = finished.path.filename().string();
-  try {
-    // An uncompressed file written with direct I/O comes with the hash of its bytes taken as they
-    // were written (pcap::FileSummary::sha256). Read back when that is missing: a buffered file
-    // (on tmpfs, from memory; the capture thread does not hash), a failed write. Not when the
-    // hash was given up for falling behind the traffic: reading back would compete with capture
-    // for the CPU and with the next file's writes for the disk at just that moment.
-    if (options.sha256 && finished.sha256.empty() && !finished.hashSkipped) {
-      finished.sha256 = hashStored(directoryFd, stored);
+  // An uncompressed file written with direct I/O comes with the hash of its bytes taken as they
+  // were written (pcap::FileSummary::sha256). Read back when that is missing: a buffered file
+  // (on tmpfs, from memory; the capture thread does not hash), an OpenSSL failure. Not when the
+  // hash was given up for falling behind the traffic: reading back would compete with capture
+  // for the CPU and with the next file's writes for the disk at just that moment. Nor after a
+  // failed write: the file is whole (cut to its last record) and would hash right, but its disk
+  // is full or failing, capture waits for room, and this one thread would read up to a whole
+  // file (with direct I/O, from the disk) before the retention the failure asked for frees that
+  // room (FileFinisher::run); a failing disk may not even answer. The shipper hashes a file
+  // whose sidecar has no hash.
+  if (!finished.sha256.empty()) {
+    finished.withoutSha256 = WithoutSha256::no;  // the compressor's
+  } else if (options.sha256 && finished.withoutSha256 == WithoutSha256::no) {
+    if (finished.writeFailed) {
+      finished.withoutSha256 = WithoutSha256::writeFailed;
+    } else {
+      try {
+        finished.sha256 = hashStored(directoryFd, stored);
+      } catch (const std::exception& error) {
+        finished.withoutSha256 = WithoutSha256::failed;
+        spdlog::error("{}: cannot hash {}: {}", finished.interface, finished.path.string(),
+                      error.what());
+      }
     }
-  } catch (const std::exception& error) {
-    spdlog::error("{}: cannot hash {}: {}", finished.interface, finished.path.string(),
-                  error.what());
   }
   if (!options.sidecar) return;
   try {

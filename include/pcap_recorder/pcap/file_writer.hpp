@@ -84,12 +84,14 @@ struct FileSummary {
   Timestamp firstPacket;
   Timestamp lastPacket;
   // The SHA-256 (hex) of the file's bytes, hashed as they were written; empty when it was not
-  // asked for, the file was buffered, or not every byte could be hashed (a failed write): then
-  // read the file to hash it, unless hashSkipped.
+  // asked for, the file was buffered, or not every byte could be hashed (a failed write, an
+  // OpenSSL failure): then read the file to hash it, unless hashSkipped or writeFailed.
   std::string sha256{};
   // The hash was given up because it fell behind the traffic: reading the file back now would
   // take the disk and CPU from capture just the same, so it goes without one.
   bool hashSkipped = false;
+  // A write failed (a full disk, an I/O error) and the file was cut back to its last whole record.
+  bool writeFailed = false;
 };
 
 // The system calls that make a finished file durable under its final name. A seam: tests inject

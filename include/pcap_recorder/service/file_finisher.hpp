@@ -34,6 +34,14 @@
 
 namespace pcap_recorder::service {
 
+// Why a finished file has no SHA-256 although its interface asks for one (output.sha256).
+enum class WithoutSha256 {
+  no,           // it has one, or none was asked for
+  fellBehind,   // given up as it was written: hashing fell behind the traffic (not read back)
+  writeFailed,  // the file was cut by a failed write: not read back (file_storage.cpp says why)
+  failed,       // computing it failed (logged)
+};
+
 // What a finished file's log line, D-Bus signal and collectors need.
 struct FinishedFile {
   std::string interface;
@@ -46,10 +54,11 @@ struct FinishedFile {
   std::string reason;  // why it was finished
   // As finally stored (compressed or not); see file_storage.hpp.
   std::uint64_t storedBytes = 0;
-  std::string sha256{};  // hex; empty when it could not be computed or was skipped
-  // Given up while written because it fell behind the traffic (pcap::FileSummary::hashSkipped):
-  // not read back either.
-  bool hashSkipped = false;
+  std::string sha256{};  // hex; empty when not asked for, given up or failed
+  // Why sha256 is empty although asked for: from the writer (pcap::FileSummary::hashSkipped,
+  // writeFailed), then settled by the storing stage. Counted (stats::InterfaceStats).
+  WithoutSha256 withoutSha256 = WithoutSha256::no;
+  bool writeFailed = false;  // cut back to its last whole record after a failed write
 };
 
 struct FinishJob {

@@ -28,7 +28,8 @@ struct StorageOptions {
   std::uint64_t lostToDisk = 0;  // frames lost to the disk while this file was open
   bool sidecar = true;
   // Hash an uncompressed file by reading it back when it comes without a hash taken as it was
-  // written (output.sha256; a file whose write failed).
+  // written (output.sha256): buffered, or OpenSSL failed; not when that hash was given up, nor
+  // after a failed write (file_storage.cpp says why).
   bool sha256 = true;
   compress::CompressOperations operations = compress::systemCompressOperations();
 };
@@ -42,8 +43,9 @@ StorageOptions storageOptionsFor(const config::InterfaceSettings& settings,
 bool hashWhileWriting(const config::OutputSettings& output) noexcept;
 
 // Stores `finished` (at `finished.path`, an entry of `directoryFd`) as `options` say and updates
-// `finished`: its path (the compressed name), storedBytes and sha256. Never throws for a failed
-// system call or a compression error; logs them.
+// `finished`: its path (the compressed name), storedBytes, sha256, and withoutSha256 (why there
+// is none, when options.sha256 asked for one). Never throws for a failed system call or a
+// compression error; logs them.
 void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOptions& options);
 
 // At start, before `.part` files are repaired: finishes or undoes the compressions a crash

@@ -1,7 +1,9 @@
 // The SHA-256 of a finished uncompressed file: taken as the file was written with direct I/O and
 // handed to the finisher, which does not read the file back for it; read back when the writer has
 // none (a buffered file: the capture thread does not hash), but not when the hash was given up
-// because it fell behind the traffic. The finisher runs below the capture threads' priority.
+// because it fell behind the traffic, nor after a failed write. A file that was to have one and
+// has none says why (FinishedFile::withoutSha256, counted per interface). The finisher runs below
+// the capture threads' priority.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
@@ -17,6 +19,7 @@
 #include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/file_size_limit.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
 #include "support/temp_dir.hpp"
@@ -60,7 +63,7 @@ int niceOfThisThread() {
 struct Finished {
   fs::path path;
   std::string journalSha256;  // FinishedFile::sha256, what the journal line and D-Bus carry
-  bool hashSkipped = false;
+  WithoutSha256 withoutSha256 = WithoutSha256::no;
   int finisherNice = -100;  // of the thread that finished it
   std::string finisherName;
 };
@@ -77,6 +80,23 @@ class FileHashTest : public ::testing::Test {
                                             .wireLength = static_cast<std::uint32_t>(frame.size()),
                                             .data = frame}));
     }
+    return writer.close();
+  }
+  // A closed file cut back to its last whole record by a write that failed (as on a full disk).
+  pcap::ClosedFile closedFileCutByAFailedWrite(const pcap::WriterOptions& options) {
+    pcap::PcapFileWriter writer(output_->fd(), "eth0-000002.pcap", options);
+    {
+      testing::FileSizeLimit limit(4 * pcap::kDirectAlignment);
+      const auto frame = testing::buildUdpFrame({.frameBytes = 1000});
+      for (std::uint32_t i = 0; i < 200 && !writer.failed(); ++i) {
+        writer.append(pcap::Frame{.seconds = 100 + i,
+                                  .nanoseconds = 0,
+                                  .wireLength = static_cast<std::uint32_t>(frame.size()),
+                                  .data = frame});
+      }
+      writer.flush();
+    }
+    EXPECT_TRUE(writer.failed());
     return writer.close();
   }
   // Changes a byte in the middle of the `.part` behind the writer's back, size unchanged: from
@@ -107,7 +127,7 @@ class FileHashTest : public ::testing::Test {
             [&](const FinishedFile& done) {
               char name[16] = {};
               ::pthread_getname_np(::pthread_self(), name, sizeof name);
-              finished = {done.path, done.sha256, done.hashSkipped, niceOfThisThread(), name};
+              finished = {done.path, done.sha256, done.withoutSha256, niceOfThisThread(), name};
             },
         .onLost = {},
     });
@@ -131,6 +151,7 @@ TEST_F(FileHashTest, TheSidecarHasTheHashTakenAsTheFileWasWrittenAndTheFileIsNot
   // Read back, the sidecar would hold `now`.
   EXPECT_EQ(sidecarSha256(finished.path), written);
   EXPECT_EQ(finished.journalSha256, written);
+  EXPECT_EQ(finished.withoutSha256, WithoutSha256::no);
 }
 
 // Buffered (tmpfs, direct_io off): the capture thread does not hash, the finisher reads the
@@ -140,7 +161,7 @@ TEST_F(FileHashTest, ABufferedFileIsHashedByTheFinisherReadingItBack) {
   alterOnDisk(file);  // after the writer: only a read-back sees it
   const auto finished = finish(std::move(file));
   ASSERT_FALSE(finished.path.empty());
-  EXPECT_FALSE(finished.hashSkipped);
+  EXPECT_EQ(finished.withoutSha256, WithoutSha256::no);
   EXPECT_EQ(sidecarSha256(finished.path), sha256OfPath(finished.path));
   EXPECT_EQ(finished.journalSha256, sha256OfPath(finished.path));
 }
@@ -162,7 +183,7 @@ TEST_F(FileHashTest, AFileWhoseHashWasGivenUpIsFinishedWithoutOneAndNotReadBack)
   EXPECT_TRUE(file.summary().hashSkipped);
   const auto finished = finish(std::move(file));
   ASSERT_FALSE(finished.path.empty());
-  EXPECT_TRUE(finished.hashSkipped);
+  EXPECT_EQ(finished.withoutSha256, WithoutSha256::fellBehind);
   EXPECT_EQ(sidecarSha256(finished.path), "");
   EXPECT_EQ(finished.journalSha256, "");
   EXPECT_EQ(testing::readPcapFile(finished.path).records.size(), 50u);
@@ -177,8 +198,8 @@ TEST_F(FileHashTest, TheFinisherRunsBelowTheCaptureThreadsPriority) {
   EXPECT_EQ(finished.finisherNice, std::min(niceOfThisThread() + pcap::kBackgroundNice, 19));
 }
 
-// A file that comes without a streamed hash (a direct write failed, OpenSSL failed, or a writer
-// that was not asked): the finisher reads it back, as before.
+// A file that comes without a streamed hash (OpenSSL failed, or a writer that was not asked): the
+// finisher reads it back, as before.
 TEST_F(FileHashTest, AFileWithoutAStreamedHashIsHashedByReadingItBack) {
   auto file = closedFile({.sha256 = false});
   alterOnDisk(file);
@@ -188,7 +209,31 @@ TEST_F(FileHashTest, AFileWithoutAStreamedHashIsHashedByReadingItBack) {
   EXPECT_EQ(finished.journalSha256, sha256OfPath(finished.path));
 }
 
-// output.sha256: false: neither hashed as written nor read back.
+// A file cut after a failed write (a full disk) is whole, but it is not read back for its hash:
+// capture waits for room, which the retention after it makes, and the disk may be failing. The
+// sidecar has no sha256, and the file counts as one without.
+TEST_F(FileHashTest, AFileCutByAFailedWriteIsFinishedWithoutAHashAndNotReadBack) {
+  for (const auto directIo : {pcap::DirectIoPolicy::never, pcap::DirectIoPolicy::required}) {
+    if (directIo == pcap::DirectIoPolicy::required && !takesDirectIo(dir_ / "out")) continue;
+    auto file = closedFileCutByAFailedWrite({.directIo = directIo,
+                                             .directBufferBytes = 2 * pcap::kDirectAlignment,
+                                             .directBufferCount = 3,
+                                             .sha256 = true});
+    EXPECT_TRUE(file.summary().writeFailed);
+    EXPECT_FALSE(file.summary().hashSkipped);
+    const auto finished = finish(std::move(file));
+    ASSERT_FALSE(finished.path.empty());
+    EXPECT_GT(testing::readPcapFile(finished.path).records.size(), 0u);
+    EXPECT_EQ(finished.withoutSha256, WithoutSha256::writeFailed);
+    EXPECT_EQ(sidecarSha256(finished.path), "");
+    EXPECT_EQ(finished.journalSha256, "");
+    fs::remove(finished.path);
+    fs::remove(finished.path.string() + ".json");
+  }
+}
+
+// output.sha256: false: neither hashed as written nor read back, and no file lacks what was not
+// asked for, a file cut by a failed write neither.
 TEST_F(FileHashTest, WithTheHashOffTheSidecarSaysNoneAndNothingIsReadBack) {
   StorageOptions storage;
   storage.sha256 = false;
@@ -196,6 +241,20 @@ TEST_F(FileHashTest, WithTheHashOffTheSidecarSaysNoneAndNothingIsReadBack) {
   ASSERT_FALSE(finished.path.empty());
   EXPECT_EQ(sidecarSha256(finished.path), "");
   EXPECT_EQ(finished.journalSha256, "");
+  EXPECT_EQ(finished.withoutSha256, WithoutSha256::no);
+  const auto cut = finish(closedFileCutByAFailedWrite({.sha256 = false}), storage);
+  ASSERT_FALSE(cut.path.empty());
+  EXPECT_EQ(cut.withoutSha256, WithoutSha256::no);
+}
+
+// Neither given up nor skipped, but failed: a file the storing stage cannot even look at.
+TEST_F(FileHashTest, AFileWhoseHashCannotBeComputedIsWithoutOneForAFailure) {
+  FinishedFile gone;
+  gone.interface = "eth0";
+  gone.path = output_->currentPath() / "gone.pcap";
+  storeFinishedFile(output_->fd(), gone, StorageOptions{});
+  EXPECT_EQ(gone.sha256, "");
+  EXPECT_EQ(gone.withoutSha256, WithoutSha256::failed);
 }
 
 TEST(HashWhileWriting, OnlyUncompressedFilesWhoseSidecarWantsTheHash) {
