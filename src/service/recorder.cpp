@@ -107,22 +107,26 @@ Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& fini
     : Recorder(settings, finisher, nullptr, compileFilter(settings)) {}
 
 Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
-                   std::unique_ptr<capture::PacketSource> source)
-    : Recorder(settings, finisher, std::move(source), compileFilter(settings)) {}
+                   std::unique_ptr<capture::PacketSource> source,
+                   pcap::DirectEngineHooks engineHooks)
+    : Recorder(settings, finisher, std::move(source), compileFilter(settings),
+               std::move(engineHooks)) {}
 
 Recorder::Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
-                   std::unique_ptr<capture::PacketSource> source, bpf::FilterProgram filter)
+                   std::unique_ptr<capture::PacketSource> source, bpf::FilterProgram filter,
+                   pcap::DirectEngineHooks engineHooks)
     : settings_(settings),
       finisher_(finisher),
       source_(source ? std::move(source) : openSource(settings, filter)),
       filter_(std::move(filter)),
       directory_(OutputDirectory::open(settings.output.directory)),
-      writerOptions_{.timestampUnit = toUnit(settings.output.timestamp),
-                     .snaplen = settings.output.snaplen,
-                     .fileMode = static_cast<mode_t>(settings.output.fileMode),
-                     .directIo = toPolicy(settings.output.directIo),
-                     .directEngine = std::make_shared<pcap::DirectWriteEngine>(),
-                     .sha256 = hashWhileWriting(settings.output)},
+      writerOptions_{
+          .timestampUnit = toUnit(settings.output.timestamp),
+          .snaplen = settings.output.snaplen,
+          .fileMode = static_cast<mode_t>(settings.output.fileMode),
+          .directIo = toPolicy(settings.output.directIo),
+          .directEngine = std::make_shared<pcap::DirectWriteEngine>(std::move(engineHooks)),
+          .sha256 = hashWhileWriting(settings.output)},
       limits_{.maxFileBytes = settings.rotate.maxFileBytes,
               .interval = settings.rotate.interval,
               .maxPackets = settings.rotate.maxPackets},

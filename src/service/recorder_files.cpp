@@ -192,6 +192,9 @@ void Recorder::finishCurrentFile(RotationReason reason) {
       .onFinished =
           [shared = shared_](const FinishedFile& finished) {
             shared->counters.addFileWritten();
+            if (finished.withoutSha256 != WithoutSha256::no) {
+              shared->counters.addFileWithoutSha256();
+            }
             std::lock_guard lock(shared->finishedMutex);
             shared->finishedFiles.push_back(finished.path.filename().string());
           },

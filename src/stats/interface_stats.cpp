@@ -34,6 +34,10 @@ void InterfaceCounters::addFileWritten() noexcept {
   add(filesWritten_, 1);
 }
 
+void InterfaceCounters::addFileWithoutSha256() noexcept {
+  add(filesWithoutSha256_, 1);
+}
+
 InterfaceStats InterfaceCounters::snapshot() const noexcept {
   return InterfaceStats{
       .packetsReceived = packetsReceived_.load(std::memory_order_relaxed),
@@ -42,6 +46,7 @@ InterfaceStats InterfaceCounters::snapshot() const noexcept {
       .bytesWritten = bytesWritten_.load(std::memory_order_relaxed),
       .packetsLostToDisk = packetsLostToDisk_.load(std::memory_order_relaxed),
       .filesWritten = filesWritten_.load(std::memory_order_relaxed),
+      .filesWithoutSha256 = filesWithoutSha256_.load(std::memory_order_relaxed),
   };
 }
 

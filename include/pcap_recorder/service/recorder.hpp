@@ -36,13 +36,14 @@ class Recorder {
  public:
   // Opens the real AF_PACKET source for `settings.name`.
   Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher);
-  // With a given source (tests).
+  // With a given source (tests), and the hooks of its direct I/O engine (a test holds the hasher).
   Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
-           std::unique_ptr<capture::PacketSource> source);
+           std::unique_ptr<capture::PacketSource> source, pcap::DirectEngineHooks engineHooks = {});
   // With the filter already compiled (by the config check: once per load); `source` null: the
   // real AF_PACKET source.
   Recorder(const config::InterfaceSettings& settings, FileFinisher& finisher,
-           std::unique_ptr<capture::PacketSource> source, bpf::FilterProgram filter);
+           std::unique_ptr<capture::PacketSource> source, bpf::FilterProgram filter,
+           pcap::DirectEngineHooks engineHooks = {});
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;

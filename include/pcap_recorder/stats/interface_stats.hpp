@@ -14,6 +14,9 @@ struct InterfaceStats {
   std::uint64_t bytesWritten = 0;  // record bytes, headers included
   std::uint64_t packetsLostToDisk = 0;
   std::uint64_t filesWritten = 0;  // finished files
+  // Finished files that were to have a SHA-256 in their sidecar (output.sha256) and have none:
+  // given up (it fell behind the traffic, or the file was cut by a failed write) or failed.
+  std::uint64_t filesWithoutSha256 = 0;
 };
 
 // Written by the capture thread once per block, never per packet, and by the finisher thread once
@@ -26,6 +29,8 @@ class InterfaceCounters {
   // Records that reached a file which then went with its removed directory: lost after all.
   void moveWrittenToLost(std::uint64_t packets, std::uint64_t bytes) noexcept;
   void addFileWritten() noexcept;
+  // Besides addFileWritten(), for a file finished without the SHA-256 it was to have.
+  void addFileWithoutSha256() noexcept;
   InterfaceStats snapshot() const noexcept;
 
  private:
@@ -35,6 +40,7 @@ class InterfaceCounters {
   std::atomic<std::uint64_t> bytesWritten_{0};
   std::atomic<std::uint64_t> packetsLostToDisk_{0};
   std::atomic<std::uint64_t> filesWritten_{0};
+  std::atomic<std::uint64_t> filesWithoutSha256_{0};
 };
 
 }  // namespace pcap_recorder::stats

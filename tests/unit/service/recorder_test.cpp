@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <mutex>
 #include <numeric>
 #include <sstream>
@@ -227,14 +228,16 @@ TEST(Recorder, EveryFileRotatedAtItsSizeLimitHasTheHashOfItsBytesInItsSidecar) {
     settings.rotate.interval = 0ms;
     settings.rotate.maxFileBytes = 9000;
     FileFinisher finisher({});
+    std::uint64_t finishedWithoutSha256 = 0;
     {
       Recorder recorder(settings, finisher, std::move(source));
       recorder.start();
       scripted.waitUntilAllReleased();
       recorder.requestStop();
       recorder.join();
+      finisher.stop();
+      finishedWithoutSha256 = recorder.stats().filesWithoutSha256;
     }
-    finisher.stop();
     std::size_t files = 0;
     std::size_t records = 0;
     for (const auto& entry : fs::directory_iterator(dir.path())) {
@@ -251,6 +254,7 @@ TEST(Recorder, EveryFileRotatedAtItsSizeLimitHasTheHashOfItsBytesInItsSidecar) {
     }
     EXPECT_GT(files, 3u);
     EXPECT_EQ(records, sequence);
+    EXPECT_EQ(finishedWithoutSha256, 0u) << "hashed as written, or read back";
   }
 }
 
@@ -489,6 +493,62 @@ TEST(Recorder, ARotationStormOnASlowDiskLosesNoFrameAndHoldsBoundedDescriptors) 
   EXPECT_EQ(sequences, expected);
   EXPECT_EQ(counts.packetsLostToDisk, 0u);
   EXPECT_EQ(counts.packetsWritten, kFrames);
+}
+
+// A hasher that falls behind (held by the test) gives the file's hash up: the file is finished
+// with every record and without a sha256, and the recorder counts it as such (D-Bus
+// FilesWithoutSha256, pcap_recorder_files_without_sha256_total).
+TEST(Recorder, AFileWhoseHashWasGivenUpIsCountedAsAFileWithoutSha256) {
+  testing::TempDir dir;
+  {
+    util::UniqueFd probe(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    util::UniqueFd file(
+        ::openat(probe.get(), "probe", O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600));
+    if (!file.valid()) GTEST_SKIP() << dir.path() << " refuses O_DIRECT";
+    ::unlinkat(probe.get(), "probe", 0);
+  }
+  // More than a 4 MiB buffer (the writer's) behind at the file's end: the hash goes.
+  std::vector<std::vector<std::byte>> blocks;
+  std::uint32_t sequence = 0;
+  for (int block = 0; block < 6; ++block) {
+    std::vector<testing::BlockFrame> frames;
+    for (int i = 0; i < 110; ++i) {
+      frames.push_back({.data = testing::buildUdpFrame({.sequence = sequence, .frameBytes = 9000}),
+                        .seconds = 1000 + sequence});
+      ++sequence;
+    }
+    blocks.push_back(testing::buildBlock(frames, 1 << 20));
+  }
+  auto source = std::make_unique<ScriptedSource>(std::move(blocks));
+  ScriptedSource& scripted = *source;
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir.path();
+  settings.output.directIo = config::DirectIo::on;
+  settings.rotate.interval = 0ms;
+  std::latch hasherMayGoOn(1);
+  FileFinisher finisher({});
+  stats::InterfaceStats counts;
+  {
+    Recorder recorder(settings, finisher, std::move(source),
+                      pcap::DirectEngineHooks{.beforeHash = [&] { hasherMayGoOn.wait(); }});
+    recorder.start();
+    scripted.waitUntilAllReleased();
+    recorder.requestStop();
+    recorder.join();
+    hasherMayGoOn.count_down();  // before the engine, the recorder's, waits for its hasher
+    finisher.stop();
+    counts = recorder.stats();
+  }
+  const auto files = filesIn(dir.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(testing::readPcapFile(files[0]).records.size(), sequence);
+  std::ifstream in(files[0].string() + ".json");
+  std::stringstream json;
+  json << in.rdbuf();
+  EXPECT_NE(json.str().find("\"sha256\": \"\""), std::string::npos) << json.str();
+  EXPECT_EQ(counts.filesWritten, 1u);
+  EXPECT_EQ(counts.filesWithoutSha256, 1u);
 }
 
 }  // namespace
