@@ -472,10 +472,10 @@ void Daemon::logStatistics() const {
          {"PACKETS", stats.packetsWritten},
          {"DROPS", stats.kernelDrops}},
         "{}: statistics: {}: {} packets received, {} kernel drops, {} written ({} bytes), {} "
-        "lost to disk, {} files",
+        "lost to disk, {} files ({} without sha256)",
         recorder->interface(), service::stateText(recorder->state()), stats.packetsReceived,
         stats.kernelDrops, stats.packetsWritten, stats.bytesWritten, stats.packetsLostToDisk,
-        stats.filesWritten);
+        stats.filesWritten, stats.filesWithoutSha256);
   }
 }
 

@@ -20,6 +20,7 @@ metrics::Sample Daemon::metricsSample() {
         .kernelDrops = total.kernelDrops,
         .packetsLostToDisk = total.packetsLostToDisk,
         .filesFinished = total.filesWritten,
+        .filesWithoutSha256 = total.filesWithoutSha256,
         // Not waiting for the interface, nor paused by a full disk, nor with its link down.
         .up = recorder != nullptr && recorder->state().state == service::CaptureState::capturing,
     });

@@ -334,6 +334,8 @@ struct Handlers {
         counter("PacketsLostToDisk", status.stats.packetsLostToDisk);
         counter("FilesWritten", status.stats.filesWritten);
         text("CurrentFile", status.currentFile);
+        // Added after the first eight, which keep their names, types and order.
+        counter("FilesWithoutSha256", status.stats.filesWithoutSha256);
         must(sd_bus_message_close_container(reply), what);
         must(sd_bus_message_close_container(reply), what);
       }

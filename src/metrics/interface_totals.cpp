@@ -13,13 +13,15 @@ void add(stats::InterfaceStats& sum, const stats::InterfaceStats& more) {
   sum.bytesWritten += more.bytesWritten;
   sum.packetsLostToDisk += more.packetsLostToDisk;
   sum.filesWritten += more.filesWritten;
+  sum.filesWithoutSha256 += more.filesWithoutSha256;
 }
 
 void raiseTo(stats::InterfaceStats& floor, stats::InterfaceStats& value) {
   for (auto member :
        {&stats::InterfaceStats::packetsReceived, &stats::InterfaceStats::kernelDrops,
         &stats::InterfaceStats::packetsWritten, &stats::InterfaceStats::bytesWritten,
-        &stats::InterfaceStats::packetsLostToDisk, &stats::InterfaceStats::filesWritten}) {
+        &stats::InterfaceStats::packetsLostToDisk, &stats::InterfaceStats::filesWritten,
+        &stats::InterfaceStats::filesWithoutSha256}) {
     value.*member = std::max(value.*member, floor.*member);
     floor.*member = value.*member;
   }

@@ -62,6 +62,9 @@ constexpr Family kLostToDisk{
     "Packets captured but not written because the disk could not take them."};
 constexpr Family kFilesFinished{"pcap_recorder_files_finished_total", "counter",
                                 "Capture files finished (fsynced and renamed)."};
+constexpr Family kFilesWithoutSha256{
+    "pcap_recorder_files_without_sha256_total", "counter",
+    "Capture files finished without the SHA-256 their sidecar was to carry (given up or failed)."};
 constexpr Family kInterfaceUp{"pcap_recorder_interface_up", "gauge",
                               "1 while the interface is being captured and written, 0 otherwise."};
 constexpr Family kFreeBytes{
@@ -109,6 +112,7 @@ std::string renderPrometheusText(const Sample& sample) {
   perInterface(kKernelDrops, [](const auto& each) { return each.kernelDrops; });
   perInterface(kLostToDisk, [](const auto& each) { return each.packetsLostToDisk; });
   perInterface(kFilesFinished, [](const auto& each) { return each.filesFinished; });
+  perInterface(kFilesWithoutSha256, [](const auto& each) { return each.filesWithoutSha256; });
   perInterface(kInterfaceUp, [](const auto& each) { return each.up ? 1u : 0u; });
 
   header(out, kFreeBytes);

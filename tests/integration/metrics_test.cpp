@@ -154,6 +154,8 @@ TEST_F(MetricsTest, CountersSurviveARestartAndNodeExporterServesThemAsPromtoolWa
   EXPECT_EQ(valueOf(served, "pcap_recorder_kernel_drops_total{interface=\"prc0\"}"), 0) << served;
   EXPECT_EQ(valueOf(served, "pcap_recorder_packets_lost_to_disk_total{interface=\"prc0\"}"), 0)
       << served;
+  EXPECT_EQ(valueOf(served, "pcap_recorder_files_without_sha256_total{interface=\"prc0\"}"), 0)
+      << served;
   EXPECT_EQ(valueOf(served, "pcap_recorder_interface_up{interface=\"prc0\"}"), 0)
       << "stopped: " << served;
   const std::string directory = "{directory=\"" + outputDirectory().string() + "\"}";

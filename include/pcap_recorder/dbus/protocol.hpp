@@ -13,7 +13,9 @@
 //   properties  Version    s          const
 //               Interfaces as         read on demand, no PropertiesChanged
 //               Statistics a{sa{sv}}  read on demand, no PropertiesChanged (the counters change
-//                                     with every block; clients poll)
+//                                     with every block; clients poll); per interface the keys
+//                                     the README lists: new ones are added after the others,
+//                                     none is renamed or retyped (FilesWithoutSha256 came last)
 //   signal      FileFinished(s interface, s path, t packets, t bytes, t kernelDrops,
 //                            t firstPacketUsec, t lastPacketUsec)   times: µs since the epoch, UTC
 //

@@ -18,7 +18,8 @@ struct InterfaceSample {
   std::uint64_t kernelDrops = 0;
   std::uint64_t packetsLostToDisk = 0;
   std::uint64_t filesFinished = 0;
-  bool up = false;  // capturing now
+  std::uint64_t filesWithoutSha256 = 0;  // finished without the sidecar's SHA-256 (stats module)
+  bool up = false;                       // capturing now
 };
 
 struct DirectorySample {

@@ -321,7 +321,7 @@ TEST_F(BusServiceTest, StatisticsPropertyCarriesEveryCounterOfEveryInterface) {
   for (const auto& field : eth0.fields) keys.push_back(field.key);
   EXPECT_THAT(
       keys, ElementsAre("State", "PacketsReceived", "KernelDrops", "PacketsWritten", "BytesWritten",
-                        "PacketsLostToDisk", "FilesWritten", "CurrentFile"));
+                        "PacketsLostToDisk", "FilesWritten", "CurrentFile", "FilesWithoutSha256"));
   EXPECT_EQ(*eth0.find("State"), ctl::FieldValue(std::string("capturing")));
   EXPECT_EQ(*eth0.find("PacketsReceived"), ctl::FieldValue(std::uint64_t{1500}));
   EXPECT_EQ(*eth0.find("KernelDrops"), ctl::FieldValue(std::uint64_t{7}));
@@ -331,11 +331,13 @@ TEST_F(BusServiceTest, StatisticsPropertyCarriesEveryCounterOfEveryInterface) {
   EXPECT_EQ(*eth0.find("FilesWritten"), ctl::FieldValue(std::uint64_t{12}));
   EXPECT_EQ(*eth0.find("CurrentFile"),
             ctl::FieldValue(std::string("/var/lib/pcap-recorder/eth0-20261123T170000.pcap.part")));
+  EXPECT_EQ(*eth0.find("FilesWithoutSha256"), ctl::FieldValue(std::uint64_t{3}));
   const auto& lo = snapshot.interfaces[1];
   EXPECT_EQ(lo.name, "lo");
   EXPECT_EQ(*lo.find("State"), ctl::FieldValue(std::string("paused (cannot write)")));
   EXPECT_EQ(*lo.find("PacketsLostToDisk"), ctl::FieldValue(std::uint64_t{10}));
   EXPECT_EQ(*lo.find("CurrentFile"), ctl::FieldValue(std::string()));
+  EXPECT_EQ(*lo.find("FilesWithoutSha256"), ctl::FieldValue(std::uint64_t{0}));
 }
 
 TEST_F(BusServiceTest, PropertiesAreOpenToCallersTheCheckRefuses) {

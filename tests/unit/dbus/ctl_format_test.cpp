@@ -89,6 +89,7 @@ TEST(CtlJson, ValuesAreWrittenByType) {
 
 TEST(CtlText, KeysBecomeLowercaseLabels) {
   EXPECT_EQ(labelOf("PacketsLostToDisk"), "packets lost to disk");
+  EXPECT_EQ(labelOf("FilesWithoutSha256"), "files without sha256");
   EXPECT_EQ(labelOf("State"), "state");
   EXPECT_EQ(labelOf("lowercase"), "lowercase");
 }

@@ -45,10 +45,11 @@ TEST_F(CtlTest, StatsJsonPrintsOneObjectWithEveryCounterOfEveryInterface) {
             "\"eth0\":{\"State\":\"capturing\",\"PacketsReceived\":1500,\"KernelDrops\":7,"
             "\"PacketsWritten\":1493,\"BytesWritten\":912345,\"PacketsLostToDisk\":0,"
             "\"FilesWritten\":12,"
-            "\"CurrentFile\":\"/var/lib/pcap-recorder/eth0-20261123T170000.pcap.part\"},"
+            "\"CurrentFile\":\"/var/lib/pcap-recorder/eth0-20261123T170000.pcap.part\","
+            "\"FilesWithoutSha256\":3},"
             "\"lo\":{\"State\":\"paused (cannot write)\",\"PacketsReceived\":40,\"KernelDrops\":0,"
             "\"PacketsWritten\":30,\"BytesWritten\":4000,\"PacketsLostToDisk\":10,"
-            "\"FilesWritten\":1,\"CurrentFile\":\"\"}}}\n");
+            "\"FilesWritten\":1,\"CurrentFile\":\"\",\"FilesWithoutSha256\":0}}}\n");
 }
 
 TEST_F(CtlTest, StatsPrintsEveryCounterOfEveryInterfaceOnItsOwnLine) {
@@ -67,6 +68,7 @@ TEST_F(CtlTest, StatsPrintsEveryCounterOfEveryInterfaceOnItsOwnLine) {
             "  packets lost to disk  0\n"
             "  files written         12\n"
             "  current file          /var/lib/pcap-recorder/eth0-20261123T170000.pcap.part\n"
+            "  files without sha256  3\n"
             "\n"
             "lo\n"
             "  state                 paused (cannot write)\n"
@@ -76,7 +78,8 @@ TEST_F(CtlTest, StatsPrintsEveryCounterOfEveryInterfaceOnItsOwnLine) {
             "  bytes written         4000\n"
             "  packets lost to disk  10\n"
             "  files written         1\n"
-            "  current file          -\n");
+            "  current file          -\n"
+            "  files without sha256  0\n");
 }
 
 TEST_F(CtlTest, RotateWithoutAnInterfaceRotatesEveryInterfaceAndSaysSo) {

@@ -277,7 +277,8 @@ std::vector<service::InterfaceStatus> sampleInterfaces() {
                 .packetsWritten = 1493,
                 .bytesWritten = 912345,
                 .packetsLostToDisk = 0,
-                .filesWritten = 12};
+                .filesWritten = 12,
+                .filesWithoutSha256 = 3};
   eth0.currentFile = "/var/lib/pcap-recorder/eth0-20261123T170000.pcap.part";
   service::InterfaceStatus lo;
   lo.name = "lo";

@@ -14,6 +14,8 @@ TEST(InterfaceTotals, CountsGoOnAcrossARecreatedRecorder) {
   first->addWritten(10, 1000);
   first->addKernelStatistics(12, 2);
   first->addFileWritten();
+  first->addFileWritten();
+  first->addFileWithoutSha256();
   EXPECT_EQ(totals.total("eth0").packetsWritten, 10u);
 
   // The recorder goes (its counters with it), a new one starts from 0.
@@ -24,14 +26,18 @@ TEST(InterfaceTotals, CountsGoOnAcrossARecreatedRecorder) {
   EXPECT_EQ(afterRecreation.packetsWritten, 10u);
   EXPECT_EQ(afterRecreation.bytesWritten, 1000u);
   EXPECT_EQ(afterRecreation.kernelDrops, 2u);
-  EXPECT_EQ(afterRecreation.filesWritten, 1u);
+  EXPECT_EQ(afterRecreation.filesWritten, 2u);
+  EXPECT_EQ(afterRecreation.filesWithoutSha256, 1u);
 
   second->addWritten(5, 500);
   second->addLostToDisk(1);
+  second->addFileWritten();
+  second->addFileWithoutSha256();
   const auto later = totals.total("eth0");
   EXPECT_EQ(later.packetsWritten, 15u);
   EXPECT_EQ(later.bytesWritten, 1500u);
   EXPECT_EQ(later.packetsLostToDisk, 1u);
+  EXPECT_EQ(later.filesWithoutSha256, 2u);
   EXPECT_EQ(totals.total("eth1").packetsWritten, 0u) << "another interface counts alone";
 }
 
@@ -51,8 +57,10 @@ TEST(InterfaceTotals, ARetiredRecorderStillCountsWhatItsLastFileAdds) {
   old.reset();
   EXPECT_EQ(totals.total("eth0").filesWritten, 0u);
   callback->addFileWritten();
+  callback->addFileWithoutSha256();
   callback.reset();
   EXPECT_EQ(totals.total("eth0").filesWritten, 1u);
+  EXPECT_EQ(totals.total("eth0").filesWithoutSha256, 1u);
   EXPECT_EQ(totals.total("eth0").packetsWritten, 7u) << "folded once, not twice";
 }
 

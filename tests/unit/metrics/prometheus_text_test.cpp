@@ -26,6 +26,7 @@ Sample twoInterfaces() {
                                .kernelDrops = 3,
                                .packetsLostToDisk = 2,
                                .filesFinished = 7,
+                               .filesWithoutSha256 = 4,
                                .up = true});
   sample.interfaces.push_back({.interface = "eth1", .up = false});
   sample.directories.push_back({.directory = "/var/lib/pcap-recorder",
@@ -49,6 +50,9 @@ TEST(PrometheusText, EveryMetricHasItsExactNameHelpTypeAndLabels) {
            "pcap_recorder_packets_lost_to_disk_total{interface=\"eth0\"} 2",
            "# TYPE pcap_recorder_files_finished_total counter",
            "pcap_recorder_files_finished_total{interface=\"eth0\"} 7",
+           "# TYPE pcap_recorder_files_without_sha256_total counter",
+           "pcap_recorder_files_without_sha256_total{interface=\"eth0\"} 4",
+           "pcap_recorder_files_without_sha256_total{interface=\"eth1\"} 0",
            "# TYPE pcap_recorder_interface_up gauge",
            "pcap_recorder_interface_up{interface=\"eth0\"} 1",
            "pcap_recorder_interface_up{interface=\"eth1\"} 0",
@@ -88,7 +92,7 @@ TEST(PrometheusText, EachFamilyIsOneBlockWithHelpThenTypeThenItsSamples) {
     if (line.rfind("# TYPE ", 0) == 0) continue;
     EXPECT_EQ(line.substr(0, line.find('{')), current) << "sample outside its family: " << line;
   }
-  EXPECT_EQ(families.size(), 9u);
+  EXPECT_EQ(families.size(), 10u);
 }
 
 TEST(PrometheusText, LabelValuesEscapeBackslashQuoteAndNewline) {
