@@ -205,6 +205,8 @@ CompressedFile compressFile(int directoryFd, const std::string& sourceName, Comp
     result.storedBytes = sink.bytes();
     result.sha256 = sink.digest();
     if (operations.fsync(out.get()) != 0) util::throwErrno("fsync " + partName);
+    // As for an uncompressed file: a finished capture is read rarely and much later.
+    ::posix_fadvise(out.get(), 0, 0, POSIX_FADV_DONTNEED);
     if (operations.afterStep) operations.afterStep("part written");
     if (::renameat2(directoryFd, partName.c_str(), directoryFd, result.name.c_str(),
                     RENAME_NOREPLACE) != 0) {

@@ -1,10 +1,12 @@
 #include "pcap_recorder/compress/sha256.hpp"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cerrno>
+#include <cstdlib>
+#include <new>
 #include <stdexcept>
-#include <vector>
 
 #include "pcap_recorder/util/system_error.hpp"
 
@@ -48,15 +50,23 @@ std::string Sha256::hexDigest() {
 }
 
 std::string sha256OfFile(int fd) {
+  constexpr std::size_t kAlignment = 4096;  // O_DIRECT's, for 512-byte and 4 KiB devices alike
+  constexpr std::size_t kChunk = 1u << 20;
+  struct stat status {};
+  if (::fstat(fd, &status) != 0) util::throwErrno("stat for SHA-256");
+  const std::unique_ptr<std::byte, decltype(&std::free)> buffer(
+      static_cast<std::byte*>(std::aligned_alloc(kAlignment, kChunk)), &std::free);
+  if (!buffer) throw std::bad_alloc();
   Sha256 hash;
-  std::vector<std::byte> buffer(1u << 20);
+  // Up to the size rather than to a read of 0: with O_DIRECT, a read after the short one at the
+  // end would start at an unaligned offset and be refused.
   off_t offset = 0;
-  for (;;) {
-    const ssize_t got = ::pread(fd, buffer.data(), buffer.size(), offset);
+  while (offset < status.st_size) {
+    const ssize_t got = ::pread(fd, buffer.get(), kChunk, offset);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) util::throwErrno("read for SHA-256");
     if (got == 0) break;
-    hash.update(std::span(buffer).first(static_cast<std::size_t>(got)));
+    hash.update(std::span(buffer.get(), static_cast<std::size_t>(got)));
     offset += got;
   }
   return hash.hexDigest();

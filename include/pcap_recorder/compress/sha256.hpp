@@ -26,8 +26,9 @@ class Sha256 {
   std::unique_ptr<Context> context_;
 };
 
-// The SHA-256 of the whole file behind `fd`, read from offset 0 with pread. Throws
-// std::system_error.
+// The SHA-256 of the whole file behind `fd` (finished: its size does not change), read from
+// offset 0 with pread into a buffer aligned for O_DIRECT, so `fd` may be opened with or without it.
+// Throws std::system_error.
 std::string sha256OfFile(int fd);
 
 }  // namespace pcap_recorder::compress

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <latch>
 #include <regex>
 #include <sstream>
+#include <vector>
 
 #include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
@@ -53,6 +55,23 @@ bool takesDirectIo(const fs::path& directory) {
   fd.reset();
   fs::remove(probe);
   return takes;
+}
+
+// How many of the file's pages the page cache holds.
+std::size_t pagesInThePageCache(const fs::path& path) {
+  util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const auto size = static_cast<std::size_t>(fs::file_size(path));
+  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd.get(), 0);
+  if (mapped == MAP_FAILED) {
+    ADD_FAILURE() << "mmap " << path;
+    return 0;
+  }
+  const auto pageBytes = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((size + pageBytes - 1) / pageBytes);
+  EXPECT_EQ(::mincore(mapped, size, resident.data()), 0);
+  ::munmap(mapped, size);
+  return static_cast<std::size_t>(
+      std::count_if(resident.begin(), resident.end(), [](unsigned char page) { return page & 1; }));
 }
 
 int niceOfThisThread() {
@@ -164,6 +183,18 @@ TEST_F(FileHashTest, ABufferedFileIsHashedByTheFinisherReadingItBack) {
   EXPECT_EQ(finished.withoutSha256, WithoutSha256::no);
   EXPECT_EQ(sidecarSha256(finished.path), sha256OfPath(finished.path));
   EXPECT_EQ(finished.journalSha256, sha256OfPath(finished.path));
+}
+
+// Read back past the page cache where the file system takes O_DIRECT: the writer dropped the
+// finished file from the cache, and hashing it must not bring it back (through the cache, a 9 GB
+// run with `direct_io: off` grew it by 8.7 GB).
+TEST_F(FileHashTest, ABufferedFileReadBackForItsHashIsNotLeftInThePageCache) {
+  if (!takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
+  const auto finished =
+      finish(closedFile({.directIo = pcap::DirectIoPolicy::never, .sha256 = true}));
+  ASSERT_FALSE(finished.path.empty());
+  EXPECT_EQ(pagesInThePageCache(finished.path), 0u);
+  EXPECT_EQ(sidecarSha256(finished.path), sha256OfPath(finished.path));
 }
 
 // A hash given up because the hasher fell behind (held by the test here): the file is finished
