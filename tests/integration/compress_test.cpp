@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "daemon_process.hpp"
+#include "pcap_recorder/util/little_endian.hpp"
 #include "recorder_fixture.hpp"
 #include "support/frames.hpp"
 
@@ -188,9 +189,8 @@ std::vector<char> bytesOf(const fs::path& path) {
 }
 
 std::uint32_t le32At(const std::vector<char>& bytes, std::size_t at) {
-  std::uint32_t value = 0;
-  for (int i = 3; i >= 0; --i) value = value << 8 | static_cast<std::uint8_t>(bytes[at + i]);
-  return value;
+  return util::loadLittleEndian<std::uint32_t>(
+      reinterpret_cast<const std::byte*>(bytes.data() + at));
 }
 
 TEST_F(CompressTest, ExtractOverTheDaemonsZstdFilesGivesWhatItGivesOverThemDecompressed) {

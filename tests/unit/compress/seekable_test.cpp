@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pcap_recorder/compress/decompressor.hpp"
+#include "pcap_recorder/util/little_endian.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 #include "support/temp_dir.hpp"
 
@@ -48,9 +49,7 @@ std::vector<std::byte> readFile(const fs::path& path) {
 }
 
 std::uint32_t le32(const std::vector<std::byte>& bytes, std::size_t at) {
-  std::uint32_t value = 0;
-  for (int i = 3; i >= 0; --i) value = value << 8 | std::to_integer<std::uint32_t>(bytes[at + i]);
-  return value;
+  return util::loadLittleEndian<std::uint32_t>(bytes.data() + at);
 }
 
 struct Compressed {
