@@ -20,6 +20,7 @@
 #include "pcap_recorder/compress/seekable.hpp"
 #include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
 #include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 #include "support/traffic.hpp"
@@ -461,8 +462,7 @@ TEST_F(ExtractTest, ErrorsAndUsageErrorsHaveTheirExitStatus) {
 // (compress::compressFile, as service/file_storage.cpp calls it), its index moved to the stored
 // name.
 fs::path compressLikeTheDaemon(const fs::path& file, compress::Compression compression) {
-  const util::UniqueFd directory(
-      ::open(file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const util::UniqueFd directory = openDirectory(file.parent_path());
   const auto result =
       compress::compressFile(directory.get(), file.filename().string(), compression, 0, 0640);
   const auto stored = file.parent_path() / result.name;

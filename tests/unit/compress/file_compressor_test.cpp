@@ -14,6 +14,7 @@
 #include "pcap_recorder/compress/decompressor.hpp"
 #include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
 #include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 
@@ -48,7 +49,7 @@ std::vector<std::byte> decompressed(const fs::path& path, Compression compressio
 
 struct Directory {
   TempDir dir;
-  util::UniqueFd fd{::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  util::UniqueFd fd = testing::openDirectory(dir.path());
 };
 
 TEST(FileCompressorTest, ZstdReplacesTheFileWithIndependentFramesOfOneMebibyte) {

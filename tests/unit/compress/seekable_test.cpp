@@ -14,6 +14,7 @@
 #include "pcap_recorder/compress/decompressor.hpp"
 #include "pcap_recorder/util/little_endian.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
 #include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 
@@ -41,7 +42,7 @@ struct Compressed {
   }
 
   TempDir dir;
-  util::UniqueFd dirFd{::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  util::UniqueFd dirFd = testing::openDirectory(dir.path());
   std::vector<std::byte> original;
   CompressedFile result;
   fs::path path;

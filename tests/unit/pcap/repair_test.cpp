@@ -12,6 +12,7 @@
 
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
 #include "support/file_bytes.hpp"
 #include "support/pcap_reader.hpp"
 #include "support/temp_dir.hpp"
@@ -252,9 +253,6 @@ TEST(ScanPcap, EndsAtTheLastCompleteRecordWhenTheFileShrinksWhileBeingRead) {
 
 class RepairPartFileTest : public ::testing::Test {
  protected:
-  util::UniqueFd openDirectory() const {
-    return util::UniqueFd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  }
   void write(const std::string& name, const Bytes& bytes) const {
     testing::writeFile(dir_ / name, bytes);
   }
@@ -263,7 +261,7 @@ class RepairPartFileTest : public ::testing::Test {
     return repairPartFile(directory_.get(), partName);
   }
   testing::TempDir dir_;
-  util::UniqueFd directory_ = openDirectory();
+  util::UniqueFd directory_ = testing::openDirectory(dir_.path());
 };
 
 TEST_F(RepairPartFileTest, CutsEachKindOfTornFileToItsLastCompleteRecordAndRenamesIt) {

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <algorithm>
 #include <filesystem>
@@ -17,20 +16,17 @@
 #include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
+#include "support/sha256_of_path.hpp"
 #include "support/temp_dir.hpp"
+#include "support/thread_nice.hpp"
 
 namespace pcap_recorder::service {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string sha256OfPath(const fs::path& path) {
-  util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  EXPECT_TRUE(fd.valid()) << path;
-  return compress::sha256OfFile(fd.get());
-}
 
 // The sidecar's "sha256" value ("" when the key holds an empty string; "?" when it is missing).
 std::string sidecarSha256(const fs::path& file) {
@@ -41,20 +37,6 @@ std::string sidecarSha256(const fs::path& file) {
   const std::string json = text.str();
   if (!std::regex_search(json, match, std::regex(R"re("sha256": "([0-9a-f]*)")re"))) return "?";
   return match[1];
-}
-
-bool takesDirectIo(const fs::path& directory) {
-  const auto probe = directory / "probe";
-  util::UniqueFd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-  const bool takes = fd.valid() && ::fcntl(fd.get(), F_SETFL, O_DIRECT) == 0;
-  fd.reset();
-  fs::remove(probe);
-  return takes;
-}
-
-int niceOfThisThread() {
-  errno = 0;
-  return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
 }
 
 struct Finished {
@@ -107,7 +89,8 @@ class FileHashTest : public ::testing::Test {
             [&](const FinishedFile& done) {
               char name[16] = {};
               ::pthread_getname_np(::pthread_self(), name, sizeof name);
-              finished = {done.path, done.sha256, done.hashSkipped, niceOfThisThread(), name};
+              finished = {done.path, done.sha256, done.hashSkipped, testing::niceOfThisThread(),
+                          name};
             },
         .onLost = {},
     });
@@ -120,13 +103,13 @@ class FileHashTest : public ::testing::Test {
 };
 
 TEST_F(FileHashTest, TheSidecarHasTheHashTakenAsTheFileWasWrittenAndTheFileIsNotReadBack) {
-  if (!takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
+  if (!testing::takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
   auto file = closedFile({.directIo = pcap::DirectIoPolicy::required, .sha256 = true});
-  const auto written = sha256OfPath(dir_ / "out" / file.partName());
+  const auto written = testing::sha256OfPath(dir_ / "out" / file.partName());
   alterOnDisk(file);
   const auto finished = finish(std::move(file));
   ASSERT_FALSE(finished.path.empty());
-  const auto now = sha256OfPath(finished.path);
+  const auto now = testing::sha256OfPath(finished.path);
   ASSERT_NE(now, written);
   // Read back, the sidecar would hold `now`.
   EXPECT_EQ(sidecarSha256(finished.path), written);
@@ -141,15 +124,15 @@ TEST_F(FileHashTest, ABufferedFileIsHashedByTheFinisherReadingItBack) {
   const auto finished = finish(std::move(file));
   ASSERT_FALSE(finished.path.empty());
   EXPECT_FALSE(finished.hashSkipped);
-  EXPECT_EQ(sidecarSha256(finished.path), sha256OfPath(finished.path));
-  EXPECT_EQ(finished.journalSha256, sha256OfPath(finished.path));
+  EXPECT_EQ(sidecarSha256(finished.path), testing::sha256OfPath(finished.path));
+  EXPECT_EQ(finished.journalSha256, testing::sha256OfPath(finished.path));
 }
 
 // A hash given up because the hasher fell behind (held by the test here): the file is finished
 // with every record, its sidecar's sha256 is empty (the shipper hashes it itself then), and it is
 // not read back, which would compete with capture at just that moment.
 TEST_F(FileHashTest, AFileWhoseHashWasGivenUpIsFinishedWithoutOneAndNotReadBack) {
-  if (!takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
+  if (!testing::takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
   std::latch hasherMayGoOn(1);
   pcap::WriterOptions options{.directIo = pcap::DirectIoPolicy::required,
                               .directBufferBytes = 2 * pcap::kDirectAlignment,
@@ -174,7 +157,8 @@ TEST_F(FileHashTest, TheFinisherRunsBelowTheCaptureThreadsPriority) {
   const auto finished = finish(closedFile({}));
   ASSERT_FALSE(finished.path.empty());
   EXPECT_EQ(finished.finisherName, "pr-finisher");
-  EXPECT_EQ(finished.finisherNice, std::min(niceOfThisThread() + pcap::kBackgroundNice, 19));
+  EXPECT_EQ(finished.finisherNice,
+            std::min(testing::niceOfThisThread() + pcap::kBackgroundNice, 19));
 }
 
 // A file that comes without a streamed hash (a direct write failed, OpenSSL failed, or a writer
@@ -184,8 +168,8 @@ TEST_F(FileHashTest, AFileWithoutAStreamedHashIsHashedByReadingItBack) {
   alterOnDisk(file);
   const auto finished = finish(std::move(file));
   ASSERT_FALSE(finished.path.empty());
-  EXPECT_EQ(sidecarSha256(finished.path), sha256OfPath(finished.path));
-  EXPECT_EQ(finished.journalSha256, sha256OfPath(finished.path));
+  EXPECT_EQ(sidecarSha256(finished.path), testing::sha256OfPath(finished.path));
+  EXPECT_EQ(finished.journalSha256, testing::sha256OfPath(finished.path));
 }
 
 // output.sha256: false: neither hashed as written nor read back.
