@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "pcap_recorder/util/little_endian.hpp"
+
 namespace pcap_recorder::compress {
 
 namespace {
@@ -22,15 +24,6 @@ constexpr std::uint32_t kMaxFrames = 0x8000000;
 // A read this short from the start of a frame not held decodes only the zstd blocks it needs.
 constexpr std::uint64_t kPeekBytes = 64u << 10;
 constexpr std::size_t kPeekInputBytes = 16u << 10;
-
-void putLe32(std::vector<std::byte>& out, std::uint32_t value) {
-  for (int shift = 0; shift < 32; shift += 8) out.push_back(std::byte((value >> shift) & 0xff));
-}
-
-std::uint32_t le32(const std::byte* at) {
-  return std::uint32_t(at[0]) | std::uint32_t(at[1]) << 8 | std::uint32_t(at[2]) << 16 |
-         std::uint32_t(at[3]) << 24;
-}
 
 std::size_t preadFull(int fd, std::byte* into, std::size_t count, std::uint64_t offset) {
   std::size_t done = 0;
@@ -63,16 +56,18 @@ std::vector<std::byte> encodeSeekTable(const std::vector<Frame>& frames,
   const SeekTable table{frames, uncompressedBytes, framesEnd};
   std::vector<std::byte> out;
   out.reserve(kSkippableHeaderBytes + frames.size() * kEntryBytes + kSeekTableFooterBytes);
-  putLe32(out, kSeekTableFrameMagic);
-  putLe32(out, static_cast<std::uint32_t>(frames.size() * kEntryBytes + kSeekTableFooterBytes));
+  util::appendLittleEndian<std::uint32_t>(out, kSeekTableFrameMagic);
+  util::appendLittleEndian<std::uint32_t>(
+      out, static_cast<std::uint32_t>(frames.size() * kEntryBytes + kSeekTableFooterBytes));
   for (std::size_t i = 0; i < frames.size(); ++i) {
-    putLe32(out, static_cast<std::uint32_t>(table.storedEnd(i) - frames[i].storedOffset));
-    putLe32(out,
-            static_cast<std::uint32_t>(table.uncompressedEnd(i) - frames[i].uncompressedOffset));
+    util::appendLittleEndian<std::uint32_t>(
+        out, static_cast<std::uint32_t>(table.storedEnd(i) - frames[i].storedOffset));
+    util::appendLittleEndian<std::uint32_t>(
+        out, static_cast<std::uint32_t>(table.uncompressedEnd(i) - frames[i].uncompressedOffset));
   }
-  putLe32(out, static_cast<std::uint32_t>(frames.size()));
+  util::appendLittleEndian<std::uint32_t>(out, static_cast<std::uint32_t>(frames.size()));
   out.push_back(std::byte{0});  // descriptor: no checksums
-  putLe32(out, kSeekableMagic);
+  util::appendLittleEndian<std::uint32_t>(out, kSeekableMagic);
   return out;
 }
 
@@ -80,11 +75,11 @@ std::optional<SeekTable> readSeekTable(int fd, std::uint64_t fileBytes, std::str
   std::byte footer[kSeekTableFooterBytes];
   if (fileBytes < kSkippableHeaderBytes + kSeekTableFooterBytes ||
       preadFull(fd, footer, sizeof footer, fileBytes - sizeof footer) != sizeof footer ||
-      le32(footer + 5) != kSeekableMagic) {
+      util::loadLittleEndian<std::uint32_t>(footer + 5) != kSeekableMagic) {
     problem = "no seek table";
     return std::nullopt;
   }
-  const std::uint32_t count = le32(footer);
+  const std::uint32_t count = util::loadLittleEndian<std::uint32_t>(footer);
   const auto descriptor = static_cast<std::uint8_t>(footer[4]);
   const std::size_t entryBytes =
       (descriptor & kChecksumFlag) != 0 ? kEntryWithChecksumBytes : kEntryBytes;
@@ -96,8 +91,9 @@ std::optional<SeekTable> readSeekTable(int fd, std::uint64_t fileBytes, std::str
   }
   std::vector<std::byte> bytes(tableBytes);
   if (preadFull(fd, bytes.data(), bytes.size(), fileBytes - tableBytes) != bytes.size() ||
-      le32(bytes.data()) != kSeekTableFrameMagic ||
-      le32(bytes.data() + 4) != tableBytes - kSkippableHeaderBytes) {
+      util::loadLittleEndian<std::uint32_t>(bytes.data()) != kSeekTableFrameMagic ||
+      util::loadLittleEndian<std::uint32_t>(bytes.data() + 4) !=
+          tableBytes - kSkippableHeaderBytes) {
     problem = "a damaged seek table";
     return std::nullopt;
   }
@@ -107,8 +103,8 @@ std::optional<SeekTable> readSeekTable(int fd, std::uint64_t fileBytes, std::str
   std::uint64_t uncompressed = 0;
   for (std::uint32_t i = 0; i < count; ++i) {
     const std::byte* entry = bytes.data() + kSkippableHeaderBytes + i * entryBytes;
-    const std::uint32_t storedSize = le32(entry);
-    const std::uint32_t size = le32(entry + 4);
+    const std::uint32_t storedSize = util::loadLittleEndian<std::uint32_t>(entry);
+    const std::uint32_t size = util::loadLittleEndian<std::uint32_t>(entry + 4);
     if (storedSize == 0 || size == 0 || size > kMaxSeekableFrameBytes) {
       problem = "a seek table with frames of " + std::to_string(size) + " bytes";
       return std::nullopt;

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "pcap_recorder/index/packet_keys.hpp"
+#include "pcap_recorder/util/little_endian.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
 namespace pcap_recorder::index {
@@ -31,12 +32,8 @@ constexpr std::uint64_t kMaxIndexBytes = 1ull << 30;
 class Writer {
  public:
   void u8(std::uint8_t value) { bytes_.push_back(std::byte{value}); }
-  void u32(std::uint32_t value) {
-    for (int i = 0; i < 4; ++i) u8(static_cast<std::uint8_t>(value >> (8 * i)));
-  }
-  void u64(std::uint64_t value) {
-    for (int i = 0; i < 8; ++i) u8(static_cast<std::uint8_t>(value >> (8 * i)));
-  }
+  void u32(std::uint32_t value) { util::appendLittleEndian<std::uint32_t>(bytes_, value); }
+  void u64(std::uint64_t value) { util::appendLittleEndian<std::uint64_t>(bytes_, value); }
   void raw(std::span<const std::byte> value) {
     bytes_.insert(bytes_.end(), value.begin(), value.end());
   }
@@ -51,16 +48,8 @@ class Reader {
   explicit Reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
   bool has(std::size_t count) const { return count <= bytes_.size() - at_; }
   std::uint8_t u8() { return std::to_integer<std::uint8_t>(bytes_[at_++]); }
-  std::uint32_t u32() {
-    std::uint32_t value = 0;
-    for (int i = 0; i < 4; ++i) value |= std::uint32_t{u8()} << (8 * i);
-    return value;
-  }
-  std::uint64_t u64() {
-    std::uint64_t value = 0;
-    for (int i = 0; i < 8; ++i) value |= std::uint64_t{u8()} << (8 * i);
-    return value;
-  }
+  std::uint32_t u32() { return littleEndian<std::uint32_t>(); }
+  std::uint64_t u64() { return littleEndian<std::uint64_t>(); }
   void raw(std::span<std::byte> into) {
     std::memcpy(into.data(), bytes_.data() + at_, into.size());
     at_ += into.size();
@@ -68,6 +57,13 @@ class Reader {
   void skip(std::size_t count) { at_ += count; }
 
  private:
+  template <typename T>
+  T littleEndian() {
+    const T value = util::loadLittleEndian<T>(bytes_.data() + at_);
+    at_ += sizeof(T);
+    return value;
+  }
+
   std::span<const std::byte> bytes_;
   std::size_t at_ = 0;
 };

@@ -4,27 +4,13 @@
 #include <cstdio>
 #include <functional>
 
+#include "family.hpp"
+
 namespace pcap_recorder::metrics {
 
 namespace {
 
-struct Family {
-  const char* name;
-  const char* type;
-  const char* help;
-};
-
-void header(std::string& out, const Family& family) {
-  out += "# HELP ";
-  out += family.name;
-  out += ' ';
-  out += family.help;
-  out += "\n# TYPE ";
-  out += family.name;
-  out += ' ';
-  out += family.type;
-  out += '\n';
-}
+using detail::Family;
 
 void line(std::string& out, const Family& family, std::string_view label, std::string_view value,
           const std::string& number) {
@@ -102,7 +88,7 @@ std::string renderPrometheusText(const Sample& sample) {
   std::string out;
   const auto perInterface = [&](const Family& family,
                                 const std::function<std::uint64_t(const InterfaceSample&)>& value) {
-    header(out, family);
+    detail::writeHeader(out, family);
     for (const auto& interface : sample.interfaces) {
       line(out, family, "interface", interface.interface, std::to_string(value(interface)));
     }
@@ -115,20 +101,20 @@ std::string renderPrometheusText(const Sample& sample) {
   perInterface(kFilesWithoutSha256, [](const auto& each) { return each.filesWithoutSha256; });
   perInterface(kInterfaceUp, [](const auto& each) { return each.up ? 1u : 0u; });
 
-  header(out, kFreeBytes);
+  detail::writeHeader(out, kFreeBytes);
   for (const auto& directory : sample.directories) {
     if (directory.freeBytes) {
       line(out, kFreeBytes, "directory", directory.directory, std::to_string(*directory.freeBytes));
     }
   }
-  header(out, kOldestFile);
+  detail::writeHeader(out, kOldestFile);
   for (const auto& directory : sample.directories) {
     if (directory.oldestFileTimestamp) {
       line(out, kOldestFile, "directory", directory.directory,
            formatSeconds(*directory.oldestFileTimestamp));
     }
   }
-  header(out, kInfo);
+  detail::writeHeader(out, kInfo);
   line(out, kInfo, "version", sample.version, "1");
   return out;
 }

@@ -4,15 +4,13 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "family.hpp"
+
 namespace pcap_recorder::metrics {
 
 namespace {
 
-struct Family {
-  const char* name;
-  const char* type;
-  const char* help;
-};
+using detail::Family;
 
 constexpr Family kFiles{"pcap_recorder_ship_files_total", "counter",
                         "Files uploaded and confirmed (size, ETag and SHA-256 checked)."};
@@ -28,15 +26,7 @@ constexpr Family kLastSuccess{
     "Time of the last confirmed upload; 0 when there was none since the shipper started."};
 
 void family(std::string& out, const Family& family, const std::string& value) {
-  out += "# HELP ";
-  out += family.name;
-  out += ' ';
-  out += family.help;
-  out += "\n# TYPE ";
-  out += family.name;
-  out += ' ';
-  out += family.type;
-  out += '\n';
+  detail::writeHeader(out, family);
   out += family.name;
   out += ' ';
   out += value;

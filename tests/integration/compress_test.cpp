@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "daemon_process.hpp"
+#include "pcap_recorder/util/little_endian.hpp"
 #include "recorder_fixture.hpp"
 #include "support/frames.hpp"
 
@@ -35,11 +36,28 @@ std::string jsonNumber(const std::string& json, const std::string& key) {
   return json.substr(begin, json.find_first_of(",\n", begin) - begin);
 }
 
+using Frames = std::vector<std::vector<std::byte>>;
+
 class CompressTest : public RecorderTest {
  protected:
   void recordsCompressed(const std::string& compression, const std::string& suffix,
                          const std::string& decompressor);
+  // prc0 records 3000 frames of random payload with `compressionSettings` (lines of the output
+  // section) until SIGTERM: `file` is the one .pcap.zst it finishes, `sent` the frames.
+  void recordIncompressibleZstd(const std::string& compressionSettings, fs::path& file,
+                                Frames& sent);
 };
+
+// `file` through `decompressor` (a command) into `plain`: the frames `sent`, whole and in order.
+void expectDecompressesToTheFramesSent(const std::string& decompressor, const fs::path& file,
+                                       const fs::path& plain, const Frames& sent) {
+  ASSERT_EQ(capture(decompressor + " " + file.string() + " > " + plain.string()).status, 0);
+  const auto read = readPcapFile(plain);
+  ASSERT_EQ(read.records.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ(read.records[i].data, sent[i]) << "record " << i;
+  }
+}
 
 void CompressTest::recordsCompressed(const std::string& compression, const std::string& suffix,
                                      const std::string& decompressor) {
@@ -51,7 +69,7 @@ void CompressTest::recordsCompressed(const std::string& compression, const std::
                                        "  compression: " + compression + "\n");
   DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work);
   ASSERT_TRUE(daemon.waitReady()) << daemon.log();
-  std::vector<std::vector<std::byte>> expected;
+  Frames expected;
   for (std::uint32_t i = 0; i < 400; ++i) {
     auto frame = buildUdpFrame({.destinationPort = 5001, .sequence = i, .frameBytes = 64 + i});
     sender.send(frame);
@@ -68,11 +86,9 @@ void CompressTest::recordsCompressed(const std::string& compression, const std::
 
   // The bytes inside are the frames as sent, in order.
   const auto plain = work / "plain.pcap";
-  ASSERT_EQ(capture(decompressor + " " + file.string() + " > " + plain.string()).status, 0);
-  const auto read = readPcapFile(plain);
-  ASSERT_EQ(read.records.size(), expected.size()) << daemon.log();
-  for (std::size_t i = 0; i < expected.size(); ++i) {
-    EXPECT_EQ(read.records[i].data, expected[i]) << "record " << i;
+  {
+    SCOPED_TRACE(daemon.log());
+    ASSERT_NO_FATAL_FAILURE(expectDecompressesToTheFramesSent(decompressor, file, plain, expected));
   }
   const auto viaTcpdump =
       capture(decompressor + " " + file.string() + " | tcpdump -n -r - 2>/dev/null | wc -l");
@@ -106,10 +122,9 @@ TEST_F(CompressTest, GzipFilesAreReadBackWholeByWiresharkAndZcatWithTcpdump) {
 
 // Frames whose payload is random: what real (encrypted) traffic looks like to a compressor, and
 // what makes a zstd file of several frames larger than Wireshark's first read.
-std::vector<std::vector<std::byte>> sendIncompressibleFrames(FrameSender& sender,
-                                                             std::uint32_t count) {
+Frames sendIncompressibleFrames(FrameSender& sender, std::uint32_t count) {
   std::mt19937 random(20261202);
-  std::vector<std::vector<std::byte>> sent;
+  Frames sent;
   for (std::uint32_t i = 0; i < count; ++i) {
     auto frame = buildUdpFrame({.destinationPort = 5001, .sequence = i, .frameBytes = 1400});
     // After the Ethernet, IPv4 and UDP headers and the marker and sequence the frame builder
@@ -123,48 +138,41 @@ std::vector<std::vector<std::byte>> sendIncompressibleFrames(FrameSender& sender
   return sent;
 }
 
-// Wireshark 4.0 (Debian 12) opens a .zst only when it is one frame: compression_frame_size: 0.
-TEST_F(CompressTest, ALargeZstdFileOfOneFrameIsReadWholeByWireshark) {
+void CompressTest::recordIncompressibleZstd(const std::string& compressionSettings, fs::path& file,
+                                            Frames& sent) {
   NamespacePair hosts;
   auto sender = hosts.senderOn();
-  const auto config = writeConfig("  - name: prc0\n    filter: \"udp dst port 5001\"\n",
-                                  "  compression: zstd\n  compression_frame_size: 0\n");
+  const auto config =
+      writeConfig("  - name: prc0\n    filter: \"udp dst port 5001\"\n", compressionSettings);
   DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
   ASSERT_TRUE(daemon.waitReady()) << daemon.log();
-  const auto sent = sendIncompressibleFrames(sender, 3000);
+  sent = sendIncompressibleFrames(sender, 3000);
   ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
-  const auto file = onlyFileOf("prc0");
+  file = onlyFileOf("prc0");
   ASSERT_TRUE(file.string().ends_with(".pcap.zst")) << file;
+}
+
+// Wireshark 4.0 (Debian 12) opens a .zst only when it is one frame: compression_frame_size: 0.
+TEST_F(CompressTest, ALargeZstdFileOfOneFrameIsReadWholeByWireshark) {
+  fs::path file;
+  Frames sent;
+  ASSERT_NO_FATAL_FAILURE(
+      recordIncompressibleZstd("  compression: zstd\n  compression_frame_size: 0\n", file, sent));
   ASSERT_GT(fs::file_size(file), 3u << 20) << "incompressible: several of the default frames";
   expectWiresharkReadsCleanly(file, sent.size());
-  const auto plain = work_.path() / "plain.pcap";
-  ASSERT_EQ(capture("zstdcat " + file.string() + " > " + plain.string()).status, 0);
-  const auto read = readPcapFile(plain);
-  ASSERT_EQ(read.records.size(), sent.size());
-  for (std::size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(read.records[i].data, sent[i]) << i;
+  expectDecompressesToTheFramesSent("zstdcat", file, work_.path() / "plain.pcap", sent);
 }
 
 // The default frames of 1 MiB, which extract seeks into: zstdcat (and tshark after it) reads every
 // frame of a large file, and extract gives the same packets.
 TEST_F(CompressTest, ALargeZstdFileOfDefaultFramesIsReadWholeThroughZstdcat) {
-  NamespacePair hosts;
-  auto sender = hosts.senderOn();
-  const auto config =
-      writeConfig("  - name: prc0\n    filter: \"udp dst port 5001\"\n", "  compression: zstd\n");
-  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
-  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
-  const auto sent = sendIncompressibleFrames(sender, 3000);
-  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
-  const auto file = onlyFileOf("prc0");
-  ASSERT_TRUE(file.string().ends_with(".pcap.zst")) << file;
+  fs::path file;
+  Frames sent;
+  ASSERT_NO_FATAL_FAILURE(recordIncompressibleZstd("  compression: zstd\n", file, sent));
   const auto viaTshark = capture("zstdcat " + file.string() +
                                  " | tshark -n -r - -T fields -e frame.number 2>/dev/null | wc -l");
   EXPECT_EQ(std::stoul(viaTshark.output), sent.size()) << viaTshark.output;
-  const auto plain = work_.path() / "plain.pcap";
-  ASSERT_EQ(capture("zstdcat " + file.string() + " > " + plain.string()).status, 0);
-  const auto read = readPcapFile(plain);
-  ASSERT_EQ(read.records.size(), sent.size());
-  for (std::size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(read.records[i].data, sent[i]) << i;
+  expectDecompressesToTheFramesSent("zstdcat", file, work_.path() / "plain.pcap", sent);
 }
 
 TEST_F(CompressTest, UncompressedFilesGetASidecarWithTheirHashToo) {
@@ -188,9 +196,8 @@ std::vector<char> bytesOf(const fs::path& path) {
 }
 
 std::uint32_t le32At(const std::vector<char>& bytes, std::size_t at) {
-  std::uint32_t value = 0;
-  for (int i = 3; i >= 0; --i) value = value << 8 | static_cast<std::uint8_t>(bytes[at + i]);
-  return value;
+  return util::loadLittleEndian<std::uint32_t>(
+      reinterpret_cast<const std::byte*>(bytes.data() + at));
 }
 
 TEST_F(CompressTest, ExtractOverTheDaemonsZstdFilesGivesWhatItGivesOverThemDecompressed) {

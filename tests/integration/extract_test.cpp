@@ -20,6 +20,8 @@
 #include "pcap_recorder/compress/seekable.hpp"
 #include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
+#include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 #include "support/traffic.hpp"
 
@@ -460,8 +462,7 @@ TEST_F(ExtractTest, ErrorsAndUsageErrorsHaveTheirExitStatus) {
 // (compress::compressFile, as service/file_storage.cpp calls it), its index moved to the stored
 // name.
 fs::path compressLikeTheDaemon(const fs::path& file, compress::Compression compression) {
-  const util::UniqueFd directory(
-      ::open(file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const util::UniqueFd directory = openDirectory(file.parent_path());
   const auto result =
       compress::compressFile(directory.get(), file.filename().string(), compression, 0, 0640);
   const auto stored = file.parent_path() / result.name;
@@ -469,14 +470,6 @@ fs::path compressLikeTheDaemon(const fs::path& file, compress::Compression compr
     fs::rename(index::indexPathFor(file), index::indexPathFor(stored));
   }
   return stored;
-}
-
-std::vector<std::byte> fileBytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> bytes(chars.size());
-  std::memcpy(bytes.data(), chars.data(), chars.size());
-  return bytes;
 }
 
 class ExtractCompressedTest : public ExtractTest {
@@ -501,7 +494,7 @@ class ExtractCompressedTest : public ExtractTest {
         EXPECT_NE(result.output.find(expectInSummary), std::string::npos)
             << filter << ": " << result.output;
       }
-      outputs.push_back(fileBytes(out));
+      outputs.push_back(readFile(out));
     }
     return outputs;
   }
@@ -578,7 +571,7 @@ TEST_F(ExtractCompressedTest, AFewPacketsOfALargeZstdFileDecompressOnlyTheFrames
   const auto after = run(zst, work_ / "zst.pcap", "host 198.51.100.7");
   EXPECT_TRUE(after.problems.empty()) << after.problems.front();
   EXPECT_EQ(after.packets, 1u);
-  EXPECT_EQ(fileBytes(work_ / "zst.pcap"), fileBytes(work_ / "plain.pcap"));
+  EXPECT_EQ(readFile(work_ / "zst.pcap"), readFile(work_ / "plain.pcap"));
   // The one block that may hold the host lies in at most two frames (the pcap header comes from
   // decoding only the start of the first); far less than the file is read.
   EXPECT_EQ(after.blocksSearched, before.blocksSearched);

@@ -14,30 +14,9 @@
 # usage: shipd_faults_test.sh CASE PCAP-RECORDER-SHIPD S3_FAULT_PROXY PCAP-RECORDERCTL
 set -euo pipefail
 case_name=$1 shipd=$2 proxy=$3 ctl=$4
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for log in "$work"/*.log; do [[ -f $log ]] && { echo "--- $log"; tail -n 25 "$log"; }; done
-  exit 1
-}
-check() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
-
-s3() {  # curl with SigV4 straight to the server; prints the HTTP status
-  curl -sS -w '%{http_code}' --aws-sigv4 "aws:amz:$S3_REGION:s3" \
-    --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
-}
-same_object() {  # KEY FILE: in the bucket, byte-identical
-  [[ $(s3 -o "$work/got" "$S3_ENDPOINT/$S3_BUCKET/$1") == 200 ]] && cmp -s "$2" "$work/got" &&
-    [[ $(sha256sum <"$2") == $(sha256sum <"$work/got") ]]
-}
+# shellcheck source=tests/s3/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stop_signal=KILL
 open_uploads() {  # ListMultipartUploads: how many the bucket has open
   local status
   status=$(s3 -o "$work/uploads.xml" "$S3_ENDPOINT/$S3_BUCKET/?uploads=")
@@ -63,12 +42,9 @@ start_proxy() {  # [FAULT OPTIONS...]: sets proxy_endpoint
 }
 
 write_config() {  # ENDPOINT CREDENTIALS
-  cat >"$work/config.yaml" <<YAML
-ship:
-  endpoint: $1
-  bucket: $S3_BUCKET
-  region: $S3_REGION
-  path_style: true
+  {
+    bucket_config "$1"
+    cat <<YAML
   prefix: site/{host}/{interface}
   parallel: 3
   credentials: $2
@@ -78,6 +54,7 @@ output:
 interfaces:
   - name: eth0
 YAML
+  } >"$work/config.yaml"
 }
 shipd_args=(--config "$work/config.yaml" --state "$work/state" --host sensor1 --part-size 262144 --bus none)
 prefix=site/sensor1/eth0

@@ -12,20 +12,8 @@ daemon=$1
 shipd=$2
 [[ $(id -u) == 0 ]] || { echo "SKIP: needs root (records lo in the server's namespace)"; exit 77; }
 command -v dbus-daemon >/dev/null || { echo "SKIP: needs dbus-daemon"; exit 77; }
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for log in "$work"/*.log; do echo "--- $log"; tail -n 25 "$log"; done
-  exit 1
-}
-check() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
+# shellcheck source=tests/s3/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # usage: within SECONDS COMMAND... — polls COMMAND every 0.2 s.
 within() {
   local limit=$(($1 * 5)) i
@@ -35,11 +23,6 @@ within() {
     sleep 0.2
   done
   return 1
-}
-s3get() {
-  curl -sS -o "$2" -w '%{http_code}' --aws-sigv4 "aws:amz:$S3_REGION:s3" \
-    --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-    "$S3_ENDPOINT/$S3_BUCKET/$1"
 }
 key_of() { echo "flow/lo/$(basename "$1")"; }
 in_bucket() { [[ $(s3get "$(key_of "$1")" /dev/null) == 200 ]]; }
@@ -53,12 +36,9 @@ export DBUS_SESSION_BUS_ADDRESS
 pids+=("$(cat "$work/bus.pid")")
 
 mkdir -p "$work/out"
-cat >"$work/config.yaml" <<YAML
-ship:
-  endpoint: $S3_ENDPOINT
-  bucket: $S3_BUCKET
-  region: $S3_REGION
-  path_style: true
+{
+  bucket_config "$S3_ENDPOINT"
+  cat <<YAML
   prefix: flow/{interface}
   credentials: $S3_CREDENTIALS_FILE
   state: $work/state
@@ -74,6 +54,7 @@ interfaces:
   - name: lo
     filter: icmp
 YAML
+} >"$work/config.yaml"
 
 # The shipper first, with a rescan far longer than the test: only the signal can make it ship.
 "$shipd" --config "$work/config.yaml" --bus user --rescan 3600 >"$work/shipd.log" 2>&1 &

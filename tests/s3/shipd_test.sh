@@ -6,28 +6,13 @@
 # usage: shipd_test.sh PCAP-RECORDER-SHIPD
 set -euo pipefail
 shipd=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*"; cat "$work"/*.log 2>/dev/null | tail -n 30; exit 1; }
-check() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
-
-s3get() {
-  curl -sS -o "$2" -w '%{http_code}' --aws-sigv4 "aws:amz:$S3_REGION:s3" \
-    --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-    "$S3_ENDPOINT/$S3_BUCKET/$1"
-}
-same_object() {  # KEY FILE
-  [[ $(s3get "$1" "$work/got") == 200 ]] && cmp -s "$2" "$work/got" &&
-    [[ $(sha256sum <"$2") == $(sha256sum <"$work/got") ]]
-}
+# shellcheck source=tests/s3/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mkdir -p "$work/out"
-cat >"$work/config.yaml" <<YAML
-ship:
-  endpoint: $S3_ENDPOINT
-  bucket: $S3_BUCKET
-  region: $S3_REGION
-  path_style: true
+{
+  bucket_config "$S3_ENDPOINT"
+  cat <<YAML
   prefix: site/{host}/{interface}/%Y/%m/%d
   parallel: 3
   credentials: $S3_CREDENTIALS_FILE
@@ -36,6 +21,7 @@ output:
 interfaces:
   - name: eth0
 YAML
+} >"$work/config.yaml"
 run_shipd() {  # LOG [ARGS...]
   local log=$1
   shift

@@ -8,45 +8,24 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "pcap_recorder/compress/decompressor.hpp"
 #include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
+#include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 
 namespace pcap_recorder::compress {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::readFile;
+using testing::sampleBytes;
 using testing::TempDir;
-
-// Compressible but not trivially: repeated records with varying counters, like captured traffic.
-std::vector<std::byte> sampleBytes(std::size_t size) {
-  std::vector<std::byte> bytes(size);
-  std::mt19937 random(7);
-  for (std::size_t i = 0; i < size; ++i) {
-    bytes[i] = (i % 64 < 16) ? std::byte(random() & 0xff) : std::byte((i / 64) % 251);
-  }
-  return bytes;
-}
-
-void writeFile(const fs::path& path, const std::vector<std::byte>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-}
-
-std::vector<std::byte> readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> bytes(chars.size());
-  std::memcpy(bytes.data(), chars.data(), chars.size());
-  return bytes;
-}
+using testing::writeFile;
 
 std::string commandOutput(const std::string& command) {
   std::string output;
@@ -70,7 +49,7 @@ std::vector<std::byte> decompressed(const fs::path& path, Compression compressio
 
 struct Directory {
   TempDir dir;
-  util::UniqueFd fd{::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  util::UniqueFd fd = testing::openDirectory(dir.path());
 };
 
 TEST(FileCompressorTest, ZstdReplacesTheFileWithIndependentFramesOfOneMebibyte) {

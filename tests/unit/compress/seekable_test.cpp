@@ -7,15 +7,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "pcap_recorder/compress/decompressor.hpp"
+#include "pcap_recorder/util/little_endian.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
+#include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 
 namespace pcap_recorder::compress {
@@ -24,39 +24,14 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-std::vector<std::byte> sampleBytes(std::size_t size) {
-  std::vector<std::byte> bytes(size);
-  std::mt19937 random(11);
-  for (std::size_t i = 0; i < size; ++i) {
-    bytes[i] = (i % 64 < 16) ? std::byte(random() & 0xff) : std::byte((i / 64) % 251);
-  }
-  return bytes;
-}
-
-void writeFile(const fs::path& path, const std::vector<std::byte>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-}
-
-std::vector<std::byte> readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> bytes(chars.size());
-  std::memcpy(bytes.data(), chars.data(), chars.size());
-  return bytes;
-}
-
 std::uint32_t le32(const std::vector<std::byte>& bytes, std::size_t at) {
-  std::uint32_t value = 0;
-  for (int i = 3; i >= 0; --i) value = value << 8 | std::to_integer<std::uint32_t>(bytes[at + i]);
-  return value;
+  return util::loadLittleEndian<std::uint32_t>(bytes.data() + at);
 }
 
 struct Compressed {
   explicit Compressed(std::size_t bytes, Compression compression = Compression::zstd)
-      : original(sampleBytes(bytes)) {
-    writeFile(dir / "x.pcap", original);
+      : original(testing::sampleBytes(bytes, 11)) {
+    testing::writeFile(dir / "x.pcap", original);
     result = compressFile(dirFd.get(), "x.pcap", compression, 0, 0600);
     path = dir / result.name;
     fd.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -67,7 +42,7 @@ struct Compressed {
   }
 
   TempDir dir;
-  util::UniqueFd dirFd{::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  util::UniqueFd dirFd = testing::openDirectory(dir.path());
   std::vector<std::byte> original;
   CompressedFile result;
   fs::path path;
@@ -76,7 +51,7 @@ struct Compressed {
 
 TEST(SeekableTest, ZstdFilesEndInTheStandardSeekTableOfTheirOneMebibyteFrames) {
   Compressed file(5 * kFrameBytes + 4321);
-  const auto stored = readFile(file.path);
+  const auto stored = testing::readFile(file.path);
   ASSERT_EQ(stored.size(), file.result.storedBytes);
   // The footer: 6 frames, no checksums, the seekable magic; before it the entries, and before
   // those a skippable frame's header sized to hold exactly them and the footer.
@@ -106,7 +81,7 @@ TEST(SeekableTest, ZstdFilesEndInTheStandardSeekTableOfTheirOneMebibyteFrames) {
   util::UniqueFd out(::memfd_create("whole", MFD_CLOEXEC));
   EXPECT_EQ(decompressAll(file.fd.get(), Compression::zstd, out.get()), file.original.size());
   EXPECT_EQ(std::system(("zstd -q -t " + file.path.string()).c_str()), 0);
-  writeFile(file.dir / "copy", file.original);
+  testing::writeFile(file.dir / "copy", file.original);
   FILE* pipe = ::popen(("zstd -dc " + file.path.string() + " | cmp - " +
                         (file.dir / "copy").string() + " && echo same")
                            .c_str(),
@@ -177,15 +152,15 @@ TEST(SeekableTest, FilesWithoutAValidTableHaveNone) {
 
   // A .zst written by the zstd tool: one frame, no table.
   Compressed zstd(2 * kFrameBytes);
-  writeFile(zstd.dir / "plain", zstd.original);
+  testing::writeFile(zstd.dir / "plain", zstd.original);
   ASSERT_EQ(std::system(("zstd -q " + (zstd.dir / "plain").string()).c_str()), 0);
   util::UniqueFd plain(::open((zstd.dir / "plain.zst").c_str(), O_RDONLY | O_CLOEXEC));
   EXPECT_FALSE(readSeekTable(plain.get(), fs::file_size(zstd.dir / "plain.zst"), problem));
 
   // A table whose frames do not add up to the file: one byte more in front of the frames.
-  auto stored = readFile(zstd.path);
+  auto stored = testing::readFile(zstd.path);
   stored.insert(stored.begin(), std::byte{0});
-  writeFile(zstd.dir / "shifted.zst", stored);
+  testing::writeFile(zstd.dir / "shifted.zst", stored);
   util::UniqueFd shifted(::open((zstd.dir / "shifted.zst").c_str(), O_RDONLY | O_CLOEXEC));
   EXPECT_FALSE(readSeekTable(shifted.get(), stored.size(), problem));
   EXPECT_EQ(problem, "a seek table that does not describe the file");
@@ -196,10 +171,10 @@ TEST(SeekableTest, FilesWithoutAValidTableHaveNone) {
 
 TEST(SeekableTest, ADamagedFrameIsAnErrorNotWrongBytes) {
   Compressed file(3 * kFrameBytes);
-  auto stored = readFile(file.path);
+  auto stored = testing::readFile(file.path);
   const auto middle = file.result.frames[1].storedOffset + 200;
   stored[middle] ^= std::byte{0x55};
-  writeFile(file.dir / "damaged.zst", stored);
+  testing::writeFile(file.dir / "damaged.zst", stored);
   util::UniqueFd fd(::open((file.dir / "damaged.zst").c_str(), O_RDONLY | O_CLOEXEC));
   std::string problem;
   auto table = readSeekTable(fd.get(), stored.size(), problem);

@@ -9,6 +9,7 @@
 
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
 #include "support/frames.hpp"
 #include "support/temp_dir.hpp"
 
@@ -44,7 +45,7 @@ class ClosedFileTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  util::UniqueFd directory_{::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  util::UniqueFd directory_ = testing::openDirectory(dir_.path());
   std::vector<int> fsyncCalls_;
 };
 

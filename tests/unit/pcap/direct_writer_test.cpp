@@ -14,6 +14,7 @@
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/pcap/repair.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
 #include "support/file_size_limit.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
@@ -23,18 +24,11 @@ namespace pcap_recorder::pcap {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::openDirectory;
+using testing::takesDirectIo;
 using testing::TempDir;
 
 constexpr std::size_t kSmallBuffer = 2 * kDirectAlignment;
-
-bool takesDirectIo(const fs::path& directory) {
-  const auto probe = directory / "probe";
-  util::UniqueFd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-  const bool takes = fd.valid() && ::fcntl(fd.get(), F_SETFL, O_DIRECT) == 0;
-  fd.reset();
-  fs::remove(probe);
-  return takes;
-}
 
 Frame frameOf(const std::vector<std::byte>& data, std::uint32_t seconds) {
   return Frame{.seconds = seconds,
@@ -47,9 +41,6 @@ class DirectWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!takesDirectIo(dir_.path())) GTEST_SKIP() << dir_.path() << " refuses O_DIRECT";
-  }
-  util::UniqueFd openDirectory() const {
-    return util::UniqueFd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   }
   static WriterOptions direct(std::size_t bufferBytes = kSmallBuffer, std::size_t count = 2) {
     return WriterOptions{.directIo = DirectIoPolicy::required,
@@ -90,7 +81,7 @@ class DirectWriterTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  util::UniqueFd directory_ = openDirectory();
+  util::UniqueFd directory_ = openDirectory(dir_.path());
 };
 
 // Records of every size from 64 to 4200 bytes (with their 16-byte headers: every remainder
@@ -162,7 +153,7 @@ TEST_F(DirectWriterTest, RequiredDirectIoFailsWhereTheFileSystemRefusesItAndAuto
   const RamfsMount ramfs(dir_ / "ramfs");
   if (!ramfs.mounted()) GTEST_SKIP() << "cannot mount ramfs (not root?)";
   ASSERT_FALSE(takesDirectIo(dir_ / "ramfs"));
-  util::UniqueFd directory(::open((dir_ / "ramfs").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  util::UniqueFd directory = openDirectory(dir_ / "ramfs");
   EXPECT_THROW(PcapFileWriter(directory.get(), "x.pcap", direct()), std::system_error);
   EXPECT_FALSE(fs::exists(dir_ / "ramfs" / "x.pcap.part")) << "no file left behind";
   WriterOptions automatic = direct();

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
 #include "support/file_size_limit.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
@@ -23,9 +24,6 @@ using testing::TempDir;
 
 class PcapFileWriterTest : public ::testing::Test {
  protected:
-  util::UniqueFd openDirectory() const {
-    return util::UniqueFd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  }
   static Frame frameOf(const std::vector<std::byte>& data, std::uint32_t seconds) {
     return Frame{.seconds = seconds,
                  .nanoseconds = 123'000,
@@ -33,7 +31,7 @@ class PcapFileWriterTest : public ::testing::Test {
                  .data = data};
   }
   TempDir dir_;
-  util::UniqueFd directory_ = openDirectory();
+  util::UniqueFd directory_ = testing::openDirectory(dir_.path());
 };
 
 TEST(NameWithSuffix, PutsTheCounterBeforeTheExtension) {

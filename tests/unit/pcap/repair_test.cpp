@@ -12,6 +12,8 @@
 
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
+#include "support/file_bytes.hpp"
 #include "support/pcap_reader.hpp"
 #include "support/temp_dir.hpp"
 
@@ -251,26 +253,15 @@ TEST(ScanPcap, EndsAtTheLastCompleteRecordWhenTheFileShrinksWhileBeingRead) {
 
 class RepairPartFileTest : public ::testing::Test {
  protected:
-  util::UniqueFd openDirectory() const {
-    return util::UniqueFd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  }
   void write(const std::string& name, const Bytes& bytes) const {
-    std::ofstream out(dir_ / name, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
+    testing::writeFile(dir_ / name, bytes);
   }
-  Bytes read(const std::string& name) const {
-    std::ifstream in(dir_ / name, std::ios::binary);
-    const std::vector<char> chars{std::istreambuf_iterator<char>(in), {}};
-    Bytes bytes(chars.size());
-    std::memcpy(bytes.data(), chars.data(), chars.size());
-    return bytes;
-  }
+  Bytes read(const std::string& name) const { return testing::readFile(dir_ / name); }
   RepairResult repair(const std::string& partName) const {
     return repairPartFile(directory_.get(), partName);
   }
   testing::TempDir dir_;
-  util::UniqueFd directory_ = openDirectory();
+  util::UniqueFd directory_ = testing::openDirectory(dir_.path());
 };
 
 TEST_F(RepairPartFileTest, CutsEachKindOfTornFileToItsLastCompleteRecordAndRenamesIt) {

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <algorithm>
 #include <filesystem>
@@ -16,42 +15,26 @@
 #include <string>
 #include <vector>
 
-#include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/pcap/direct_stream.hpp"
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
 #include "support/file_size_limit.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
+#include "support/sha256_of_path.hpp"
 #include "support/temp_dir.hpp"
+#include "support/thread_nice.hpp"
 
 namespace pcap_recorder::pcap {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string sha256OfPath(const fs::path& path) {
-  util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  EXPECT_TRUE(fd.valid()) << path;
-  return compress::sha256OfFile(fd.get());
-}
-
-bool takesDirectIo(const fs::path& directory) {
-  const auto probe = directory / "probe";
-  util::UniqueFd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-  const bool takes = fd.valid() && ::fcntl(fd.get(), F_SETFL, O_DIRECT) == 0;
-  fd.reset();
-  fs::remove(probe);
-  return takes;
-}
-
 class StreamedHashTest : public ::testing::Test {
  protected:
-  util::UniqueFd openDirectory() const {
-    return util::UniqueFd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  }
   void requireDirectIo() {
-    if (!takesDirectIo(dir_.path())) GTEST_SKIP() << dir_.path() << " refuses O_DIRECT";
+    if (!testing::takesDirectIo(dir_.path())) GTEST_SKIP() << dir_.path() << " refuses O_DIRECT";
   }
   // Capture waits for the hash here: what these tests check is the hash, which a busy machine
   // would otherwise take away (AHasherThatFallsBehind... checks the giving up).
@@ -89,11 +72,11 @@ class StreamedHashTest : public ::testing::Test {
   void expectHashOfTheFile(const FileSummary& summary) {
     ASSERT_FALSE(summary.name.empty());
     EXPECT_EQ(summary.sha256.size(), 64u);
-    EXPECT_EQ(summary.sha256, sha256OfPath(dir_.path() / summary.name)) << summary.name;
+    EXPECT_EQ(summary.sha256, testing::sha256OfPath(dir_.path() / summary.name)) << summary.name;
   }
 
   testing::TempDir dir_;
-  util::UniqueFd directory_ = openDirectory();
+  util::UniqueFd directory_ = testing::openDirectory(dir_.path());
 };
 
 std::vector<std::size_t> mixedSizes(std::size_t count) {
@@ -225,12 +208,6 @@ TEST_F(StreamedHashTest, AHashMoreThanABufferBehindAtTheFilesEndIsGivenUp) {
   EXPECT_EQ(testing::readPcapFile(dir_.path() / summary.name).records.size(), sizes.size());
 }
 
-// What each thread's nice value is, as the kernel has it for the calling thread.
-int niceOfThisThread() {
-  errno = 0;
-  return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
-}
-
 // The hasher runs below the thread that writes (capture), so that under full load the CPU goes
 // to capture first; it is named for top -H and the benchmarks.
 TEST_F(StreamedHashTest, TheHasherRunsBelowTheCaptureThreadAndIsNamed) {
@@ -243,13 +220,13 @@ TEST_F(StreamedHashTest, TheHasherRunsBelowTheCaptureThreadAndIsNamed) {
     char name[16] = {};
     ::pthread_getname_np(::pthread_self(), name, sizeof name);
     std::lock_guard lock(mutex);
-    hasherNice = niceOfThisThread();
+    hasherNice = testing::niceOfThisThread();
     hasherName = name;
   }});
   expectHashOfTheFile(write("prio.pcap", options, mixedSizes(100), 0));
   std::lock_guard lock(mutex);
   EXPECT_EQ(hasherName, "pr-hasher");
-  EXPECT_EQ(hasherNice, std::min(niceOfThisThread() + kBackgroundNice, 19));
+  EXPECT_EQ(hasherNice, std::min(testing::niceOfThisThread() + kBackgroundNice, 19));
 }
 
 }  // namespace

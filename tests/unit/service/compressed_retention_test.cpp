@@ -9,6 +9,7 @@
 
 #include "pcap_recorder/service/file_finisher.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
 #include "support/temp_dir.hpp"
 
 namespace pcap_recorder::service {
@@ -58,7 +59,7 @@ class CompressedRetention : public ::testing::Test {
 };
 
 TEST_F(CompressedRetention, CountsCompressedFilesByTheirStoredSizeUnderTheirFinalNames) {
-  util::UniqueFd directory(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const util::UniqueFd directory = testing::openDirectory(dir_.path());
   const auto listing =
       rotation::listOwnFiles(directory.get(), rotation::OwnFileMatcher(templates_), ::geteuid());
   ASSERT_EQ(listing.error, 0);

@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <algorithm>
 #include <filesystem>
@@ -21,21 +20,18 @@
 #include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/directory.hpp"
 #include "support/file_size_limit.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
+#include "support/sha256_of_path.hpp"
 #include "support/temp_dir.hpp"
+#include "support/thread_nice.hpp"
 
 namespace pcap_recorder::service {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string sha256OfPath(const fs::path& path) {
-  util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  EXPECT_TRUE(fd.valid()) << path;
-  return compress::sha256OfFile(fd.get());
-}
 
 // The sidecar's "sha256" value ("" when the key holds an empty string; "?" when it is missing).
 std::string sidecarSha256(const fs::path& file) {
@@ -46,15 +42,6 @@ std::string sidecarSha256(const fs::path& file) {
   const std::string json = text.str();
   if (!std::regex_search(json, match, std::regex(R"re("sha256": "([0-9a-f]*)")re"))) return "?";
   return match[1];
-}
-
-bool takesDirectIo(const fs::path& directory) {
-  const auto probe = directory / "probe";
-  util::UniqueFd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
-  const bool takes = fd.valid() && ::fcntl(fd.get(), F_SETFL, O_DIRECT) == 0;
-  fd.reset();
-  fs::remove(probe);
-  return takes;
 }
 
 // How many of the file's pages the page cache holds.
@@ -72,11 +59,6 @@ std::size_t pagesInThePageCache(const fs::path& path) {
   ::munmap(mapped, size);
   return static_cast<std::size_t>(
       std::count_if(resident.begin(), resident.end(), [](unsigned char page) { return page & 1; }));
-}
-
-int niceOfThisThread() {
-  errno = 0;
-  return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
 }
 
 struct Finished {
@@ -146,7 +128,8 @@ class FileHashTest : public ::testing::Test {
             [&](const FinishedFile& done) {
               char name[16] = {};
               ::pthread_getname_np(::pthread_self(), name, sizeof name);
-              finished = {done.path, done.sha256, done.withoutSha256, niceOfThisThread(), name};
+              finished = {done.path, done.sha256, done.withoutSha256, testing::niceOfThisThread(),
+                          name};
             },
         .onLost = {},
     });
@@ -159,13 +142,13 @@ class FileHashTest : public ::testing::Test {
 };
 
 TEST_F(FileHashTest, TheSidecarHasTheHashTakenAsTheFileWasWrittenAndTheFileIsNotReadBack) {
-  if (!takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
+  if (!testing::takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
   auto file = closedFile({.directIo = pcap::DirectIoPolicy::required, .sha256 = true});
-  const auto written = sha256OfPath(dir_ / "out" / file.partName());
+  const auto written = testing::sha256OfPath(dir_ / "out" / file.partName());
   alterOnDisk(file);
   const auto finished = finish(std::move(file));
   ASSERT_FALSE(finished.path.empty());
-  const auto now = sha256OfPath(finished.path);
+  const auto now = testing::sha256OfPath(finished.path);
   ASSERT_NE(now, written);
   // Read back, the sidecar would hold `now`.
   EXPECT_EQ(sidecarSha256(finished.path), written);
@@ -181,27 +164,27 @@ TEST_F(FileHashTest, ABufferedFileIsHashedByTheFinisherReadingItBack) {
   const auto finished = finish(std::move(file));
   ASSERT_FALSE(finished.path.empty());
   EXPECT_EQ(finished.withoutSha256, WithoutSha256::no);
-  EXPECT_EQ(sidecarSha256(finished.path), sha256OfPath(finished.path));
-  EXPECT_EQ(finished.journalSha256, sha256OfPath(finished.path));
+  EXPECT_EQ(sidecarSha256(finished.path), testing::sha256OfPath(finished.path));
+  EXPECT_EQ(finished.journalSha256, testing::sha256OfPath(finished.path));
 }
 
 // Read back past the page cache where the file system takes O_DIRECT: the writer dropped the
 // finished file from the cache, and hashing it must not bring it back (through the cache, a 9 GB
 // run with `direct_io: off` grew it by 8.7 GB).
 TEST_F(FileHashTest, ABufferedFileReadBackForItsHashIsNotLeftInThePageCache) {
-  if (!takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
+  if (!testing::takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
   const auto finished =
       finish(closedFile({.directIo = pcap::DirectIoPolicy::never, .sha256 = true}));
   ASSERT_FALSE(finished.path.empty());
   EXPECT_EQ(pagesInThePageCache(finished.path), 0u);
-  EXPECT_EQ(sidecarSha256(finished.path), sha256OfPath(finished.path));
+  EXPECT_EQ(sidecarSha256(finished.path), testing::sha256OfPath(finished.path));
 }
 
 // A hash given up because the hasher fell behind (held by the test here): the file is finished
 // with every record, its sidecar's sha256 is empty (the shipper hashes it itself then), and it is
 // not read back, which would compete with capture at just that moment.
 TEST_F(FileHashTest, AFileWhoseHashWasGivenUpIsFinishedWithoutOneAndNotReadBack) {
-  if (!takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
+  if (!testing::takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
   std::latch hasherMayGoOn(1);
   pcap::WriterOptions options{.directIo = pcap::DirectIoPolicy::required,
                               .directBufferBytes = 2 * pcap::kDirectAlignment,
@@ -226,7 +209,8 @@ TEST_F(FileHashTest, TheFinisherRunsBelowTheCaptureThreadsPriority) {
   const auto finished = finish(closedFile({}));
   ASSERT_FALSE(finished.path.empty());
   EXPECT_EQ(finished.finisherName, "pr-finisher");
-  EXPECT_EQ(finished.finisherNice, std::min(niceOfThisThread() + pcap::kBackgroundNice, 19));
+  EXPECT_EQ(finished.finisherNice,
+            std::min(testing::niceOfThisThread() + pcap::kBackgroundNice, 19));
 }
 
 // A file that comes without a streamed hash (OpenSSL failed, or a writer that was not asked): the
@@ -236,8 +220,8 @@ TEST_F(FileHashTest, AFileWithoutAStreamedHashIsHashedByReadingItBack) {
   alterOnDisk(file);
   const auto finished = finish(std::move(file));
   ASSERT_FALSE(finished.path.empty());
-  EXPECT_EQ(sidecarSha256(finished.path), sha256OfPath(finished.path));
-  EXPECT_EQ(finished.journalSha256, sha256OfPath(finished.path));
+  EXPECT_EQ(sidecarSha256(finished.path), testing::sha256OfPath(finished.path));
+  EXPECT_EQ(finished.journalSha256, testing::sha256OfPath(finished.path));
 }
 
 // A file cut after a failed write (a full disk) is whole, but it is not read back for its hash:
@@ -245,7 +229,8 @@ TEST_F(FileHashTest, AFileWithoutAStreamedHashIsHashedByReadingItBack) {
 // sidecar has no sha256, and the file counts as one without.
 TEST_F(FileHashTest, AFileCutByAFailedWriteIsFinishedWithoutAHashAndNotReadBack) {
   for (const auto directIo : {pcap::DirectIoPolicy::never, pcap::DirectIoPolicy::required}) {
-    if (directIo == pcap::DirectIoPolicy::required && !takesDirectIo(dir_ / "out")) continue;
+    if (directIo == pcap::DirectIoPolicy::required && !testing::takesDirectIo(dir_ / "out"))
+      continue;
     auto file = closedFileCutByAFailedWrite({.directIo = directIo,
                                              .directBufferBytes = 2 * pcap::kDirectAlignment,
                                              .directBufferCount = 3,

@@ -1,0 +1,33 @@
+#include "support/file_bytes.hpp"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+namespace pcap_recorder::testing {
+
+std::vector<std::byte> sampleBytes(std::size_t size, std::uint32_t seed) {
+  std::vector<std::byte> bytes(size);
+  std::mt19937 random(seed);
+  for (std::size_t i = 0; i < size; ++i) {
+    bytes[i] = (i % 64 < 16) ? std::byte(random() & 0xff) : std::byte((i / 64) % 251);
+  }
+  return bytes;
+}
+
+void writeFile(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+}
+
+std::vector<std::byte> readFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::byte> bytes(chars.size());
+  std::memcpy(bytes.data(), chars.data(), chars.size());
+  return bytes;
+}
+
+}  // namespace pcap_recorder::testing
