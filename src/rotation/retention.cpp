@@ -122,9 +122,7 @@ std::vector<Deletion> chooseDeletions(std::vector<StoredFile> files, const Reten
     freeBytes += file.bytes;
   };
   // Whether any rule may delete the file at `index`.
-  const auto mayGo = [&](std::size_t index) {
-    return !deleted[index] && !files[index].inProgress;
-  };
+  const auto mayGo = [&](std::size_t index) { return !deleted[index] && !files[index].inProgress; };
   // Whether the limits (all but min_free_space) may delete the file at `index`.
   const auto deletable = [&](std::size_t index) {
     return mayGo(index) && (!limits.keepUntilShipped || files[index].shipped);

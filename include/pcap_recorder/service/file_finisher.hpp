@@ -147,8 +147,8 @@ class FileFinisher {
   // Files in progress (see the top), by configured directory: their final uncompressed names.
   using InProgress = std::map<std::filesystem::path, std::multiset<std::string>>;
 
-  void finishFiles();         // pr-finisher
-  void keepWithinLimits();    // pr-retention
+  void finishFiles();       // pr-finisher
+  void keepWithinLimits();  // pr-retention
   std::optional<FinishedFile> finish(FinishJob& job);
   void markInProgress(const std::filesystem::path& directory, const std::string& name);
   void markStored(const std::filesystem::path& directory, const std::string& name);

@@ -233,7 +233,8 @@ TEST_F(RetentionBesideCompression, ThePassAfterAFinishedFileRunsWhileTheNextIsCo
   // one finished, then one compressed.
   const auto fsyncGate = std::make_shared<Gate>();
   FinisherOptions options;
-  options.operations.fsync = [fsyncGate, first = std::make_shared<std::atomic<bool>>(true)](int fd) {
+  options.operations.fsync = [fsyncGate,
+                              first = std::make_shared<std::atomic<bool>>(true)](int fd) {
     if (first->exchange(false)) fsyncGate->arrive();
     return ::fsync(fd);
   };
