@@ -121,14 +121,18 @@ std::vector<Deletion> chooseDeletions(std::vector<StoredFile> files, const Reten
     keptBytes -= file.bytes;
     freeBytes += file.bytes;
   };
+  // Whether any rule may delete the file at `index`.
+  const auto mayGo = [&](std::size_t index) { return !deleted[index] && !files[index].inProgress; };
   // Whether the limits (all but min_free_space) may delete the file at `index`.
   const auto deletable = [&](std::size_t index) {
-    return !deleted[index] && (!limits.keepUntilShipped || files[index].shipped);
+    return mayGo(index) && (!limits.keepUntilShipped || files[index].shipped);
   };
 
   if (limits.deleteShipped) {
     for (std::size_t i = 0; i < files.size(); ++i) {
-      if (files[i].shipped) remove(i, "confirmed uploaded (ship.delete_after_upload)");
+      if (files[i].shipped && mayGo(i)) {
+        remove(i, "confirmed uploaded (ship.delete_after_upload)");
+      }
     }
   }
   if (limits.maxAge.count() > 0) {
@@ -165,7 +169,7 @@ std::vector<Deletion> chooseDeletions(std::vector<StoredFile> files, const Reten
     // is full of data that is not ours, and the capture running now matters more than the oldest
     // captures.
     for (std::size_t i = 0; i < files.size() && freeBytes < limits.minFreeBytes; ++i) {
-      if (!deleted[i]) remove(i, reason() + ", not yet shipped");
+      if (mayGo(i)) remove(i, reason() + ", not yet shipped");
     }
   }
   // Oldest first, whichever rule chose them.

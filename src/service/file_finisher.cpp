@@ -6,10 +6,13 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <set>
 
+#include "pcap_recorder/compress/compression.hpp"
 #include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/service/hook_runner.hpp"
@@ -46,10 +49,53 @@ std::string describeSha256(const FinishedFile& finished) {
   return finished.sha256;
 }
 
+std::chrono::system_clock::time_point toTimePoint(const timespec& time) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(time.tv_sec) + std::chrono::nanoseconds(time.tv_nsec)));
+}
+
 std::uint64_t freeBytes(int directoryFd) {
   struct statvfs fileSystem;
   if (::fstatvfs(directoryFd, &fileSystem) != 0) return UINT64_MAX;
   return std::uint64_t{fileSystem.f_bavail} * fileSystem.f_frsize;
+}
+
+// `listed` (own finished files) with the files in progress among them replaced by one entry
+// each: all their bytes on the disk, counted and never deleted (see file_finisher.hpp). Their
+// names are read afresh, not taken from the listing: a file stored since then has changed names.
+std::vector<rotation::StoredFile> withFilesInProgress(int directoryFd,
+                                                      std::vector<rotation::StoredFile> listed,
+                                                      const std::set<std::string>& inProgress) {
+  if (inProgress.empty()) return listed;
+  std::erase_if(listed, [&](const rotation::StoredFile& file) {
+    return inProgress.contains(std::string(compress::withoutCompressionSuffix(file.name)));
+  });
+  const std::string_view part = rotation::kPartSuffix;
+  for (const std::string& name : inProgress) {
+    // Waiting here under its `.part` name, finished, being compressed, compressed.
+    std::vector<std::string> names = {name + std::string(part), name};
+    for (const std::string_view suffix : rotation::kCompressionSuffixes) {
+      names.push_back(name + std::string(suffix) + std::string(part));
+      names.push_back(name + std::string(suffix));
+    }
+    rotation::StoredFile file;
+    file.name = name;
+    file.inProgress = true;
+    bool onDisk = false;
+    for (const std::string& each : names) {
+      struct stat status {};
+      if (::fstatat(directoryFd, each.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (!S_ISREG(status.st_mode) || status.st_uid != ::geteuid()) continue;
+      file.bytes += static_cast<std::uint64_t>(status.st_size);
+      const auto time =
+          rotation::retentionTime(toTimePoint(status.st_mtim), toTimePoint(status.st_ctim));
+      file.modified = onDisk ? std::min(file.modified, time) : time;
+      onDisk = true;
+    }
+    if (onDisk) listed.push_back(std::move(file));
+  }
+  return listed;
 }
 
 }  // namespace
@@ -60,7 +106,8 @@ FileFinisher::FileFinisher(std::vector<DirectoryRetention> directories,
     : observer_(std::move(observer)),
       options_(std::move(options)),
       directories_(std::make_shared<const Directories>(std::move(directories))),
-      thread_([this] { run(); }) {}
+      retention_([this](const std::stop_token& stop) { keepWithinLimits(stop); }),
+      finisher_([this] { finishFiles(); }) {}
 
 FileFinisher::~FileFinisher() {
   stop();
@@ -68,6 +115,9 @@ FileFinisher::~FileFinisher() {
 
 void FileFinisher::submit(FinishJob job) {
   pending_.fetch_add(1, std::memory_order_relaxed);
+  // Before the file can appear under its final name: from now on retention counts it and
+  // leaves it alone.
+  markInProgress(job.directory, job.file.summary().name);
   {
     std::lock_guard lock(mutex_);
     jobs_.push_back(std::move(job));
@@ -81,15 +131,15 @@ bool FileFinisher::hasRoom() const noexcept {
 
 void FileFinisher::requestRetention(const fs::path& directory) {
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(retentionMutex_);
     retentionRequests_.push_back(directory);
   }
-  wake_.notify_one();
+  retentionWake_.notify_one();
 }
 
 void FileFinisher::setDirectories(std::vector<DirectoryRetention> directories) {
   auto replacement = std::make_shared<const Directories>(std::move(directories));
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(retentionMutex_);
   directories_ = std::move(replacement);
 }
 
@@ -100,36 +150,70 @@ void FileFinisher::stop() {
     stopping_ = true;
   }
   wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (finisher_.joinable()) finisher_.join();
+  // Only now: the retention the last finished files asked for still runs.
+  {
+    std::lock_guard lock(retentionMutex_);
+    retentionStopping_ = true;
+  }
+  retentionWake_.notify_one();
+  if (retention_.joinable()) retention_.join();
 }
 
-void FileFinisher::run() {
+void FileFinisher::markInProgress(const fs::path& directory, const std::string& name) {
+  std::lock_guard lock(inProgressMutex_);
+  inProgress_[directory].insert(name);
+}
+
+void FileFinisher::markStored(const fs::path& directory, const std::string& name) {
+  std::lock_guard lock(inProgressMutex_);
+  const auto names = inProgress_.find(directory);
+  if (names == inProgress_.end()) return;
+  if (const auto entry = names->second.find(name); entry != names->second.end()) {
+    names->second.erase(entry);
+  }
+  if (names->second.empty()) inProgress_.erase(names);
+}
+
+bool FileFinisher::isInProgress(const fs::path& directory, std::string_view name) {
+  const std::string uncompressed(compress::withoutCompressionSuffix(name));
+  std::lock_guard lock(inProgressMutex_);
+  const auto names = inProgress_.find(directory);
+  return names != inProgress_.end() && names->second.contains(uncompressed);
+}
+
+void FileFinisher::finishFiles() {
   // Named so that top -H and the compression benchmark (/proc/PID/task/TID) can tell its CPU,
   // compression included, from the capture threads'.
   ::pthread_setname_np(::pthread_self(), "pr-finisher");
   // Below the capture threads: reading back for a hash, compressing and hooks take the CPU they
-  // leave. Not SCHED_IDLE: retention must still run when capture takes a whole core.
+  // leave. Not SCHED_IDLE: a file must still be finished (and its descriptor closed) when
+  // capture takes a whole core.
   pcap::lowerThisThreadsPriority();
   HookRunner hooks;
-  auto nextRetention = std::chrono::steady_clock::now() + kRetentionInterval;
   for (;;) {
     std::deque<FinishJob> jobs;
-    std::vector<fs::path> requests;
-    std::shared_ptr<const Directories> directories;
     bool stopping;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, kHookPollInterval,
-                     [this] { return stopping_ || !jobs_.empty() || !retentionRequests_.empty(); });
+      wake_.wait_for(lock, kHookPollInterval, [this] { return stopping_ || !jobs_.empty(); });
       jobs.swap(jobs_);
-      requests.swap(retentionRequests_);
-      directories = directories_;
       stopping = stopping_;
     }
     for (auto& job : jobs) {
+      const std::string submittedName = job.file.summary().name;
+      // Why: a pass running now read the files in progress when it began; this file may have
+      // been submitted since, so it must not change until that pass is over.
+      { const std::lock_guard waitForThePass(passMutex_); }
       const auto finished = finish(job);
+      markStored(job.directory, submittedName);
+      // complete() took the next free name: finish() marked that one too.
+      if (job.file.summary().name != submittedName) {
+        markStored(job.directory, job.file.summary().name);
+      }
       // Why counted down only now: the job's descriptor is closed by finish().
       pending_.fetch_sub(1, std::memory_order_relaxed);
+      requestRetention(job.directory);
       if (finished && !job.postFinishCommand.empty()) {
         try {
           hooks.start(job.postFinishCommand, *finished, job.postFinishTimeout,
@@ -139,7 +223,41 @@ void FileFinisher::run() {
                         finished->path.string(), error.what());
         }
       }
-      requests.push_back(job.directory);
+    }
+    hooks.poll();
+    if (stopping && jobs.empty()) {
+      std::lock_guard lock(mutex_);
+      if (jobs_.empty()) break;
+    }
+  }
+  hooks.finish();
+}
+
+void FileFinisher::keepWithinLimits(const std::stop_token& stop) {
+  ::pthread_setname_np(::pthread_self(), "pr-retention");
+  // Why: when starting pr-finisher throws, the constructor never reaches stop(), and this
+  // thread's jthread joins it on the way out.
+  const std::stop_callback stopWhenAsked(stop, [this] {
+    {
+      std::lock_guard lock(retentionMutex_);
+      retentionStopping_ = true;
+    }
+    retentionWake_.notify_one();
+  });
+  // At the priority of the thread that made the finisher, as capture: see the top of the header.
+  auto nextRetention = std::chrono::steady_clock::now() + kRetentionInterval;
+  for (;;) {
+    std::vector<fs::path> requests;
+    std::shared_ptr<const Directories> directories;
+    bool stopping;
+    {
+      std::unique_lock lock(retentionMutex_);
+      retentionWake_.wait_until(lock, nextRetention, [this] {
+        return retentionStopping_ || !retentionRequests_.empty();
+      });
+      requests.swap(retentionRequests_);
+      directories = directories_;
+      stopping = retentionStopping_;
     }
     const auto now = std::chrono::steady_clock::now();
     for (const auto& directory : *directories) {
@@ -154,23 +272,29 @@ void FileFinisher::run() {
       }
     }
     if (now >= nextRetention) nextRetention = now + kRetentionInterval;
-    hooks.poll();
-    if (stopping && jobs.empty()) {
-      std::lock_guard lock(mutex_);
-      if (jobs_.empty()) break;
-    }
+    if (stopping) break;
   }
-  hooks.finish();
 }
 
 std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
   const fs::path directory = job.output ? job.output->currentPath() : job.directory;
   const auto partPath = (directory / job.file.partName()).string();
+  const std::string submittedName = job.file.summary().name;
+  // When complete() had to take the next free name, that is the file in progress until it is
+  // stored; the caller marks the submitted name stored.
+  std::optional<std::string> renamedInProgress;
+  const auto markRenamedStored = [&] {
+    if (renamedInProgress) markStored(job.directory, *renamedInProgress);
+  };
   try {
     const auto summary = !job.output ? pcap::FileSummary{}
                          : job.alreadyFinished
                              ? job.file.summary()
                              : job.file.complete(job.output->fd(), options_.operations);
+    if (!summary.name.empty() && summary.name != submittedName) {
+      markInProgress(job.directory, summary.name);
+      renamedInProgress = summary.name;
+    }
     if (summary.name.empty()) {
       spdlog::warn("{}: removed {}: no record reached it before writing failed", job.interface,
                    partPath);
@@ -224,8 +348,10 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
     }
     if (job.onFinished) job.onFinished(finished);
     if (observer_) observer_(finished);
+    markRenamedStored();
     return finished;
   } catch (const std::exception& error) {
+    markRenamedStored();
     const auto& summary = job.file.summary();
     struct stat part {};
     const bool gone =
@@ -261,6 +387,16 @@ std::shared_ptr<const OutputDirectory> FileFinisher::heldDirectory(const fs::pat
 }
 
 void FileFinisher::applyRetention(const DirectoryRetention& directory) {
+  // For the whole pass: the finisher begins no file meanwhile, so every file that can change
+  // under this pass is in `inProgress` (see the top of the header).
+  const std::lock_guard pass(passMutex_);
+  std::set<std::string> inProgress;
+  {
+    std::lock_guard lock(inProgressMutex_);
+    if (const auto names = inProgress_.find(directory.directory); names != inProgress_.end()) {
+      inProgress.insert(names->second.begin(), names->second.end());
+    }
+  }
   const auto held = heldDirectory(directory.directory);
   const auto listing = rotation::listOwnFiles(held->fd(), directory.ownFiles, ::geteuid());
   const fs::path where = held->currentPath();
@@ -268,7 +404,7 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
     spdlog::warn("{}: cannot list for retention: {}", where.string(), std::strerror(listing.error));
     return;
   }
-  auto files = listing.files;
+  auto files = withFilesInProgress(held->fd(), listing.files, inProgress);
   const auto& limits = directory.limits;
   if ((limits.keepUntilShipped || limits.deleteShipped) && !directory.shipState.empty()) {
     auto& confirmations =
@@ -287,6 +423,9 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
   const auto deletions = rotation::chooseDeletions(
       std::move(files), limits, std::chrono::system_clock::now(), freeBytes(held->fd()));
   for (const auto& deletion : deletions) {
+    // Submitted since the pass began (a file start-up repair finished): not begun yet, as this
+    // pass holds the finisher back, but its job is queued to store it.
+    if (isInProgress(directory.directory, deletion.name)) continue;
     if (deletion.unshipped) {
       spdlog::warn(
           "{}: deleting {}, not yet confirmed uploaded: {} (keep_until_shipped yields "

@@ -45,6 +45,11 @@ struct StoredFile {
   // rather than sitting newest for ever while real captures are deleted before it.
   std::chrono::system_clock::time_point modified;
   bool shipped = false;  // confirmed uploaded by pcap-recorder-shipd
+  // Still being finished or stored (service::FileFinisher: renamed, compressed, its sidecar
+  // written) while retention runs beside it: it counts towards every limit, as its bytes are on
+  // the disk, but is never deleted, not even by min_free_space: deleting the uncompressed file
+  // under its compressor would only bring the compressed copy back afterwards, uncounted.
+  bool inProgress = false;
 };
 
 // A file's time for retention (see StoredFile::modified).
@@ -65,8 +70,9 @@ struct Deletion {
 // needed. With keepUntilShipped the first three limits pass over unshipped files (which still
 // count towards them), and min_free_space deletes every shipped file before the oldest
 // unshipped one (marked `unshipped`). A time later than `now` counts as `now` (the clock was set
-// back). `files` should hold only finished own files (see listOwnFiles()); the
-// file being written counts towards none of the limits.
+// back). `files` should hold only finished own files (see listOwnFiles()) and the files still
+// being finished (`inProgress`: counted, never deleted); the file being written counts towards
+// none of the limits.
 std::vector<Deletion> chooseDeletions(std::vector<StoredFile> files, const RetentionLimits& limits,
                                       std::chrono::system_clock::time_point now,
                                       std::uint64_t freeBytes);

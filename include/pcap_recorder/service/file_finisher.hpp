@@ -1,8 +1,30 @@
-// Finishes files away from the capture threads, in this order: fsync, rename from `.part`,
-// directory fsync, the log line, the index (NAME.idx), the recorder's statistics, the observer
-// (the daemon: D-Bus FileFinished, sent from its main thread), the post-finish hook, then
-// retention over the output directory (docs/architecture.md). One thread for the whole daemon;
-// capture threads only submit.
+// Finishes files away from the capture threads, and keeps each output directory within its
+// retention limits, on two threads of its own (capture threads only submit and ask):
+//
+// - `pr-finisher`, below capture's priority, finishes each file in this order: fsync, rename
+//   from `.part`, directory fsync, the index (NAME.idx), storing (compression, the SHA-256 read
+//   back, the sidecar: file_storage.hpp), the log line, the recorder's statistics, the observer
+//   (the daemon: D-Bus FileFinished, sent from its main thread), the post-finish hook.
+// - `pr-retention` applies retention over the output directories (docs/architecture.md) after
+//   each finished file, when asked (requestRetention: a write failed, a start) and every 10 s.
+//
+// Why retention has a thread of its own: storing one file can take half a minute (gzip of 1 GiB
+// of random payload; zstd takes up to 5 s), more with several queued, and at 3 Gbit/s that is
+// gigabytes reaching the disk while no pass runs; the budget would hold only between
+// compressions. A pass never waits for compression, a read-back or a hook. Why at capture's
+// priority (the priority of the thread that makes the finisher), not lowered with pr-finisher:
+// a pass is a directory listing and a few unlinks, mostly waiting on the file system, so it
+// costs capture next to nothing, and it is what keeps capture's disk from filling; lowered, it
+// would get its CPU in the small share left beside a compression when capture takes the cores.
+//
+// A file is in progress from submit() until it is stored (sidecar written). Retention counts it
+// as one file of all its bytes on the disk (`.part` waiting here, NAME, the compression's
+// NAME.zst.part / .gz.part, NAME.zst / .gz: the budget is about the disk, so a file being
+// compressed counts twice its stored copy until the uncompressed one goes) and deletes none of
+// them, nor their index or sidecar (rotation::StoredFile::inProgress): removing NAME under its
+// compressor would bring NAME.zst back afterwards, outside the accounting. A pass reads the set of
+// files in progress when it begins, and the finisher begins no file while a pass runs, so nothing
+// that pass did not count as in progress is renamed, compressed or stored under it.
 //
 // The queue is bounded: a closed file waiting here holds its descriptor, so a storm of rotations
 // (SIGUSR1, D-Bus Rotate, max_packets 1) must not queue without end. Capture threads ask
@@ -19,7 +41,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -123,30 +148,55 @@ class FileFinisher {
   void requestRetention(const std::filesystem::path& directory);
   // Replaces the directories retention looks after (a reload).
   void setDirectories(std::vector<DirectoryRetention> directories);
-  // Finishes everything submitted, waits for the hooks, and ends the thread.
+  // Finishes everything submitted, waits for the hooks, applies the retention the last files
+  // asked for, and ends both threads.
   void stop();
 
  private:
-  void run();
+  using Directories = std::vector<DirectoryRetention>;
+  // Files in progress (see the top), by configured directory: their final uncompressed names.
+  using InProgress = std::map<std::filesystem::path, std::multiset<std::string>>;
+
+  void finishFiles();  // pr-finisher
+  // pr-retention; also ends when `stop` is requested (the finisher thread could not start).
+  void keepWithinLimits(const std::stop_token& stop);
   std::optional<FinishedFile> finish(FinishJob& job);
+  void markInProgress(const std::filesystem::path& directory, const std::string& name);
+  void markStored(const std::filesystem::path& directory, const std::string& name);
+  bool isInProgress(const std::filesystem::path& directory, std::string_view name);
   void applyRetention(const DirectoryRetention& directory);
-  // The held directory for `path`, (re)opened when it was removed or replaced. Finisher thread.
+  // The held directory for `path`, (re)opened when it was removed or replaced. Retention thread.
   std::shared_ptr<const OutputDirectory> heldDirectory(const std::filesystem::path& path);
 
-  using Directories = std::vector<DirectoryRetention>;
   std::function<void(const FinishedFile&)> observer_;
   FinisherOptions options_;
   std::atomic<std::size_t> pending_{0};
-  std::map<std::filesystem::path, std::shared_ptr<const OutputDirectory>> held_;  // thread only
-  std::map<std::filesystem::path, ShipConfirmations>
-      shipConfirmations_;  // by state file; thread only
+
+  // The finisher's queue.
   std::mutex mutex_;
-  std::shared_ptr<const Directories> directories_;  // under mutex_; replaced whole
   std::condition_variable wake_;
   std::deque<FinishJob> jobs_;
-  std::vector<std::filesystem::path> retentionRequests_;
   bool stopping_ = false;
-  std::jthread thread_;  // last: joined before the members it uses go
+
+  std::mutex inProgressMutex_;  // held briefly: submit() takes it on capture threads
+  InProgress inProgress_;
+  // Held by pr-retention for a whole pass; pr-finisher takes it before it begins a file.
+  std::mutex passMutex_;
+
+  // Retention's requests; the directories under retentionMutex_, replaced whole.
+  std::mutex retentionMutex_;
+  std::condition_variable retentionWake_;
+  std::shared_ptr<const Directories> directories_;
+  std::vector<std::filesystem::path> retentionRequests_;
+  bool retentionStopping_ = false;
+  std::map<std::filesystem::path, std::shared_ptr<const OutputDirectory>> held_;  // pr-retention
+  std::map<std::filesystem::path, ShipConfirmations>
+      shipConfirmations_;  // by state file; pr-retention
+
+  // Last: joined before the members they use go. The finisher first: its last files ask for
+  // retention.
+  std::jthread retention_;
+  std::jthread finisher_;
 };
 
 }  // namespace pcap_recorder::service

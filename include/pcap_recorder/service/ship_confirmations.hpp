@@ -7,7 +7,7 @@
 //
 // The journal is read again only when it changed (inode, size or modification time). A journal
 // that cannot be read confirms nothing, so nothing unconfirmed is ever deleted because of it.
-// One owner (the finisher thread).
+// One owner (the finisher's retention thread, pr-retention).
 #pragma once
 
 #include <sys/types.h>

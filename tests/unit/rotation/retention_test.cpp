@@ -658,6 +658,42 @@ TEST(ListOwnFiles, ReadsTheHeldDirectoryAfterItsPathIsRePointed) {
   EXPECT_EQ(listing.files[0].name, "eth0-20261123T175844.pcap");
 }
 
+// A file still being finished (compressed, say) while retention runs beside the finisher.
+StoredFile inProgress(std::string name, std::uint64_t bytes, Clock::duration age) {
+  StoredFile stored = file(std::move(name), bytes, age);
+  stored.inProgress = true;
+  return stored;
+}
+
+TEST(ChooseDeletions, AFileInProgressCountsTowardsMaxTotalSizeButIsNeverDeleted) {
+  // 100 + 100 + 1000 stored: the file in progress (the oldest) alone takes the whole budget, so
+  // every other goes, and it stays.
+  const std::vector<StoredFile> files = {file("a", 100, hours(3)), file("b", 100, hours(2)),
+                                         inProgress("c", 1000, hours(4))};
+  const std::vector<Deletion> deletions = chooseDeletions(files, {.maxTotalBytes = 1000}, kNow, 0);
+  EXPECT_THAT(namesOf(deletions), ElementsAre("a", "b"));
+}
+
+TEST(ChooseDeletions, AFileInProgressCountsAsOneFileTowardsMaxFiles) {
+  const std::vector<StoredFile> files = {file("a", 100, hours(3)), file("b", 100, hours(2)),
+                                         inProgress("c", 100, hours(1))};
+  EXPECT_THAT(namesOf(chooseDeletions(files, {.maxFiles = 2}, kNow, 0)), ElementsAre("a"));
+  EXPECT_THAT(chooseDeletions(files, {.maxFiles = 3}, kNow, 0), IsEmpty());
+}
+
+TEST(ChooseDeletions, NotEvenMinFreeSpaceOrMaxAgeDeletesAFileInProgress) {
+  const std::vector<StoredFile> files = {inProgress("old", 100, hours(48)),
+                                         file("new", 100, hours(1))};
+  const RetentionLimits limits{.maxAge = hours(24), .minFreeBytes = kGiB, .keepUntilShipped = true};
+  EXPECT_THAT(namesOf(chooseDeletions(files, limits, kNow, 0)), ElementsAre("new"));
+}
+
+TEST(ChooseDeletions, DeleteAfterUploadLeavesAFileInProgressThatIsAlreadyShipped) {
+  StoredFile shipped = inProgress("shipped", 100, hours(1));
+  shipped.shipped = true;
+  EXPECT_THAT(chooseDeletions({shipped}, {.deleteShipped = true}, kNow, 0), IsEmpty());
+}
+
 TEST(RetentionTime, IsTheEarlierOfMtimeAndCtime) {
   EXPECT_EQ(retentionTime(kNow + hours(1000), kNow), kNow);
   EXPECT_EQ(retentionTime(kNow - hours(1), kNow), kNow - hours(1));
