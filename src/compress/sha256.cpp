@@ -1,5 +1,6 @@
 #include "pcap_recorder/compress/sha256.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,6 +50,16 @@ std::string Sha256::hexDigest() {
   return text;
 }
 
+namespace {
+
+// Clears O_DIRECT on `fd`; false when it was not set (or cannot be cleared).
+bool withoutDirectIo(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  return flags >= 0 && (flags & O_DIRECT) != 0 && ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) == 0;
+}
+
+}  // namespace
+
 std::string sha256OfFile(int fd) {
   constexpr std::size_t kAlignment = 4096;  // O_DIRECT's, for 512-byte and 4 KiB devices alike
   constexpr std::size_t kChunk = 1u << 20;
@@ -64,6 +75,9 @@ std::string sha256OfFile(int fd) {
   while (offset < status.st_size) {
     const ssize_t got = ::pread(fd, buffer.get(), kChunk, offset);
     if (got < 0 && errno == EINTR) continue;
+    // Some file systems open with O_DIRECT and then refuse the reads (alignments other than
+    // ours, FUSE): the rest is read through the page cache.
+    if (got < 0 && errno == EINVAL && withoutDirectIo(fd)) continue;
     if (got < 0) util::throwErrno("read for SHA-256");
     if (got == 0) break;
     hash.update(std::span(buffer.get(), static_cast<std::size_t>(got)));

@@ -29,6 +29,14 @@ namespace fs = std::filesystem;
 constexpr std::chrono::seconds kRetentionInterval{10};
 constexpr std::chrono::milliseconds kHookPollInterval{100};
 
+// One name per directory, however it was spelled: the recorder names it as configured, retention
+// by its normal form (Daemon::directoriesOf), and `/srv/pcap/.` or `/srv/pcap/` is `/srv/pcap`.
+fs::path directoryKey(const fs::path& directory) {
+  fs::path normal = directory.lexically_normal();
+  if (!normal.has_filename() && normal != normal.root_path()) normal = normal.parent_path();
+  return normal;
+}
+
 // Given up on purpose (SHA256_SKIPPED=1), rather than failed.
 bool skipped(WithoutSha256 without) noexcept {
   return without == WithoutSha256::fellBehind || without == WithoutSha256::writeFailed;
@@ -132,7 +140,7 @@ bool FileFinisher::hasRoom() const noexcept {
 void FileFinisher::requestRetention(const fs::path& directory) {
   {
     std::lock_guard lock(retentionMutex_);
-    retentionRequests_.push_back(directory);
+    retentionRequests_.push_back(directoryKey(directory));
   }
   retentionWake_.notify_one();
 }
@@ -162,12 +170,12 @@ void FileFinisher::stop() {
 
 void FileFinisher::markInProgress(const fs::path& directory, const std::string& name) {
   std::lock_guard lock(inProgressMutex_);
-  inProgress_[directory].insert(name);
+  inProgress_[directoryKey(directory)].insert(name);
 }
 
 void FileFinisher::markStored(const fs::path& directory, const std::string& name) {
   std::lock_guard lock(inProgressMutex_);
-  const auto names = inProgress_.find(directory);
+  const auto names = inProgress_.find(directoryKey(directory));
   if (names == inProgress_.end()) return;
   if (const auto entry = names->second.find(name); entry != names->second.end()) {
     names->second.erase(entry);
@@ -178,7 +186,7 @@ void FileFinisher::markStored(const fs::path& directory, const std::string& name
 bool FileFinisher::isInProgress(const fs::path& directory, std::string_view name) {
   const std::string uncompressed(compress::withoutCompressionSuffix(name));
   std::lock_guard lock(inProgressMutex_);
-  const auto names = inProgress_.find(directory);
+  const auto names = inProgress_.find(directoryKey(directory));
   return names != inProgress_.end() && names->second.contains(uncompressed);
 }
 
@@ -206,14 +214,8 @@ void FileFinisher::finishFiles() {
       // been submitted since, so it must not change until that pass is over.
       { const std::lock_guard waitForThePass(passMutex_); }
       const auto finished = finish(job);
-      markStored(job.directory, submittedName);
-      // complete() took the next free name: finish() marked that one too.
-      if (job.file.summary().name != submittedName) {
-        markStored(job.directory, job.file.summary().name);
-      }
-      // Why counted down only now: the job's descriptor is closed by finish().
-      pending_.fetch_sub(1, std::memory_order_relaxed);
-      requestRetention(job.directory);
+      // The hook starts before retention may take the file: under tight limits the newest file
+      // could otherwise be gone before its hook sees it.
       if (finished && !job.postFinishCommand.empty()) {
         try {
           hooks.start(job.postFinishCommand, *finished, job.postFinishTimeout,
@@ -223,6 +225,11 @@ void FileFinisher::finishFiles() {
                         finished->path.string(), error.what());
         }
       }
+      // A name complete() had to take instead is marked stored by finish() itself.
+      markStored(job.directory, submittedName);
+      // Why counted down only now: the job's descriptor is closed by finish().
+      pending_.fetch_sub(1, std::memory_order_relaxed);
+      requestRetention(job.directory);
     }
     hooks.poll();
     if (stopping && jobs.empty()) {
@@ -261,8 +268,8 @@ void FileFinisher::keepWithinLimits(const std::stop_token& stop) {
     }
     const auto now = std::chrono::steady_clock::now();
     for (const auto& directory : *directories) {
-      const bool requested =
-          std::find(requests.begin(), requests.end(), directory.directory) != requests.end();
+      const bool requested = std::find(requests.begin(), requests.end(),
+                                       directoryKey(directory.directory)) != requests.end();
       if (!requested && now < nextRetention) continue;
       // No exception leaves this thread: an uncaught one would end the daemon (std::terminate).
       try {
@@ -393,7 +400,8 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
   std::set<std::string> inProgress;
   {
     std::lock_guard lock(inProgressMutex_);
-    if (const auto names = inProgress_.find(directory.directory); names != inProgress_.end()) {
+    if (const auto names = inProgress_.find(directoryKey(directory.directory));
+        names != inProgress_.end()) {
       inProgress.insert(names->second.begin(), names->second.end());
     }
   }
