@@ -92,7 +92,7 @@ class ExtractTest : public ::testing::Test {
     char name[64];
     std::strftime(name, sizeof name, "%Y%m%dT%H%M%S", &utc);
     const auto path = store_ / (interface + "-" + name + ".pcap" + suffix);
-    writeBytes(path, pcapFileBytes(records, nano));
+    writeFile(path, pcapFileBytes(records, nano));
     return path;
   }
 
@@ -196,7 +196,7 @@ TEST_F(ExtractTest, TheIndexSkipsBlocksAndTheSummarySaysSo) {
   rare.network = PacketSpec::Network::ipv4;
   rare.source = {198, 51, 100, 7};
   std::vector<StoredRecord> records{record(rare, kStart + 30 * kSecond + 5000)};
-  writeBytes(store_ / "lan0-20261201T100030.pcap", pcapFileBytes(records, false));
+  writeFile(store_ / "lan0-20261201T100030.pcap", pcapFileBytes(records, false));
   files_.push_back(store_ / "lan0-20261201T100030.pcap");
   const auto out = work_ / "one.pcap";
   const auto result = extract("host 198.51.100.7", out);
@@ -433,7 +433,7 @@ TEST_F(ExtractTest, FilesFinishedOrDeletedDuringAQueryChangeNothingItReturns) {
   // Every record whole and as stored, none lost: the files were open before they went, and the
   // flushed part of a file being written is what it held when the query reached it.
   const auto out = work_ / "stalled.pcap";
-  writeBytes(out, bytes);
+  writeFile(out, bytes);
   const auto got = packetsOf(out);
   ASSERT_EQ(got.size(), want.size()) << stderrText;
   for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << "record " << i;
@@ -549,7 +549,7 @@ TEST_F(ExtractCompressedTest, AFewPacketsOfALargeZstdFileDecompressOnlyTheFrames
     records.push_back(record(spec, kStart + i * 3'333'333ull));
   }
   const auto plain = store_ / "lan0-20261201T100000.pcap";
-  writeBytes(plain, pcapFileBytes(records, false));
+  writeFile(plain, pcapFileBytes(records, false));
   ASSERT_EQ(capture(kCtl + " index --config " + config_.string()).status, 0);
   const auto run = [&](const fs::path& file, const fs::path& out, const std::string& filter) {
     const util::UniqueFd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <stdexcept>
 
 namespace pcap_recorder::testing {
 
@@ -17,9 +18,10 @@ std::vector<std::byte> sampleBytes(std::size_t size, std::uint32_t seed) {
 }
 
 void writeFile(const std::filesystem::path& path, std::span<const std::byte> bytes) {
-  std::ofstream out(path, std::ios::binary);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()),
             static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
 std::vector<std::byte> readFile(const std::filesystem::path& path) {

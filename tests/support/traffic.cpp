@@ -173,13 +173,6 @@ std::vector<std::byte> pcapFileBytes(const std::vector<StoredRecord>& records, b
   return out;
 }
 
-void writeBytes(const std::filesystem::path& path, const std::vector<std::byte>& bytes) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file.write(reinterpret_cast<const char*>(bytes.data()),
-             static_cast<std::streamsize>(bytes.size()));
-  if (!file) throw std::runtime_error("cannot write " + path.string());
-}
-
 PacketSpec randomPacket(std::mt19937_64& random) {
   PacketSpec spec;
   std::uniform_int_distribution<int> percent(0, 99);

@@ -38,7 +38,6 @@ struct StoredRecord {
 // Header with `snaplen` and the records in order; micro files get timeNs / 1000.
 std::vector<std::byte> pcapFileBytes(const std::vector<StoredRecord>& records, bool nanoseconds,
                                      std::uint32_t snaplen = 262144);
-void writeBytes(const std::filesystem::path& path, const std::vector<std::byte>& bytes);
 
 // A record of `spec` at `timeNs`, cut to `snaplen`.
 StoredRecord record(const PacketSpec& spec, std::uint64_t timeNs, std::uint32_t snaplen = 262144);

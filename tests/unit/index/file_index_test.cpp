@@ -10,6 +10,7 @@
 
 #include "pcap_recorder/index/packet_keys.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 #include "support/traffic.hpp"
 
@@ -56,7 +57,7 @@ std::vector<testing::StoredRecord> traffic(int count, std::size_t frameBytes, st
 TEST(FileIndexTest, BlocksCoverEveryRecordInOrderWithTheirTimeRanges) {
   testing::TempDir dir;
   const auto records = traffic(10000, 300, 50);
-  testing::writeBytes(dir / "a.pcap", testing::pcapFileBytes(records, true));
+  testing::writeFile(dir / "a.pcap", testing::pcapFileBytes(records, true));
   const auto [index, bytes] = indexOf(dir / "a.pcap");
   ASSERT_GT(index.blocks.size(), 2u);  // 4096 records per block at most
   EXPECT_EQ(index.header.records, 10000u);
@@ -79,7 +80,7 @@ TEST(FileIndexTest, BlocksCoverEveryRecordInOrderWithTheirTimeRanges) {
 
 TEST(FileIndexTest, ReadsBackAsWrittenAndRefusesADamagedOrStaleIndex) {
   testing::TempDir dir;
-  testing::writeBytes(dir / "a.pcap", testing::pcapFileBytes(traffic(5000, 200, 20), false));
+  testing::writeFile(dir / "a.pcap", testing::pcapFileBytes(traffic(5000, 200, 20), false));
   const auto written = indexFile(dir / "a.pcap");
   const auto indexPath = indexPathFor(dir / "a.pcap");
   EXPECT_EQ(indexPath, dir / "a.pcap.idx");
@@ -95,13 +96,13 @@ TEST(FileIndexTest, ReadsBackAsWrittenAndRefusesADamagedOrStaleIndex) {
        {std::size_t{3}, std::size_t{40}, bytes.size() / 2, bytes.size() - 1}) {
     auto damaged = bytes;
     damaged[at] ^= std::byte{0x40};
-    testing::writeBytes(indexPath, damaged);
+    testing::writeFile(indexPath, damaged);
     problem.clear();
     EXPECT_FALSE(readIndex(indexPath, problem)) << "byte " << at;
     EXPECT_FALSE(problem.empty());
   }
   bytes.resize(bytes.size() - 100);
-  testing::writeBytes(indexPath, bytes);
+  testing::writeFile(indexPath, bytes);
   problem.clear();
   EXPECT_FALSE(readIndex(indexPath, problem));
   problem.clear();
@@ -123,7 +124,7 @@ TEST(FileIndexTest, ReadsBackAsWrittenAndRefusesADamagedOrStaleIndex) {
 TEST(FileIndexTest, BlockSummariesHoldEveryKeyOfTheirFrames) {
   testing::TempDir dir;
   const auto records = traffic(3000, 100, 1000);
-  testing::writeBytes(dir / "a.pcap", testing::pcapFileBytes(records, false));
+  testing::writeFile(dir / "a.pcap", testing::pcapFileBytes(records, false));
   const auto [index, bytes] = indexOf(dir / "a.pcap");
   std::size_t at = 0;
   for (const auto& block : index.blocks) {
@@ -150,7 +151,7 @@ TEST(FileIndexTest, BlockSummariesHoldEveryKeyOfTheirFrames) {
 TEST(FileIndexTest, StaysUnderTwoPercentOfThePcapFor1514ByteFrames) {
   testing::TempDir dir;
   for (const std::uint32_t hosts : {10u, 20000u}) {
-    testing::writeBytes(dir / "a.pcap", testing::pcapFileBytes(traffic(20000, 1514, hosts), false));
+    testing::writeFile(dir / "a.pcap", testing::pcapFileBytes(traffic(20000, 1514, hosts), false));
     const auto [index, bytes] = indexOf(dir / "a.pcap");
     const double share = static_cast<double>(serialize(index).size()) / static_cast<double>(bytes);
     EXPECT_LT(share, 0.02) << hosts << " hosts";

@@ -20,6 +20,7 @@
 #include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 #include "support/block_builder.hpp"
+#include "support/directory.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
 #include "support/temp_dir.hpp"
@@ -500,13 +501,7 @@ TEST(Recorder, ARotationStormOnASlowDiskLosesNoFrameAndHoldsBoundedDescriptors) 
 // FilesWithoutSha256, pcap_recorder_files_without_sha256_total).
 TEST(Recorder, AFileWhoseHashWasGivenUpIsCountedAsAFileWithoutSha256) {
   testing::TempDir dir;
-  {
-    util::UniqueFd probe(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    util::UniqueFd file(
-        ::openat(probe.get(), "probe", O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600));
-    if (!file.valid()) GTEST_SKIP() << dir.path() << " refuses O_DIRECT";
-    ::unlinkat(probe.get(), "probe", 0);
-  }
+  if (!testing::takesDirectIo(dir.path())) GTEST_SKIP() << dir.path() << " refuses O_DIRECT";
   // More than a 4 MiB buffer (the writer's) behind at the file's end: the hash goes.
   std::vector<std::vector<std::byte>> blocks;
   std::uint32_t sequence = 0;
