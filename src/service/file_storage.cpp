@@ -90,10 +90,9 @@ void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOpt
   // hash was given up for falling behind the traffic: reading back would compete with capture
   // for the CPU and with the next file's writes for the disk at just that moment. Nor after a
   // failed write: the file is whole (cut to its last record) and would hash right, but its disk
-  // is full or failing, capture waits for room, and this one thread would read up to a whole
-  // file (with direct I/O, from the disk) before the retention the failure asked for frees that
-  // room (FileFinisher::run); a failing disk may not even answer. The shipper hashes a file
-  // whose sidecar has no hash.
+  // is full or failing: reading up to a whole file back would hold the next files up behind it
+  // on this one thread while capture waits for room, and a failing disk may not even answer. The
+  // shipper hashes a file whose sidecar has no hash.
   if (!finished.sha256.empty()) {
     finished.withoutSha256 = WithoutSha256::no;  // the compressor's
   } else if (options.sha256 && finished.withoutSha256 == WithoutSha256::no) {
