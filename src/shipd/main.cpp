@@ -18,9 +18,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
-#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -230,8 +230,8 @@ class S3FileShipper final : public pr::shipd::FileShipper {
       // After its file (a reader of the bucket who finds the sidecar finds the file), and also
       // when it appeared only after the file was shipped (the daemon writes it after the rename).
       if (sidecarPending(state_, sidecar)) {
-        const auto confirmed = pr::ship::uploadFile(client_, sidecar, key + ".json",
-                                                    uploadOptions, std::nullopt, &state_);
+        const auto confirmed = pr::ship::uploadFile(client_, sidecar, key + ".json", uploadOptions,
+                                                    std::nullopt, &state_);
         state_.recordConfirmed(confirmed);
         spdlog::info("{}: sidecar uploaded to s3://{}/{}", sidecar.string(), ship_.bucket,
                      confirmed.key);

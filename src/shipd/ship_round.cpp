@@ -31,8 +31,7 @@ RoundResult shipRound(const std::vector<FinishedFile>& files, unsigned parallelF
       {
         std::unique_lock lock(mutex);
         const auto over = [&] {
-          return next >= files.size() || result.serverFailed || stop.stop_requested() ||
-                 stopping();
+          return next >= files.size() || result.serverFailed || stop.stop_requested() || stopping();
         };
         // Before the server accepted anything, a file starts only when none is in flight.
         turn.wait(lock, stop, [&] { return over() || accepted || inFlight == 0; });
