@@ -64,7 +64,9 @@ RoundResult shipRound(const std::vector<FinishedFile>& files, unsigned parallelF
   std::vector<std::jthread> workers;
   workers.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) workers.emplace_back(worker);
-  workers.clear();  // joins; on an exception above, the destructors ask the workers to stop first
+  // join(), not the destructors: those ask the workers to stop first, which only an exception above
+  // should (then no further file starts, and those in flight finish).
+  for (auto& thread : workers) thread.join();
   return result;
 }
 
