@@ -227,8 +227,10 @@ constexpr std::array<DaemonKey, 2> kMetricsKeys = {{
 }};
 
 constexpr std::uint32_t kMaxShipParallel = 64;
+// Files in flight at once, each with up to `parallel` parts: 16 x 64 connections is plenty.
+constexpr std::uint32_t kMaxShipParallelFiles = 16;
 
-constexpr std::array<DaemonKey, 12> kShipKeys = {{
+constexpr std::array<DaemonKey, 13> kShipKeys = {{
     {"endpoint",
      [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
        if (auto text = readString(d, e, false)) s.ship.endpoint = *text;
@@ -252,6 +254,10 @@ constexpr std::array<DaemonKey, 12> kShipKeys = {{
     {"parallel",
      [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
        readWholeNumber<std::uint32_t>(d, e, 1, kMaxShipParallel, s.ship.parallel);
+     }},
+    {"parallel_files",
+     [](Diagnostics& d, const Entry& e, DaemonSettings& s) {
+       readWholeNumber<std::uint32_t>(d, e, 1, kMaxShipParallelFiles, s.ship.parallelFiles);
      }},
     {"max_rate",
      [](Diagnostics& d, const Entry& e, DaemonSettings& s) {

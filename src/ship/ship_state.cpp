@@ -148,38 +148,45 @@ ShipState::ShipState(std::filesystem::path file) : file_(std::move(file)) {
 }
 
 const ConfirmedUpload* ShipState::confirmed(const std::string& localPath) const {
+  std::lock_guard lock(mutex_);
   const auto found = records_.confirmed.find(localPath);
   return found == records_.confirmed.end() ? nullptr : &found->second;
 }
 
 void ShipState::append(const std::string& line) {
-  // O_APPEND is not used so that a torn line is truncated first (constructor); one writer only.
+  // O_APPEND is not used so that a torn line is truncated first (constructor); callers hold
+  // mutex_, so one line is written at a time.
   writeAll(fd_.get(), line, file_.string() + ": write");
   util::checked(::fdatasync(fd_.get()), file_.string() + ": fdatasync");
 }
 
 void ShipState::recordConfirmed(const ConfirmedUpload& upload) {
+  std::lock_guard lock(mutex_);
   append(formatConfirmed(upload));
   records_.confirmed[upload.localPath] = upload;
 }
 
 void ShipState::recordStarted(const OpenMultipartUpload& upload) {
+  std::lock_guard lock(mutex_);
   append(formatStarted(upload));
   records_.openUploads.push_back(upload);
 }
 
 void ShipState::recordEnded(std::string_view uploadId) {
+  std::lock_guard lock(mutex_);
   append(formatEnded(uploadId));
   std::erase_if(records_.openUploads,
                 [&](const OpenMultipartUpload& open) { return open.uploadId == uploadId; });
 }
 
 void ShipState::forget(const std::string& localPath) {
+  std::lock_guard lock(mutex_);
   if (records_.confirmed.erase(localPath) == 0) return;
   rewrite();
 }
 
 void ShipState::forget(const std::vector<std::string>& localPaths) {
+  std::lock_guard lock(mutex_);
   std::size_t erased = 0;
   for (const auto& path : localPaths) erased += records_.confirmed.erase(path);
   if (erased > 0) rewrite();

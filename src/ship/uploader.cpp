@@ -171,6 +171,7 @@ ConfirmedUpload uploadFile(S3Client& client, const std::filesystem::path& file,
     confirmed.sha256 = checkHash(sha256(body));
     const std::string expected = toHex(md5(body));
     confirmed.etag = client.putObject(key, body, {{"sha256", confirmed.sha256}});
+    if (options.onAccepted) options.onAccepted();
     if (confirmed.etag != expected) {
       throw std::runtime_error("s3://" + client.endpoint().bucket + "/" + key +
                                ": the server's ETag " + confirmed.etag + " is not the file's MD5 " +
@@ -185,6 +186,7 @@ ConfirmedUpload uploadFile(S3Client& client, const std::filesystem::path& file,
       confirmed.sha256 = knownSha256;
     const std::string uploadId = client.createMultipartUpload(key, {{"sha256", confirmed.sha256}});
     if (state) state->recordStarted({key, uploadId});
+    if (options.onAccepted) options.onAccepted();
     try {
       confirmed.etag =
           uploadParts(client, fd.get(), file, key, uploadId, size, options, confirmed.sha256);

@@ -6,19 +6,23 @@
 // and rescans every minute (every few seconds without the bus) so nothing is missed while either
 // was down. What is confirmed is recorded durably (ship/ship_state.hpp), so a restart sends
 // nothing twice, and pcap-recorderd's retention reads it (retention.keep_until_shipped,
-// ship.delete_after_upload).
+// ship.delete_after_upload). Up to ship.parallel_files files go at once, each in up to
+// ship.parallel parts; ship_round.hpp says how a round starts them and stops after a failure.
 //
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "backlog.hpp"
@@ -28,6 +32,7 @@
 #include "pcap_recorder/ship/object_key.hpp"
 #include "pcap_recorder/ship/uploader.hpp"
 #include "ship_metrics.hpp"
+#include "ship_round.hpp"
 #include "sidecar_hash.hpp"
 
 namespace pr = pcap_recorder;
@@ -191,60 +196,103 @@ void forgetDeleted(pr::ship::ShipState& state) {
   spdlog::debug("forgot {} confirmed files no longer on disk", gone.size());
 }
 
-// One pass over the backlog. Returns false when a file failed (it is tried again next round).
-bool shipBacklog(const pr::config::Config& config, const Options& options,
-                 pr::ship::S3Client& client, pr::ship::ShipState& state,
-                 pr::shipd::ShipMetrics& metrics, const volatile std::sig_atomic_t& stopping) {
-  const auto& ship = config.daemon.ship;
-  std::vector<std::string> problems;
-  const auto files = pr::shipd::scanFinished(config.interfaces, problems);
-  for (const auto& problem : problems) spdlog::warn("{}", problem);
-  std::size_t pending = 0;
-  for (const auto& file : files) {
-    pending += state.confirmed(file.path.string()) == nullptr ||
-               sidecarPending(state, pr::shipd::sidecarPathFor(file.path));
-  }
-  if (pending > 0) spdlog::info("{} finished files to ship", pending);
-  metrics.backlog(pending);
-  bool allShipped = problems.empty();
-  const pr::ship::UploadOptions uploadOptions{options.partSize, ship.parallel};
-  for (const auto& file : files) {
-    if (stopping) break;
+// One file and then its sidecar, each confirmation recorded as it comes; called by the round's
+// workers (ship_round.hpp), several at once for different files: the client, the journal and the
+// metrics are thread-safe.
+class S3FileShipper final : public pr::shipd::FileShipper {
+ public:
+  S3FileShipper(const pr::config::Config& config, const Options& options,
+                pr::ship::S3Client& client, pr::ship::ShipState& state,
+                pr::shipd::ShipMetrics& metrics)
+      : ship_(config.daemon.ship),
+        options_(options),
+        client_(client),
+        state_(state),
+        metrics_(metrics) {}
+
+  pr::shipd::FileOutcome ship(const pr::shipd::FinishedFile& file,
+                              const std::function<void()>& accepted) override {
     const std::string path = file.path.string();
     const auto sidecar = pr::shipd::sidecarPathFor(file.path);
-    if (state.confirmed(path) != nullptr && !sidecarPending(state, sidecar)) continue;
+    const pr::ship::UploadOptions uploadOptions{options_.partSize, ship_.parallel, accepted};
     try {
       const std::string key =
-          pr::ship::objectKey(ship.prefix, {options.host, file.interface, file.finishedAt},
+          pr::ship::objectKey(ship_.prefix, {options_.host, file.interface, file.finishedAt},
                               file.path.filename().string());
-      if (state.confirmed(path) == nullptr) {
-        const auto confirmed = pr::ship::uploadFile(client, file.path, key, uploadOptions,
-                                                    expectedSha256(sidecar), &state);
-        state.recordConfirmed(confirmed);
-        metrics.shipped(confirmed.size);
-        spdlog::info("{}: shipped to s3://{}/{} ({} bytes, sha256 {})", path, ship.bucket, key,
+      if (state_.confirmed(path) == nullptr) {
+        const auto confirmed = pr::ship::uploadFile(client_, file.path, key, uploadOptions,
+                                                    expectedSha256(sidecar), &state_);
+        state_.recordConfirmed(confirmed);
+        metrics_.shipped(confirmed.size);
+        spdlog::info("{}: shipped to s3://{}/{} ({} bytes, sha256 {})", path, ship_.bucket, key,
                      confirmed.size, confirmed.sha256);
       }
       // After its file (a reader of the bucket who finds the sidecar finds the file), and also
       // when it appeared only after the file was shipped (the daemon writes it after the rename).
-      if (sidecarPending(state, sidecar)) {
-        const auto confirmed = pr::ship::uploadFile(client, sidecar, key + ".json", uploadOptions,
-                                                    std::nullopt, &state);
-        state.recordConfirmed(confirmed);
-        spdlog::info("{}: sidecar uploaded to s3://{}/{}", sidecar.string(), ship.bucket,
+      if (sidecarPending(state_, sidecar)) {
+        const auto confirmed = pr::ship::uploadFile(client_, sidecar, key + ".json", uploadOptions,
+                                                    std::nullopt, &state_);
+        state_.recordConfirmed(confirmed);
+        spdlog::info("{}: sidecar uploaded to s3://{}/{}", sidecar.string(), ship_.bucket,
                      confirmed.key);
       }
+      return pr::shipd::FileOutcome::shipped;
     } catch (const pr::ship::S3Error& error) {
       spdlog::error("{}: not shipped: {}", path, error.what());
-      metrics.failed();
-      return false;  // the server or the config is wrong: the later files would fail the same
+      metrics_.failed();
+      // The server or the config is wrong: the later files would fail the same.
+      return pr::shipd::FileOutcome::serverFailed;
     } catch (const std::exception& error) {
       spdlog::error("{}: not shipped: {}", path, error.what());
-      metrics.failed();
-      allShipped = false;
+      metrics_.failed();
+      return pr::shipd::FileOutcome::failed;
     }
   }
-  return allShipped;
+
+ private:
+  const pr::config::ShipSettings& ship_;
+  const Options& options_;
+  pr::ship::S3Client& client_;
+  pr::ship::ShipState& state_;
+  pr::shipd::ShipMetrics& metrics_;
+};
+
+// One pass over the backlog: every finished file not yet confirmed (or whose sidecar is not),
+// ship.parallel_files at a time. `failing` carries the files that failed in earlier passes from
+// one pass to the next: they go last. Returns false when a file failed (it is tried again next
+// round).
+bool shipBacklog(const pr::config::Config& config, pr::shipd::FileShipper& shipper,
+                 const pr::ship::ShipState& state, pr::shipd::ShipMetrics& metrics,
+                 std::set<std::filesystem::path>& failing,
+                 const volatile std::sig_atomic_t& stopping) {
+  std::vector<std::string> problems;
+  const auto files = pr::shipd::scanFinished(config.interfaces, problems);
+  for (const auto& problem : problems) spdlog::warn("{}", problem);
+  std::vector<pr::shipd::FinishedFile> pending;
+  for (const auto& file : files) {
+    if (state.confirmed(file.path.string()) == nullptr ||
+        sidecarPending(state, pr::shipd::sidecarPathFor(file.path))) {
+      pending.push_back(file);
+    }
+  }
+  const unsigned parallelFiles = config.daemon.ship.parallelFiles;
+  if (!pending.empty()) {
+    spdlog::info("{} finished files to ship, up to {} at once", pending.size(),
+                 std::min<std::size_t>(parallelFiles, pending.size()));
+  }
+  metrics.backlog(pending.size());
+  pr::shipd::failingLast(pending, failing);
+  const auto result =
+      pr::shipd::shipRound(pending, parallelFiles, shipper, [&] { return stopping != 0; });
+  // Only files still waiting stay in `failing`: one shipped or gone (deleted) is forgotten.
+  std::set<std::filesystem::path> stillFailing;
+  for (const auto& file : pending) {
+    if (failing.count(file.path) != 0) stillFailing.insert(file.path);
+  }
+  for (const auto& path : result.shipped) stillFailing.erase(path);
+  for (const auto& path : result.failed) stillFailing.insert(path);
+  failing = std::move(stillFailing);
+  return problems.empty() && result.complete();
 }
 
 volatile std::sig_atomic_t gStopping = 0;  // written by the signal handler only
@@ -291,8 +339,12 @@ int main(int argc, char** argv) {
     endpoint.region = ship.region;
     endpoint.pathStyle = ship.pathStyle;
     endpoint.caFile = ship.caFile.string();
-    // max_rate is for all uploads together; each of the parallel parts gets its share.
-    endpoint.maxBytesPerSecond = ship.maxRate / ship.parallel;
+    // max_rate is for everything in flight together (parallel_files files of up to `parallel`
+    // parts each): each request gets its share, at least 1 B/s (0 would mean unlimited).
+    if (ship.maxRate > 0) {
+      const std::uint64_t requests = std::uint64_t{ship.parallel} * ship.parallelFiles;
+      endpoint.maxBytesPerSecond = std::max<std::uint64_t>(1, ship.maxRate / requests);
+    }
     pr::ship::S3Client client(endpoint, pr::ship::loadCredentials(ship.credentials), {},
                               [](std::string_view what, int attempt,
                                  std::chrono::milliseconds delay, std::string_view reason) {
@@ -323,8 +375,10 @@ int main(int argc, char** argv) {
     if (const auto aborted = pr::ship::abortUnfinished(client, state); aborted > 0) {
       spdlog::info("aborted {} multipart uploads a previous run left unfinished", aborted);
     }
+    S3FileShipper shipper(config, *options, client, state, metrics);
+    std::set<std::filesystem::path> failing;
     while (true) {
-      const bool ok = shipBacklog(config, *options, client, state, metrics, gStopping);
+      const bool ok = shipBacklog(config, shipper, state, metrics, failing, gStopping);
       if (options->once) return ok ? 0 : kExitFailure;
       if (ok) forgetDeleted(state);
       connect();

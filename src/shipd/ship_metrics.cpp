@@ -25,11 +25,13 @@ ShipMetrics::ShipMetrics(std::vector<std::filesystem::path> files)
 }
 
 void ShipMetrics::backlog(std::uint64_t files) {
+  std::lock_guard lock(mutex_);
   sample_.backlogFiles = files;
   publish();
 }
 
 void ShipMetrics::shipped(std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
   ++sample_.filesShipped;
   sample_.bytesShipped += bytes;
   if (sample_.backlogFiles > 0) --sample_.backlogFiles;
@@ -39,6 +41,7 @@ void ShipMetrics::shipped(std::uint64_t bytes) {
 }
 
 void ShipMetrics::failed() {
+  std::lock_guard lock(mutex_);
   ++sample_.failures;
   publish();
 }

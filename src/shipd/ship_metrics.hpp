@@ -1,10 +1,12 @@
 // What pcap-recorder-shipd tells node_exporter and `pcap-recorderctl status`: its counters and
 // backlog, rewritten (atomically, metrics/textfile.hpp) into every metrics file after each
 // change. A file that cannot be written is logged once until it can be again; shipping goes on.
+// Thread-safe: the uploads of parallel files (ship.parallel_files) report as they end.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,8 +31,9 @@ class ShipMetrics {
   void failed();
 
  private:
-  void publish();
+  void publish();  // with mutex_ held
 
+  std::mutex mutex_;  // guards everything below
   std::vector<std::filesystem::path> files_;
   std::vector<bool> failing_;  // per file: its last write failed (and was logged)
   metrics::ShipSample sample_;

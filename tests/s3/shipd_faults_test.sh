@@ -9,8 +9,9 @@
 #                proxy saw over 8 s are counted), the backlog in the metrics and in
 #                pcap-recorderctl status; after the credentials file is fixed and the shipper
 #                restarted, everything arrives.
-#   killed       SIGKILL in the middle of a multipart upload: the server lists it open; the next
-#                start aborts it, uploads the file again, and no multipart upload is left open.
+#   killed       SIGKILL in the middle of two multipart uploads at once (ship.parallel_files): the
+#                server lists both open; the next start aborts each, uploads both files again, and
+#                no multipart upload is left open.
 # usage: shipd_faults_test.sh CASE PCAP-RECORDER-SHIPD S3_FAULT_PROXY PCAP-RECORDERCTL
 set -euo pipefail
 case_name=$1 shipd=$2 proxy=$3 ctl=$4
@@ -164,6 +165,7 @@ case $case_name in
 
   killed)
     capture_file eth0-20260105T100000.pcap 6000000 10 # 23 parts of 256 KiB
+    capture_file eth0-20260105T110000.pcap 6000000 11 # in flight beside it
     start_proxy --part-delay 0.3
     write_config "$proxy_endpoint" "$S3_CREDENTIALS_FILE"
     "$shipd" "${shipd_args[@]}" >"$work/shipd.log" 2>&1 &
@@ -177,19 +179,22 @@ case $case_name in
     kill -KILL "$shipd_pid"
     wait "$shipd_pid" 2>/dev/null || true
     done_parts=$(parts_done)
-    check "shipd was killed mid-upload ($done_parts of 23 parts stored)" \
-      test "$done_parts" -ge 4 -a "$done_parts" -lt 23
-    check "  the server lists the upload as open" test "$(open_uploads)" = 1
-    check "  nothing complete in the bucket yet" test \
-      "$(s3 -o /dev/null "$S3_ENDPOINT/$S3_BUCKET/$prefix/eth0-20260105T100000.pcap")" = 404
+    check "shipd was killed mid-upload ($done_parts of 2 x 23 parts stored)" \
+      test "$done_parts" -ge 4 -a "$done_parts" -lt 46
+    check "  the server lists both uploads as open" test "$(open_uploads)" = 2
+    for name in eth0-20260105T100000.pcap eth0-20260105T110000.pcap; do
+      check "  $name is not complete in the bucket yet" test \
+        "$(s3 -o /dev/null "$S3_ENDPOINT/$S3_BUCKET/$prefix/$name")" = 404
+    done
     write_config "$S3_ENDPOINT" "$S3_CREDENTIALS_FILE" # straight to the server: no delays
-    check "the restarted shipd ships the file" \
+    check "the restarted shipd ships the files" \
       "$shipd" "${shipd_args[@]}" --once >"$work/restart.log" 2>&1
-    check "  after aborting the upload the killed run left" \
-      grep -q 'aborted 1 multipart uploads a previous run left unfinished' "$work/restart.log"
-    check "  the file arrived byte-identical" same_object "$prefix/eth0-20260105T100000.pcap" \
-      "$work/out/eth0-20260105T100000.pcap"
-    check "  shipped once" test "$(grep -c ': shipped' "$work/restart.log")" = 1
+    check "  after aborting both uploads the killed run left" \
+      grep -q 'aborted 2 multipart uploads a previous run left unfinished' "$work/restart.log"
+    for name in eth0-20260105T100000.pcap eth0-20260105T110000.pcap; do
+      check "  $name arrived byte-identical" same_object "$prefix/$name" "$work/out/$name"
+      check "  shipped once" test "$(grep -c "$name: shipped" "$work/restart.log")" = 1
+    done
     check "  no multipart upload left open" test "$(open_uploads)" = 0
     check "a third run ships nothing" "$shipd" "${shipd_args[@]}" --once >"$work/third.log" 2>&1
     check "  (nothing shipped, nothing aborted)" bash -c "! grep -qE 'shipped|aborted' '$work/third.log'"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pcap-recorder-shipd against the real S3 server (run inside tests/support/s3-server run):
 # finished files only (not .part, not others' files) arrive byte-identical under the key template,
-# in one PUT or in parts; a second run sends nothing twice; a new file goes alone; wrong
+# in one PUT or in parts; a second run sends nothing twice; a new file goes alone; several files
+# at once (ship.parallel_files) each arrive once, byte-identical, each sidecar after its file; wrong
 # credentials fail with the server's reason and no retry storm; the state survives.
 # usage: shipd_test.sh PCAP-RECORDER-SHIPD
 set -euo pipefail
@@ -15,6 +16,7 @@ mkdir -p "$work/out"
   cat <<YAML
   prefix: site/{host}/{interface}/%Y/%m/%d
   parallel: 3
+  parallel_files: 1  # first one file after the other, to see the finish order
   credentials: $S3_CREDENTIALS_FILE
 output:
   directory: $work/out
@@ -60,6 +62,40 @@ check "a third run ships only the new file" run_shipd third
 check "  (exactly one)" test "$(grep -c shipped "$work/third.log")" = 1
 check "  byte-identical" same_object "$prefix/eth0-20260105T130000.pcap" \
   "$work/out/eth0-20260105T130000.pcap"
+
+# Several files at once: 8 multipart files, each with a sidecar (the daemon's form) whose SHA-256
+# the upload checks.
+sed -i 's/parallel_files: 1 .*/parallel_files: 4/' "$work/config.yaml"
+parallel_names=()
+for i in 0 1 2 3 4 5 6 7; do
+  name=eth0-20260105T15${i}000.pcap
+  parallel_names+=("$name")
+  head -c $((600000 + i * 1000)) /dev/urandom >"$work/out/$name" # 3 parts of 256 KiB
+  printf '{\n  "file": "%s",\n  "sha256": "%s"\n}\n' "$name" \
+    "$(sha256sum <"$work/out/$name" | cut -d' ' -f1)" >"$work/out/$name.json"
+  touch -d "2026-01-05 15:0$i:00 UTC" "$work/out/$name"
+done
+check "shipd ships 8 files with parallel_files 4" run_shipd parallel
+check "  up to 4 at once (its log)" grep -q '8 finished files to ship, up to 4 at once' \
+  "$work/parallel.log"
+confirmed_names() {  # the file names of the journal's confirmations, in order (paths %-encoded)
+  awk '$1 == "confirmed" {name = $2; sub(/.*%2F/, "", name); print name}' "$work/state"
+}
+# The journal: 'started KEY ID' before a multipart upload's first part, 'ended ID' after it.
+max_open=$(awk '$1 == "started" {open++; if (open > max) max = open} $1 == "ended" {open--}
+  END {print max + 0}' "$work/state")
+check "  several multipart uploads were open at once ($max_open)" test "$max_open" -ge 2
+check "  and every one of them ended" test "$(grep -c '^started ' "$work/state")" = \
+  "$(grep -c '^ended ' "$work/state")"
+for name in "${parallel_names[@]}"; do
+  check "  $name arrived byte-identical" same_object "$prefix/$name" "$work/out/$name"
+  check "  its sidecar too" same_object "$prefix/$name.json" "$work/out/$name.json"
+  check "  shipped once (log)" test "$(grep -c "$name: shipped" "$work/parallel.log")" = 1
+  check "  confirmed once, its sidecar after it (journal)" \
+    test "$(confirmed_names | grep -xE "$name(\.json)?" | tr '\n' ' ')" = "$name $name.json "
+done
+check "a run after it ships nothing twice" run_shipd parallel-again
+check "  (no upload in its log)" bash -c "! grep -q shipped '$work/parallel-again.log'"
 
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = NotTheSecret42\n' \
   "$S3_ACCESS_KEY" >"$work/wrong-credentials"

@@ -84,7 +84,7 @@ class S3Upload : public ::testing::Test {
   testing::TempDir dir;
   std::atomic<int> retries{0};
   std::string lastRetryReason;
-  const UploadOptions multipart{256 << 10, 3};  // RGW here accepts parts from 64 KiB
+  const UploadOptions multipart{256 << 10, 3, {}};  // RGW here accepts parts from 64 KiB
 };
 
 TEST_F(S3Upload, ASmallFileGoesUpInOnePutAndReadsBackIdentical) {

@@ -12,12 +12,16 @@
 //   started KEY UPLOAD_ID
 //   ended UPLOAD_ID
 //
-// Not thread-safe: one owner (the shipper's main loop) records.
+// The uploads of parallel files record from several threads: confirmed() and the record*() calls
+// may run at once (one mutex; each line still goes whole, durable before the call returns, and
+// confirmations may come in any order). confirmedUploads(), openUploads() and forget() are for the
+// owner while no upload runs (before and between the shipper's rounds).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -65,6 +69,7 @@ class ShipState {
   // last line, and opens it for appending.
   explicit ShipState(std::filesystem::path file);
 
+  // The record stays valid until forget(); only the one upload of a path rewrites it.
   const ConfirmedUpload* confirmed(const std::string& localPath) const;
   const std::map<std::string, ConfirmedUpload>& confirmedUploads() const noexcept {
     return records_.confirmed;
@@ -87,6 +92,7 @@ class ShipState {
   void append(const std::string& line);
   void rewrite();
 
+  mutable std::mutex mutex_;  // guards records_ and the journal's writes
   std::filesystem::path file_;
   ShipStateRecords records_;
   util::UniqueFd fd_;

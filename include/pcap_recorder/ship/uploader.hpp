@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,9 @@ namespace pcap_recorder::ship {
 struct UploadOptions {
   std::uint64_t partSize = 16ull << 20;  // S3's minimum is 5 MiB (but for the last part)
   unsigned parallel = 4;                 // parts in flight at once
+  // Called once the server accepted the upload's first request (the single PUT, or creating the
+  // multipart upload): the credentials and the bucket are right. May be empty.
+  std::function<void()> onAccepted;
 };
 
 // The part size for a file of `fileSize` bytes: `wanted`, or larger where S3's limit of 10000

@@ -23,14 +23,15 @@ TEST(ShipConfig, WithoutAShipSectionNothingIsShipped) {
 }
 
 TEST(ShipConfig, ReadsEveryKey) {
-  const auto ship = parse(
-                        "ship:\n  endpoint: https://s3.example.net:9000\n  bucket: pcaps\n"
-                        "  prefix: site1/{host}/%Y\n  region: eu-central-1\n  path_style: true\n"
-                        "  parallel: 8\n  max_rate: 100MiB\n  ca_file: /etc/ssl/ca.pem\n"
-                        "  credentials: /etc/pcap-recorder/s3-credentials\n"
-                        "interfaces:\n  - name: eth0\n",
-                        "test.yaml")
-                        .daemon.ship;
+  const auto ship =
+      parse(
+          "ship:\n  endpoint: https://s3.example.net:9000\n  bucket: pcaps\n"
+          "  prefix: site1/{host}/%Y\n  region: eu-central-1\n  path_style: true\n"
+          "  parallel: 8\n  parallel_files: 3\n  max_rate: 100MiB\n  ca_file: /etc/ssl/ca.pem\n"
+          "  credentials: /etc/pcap-recorder/s3-credentials\n"
+          "interfaces:\n  - name: eth0\n",
+          "test.yaml")
+          .daemon.ship;
   EXPECT_TRUE(ship.configured);
   EXPECT_EQ(ship.endpoint, "https://s3.example.net:9000");
   EXPECT_EQ(ship.bucket, "pcaps");
@@ -38,6 +39,7 @@ TEST(ShipConfig, ReadsEveryKey) {
   EXPECT_EQ(ship.region, "eu-central-1");
   EXPECT_TRUE(ship.pathStyle);
   EXPECT_EQ(ship.parallel, 8u);
+  EXPECT_EQ(ship.parallelFiles, 3u);
   EXPECT_EQ(ship.maxRate, 100ull << 20);
   EXPECT_EQ(ship.caFile, "/etc/ssl/ca.pem");
   EXPECT_EQ(ship.credentials, "/etc/pcap-recorder/s3-credentials");
@@ -53,6 +55,7 @@ TEST(ShipConfig, DefaultsFileByHostInterfaceAndDayWithVirtualHostBuckets) {
   EXPECT_EQ(ship.region, "us-east-1");
   EXPECT_FALSE(ship.pathStyle);
   EXPECT_EQ(ship.parallel, 4u);
+  EXPECT_EQ(ship.parallelFiles, 4u);
   EXPECT_EQ(ship.maxRate, 0u);
 }
 
@@ -106,6 +109,10 @@ TEST(ShipConfig, UnknownKeysAndBadValuesAreNamed) {
   EXPECT_THAT(firstProblem("ship:\n  endpoint: http://h\n  bucket: b\n  credentials: /c\n"
                            "  parallel: 0\ninterfaces:\n  - name: eth0\n"),
               HasSubstr("test.yaml:5:"));
+  EXPECT_THAT(
+      firstProblem("ship:\n  endpoint: http://h\n  bucket: b\n  credentials: /c\n"
+                   "  parallel_files: 17\ninterfaces:\n  - name: eth0\n"),
+      HasSubstr("test.yaml:5:19: ship.parallel_files must be between 1 and 16, got \"17\""));
 }
 
 }  // namespace
