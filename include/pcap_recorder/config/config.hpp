@@ -157,7 +157,7 @@ struct ShipSettings {
   std::uint32_t parallel = 4;  // parts in flight at once, per file
   // Files in flight at once. 4 like rclone's --transfers: a file's own serial steps (its in-order
   // SHA-256, Complete, the verifying HEAD, a small file's single PUT) then overlap with others'.
-  std::uint32_t parallelFiles = 4;
+  std::uint32_t parallelFiles = 1;
   std::uint64_t maxRate = 0;  // bytes per second for everything in flight together; 0: unlimited
   std::filesystem::path caFile;
   std::filesystem::path credentials;  // AWS shared-credentials format; the keys never in YAML

@@ -55,7 +55,7 @@ TEST(ShipConfig, DefaultsFileByHostInterfaceAndDayWithVirtualHostBuckets) {
   EXPECT_EQ(ship.region, "us-east-1");
   EXPECT_FALSE(ship.pathStyle);
   EXPECT_EQ(ship.parallel, 4u);
-  EXPECT_EQ(ship.parallelFiles, 4u);
+  EXPECT_EQ(ship.parallelFiles, 1u);
   EXPECT_EQ(ship.maxRate, 0u);
 }
 
