@@ -48,6 +48,7 @@ write_config() {  # ENDPOINT CREDENTIALS
     cat <<YAML
   prefix: site/{host}/{interface}
   parallel: 3
+  parallel_files: 2  # the killed case kills two uploads in flight
   credentials: $2
   metrics_textfile: $work/metrics/ship.prom
 output:
