@@ -9,6 +9,7 @@
 
 #include "pcap_recorder/service/file_finisher.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/aged_files.hpp"
 #include "support/directory.hpp"
 #include "support/temp_dir.hpp"
 
@@ -17,26 +18,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void write(const fs::path& path, std::size_t bytes, std::chrono::hours age) {
-  std::ofstream(path) << std::string(bytes, 'x');
-  fs::last_write_time(path, fs::file_time_type::clock::now() - age);
-}
-
-// A stored file of `bytes` with its index and sidecar, `age` old.
-void stored(const fs::path& path, std::size_t bytes, std::chrono::hours age) {
-  write(path, bytes, age);
-  write(path.string() + ".idx", 10, age);
-  write(path.string() + ".json", 10, age);
-}
-
 class CompressedRetention : public ::testing::Test {
  protected:
   void SetUp() override {
-    stored(dir_ / "lan0-20261201T100000.pcap.zst", 1000, std::chrono::hours(4));
-    stored(dir_ / "lan0-20261201T110000.pcap.gz", 1000, std::chrono::hours(3));
-    stored(dir_ / "lan0-20261201T120000.pcap", 1000, std::chrono::hours(2));
+    testing::storedWithIndexAndSidecar(dir_ / "lan0-20261201T100000.pcap.zst", 1000,
+                                       std::chrono::hours(4));
+    testing::storedWithIndexAndSidecar(dir_ / "lan0-20261201T110000.pcap.gz", 1000,
+                                       std::chrono::hours(3));
+    testing::storedWithIndexAndSidecar(dir_ / "lan0-20261201T120000.pcap", 1000,
+                                       std::chrono::hours(2));
     // Being compressed as retention runs: not a finished file.
-    write(dir_ / "lan0-20261201T120000.pcap.zst.part", 5000, std::chrono::hours(5));
+    testing::writeAged(dir_ / "lan0-20261201T120000.pcap.zst.part", 5000, std::chrono::hours(5));
   }
 
   void applyRetention(const rotation::RetentionLimits& limits) {

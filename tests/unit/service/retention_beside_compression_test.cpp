@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "pcap_recorder/service/file_finisher.hpp"
+#include "support/aged_files.hpp"
 #include "support/frames.hpp"
 #include "support/temp_dir.hpp"
 
@@ -69,18 +70,6 @@ bool eventually(Predicate done) {
     std::this_thread::sleep_for(5ms);
   }
   return true;
-}
-
-void write(const fs::path& path, std::size_t bytes, std::chrono::hours age) {
-  std::ofstream(path) << std::string(bytes, 'x');
-  fs::last_write_time(path, fs::file_time_type::clock::now() - age);
-}
-
-// A stored file of `bytes` with its index and sidecar, `age` old.
-void stored(const fs::path& path, std::size_t bytes, std::chrono::hours age) {
-  write(path, bytes, age);
-  write(path.string() + ".idx", 10, age);
-  write(path.string() + ".json", 10, age);
 }
 
 bool existsWithIndexAndSidecar(const fs::path& path) {
@@ -150,7 +139,7 @@ class RetentionBesideCompression : public ::testing::Test {
 // The recorder names the directory as configured, retention by its normal form: `/srv/pcap/.`
 // is the same directory, and its file in progress is still left alone.
 TEST_F(RetentionBesideCompression, ADirectorySpelledAnotherWayStillKeepsItsFileInProgress) {
-  stored(at(older_), 1000, 3h);
+  testing::storedWithIndexAndSidecar(at(older_), 1000, 3h);
   const rotation::RetentionLimits limits{.minFreeBytes = std::uint64_t{1} << 62};
   const auto gate = std::make_shared<Gate>();
   FileFinisher finisher(retention(limits), {});
@@ -168,8 +157,8 @@ TEST_F(RetentionBesideCompression, ADirectorySpelledAnotherWayStillKeepsItsFileI
 }
 
 TEST_F(RetentionBesideCompression, ARequestedPassDeletesOldFilesButNotTheFileBeingCompressed) {
-  stored(at(oldest_), 1000, 4h);
-  stored(at(older_), 1000, 3h);
+  testing::storedWithIndexAndSidecar(at(oldest_), 1000, 4h);
+  testing::storedWithIndexAndSidecar(at(older_), 1000, 3h);
   // More free space than any disk has: every own file goes, unless it is still being stored.
   const rotation::RetentionLimits limits{.minFreeBytes = std::uint64_t{1} << 62};
   bool storedOnce = false;
@@ -200,8 +189,8 @@ TEST_F(RetentionBesideCompression, ARequestedPassDeletesOldFilesButNotTheFileBei
 }
 
 TEST_F(RetentionBesideCompression, TheBudgetCountsTheFileBeingCompressedAndItsCompressedCopy) {
-  stored(at(oldest_), 1000, 4h);
-  stored(at(older_), 1000, 3h);
+  testing::storedWithIndexAndSidecar(at(oldest_), 1000, 4h);
+  testing::storedWithIndexAndSidecar(at(older_), 1000, 3h);
   const auto gate = std::make_shared<Gate>();
   FileFinisher finisher(retention({}));
   const ReleaseOnExit releaseOnExit{gate};
@@ -225,8 +214,8 @@ TEST_F(RetentionBesideCompression, TheBudgetCountsTheFileBeingCompressedAndItsCo
 }
 
 TEST_F(RetentionBesideCompression, AFileWithItsUncompressedAndCompressedNamesCountsOnceInMaxFiles) {
-  stored(at(oldest_), 1000, 4h);
-  stored(at(older_), 1000, 3h);
+  testing::storedWithIndexAndSidecar(at(oldest_), 1000, 4h);
+  testing::storedWithIndexAndSidecar(at(older_), 1000, 3h);
   const std::string expired = "lan0-20261130T100000.pcap";  // gone when the pass has run
   const auto gate = std::make_shared<Gate>();
   FileFinisher finisher(retention({.maxFiles = 3, .maxAge = 24h}));
@@ -236,7 +225,7 @@ TEST_F(RetentionBesideCompression, AFileWithItsUncompressedAndCompressedNamesCou
   ASSERT_TRUE(fs::exists(at(compressed_)));
   ASSERT_TRUE(fs::exists(at(compressed_ + ".zst")));
 
-  stored(at(expired), 1000, 48h);
+  testing::storedWithIndexAndSidecar(at(expired), 1000, 48h);
   finisher.requestRetention(dir_.path());
   EXPECT_TRUE(eventually([&] { return goneWithIndexAndSidecar(at(expired)); }));
 
@@ -266,7 +255,9 @@ TEST_F(RetentionBesideCompression, ThePassAfterAFinishedFileRunsWhileTheNextIsCo
   finisher.submit(job("lan0-20261202T100000.pcap"));
   ASSERT_TRUE(fsyncGate->waitForArrival());
   auto finished = job("lan0-20261202T110000.pcap");
-  finished.onFinished = [&](const FinishedFile&) { stored(at(expired), 1000, 48h); };
+  finished.onFinished = [&](const FinishedFile&) {
+    testing::storedWithIndexAndSidecar(at(expired), 1000, 48h);
+  };
   finisher.submit(std::move(finished));
   finisher.submit(job(compressed_, gate));
   fsyncGate->release();
