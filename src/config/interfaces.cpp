@@ -30,13 +30,6 @@ bool hasInterfacePlaceholder(std::string_view fileName) {
   return fileName.find(kInterfacePlaceholder) != std::string_view::npos;
 }
 
-std::filesystem::path normalizedDirectory(const std::filesystem::path& directory) {
-  std::filesystem::path normal = directory.lexically_normal();
-  // "/srv/pcap/" and "/srv/pcap" are the same folder.
-  if (!normal.has_filename() && normal.has_relative_path()) normal = normal.parent_path();
-  return normal;
-}
-
 constexpr std::size_t kMaxInterfaceNameLength = 15;  // IFNAMSIZ - 1
 
 // The kernel's dev_valid_name(), so a bad name fails here rather than at capture start.
@@ -215,7 +208,7 @@ void checkFileNameCollisions(Diagnostics& diagnostics,
   for (std::size_t i = 0; i < interfaces.size(); ++i) {
     if (!interfaces[i].clean) continue;
     const InterfaceSettings& second = interfaces[i].settings;
-    const std::string directoryName = normalizedDirectory(second.output.directory).string();
+    const std::string directoryName = second.output.directory.string();
     Directory& directory = directories[directoryName];
     const bool namesInterface = hasInterfacePlaceholder(second.output.fileName);
     const std::string_view prefix = literalPrefix(second.output.fileName);

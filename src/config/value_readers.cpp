@@ -130,7 +130,14 @@ void readFileMode(Diagnostics& diagnostics, const Entry& entry, std::uint32_t& o
 }
 
 void readDirectory(Diagnostics& diagnostics, const Entry& entry, std::filesystem::path& out) {
-  if (std::optional<std::string> text = readString(diagnostics, entry, false)) out = *text;
+  std::optional<std::string> text = readString(diagnostics, entry, false);
+  if (!text) return;
+  // One spelling per directory, so that whatever groups or compares directories (the collision
+  // check, retention, the finisher, pcap-recorderctl) compares them as they are: "/srv/pcap/",
+  // "/srv/pcap/." and "/srv/x/../pcap" are all "/srv/pcap".
+  std::filesystem::path normal = std::filesystem::path(*text).lexically_normal();
+  if (!normal.has_filename() && normal.has_relative_path()) normal = normal.parent_path();
+  out = std::move(normal);
 }
 
 void readFileName(Diagnostics& diagnostics, const Entry& entry, std::string& out) {

@@ -33,7 +33,7 @@ std::vector<StoreFile> listStore(const config::Config& config,
         std::find(interfaces.begin(), interfaces.end(), interface.name) == interfaces.end()) {
       continue;
     }
-    directories[interface.output.directory.lexically_normal()].push_back(
+    directories[interface.output.directory].push_back(
         {interface.name,
          std::make_unique<rotation::OwnFileMatcher>(
              std::vector<rotation::OwnFileTemplate>{{interface.output.fileName, interface.name}})});

@@ -80,7 +80,7 @@ std::vector<service::DirectoryRetention> Daemon::directoriesOf(const config::Con
   };
   std::map<std::filesystem::path, Group> groups;
   for (const auto& interface : config.interfaces) {
-    auto& group = groups[interface.output.directory.lexically_normal()];
+    auto& group = groups[interface.output.directory];
     group.templates.push_back({interface.output.fileName, interface.name});
     const auto& retention = interface.retention;
     group.limits.push_back({

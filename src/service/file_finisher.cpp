@@ -29,14 +29,6 @@ namespace fs = std::filesystem;
 constexpr std::chrono::seconds kRetentionInterval{10};
 constexpr std::chrono::milliseconds kHookPollInterval{100};
 
-// One name per directory, however it was spelled: the recorder names it as configured, retention
-// by its normal form (Daemon::directoriesOf), and `/srv/pcap/.` or `/srv/pcap/` is `/srv/pcap`.
-fs::path directoryKey(const fs::path& directory) {
-  fs::path normal = directory.lexically_normal();
-  if (!normal.has_filename() && normal != normal.root_path()) normal = normal.parent_path();
-  return normal;
-}
-
 // Given up on purpose (SHA256_SKIPPED=1), rather than failed.
 bool skipped(WithoutSha256 without) noexcept {
   return without == WithoutSha256::fellBehind || without == WithoutSha256::writeFailed;
@@ -140,7 +132,7 @@ bool FileFinisher::hasRoom() const noexcept {
 void FileFinisher::requestRetention(const fs::path& directory) {
   {
     std::lock_guard lock(retentionMutex_);
-    retentionRequests_.push_back(directoryKey(directory));
+    retentionRequests_.push_back(directory);
   }
   retentionWake_.notify_one();
 }
@@ -170,12 +162,12 @@ void FileFinisher::stop() {
 
 void FileFinisher::markInProgress(const fs::path& directory, const std::string& name) {
   std::lock_guard lock(inProgressMutex_);
-  inProgress_[directoryKey(directory)].insert(name);
+  inProgress_[directory].insert(name);
 }
 
 void FileFinisher::markStored(const fs::path& directory, const std::string& name) {
   std::lock_guard lock(inProgressMutex_);
-  const auto names = inProgress_.find(directoryKey(directory));
+  const auto names = inProgress_.find(directory);
   if (names == inProgress_.end()) return;
   if (const auto entry = names->second.find(name); entry != names->second.end()) {
     names->second.erase(entry);
@@ -186,7 +178,7 @@ void FileFinisher::markStored(const fs::path& directory, const std::string& name
 bool FileFinisher::isInProgress(const fs::path& directory, std::string_view name) {
   const std::string uncompressed(compress::withoutCompressionSuffix(name));
   std::lock_guard lock(inProgressMutex_);
-  const auto names = inProgress_.find(directoryKey(directory));
+  const auto names = inProgress_.find(directory);
   return names != inProgress_.end() && names->second.contains(uncompressed);
 }
 
@@ -268,8 +260,8 @@ void FileFinisher::keepWithinLimits(const std::stop_token& stop) {
     }
     const auto now = std::chrono::steady_clock::now();
     for (const auto& directory : *directories) {
-      const bool requested = std::find(requests.begin(), requests.end(),
-                                       directoryKey(directory.directory)) != requests.end();
+      const bool requested =
+          std::find(requests.begin(), requests.end(), directory.directory) != requests.end();
       if (!requested && now < nextRetention) continue;
       // No exception leaves this thread: an uncaught one would end the daemon (std::terminate).
       try {
@@ -400,8 +392,7 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
   std::set<std::string> inProgress;
   {
     std::lock_guard lock(inProgressMutex_);
-    if (const auto names = inProgress_.find(directoryKey(directory.directory));
-        names != inProgress_.end()) {
+    if (const auto names = inProgress_.find(directory.directory); names != inProgress_.end()) {
       inProgress.insert(names->second.begin(), names->second.end());
     }
   }

@@ -41,7 +41,7 @@ class Owners {
  public:
   Owners(const fs::path& directory, const std::vector<config::InterfaceSettings>& interfaces) {
     for (const auto& settings : interfaces) {
-      if (settings.output.directory.lexically_normal() != directory.lexically_normal()) continue;
+      if (settings.output.directory != directory) continue;
       owners_.emplace_back(&settings,
                            rotation::OwnFileMatcher({{settings.output.fileName, settings.name}}));
     }

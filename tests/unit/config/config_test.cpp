@@ -623,6 +623,24 @@ TEST(ConfigParse, ComparesDirectoriesAfterLexicalNormalization) {
               IsProblem(4, 5, HasSubstr("eth1 both write to \"/srv/pcap\"")));
 }
 
+// Everything that groups or compares directories (retention, the finisher's files in progress,
+// pcap-recorderctl) relies on one spelling per directory.
+TEST(ConfigParse, ReadsEveryDirectoryInItsNormalForm) {
+  const Config config = parse(
+      "output: {directory: /srv/pcap/.}\n"
+      "interfaces:\n"
+      "  - {name: eth0, file_name: \"a-%s.pcap\"}\n"
+      "  - {name: eth1, file_name: \"b-%s.pcap\", directory: /srv/x/../pcap/}\n"
+      "  - {name: eth2, file_name: \"c-%s.pcap\", directory: captures//eth2/}\n"
+      "  - {name: eth3, file_name: \"d-%s.pcap\", directory: /}\n",
+      kFile);
+  ASSERT_THAT(config.interfaces, SizeIs(4));
+  EXPECT_EQ(config.interfaces[0].output.directory, "/srv/pcap");
+  EXPECT_EQ(config.interfaces[1].output.directory, "/srv/pcap");
+  EXPECT_EQ(config.interfaces[2].output.directory, "captures/eth2");
+  EXPECT_EQ(config.interfaces[3].output.directory, "/");
+}
+
 TEST(ConfigParse, ReportsEachCollidingInterfaceOnceAgainstTheFirstItMeets) {
   EXPECT_THAT(problemsOf("output: {file_name: \"cap-%s.pcap\"}\n"
                          "interfaces:\n"

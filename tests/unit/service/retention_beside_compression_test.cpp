@@ -136,26 +136,6 @@ class RetentionBesideCompression : public ::testing::Test {
   const std::string compressed_ = "lan0-20261202T120000.pcap";
 };
 
-// The recorder names the directory as configured, retention by its normal form: `/srv/pcap/.`
-// is the same directory, and its file in progress is still left alone.
-TEST_F(RetentionBesideCompression, ADirectorySpelledAnotherWayStillKeepsItsFileInProgress) {
-  testing::storedWithIndexAndSidecar(at(older_), 1000, 3h);
-  const rotation::RetentionLimits limits{.minFreeBytes = std::uint64_t{1} << 62};
-  const auto gate = std::make_shared<Gate>();
-  FileFinisher finisher(retention(limits), {});
-  const ReleaseOnExit releaseOnExit{gate};
-  auto spelledAnotherWay = job(compressed_, gate);
-  spelledAnotherWay.directory = dir_.path() / ".";
-  finisher.submit(std::move(spelledAnotherWay));
-  ASSERT_TRUE(gate->waitForArrival());
-
-  finisher.requestRetention(dir_.path() / ".");
-  EXPECT_TRUE(eventually([&] { return goneWithIndexAndSidecar(at(older_)); }));
-  EXPECT_TRUE(fs::exists(at(compressed_)));
-  EXPECT_TRUE(fs::exists(at(compressed_ + ".zst.part")));
-  gate->release();
-}
-
 TEST_F(RetentionBesideCompression, ARequestedPassDeletesOldFilesButNotTheFileBeingCompressed) {
   testing::storedWithIndexAndSidecar(at(oldest_), 1000, 4h);
   testing::storedWithIndexAndSidecar(at(older_), 1000, 3h);
