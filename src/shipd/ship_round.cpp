@@ -6,6 +6,8 @@
 #include <stop_token>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 namespace pcap_recorder::shipd {
 
 RoundResult shipRound(const std::vector<FinishedFile>& files, unsigned parallelFiles,
@@ -42,8 +44,12 @@ RoundResult shipRound(const std::vector<FinishedFile>& files, unsigned parallelF
       FileOutcome outcome = FileOutcome::failed;
       try {
         outcome = shipper.ship(files[index], accept);
+      } catch (const std::exception& error) {
+        // FileShipper reports its failures as outcomes; anything else stays on this thread, and
+        // the file counts as failed (tried again like any failed upload).
+        spdlog::error("{}: not shipped: {}", files[index].path.string(), error.what());
       } catch (...) {
-        // FileShipper reports its failures as outcomes; anything else stays on this thread.
+        spdlog::error("{}: not shipped: an unknown error", files[index].path.string());
       }
       {
         std::lock_guard lock(mutex);
