@@ -8,25 +8,18 @@
 #include <array>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "daemon_process.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 #include "recorder_fixture.hpp"
+#include "support/file_bytes.hpp"
 #include "support/frames.hpp"
 
 namespace pcap_recorder::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string readText(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Waits (up to `timeout`) for a name ending in `suffix` to be created in the directory `inotify`
 // watches; the name, or empty.

@@ -4,22 +4,15 @@
 
 #include <fstream>
 #include <random>
-#include <sstream>
 
 #include "daemon_process.hpp"
 #include "pcap_recorder/util/little_endian.hpp"
 #include "recorder_fixture.hpp"
+#include "support/file_bytes.hpp"
 #include "support/frames.hpp"
 
 namespace pcap_recorder::testing {
 namespace {
-
-std::string readText(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The string value of `key` in the sidecar's JSON (the writer puts one key per line).
 std::string jsonString(const std::string& json, const std::string& key) {

@@ -13,6 +13,7 @@
 
 #include "daemon_process.hpp"
 #include "recorder_fixture.hpp"
+#include "support/file_bytes.hpp"
 #include "support/frames.hpp"
 
 namespace pcap_recorder::testing {
@@ -50,13 +51,6 @@ class BackgroundProgram {
   pid_t pid_ = -1;
 };
 
-std::string contentOf(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // The value of the sample `series` ("name{label=\"value\"}") in Prometheus text.
 std::optional<double> valueOf(const std::string& text, const std::string& series) {
   std::istringstream in(text);
@@ -71,7 +65,7 @@ bool waitForValue(const fs::path& textfile, const std::string& series, double wa
                   std::vector<double>& seen) {
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (const auto value = valueOf(contentOf(textfile), series)) {
+    if (const auto value = valueOf(readText(textfile), series)) {
       if (seen.empty() || seen.back() != *value) seen.push_back(*value);
       if (*value == wanted) return true;
     }
@@ -103,15 +97,15 @@ TEST_F(MetricsTest, CountersSurviveARestartAndNodeExporterServesThemAsPromtoolWa
   // Written every interval while capturing.
   const std::string written = "pcap_recorder_packets_written_total{interface=\"prc0\"}";
   std::vector<double> seen;
-  ASSERT_TRUE(waitForValue(textfile, written, 300, seen)) << contentOf(textfile) << daemon.log();
-  EXPECT_EQ(valueOf(contentOf(textfile), "pcap_recorder_interface_up{interface=\"prc0\"}"), 1);
+  ASSERT_TRUE(waitForValue(textfile, written, 300, seen)) << readText(textfile) << daemon.log();
+  EXPECT_EQ(valueOf(readText(textfile), "pcap_recorder_interface_up{interface=\"prc0\"}"), 1);
 
   // A new snaplen restarts the interface: a new recorder, whose own counts start at 0.
   writeConfig("  - name: prc0\n", "  snaplen: 1500\n", metrics);
   daemon.signal(SIGHUP);
   ASSERT_TRUE(daemon.waitForLog("1 restarted")) << daemon.log();
   for (std::uint32_t i = 300; i < 500; ++i) sender.send(buildUdpFrame({.sequence = i}));
-  ASSERT_TRUE(waitForValue(textfile, written, 500, seen)) << contentOf(textfile) << daemon.log();
+  ASSERT_TRUE(waitForValue(textfile, written, 500, seen)) << readText(textfile) << daemon.log();
   EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()))
       << "the counter went back: " << ::testing::PrintToString(seen);
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
@@ -122,8 +116,8 @@ TEST_F(MetricsTest, CountersSurviveARestartAndNodeExporterServesThemAsPromtoolWa
   for (const auto& file : files) fileBytes += fs::file_size(file);
 
   const auto check = capture("promtool check metrics < " + textfile.string());
-  EXPECT_EQ(check.status, 0) << check.output << contentOf(textfile);
-  EXPECT_EQ(check.output, "") << contentOf(textfile);
+  EXPECT_EQ(check.status, 0) << check.output << readText(textfile);
+  EXPECT_EQ(check.output, "") << readText(textfile);
 
   // node_exporter with the textfile collector alone, on the loopback of the test's namespace.
   const std::string address = "127.0.0.1:9100";
@@ -140,7 +134,7 @@ TEST_F(MetricsTest, CountersSurviveARestartAndNodeExporterServesThemAsPromtoolWa
     scrape = captureStdout("ip netns exec " + hosts.captureNamespace() + " curl -sf http://" +
                            address + "/metrics");
   } while (scrape.status != 0 && std::chrono::steady_clock::now() < deadline);
-  ASSERT_EQ(scrape.status, 0) << contentOf(work_ / "node-exporter.log");
+  ASSERT_EQ(scrape.status, 0) << readText(work_ / "node-exporter.log");
   const auto& served = scrape.output;
   EXPECT_EQ(valueOf(served, "node_textfile_scrape_error"), 0) << served;
   EXPECT_EQ(valueOf(served, written), 500) << served;

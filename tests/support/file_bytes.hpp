@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace pcap_recorder::testing {
@@ -18,5 +19,8 @@ void writeFile(const std::filesystem::path& path, std::span<const std::byte> byt
 
 // Everything in `path` (nothing when it cannot be read).
 std::vector<std::byte> readFile(const std::filesystem::path& path);
+
+// Everything in `path` as text (empty when it cannot be read).
+std::string readText(const std::filesystem::path& path);
 
 }  // namespace pcap_recorder::testing

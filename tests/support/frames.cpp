@@ -12,11 +12,6 @@ constexpr std::size_t kEthernetHeader = 14;
 constexpr std::size_t kIpHeader = 20;
 constexpr std::size_t kUdpHeader = 8;
 
-void put16(std::vector<std::byte>& out, std::size_t at, std::uint16_t value) {
-  out[at] = std::byte(value >> 8);
-  out[at + 1] = std::byte(value & 0xff);
-}
-
 std::uint16_t ipChecksum(const std::byte* header) {
   std::uint32_t sum = 0;
   for (std::size_t i = 0; i < kIpHeader; i += 2) {
@@ -29,6 +24,11 @@ std::uint16_t ipChecksum(const std::byte* header) {
 
 }  // namespace
 
+void putNetwork16(std::vector<std::byte>& out, std::size_t at, std::uint16_t value) {
+  out[at] = std::byte(value >> 8);
+  out[at + 1] = std::byte(value & 0xff);
+}
+
 std::vector<std::byte> buildUdpFrame(const FrameSpec& spec) {
   const std::size_t tagBytes = spec.vlanId ? 4 : 0;
   const std::size_t size = std::max<std::size_t>(spec.frameBytes, 64) + tagBytes;
@@ -37,25 +37,25 @@ std::vector<std::byte> buildUdpFrame(const FrameSpec& spec) {
   std::memcpy(frame.data() + 6, spec.source.data(), 6);
   std::size_t at = 12;
   if (spec.vlanId) {
-    put16(frame, at, 0x8100);
-    put16(frame, at + 2, *spec.vlanId);
+    putNetwork16(frame, at, 0x8100);
+    putNetwork16(frame, at + 2, *spec.vlanId);
     at += 4;
   }
-  put16(frame, at, 0x0800);
+  putNetwork16(frame, at, 0x0800);
   at += 2;
   const std::size_t ipStart = at;
   const std::size_t ipLength = size - ipStart;
   frame[at] = std::byte{0x45};
-  put16(frame, at + 2, static_cast<std::uint16_t>(ipLength));
+  putNetwork16(frame, at + 2, static_cast<std::uint16_t>(ipLength));
   frame[at + 8] = std::byte{64};  // TTL
   frame[at + 9] = std::byte{17};  // UDP
   std::memcpy(frame.data() + at + 12, spec.sourceIp.data(), 4);
   std::memcpy(frame.data() + at + 16, spec.destinationIp.data(), 4);
-  put16(frame, at + 10, ipChecksum(frame.data() + at));
+  putNetwork16(frame, at + 10, ipChecksum(frame.data() + at));
   at += kIpHeader;
-  put16(frame, at, spec.sourcePort);
-  put16(frame, at + 2, spec.destinationPort);
-  put16(frame, at + 4, static_cast<std::uint16_t>(ipLength - kIpHeader));
+  putNetwork16(frame, at, spec.sourcePort);
+  putNetwork16(frame, at + 2, spec.destinationPort);
+  putNetwork16(frame, at + 4, static_cast<std::uint16_t>(ipLength - kIpHeader));
   at += kUdpHeader;
   std::memcpy(frame.data() + at, kMarker, 4);
   const std::uint32_t sequence = spec.sequence;

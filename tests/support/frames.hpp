@@ -29,6 +29,9 @@ struct FrameSpec {
 
 std::vector<std::byte> buildUdpFrame(const FrameSpec& spec);
 
+// Writes `value` at `at` in network byte order (big-endian), as frame headers want it.
+void putNetwork16(std::vector<std::byte>& out, std::size_t at, std::uint16_t value);
+
 // The sequence number of a frame built by buildUdpFrame (with or without a tag), if it is one.
 std::optional<std::uint32_t> sequenceOf(std::span<const std::byte> frame);
 

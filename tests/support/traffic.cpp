@@ -4,14 +4,11 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "support/frames.hpp"
+
 namespace pcap_recorder::testing {
 
 namespace {
-
-void put16(std::vector<std::byte>& out, std::size_t at, std::uint16_t value) {
-  out[at] = std::byte(value >> 8);
-  out[at + 1] = std::byte(value & 0xff);
-}
 
 template <typename T>
 const T& pick(std::mt19937_64& random, const std::vector<T>& values) {
@@ -72,8 +69,8 @@ std::vector<std::byte> buildFrame(const PacketSpec& spec) {
   }
   std::size_t at = 12;
   for (std::size_t i = 0; i < spec.vlans.size(); ++i) {
-    put16(frame, at, i == 0 && spec.vlans.size() > 1 ? 0x88a8 : 0x8100);
-    put16(frame, at + 2, spec.vlans[i]);
+    putNetwork16(frame, at, i == 0 && spec.vlans.size() > 1 ? 0x88a8 : 0x8100);
+    putNetwork16(frame, at + 2, spec.vlans[i]);
     at += 4;
   }
   const std::size_t payloadStart = at + 2;
@@ -84,12 +81,12 @@ std::vector<std::byte> buildFrame(const PacketSpec& spec) {
   bool ports = spec.protocol == 6 || spec.protocol == 17 || spec.protocol == 132;
   switch (spec.network) {
     case PacketSpec::Network::ipv4: {
-      put16(frame, at, 0x0800);
+      putNetwork16(frame, at, 0x0800);
       const std::size_t ip = at + 2;
       frame[ip] = std::byte{0x45};
       frame[ip + 1] = std::byte{0};
-      put16(frame, ip + 2, static_cast<std::uint16_t>(frame.size() - ip));
-      put16(frame, ip + 6, spec.laterFragment ? 0x0010 : 0x4000);
+      putNetwork16(frame, ip + 2, static_cast<std::uint16_t>(frame.size() - ip));
+      putNetwork16(frame, ip + 6, spec.laterFragment ? 0x0010 : 0x4000);
       frame[ip + 8] = std::byte{64};
       frame[ip + 9] = std::byte{spec.protocol};
       std::memcpy(frame.data() + ip + 12, spec.source.data(), 4);
@@ -99,10 +96,10 @@ std::vector<std::byte> buildFrame(const PacketSpec& spec) {
       break;
     }
     case PacketSpec::Network::ipv6: {
-      put16(frame, at, 0x86dd);
+      putNetwork16(frame, at, 0x86dd);
       const std::size_t ip = at + 2;
       frame[ip] = std::byte{0x60};
-      put16(frame, ip + 4, static_cast<std::uint16_t>(frame.size() - ip - 40));
+      putNetwork16(frame, ip + 4, static_cast<std::uint16_t>(frame.size() - ip - 40));
       frame[ip + 6] = std::byte{spec.protocol};
       frame[ip + 7] = std::byte{64};
       std::memcpy(frame.data() + ip + 8, spec.source.data(), 16);
@@ -111,26 +108,26 @@ std::vector<std::byte> buildFrame(const PacketSpec& spec) {
       break;
     }
     case PacketSpec::Network::arp: {
-      put16(frame, at, 0x0806);
+      putNetwork16(frame, at, 0x0806);
       const std::size_t arp = at + 2;
-      put16(frame, arp, 1);
-      put16(frame, arp + 2, 0x0800);
+      putNetwork16(frame, arp, 1);
+      putNetwork16(frame, arp + 2, 0x0800);
       frame[arp + 4] = std::byte{6};
       frame[arp + 5] = std::byte{4};
-      put16(frame, arp + 6, 1);
+      putNetwork16(frame, arp + 6, 1);
       std::memcpy(frame.data() + arp + 14, spec.source.data(), 4);
       std::memcpy(frame.data() + arp + 24, spec.destination.data(), 4);
       ports = false;
       break;
     }
     case PacketSpec::Network::other:
-      put16(frame, at, 0x88cc);
+      putNetwork16(frame, at, 0x88cc);
       ports = false;
       break;
   }
   if (ports && transport + 4 <= frame.size()) {
-    put16(frame, transport, spec.sourcePort);
-    put16(frame, transport + 2, spec.destinationPort);
+    putNetwork16(frame, transport, spec.sourcePort);
+    putNetwork16(frame, transport + 2, spec.destinationPort);
   }
   return frame;
 }

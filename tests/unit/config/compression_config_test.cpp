@@ -2,24 +2,12 @@
 #include <gtest/gtest.h>
 
 #include "pcap_recorder/config/config.hpp"
+#include "unit/config/parse_helpers.hpp"
 
 namespace pcap_recorder::config {
 namespace {
 
 using compress::Compression;
-
-Config parsed(const std::string& yaml) {
-  return parse(yaml, "test.yaml");
-}
-
-std::string firstProblem(const std::string& yaml) {
-  try {
-    parse(yaml, "test.yaml");
-  } catch (const ConfigError& error) {
-    return format(error.problems().front());
-  }
-  return "no problem";
-}
 
 TEST(CompressionConfig, IsOffByDefaultAndReadGloballyAndPerInterface) {
   const auto config = parsed(

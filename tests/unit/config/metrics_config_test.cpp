@@ -2,20 +2,12 @@
 #include <gtest/gtest.h>
 
 #include "pcap_recorder/config/config.hpp"
+#include "unit/config/parse_helpers.hpp"
 
 namespace pcap_recorder::config {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string firstProblem(const std::string& yaml) {
-  try {
-    parse(yaml, "test.yaml");
-  } catch (const ConfigError& error) {
-    return format(error.problems().front());
-  }
-  return "no problem";
-}
 
 TEST(MetricsConfig, ReadsTheTextfileAndTheInterval) {
   const auto config = parse(

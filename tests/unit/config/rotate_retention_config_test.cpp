@@ -2,24 +2,12 @@
 #include <gtest/gtest.h>
 
 #include "pcap_recorder/config/config.hpp"
+#include "unit/config/parse_helpers.hpp"
 
 namespace pcap_recorder::config {
 namespace {
 
 using namespace std::chrono_literals;
-
-Config parsed(const std::string& yaml) {
-  return parse(yaml, "test.yaml");
-}
-
-std::string firstProblem(const std::string& yaml) {
-  try {
-    parse(yaml, "test.yaml");
-  } catch (const ConfigError& error) {
-    return format(error.problems().front());
-  }
-  return "no problem";
-}
 
 TEST(RotateRetentionConfig, DefaultsAreHourlyGibibyteFilesAndAGibibyteKeptFree) {
   const auto config = parsed("interfaces:\n  - name: eth0\n");

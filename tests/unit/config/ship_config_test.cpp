@@ -3,20 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "pcap_recorder/config/config.hpp"
+#include "unit/config/parse_helpers.hpp"
 
 namespace pcap_recorder::config {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string firstProblem(const std::string& yaml) {
-  try {
-    parse(yaml, "test.yaml");
-  } catch (const ConfigError& error) {
-    return format(error.problems().front());
-  }
-  return "no problem";
-}
 
 TEST(ShipConfig, WithoutAShipSectionNothingIsShipped) {
   EXPECT_FALSE(parse("interfaces:\n  - name: eth0\n", "test.yaml").daemon.ship.configured);

@@ -7,22 +7,16 @@
 #include <unistd.h>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "pcap_recorder/pcap/format.hpp"
+#include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 
 namespace pcap_recorder::metrics {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string contentOf(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::readText;
 
 TEST(Textfile, ReplacesTheFileWholeReadableByOthersAndLeavesNoTemporary) {
   testing::TempDir dir;
@@ -31,7 +25,7 @@ TEST(Textfile, ReplacesTheFileWholeReadableByOthersAndLeavesNoTemporary) {
   writeTextfile(path, "first 1\n");
   writeTextfile(path, "second 2\n");
   ::umask(saved);
-  EXPECT_EQ(contentOf(path), "second 2\n");
+  EXPECT_EQ(readText(path), "second 2\n");
   struct stat status {};
   ASSERT_EQ(::stat(path.c_str(), &status), 0);
   EXPECT_EQ(status.st_mode & 07777, 0644u) << "node_exporter runs as another user";

@@ -14,20 +14,15 @@
 #include <sstream>
 #include <thread>
 
+#include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 
 namespace pcap_recorder::service {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::readText;
 using namespace std::chrono_literals;
-
-std::string readText(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;

@@ -9,12 +9,12 @@
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "pcap_recorder/compress/decompressor.hpp"
 #include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/pcap/format.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
+#include "support/file_bytes.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
 #include "support/temp_dir.hpp"
@@ -23,6 +23,7 @@ namespace pcap_recorder::service {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::readText;
 
 constexpr const char* kFinal = "eth0-20261202T010203.pcap";
 
@@ -55,13 +56,6 @@ void expectFrames(const testing::ReadFile& read, std::uint32_t count) {
 
 void writeFile(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
-}
-
-std::string readText(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 class Leftovers : public ::testing::Test {

@@ -8,10 +8,12 @@
 namespace pcap_recorder::ship {
 namespace {
 
-using namespace std::chrono;
-
-// 2026-03-04 05:06:07 UTC
-const system_clock::time_point kFinished = sys_days{2026y / March / 4} + 5h + 6min + 7s;
+// 2026-03-04 05:06:07 UTC. The using-directive stays in the lambda: in a unity build a
+// namespace-scope one would reach the ship tests compiled after this file.
+const std::chrono::system_clock::time_point kFinished = [] {
+  using namespace std::chrono;
+  return sys_days{2026y / March / 4} + 5h + 6min + 7s;
+}();
 
 TEST(ObjectKey, TheDefaultPrefixFilesByHostInterfaceAndUtcDay) {
   EXPECT_EQ(objectKey(kDefaultKeyPrefix, {"sensor1", "eth0", kFinished}, "eth0-000001.pcap"),

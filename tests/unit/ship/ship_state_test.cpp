@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <sstream>
 
+#include "support/file_bytes.hpp"
 #include "support/temp_dir.hpp"
 
 namespace pcap_recorder::ship {
@@ -13,13 +13,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-std::string contentsOf(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::readText;
 
 const ConfirmedUpload kUpload{"/var/lib/pcap-recorder/eth0 x\n.pcap",
                               "h/eth0/2026/01/02/eth0 x\n.pcap", 1234, "ab12",
@@ -86,7 +80,7 @@ TEST(ShipState, ForgettingRewritesTheJournalWithOnlyWhatIsStillTrue) {
     state.forget(kUpload.localPath);
     state.recordEnded("id");
   }
-  EXPECT_EQ(contentsOf(dir / "state"),
+  EXPECT_EQ(readText(dir / "state"),
             formatConfirmed(other) + formatStarted({"k", "id"}) + formatEnded("id"));
   ShipState reopened(dir / "state");
   EXPECT_EQ(reopened.confirmed(kUpload.localPath), nullptr);
@@ -106,7 +100,7 @@ TEST(ShipState, ForgettingSeveralKeepsTheRestAndSurvivesARestart) {
     state.forget(std::vector<std::string>{kUpload.localPath, third.localPath, "/never.pcap"});
     EXPECT_EQ(state.confirmedUploads().size(), 1u);
   }
-  EXPECT_EQ(contentsOf(dir / "state"), formatConfirmed(second));
+  EXPECT_EQ(readText(dir / "state"), formatConfirmed(second));
   ShipState reopened(dir / "state");
   EXPECT_EQ(reopened.confirmed(kUpload.localPath), nullptr);
   EXPECT_NE(reopened.confirmed("/second.pcap"), nullptr);
