@@ -10,7 +10,6 @@
 #include <unistd.h>
 #include <algorithm>
 #include <filesystem>
-#include <latch>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -21,6 +20,7 @@
 #include "support/directory.hpp"
 #include "support/file_size_limit.hpp"
 #include "support/frames.hpp"
+#include "support/gate.hpp"
 #include "support/pcap_reader.hpp"
 #include "support/sha256_of_path.hpp"
 #include "support/temp_dir.hpp"
@@ -161,14 +161,14 @@ TEST_F(StreamedHashTest, ADirectFileCutAfterAFailedWriteComesWithoutAHash) {
 // file on the same engine is hashed again.
 TEST_F(StreamedHashTest, AHasherThatFallsBehindGivesTheFilesHashUpAndKeepsEveryRecord) {
   requireDirectIo();
-  std::latch hasherMayGoOn(1);
+  testing::Gate hasher;  // holds the hasher: it falls behind
   auto options = direct(2 * kDirectAlignment, 2);
   options.hashYieldsToCapture = true;
   options.directEngine = std::make_shared<DirectWriteEngine>(
-      DirectEngineHooks{.beforeHash = [&] { hasherMayGoOn.wait(); }});
+      DirectEngineHooks{.beforeHash = [&] { hasher.arrive(); }});
   const auto sizes = mixedSizes(400);  // about 100 times the two buffers
   const auto summary = write("behind.pcap", options, sizes, 0);
-  hasherMayGoOn.count_down();
+  hasher.release();
 
   ASSERT_FALSE(summary.name.empty());
   EXPECT_TRUE(summary.hashSkipped);
@@ -194,14 +194,14 @@ TEST_F(StreamedHashTest, AHasherThatFallsBehindGivesTheFilesHashUpAndKeepsEveryR
 // not read the file back).
 TEST_F(StreamedHashTest, AHashMoreThanABufferBehindAtTheFilesEndIsGivenUp) {
   requireDirectIo();
-  std::latch hasherMayGoOn(1);
+  testing::Gate hasher;                            // holds the hasher: it falls behind
   auto options = direct(4 * kDirectAlignment, 8);  // 128 KiB: more than the file, no wait
   options.hashYieldsToCapture = true;
   options.directEngine = std::make_shared<DirectWriteEngine>(
-      DirectEngineHooks{.beforeHash = [&] { hasherMayGoOn.wait(); }});
+      DirectEngineHooks{.beforeHash = [&] { hasher.arrive(); }});
   const auto sizes = mixedSizes(20);  // about 34 KiB: two buffers behind
   const auto summary = write("end.pcap", options, sizes, 0);
-  hasherMayGoOn.count_down();
+  hasher.release();
   ASSERT_FALSE(summary.name.empty());
   EXPECT_EQ(summary.sha256, "");
   EXPECT_TRUE(summary.hashSkipped);

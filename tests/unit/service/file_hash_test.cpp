@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <latch>
 #include <regex>
 #include <sstream>
 #include <vector>
@@ -25,6 +24,7 @@
 #include "support/directory.hpp"
 #include "support/file_size_limit.hpp"
 #include "support/frames.hpp"
+#include "support/gate.hpp"
 #include "support/pcap_reader.hpp"
 #include "support/sha256_of_path.hpp"
 #include "support/temp_dir.hpp"
@@ -193,15 +193,15 @@ TEST_F(FileHashTest, ABufferedFileReadBackForItsHashIsNotLeftInThePageCache) {
 // not read back, which would compete with capture at just that moment.
 TEST_F(FileHashTest, AFileWhoseHashWasGivenUpIsFinishedWithoutOneAndNotReadBack) {
   if (!testing::takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
-  std::latch hasherMayGoOn(1);
+  testing::Gate hasher;  // holds the hasher: it falls behind
   pcap::WriterOptions options{.directIo = pcap::DirectIoPolicy::required,
                               .directBufferBytes = 2 * pcap::kDirectAlignment,
                               .directBufferCount = 2,
                               .sha256 = true};
   options.directEngine = std::make_shared<pcap::DirectWriteEngine>(
-      pcap::DirectEngineHooks{.beforeHash = [&] { hasherMayGoOn.wait(); }});
+      pcap::DirectEngineHooks{.beforeHash = [&] { hasher.arrive(); }});
   auto file = closedFile(options);
-  hasherMayGoOn.count_down();
+  hasher.release();
   EXPECT_TRUE(file.summary().hashSkipped);
   const auto finished = finish(std::move(file));
   ASSERT_FALSE(finished.path.empty());

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <latch>
 #include <mutex>
 #include <numeric>
 #include <sstream>
@@ -22,6 +21,7 @@
 #include "support/block_builder.hpp"
 #include "support/directory.hpp"
 #include "support/frames.hpp"
+#include "support/gate.hpp"
 #include "support/pcap_reader.hpp"
 #include "support/temp_dir.hpp"
 
@@ -521,17 +521,17 @@ TEST(Recorder, AFileWhoseHashWasGivenUpIsCountedAsAFileWithoutSha256) {
   settings.output.directory = dir.path();
   settings.output.directIo = config::DirectIo::on;
   settings.rotate.interval = 0ms;
-  std::latch hasherMayGoOn(1);
+  testing::Gate hasher;  // holds the hasher: it falls behind
   FileFinisher finisher({});
   stats::InterfaceStats counts;
   {
     Recorder recorder(settings, finisher, std::move(source),
-                      pcap::DirectEngineHooks{.beforeHash = [&] { hasherMayGoOn.wait(); }});
+                      pcap::DirectEngineHooks{.beforeHash = [&] { hasher.arrive(); }});
     recorder.start();
     scripted.waitUntilAllReleased();
     recorder.requestStop();
     recorder.join();
-    hasherMayGoOn.count_down();  // before the engine, the recorder's, waits for its hasher
+    hasher.release();  // before the engine, the recorder's, waits for its hasher
     finisher.stop();
     counts = recorder.stats();
   }

@@ -7,16 +7,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "pcap_recorder/service/file_finisher.hpp"
 #include "support/aged_files.hpp"
 #include "support/frames.hpp"
+#include "support/gate.hpp"
 #include "support/temp_dir.hpp"
 
 namespace pcap_recorder::service {
@@ -25,42 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// Waits for another thread to get somewhere: up to `limit`, then the test fails instead of hanging.
-constexpr auto kPatience = 60s;  // a loaded 2-core machine can be slow; only a failure waits it out
-
-// Holds whoever arrives until the test releases it.
-class Gate {
- public:
-  void arrive() {
-    std::unique_lock lock(mutex_);
-    arrived_ = true;
-    changed_.notify_all();
-    // Bounded so that a failing test cannot hang the finisher for ever.
-    changed_.wait_for(lock, 60s, [this] { return released_; });
-  }
-  bool waitForArrival() {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, kPatience, [this] { return arrived_; });
-  }
-  void release() {
-    std::lock_guard lock(mutex_);
-    released_ = true;
-    changed_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool arrived_ = false;
-  bool released_ = false;
-};
-
-// Declared after the finisher: lets a held compression go before the finisher is stopped, also
-// when an ASSERT leaves the test early.
-struct ReleaseOnExit {
-  std::shared_ptr<Gate> gate;
-  ~ReleaseOnExit() { gate->release(); }
-};
+using testing::Gate;
+using testing::kPatience;
+using testing::ReleaseOnExit;
 
 template <typename Predicate>
 bool eventually(Predicate done) {
