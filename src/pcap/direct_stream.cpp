@@ -118,25 +118,29 @@ bool DirectStream::endRecord(std::size_t bytes, std::uint64_t tag) noexcept {
   const StreamMark before = appended_;
   used_ += bytes;
   appended_ = {appended_.bytes + bytes, appended_.records + 1, tag};
-  if (used_ < options_.bufferBytes) return true;
-
-  // A record that runs past the buffer's end is whole in the file only with the next buffer.
-  const Job full{.fd = fd_,
-                 .buffer = current_,
-                 .offset = bufferOffset_,
-                 .length = options_.bufferBytes,
-                 .markAfter = used_ == options_.bufferBytes ? appended_ : before};
-  reap(free_.empty() ? Wait::oneBuffer : Wait::none);
-  if (error_ != 0) return false;
-  const std::size_t next = free_.back();
-  free_.pop_back();
-  const std::size_t overflow = used_ - options_.bufferBytes;
-  std::memcpy(engine_->buffers_[next].get(),
-              engine_->buffers_[current_].get() + options_.bufferBytes, overflow);
-  submit(full, options_.bufferBytes);
-  current_ = next;
-  used_ = overflow;
-  bufferOffset_ += options_.bufferBytes;
+  // A loop, for a record longer than a buffer: every buffer handed on is full, and the one left
+  // filling is never full. Otherwise a later flush() of an over-full buffer would queue its
+  // bytes' hash ahead of the buffer's full write, which then had none to wait for and went back
+  // to the pool while the hasher still had to read it.
+  while (used_ >= options_.bufferBytes) {
+    // A record that runs past the buffer's end is whole in the file only with the next buffer.
+    const Job full{.fd = fd_,
+                   .buffer = current_,
+                   .offset = bufferOffset_,
+                   .length = options_.bufferBytes,
+                   .markAfter = used_ == options_.bufferBytes ? appended_ : before};
+    reap(free_.empty() ? Wait::oneBuffer : Wait::none);
+    if (error_ != 0) return false;
+    const std::size_t next = free_.back();
+    free_.pop_back();
+    const std::size_t overflow = used_ - options_.bufferBytes;
+    std::memcpy(engine_->buffers_[next].get(),
+                engine_->buffers_[current_].get() + options_.bufferBytes, overflow);
+    submit(full, options_.bufferBytes);
+    current_ = next;
+    used_ = overflow;
+    bufferOffset_ += options_.bufferBytes;
+  }
   return true;
 }
 

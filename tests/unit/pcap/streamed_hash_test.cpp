@@ -6,12 +6,17 @@
 // by the writer (the capture thread); the finisher reads them back (file_hash_test.cpp).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <chrono>
+
 #include <pthread.h>
 #include <unistd.h>
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pcap_recorder/pcap/direct_stream.hpp"
@@ -125,6 +130,23 @@ TEST_F(StreamedHashTest, DirectFilesHashEachByteOnceWhateverTheFlushesAndBufferE
   // Records ending exactly on a buffer's end: 8192 - 24 header = 8168 = 8 records of 1021.
   expectHashOfTheFile(write("exact.pcap", direct(2 * kDirectAlignment, 2),
                             std::vector<std::size_t>(40, 1021 - sizeof(RecordHeader)), 0));
+}
+
+// Records longer than a buffer (9000 B frames in 8 KiB buffers), flushed after each, with a
+// hasher that lags behind the writes: the buffers go back to the pool only once hashed, so the
+// hash is still the file's. (A buffer left over-full once went back before its hash was taken.)
+TEST_F(StreamedHashTest, RecordsLongerThanABufferAreHashedAsWrittenWhenTheHasherLags) {
+  requireDirectIo();
+  auto options = direct(2 * kDirectAlignment, 4);
+  options.directEngine = std::make_shared<DirectWriteEngine>(DirectEngineHooks{
+      .beforeHash = [] { std::this_thread::sleep_for(std::chrono::milliseconds(2)); }});
+  const std::vector<std::size_t> sizes = {9000, 60,   9000, 9000, 1514, 9000, 300,
+                                          9000, 9000, 9000, 64,   9000, 4000, 9000,
+                                          9000, 61,   9000, 9000, 256,  9000};
+  for (const std::size_t flushEvery : {1, 2, 3}) {
+    expectHashOfTheFile(
+        write("long" + std::to_string(flushEvery) + ".pcap", options, sizes, flushEvery));
+  }
 }
 
 // Files one after another on one engine (a recorder's): each hash is its own file's.
