@@ -30,6 +30,14 @@ bool hasInterfacePlaceholder(std::string_view fileName) {
   return fileName.find(kInterfacePlaceholder) != std::string_view::npos;
 }
 
+// "/srv/x/../pcap" is "/srv/pcap" unless x is a symbolic link: the check errs on the side of a
+// possible collision and compares lexical forms (the directory itself keeps its `..`).
+std::string collisionKeyOf(const std::filesystem::path& directory) {
+  std::filesystem::path normal = directory.lexically_normal();
+  if (!normal.has_filename() && normal.has_relative_path()) normal = normal.parent_path();
+  return normal.string();
+}
+
 constexpr std::size_t kMaxInterfaceNameLength = 15;  // IFNAMSIZ - 1
 
 // The kernel's dev_valid_name(), so a bad name fails here rather than at capture start.
@@ -208,7 +216,7 @@ void checkFileNameCollisions(Diagnostics& diagnostics,
   for (std::size_t i = 0; i < interfaces.size(); ++i) {
     if (!interfaces[i].clean) continue;
     const InterfaceSettings& second = interfaces[i].settings;
-    const std::string directoryName = second.output.directory.string();
+    const std::string directoryName = collisionKeyOf(second.output.directory);
     Directory& directory = directories[directoryName];
     const bool namesInterface = hasInterfacePlaceholder(second.output.fileName);
     const std::string_view prefix = literalPrefix(second.output.fileName);

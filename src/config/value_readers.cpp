@@ -2,6 +2,7 @@
 
 #include "pcap_recorder/config/units.hpp"
 #include "pcap_recorder/rotation/file_naming.hpp"
+#include "pcap_recorder/util/tidy_path.hpp"
 
 namespace pcap_recorder::config::detail {
 
@@ -132,12 +133,10 @@ void readFileMode(Diagnostics& diagnostics, const Entry& entry, std::uint32_t& o
 void readDirectory(Diagnostics& diagnostics, const Entry& entry, std::filesystem::path& out) {
   std::optional<std::string> text = readString(diagnostics, entry, false);
   if (!text) return;
-  // One spelling per directory, so that whatever groups or compares directories (the collision
-  // check, retention, the finisher, pcap-recorderctl) compares them as they are: "/srv/pcap/",
-  // "/srv/pcap/." and "/srv/x/../pcap" are all "/srv/pcap".
-  std::filesystem::path normal = std::filesystem::path(*text).lexically_normal();
-  if (!normal.has_filename() && normal.has_relative_path()) normal = normal.parent_path();
-  out = std::move(normal);
+  // One spelling per directory, so that whatever groups or compares directories (retention, the
+  // finisher, pcap-recorderctl, the shipper) compares them as they are: "/srv/pcap/" and
+  // "/srv//pcap/." are "/srv/pcap". `..` stays (see tidyPath).
+  out = util::tidyPath(*text);
 }
 
 void readFileName(Diagnostics& diagnostics, const Entry& entry, std::string& out) {

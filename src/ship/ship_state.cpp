@@ -8,6 +8,7 @@
 
 #include "pcap_recorder/ship/object_key.hpp"
 #include "pcap_recorder/util/system_error.hpp"
+#include "pcap_recorder/util/tidy_path.hpp"
 
 namespace pcap_recorder::ship {
 namespace {
@@ -107,6 +108,9 @@ ShipStateRecords parseShipState(std::string_view text, std::string_view source) 
       if (error != std::errc{} || end != values[3].data() + values[3].size()) {
         throw bad("a size that is not a number");
       }
+      // Paths written before the config read each directory in one spelling ("/srv/pcap/./f"):
+      // found again under the spelling the shipper now looks them up by, not shipped twice.
+      upload.localPath = util::tidyPath(upload.localPath).string();
       records.confirmed[upload.localPath] = upload;
     } else if (fields[0] == "started" && fields.size() == 3) {
       records.openUploads.push_back({values[1], values[2]});

@@ -57,7 +57,8 @@ inline constexpr std::chrono::milliseconds kMaxDuration = std::chrono::days(3650
 
 // Keys of `output:`; each may be overridden per interface.
 struct OutputSettings {
-  // In normal form, as read ("/srv/pcap/." is "/srv/pcap"): compare and group it as it is.
+  // In one spelling, as read ("/srv//pcap/." is "/srv/pcap", util::tidyPath): compare and group
+  // it as it is.
   std::filesystem::path directory = "/var/lib/pcap-recorder";
   std::string fileName = "{interface}-%Y%m%dT%H%M%S.pcap";
   std::uint32_t snaplen = kMaxSnaplen;

@@ -31,6 +31,21 @@ TEST(ShipState, ConfirmedFilesSurviveARestart) {
   EXPECT_EQ(*reopened.confirmed(kUpload.localPath), kUpload);
 }
 
+// Before output.directory was read in one spelling, a directory written "/srv/pcap/." gave
+// "/srv/pcap/./eth0.pcap"; the shipper now looks for "/srv/pcap/eth0.pcap", and finds it.
+TEST(ShipState, AFileConfirmedUnderAnotherSpellingOfItsDirectoryIsStillConfirmed) {
+  testing::TempDir dir;
+  ConfirmedUpload upload = kUpload;
+  upload.localPath = "/srv//pcap/./eth0.pcap";
+  {
+    ShipState state(dir / "state");
+    state.recordConfirmed(upload);
+  }
+  ShipState reopened(dir / "state");
+  ASSERT_NE(reopened.confirmed("/srv/pcap/eth0.pcap"), nullptr);
+  EXPECT_EQ(reopened.confirmed("/srv/pcap/eth0.pcap")->key, kUpload.key);
+}
+
 TEST(ShipState, MultipartUploadsBegunAndNotEndedAreReportedAfterARestart) {
   testing::TempDir dir;
   {
