@@ -88,8 +88,8 @@ struct FinishedFile {
 
 struct FinishJob {
   std::string interface;
-  std::filesystem::path directory;  // as configured (one spelling, util::tidyPath): which retention
-                                    // to apply afterwards
+  // As configured (one spelling, util::tidyPath): which retention to apply afterwards.
+  std::filesystem::path directory;
   std::shared_ptr<const OutputDirectory> output;  // where the file is
   pcap::ClosedFile file;
   // A file start-up repair already finished under its final name (file.summary().name, its
@@ -121,8 +121,8 @@ struct FinisherOptions {
 
 // Retention for one output directory, over every interface writing there.
 struct DirectoryRetention {
-  std::filesystem::path
-      directory;  // as configured (one spelling, util::tidyPath), as FinishJob names it
+  // As configured (one spelling, util::tidyPath), as FinishJob names it.
+  std::filesystem::path directory;
   rotation::RetentionLimits limits;
   rotation::OwnFileMatcher ownFiles;
   // The shipper's state (ship.state), read when limits keep or delete by shipping; else empty.
