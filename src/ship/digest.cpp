@@ -70,6 +70,10 @@ Md5Digest md5(std::span<const char> data) {
   return digestOf<16>(EVP_md5(), data);
 }
 
+BodyDigests digestsOf(std::span<const char> body) {
+  return {sha256(body), md5(body)};
+}
+
 Sha256Digest sha256OfFile(const std::filesystem::path& path) {
   util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) util::throwErrno(path.string() + ": open");

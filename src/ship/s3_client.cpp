@@ -19,6 +19,8 @@ struct S3Client::Request {
   std::vector<std::string> headers;  // "name: value"
   std::span<const char> body;
   std::string what;  // for messages: "PUT s3://bucket/key"
+  // The body's SHA-256 in hex when the caller has it; empty: taken from `body` for each attempt.
+  std::string bodySha256Hex = {};
 };
 
 struct S3Client::Response {
@@ -52,11 +54,14 @@ struct Transfer {
   std::span<const char> upload;
   std::size_t uploaded = 0;
   S3Client::Response* response = nullptr;
+  RateLimit* rateLimit = nullptr;  // null: unlimited
 };
 
 std::size_t readBody(char* buffer, std::size_t size, std::size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
-  const std::size_t n = std::min(size * count, transfer->upload.size() - transfer->uploaded);
+  std::size_t n = std::min(size * count, transfer->upload.size() - transfer->uploaded);
+  // Waits here for the bytes' turn: curl sends only what this returns.
+  if (transfer->rateLimit != nullptr) n = transfer->rateLimit->acquire(n);
   std::memcpy(buffer, transfer->upload.data() + transfer->uploaded, n);
   transfer->uploaded += n;
   return n;
@@ -216,7 +221,10 @@ S3Client::S3Client(S3Endpoint endpoint, Credentials credentials, RetryPolicy pol
         std::this_thread::sleep_for(delay);
       })),
       random_(std::random_device{}()),
-      handles_(std::make_unique<HandlePool>()) {
+      handles_(std::make_unique<HandlePool>()),
+      rateLimit_(endpoint_.maxBytesPerSecond > 0
+                     ? std::make_unique<RateLimit>(endpoint_.maxBytesPerSecond)
+                     : nullptr) {
   if (const std::string problem = endpointProblem(endpoint_.endpoint); !problem.empty()) {
     throw std::invalid_argument("endpoint '" + endpoint_.endpoint + "' " + problem);
   }
@@ -256,8 +264,10 @@ S3Client::Response S3Client::attempt(const Request& request) {
     (void)headers.release();
     headers.reset(extended);
   };
-  addHeader("x-amz-content-sha256: " +
-            (request.body.empty() ? std::string(kEmptySha256) : toHex(sha256(request.body))));
+  addHeader("x-amz-content-sha256: " + (request.body.empty() ? std::string(kEmptySha256)
+                                        : request.bodySha256Hex.empty()
+                                            ? toHex(sha256(request.body))
+                                            : request.bodySha256Hex));
   if (!credentials_.sessionToken.empty()) {
     addHeader("x-amz-security-token: " + credentials_.sessionToken);
   }
@@ -268,7 +278,7 @@ S3Client::Response S3Client::attempt(const Request& request) {
   if (request.method == "POST") addHeader("Content-Type: application/xml");
 
   Response response;
-  Transfer transfer{request.body, 0, &response};
+  Transfer transfer{request.body, 0, &response, rateLimit_.get()};
   char curlError[CURL_ERROR_SIZE] = {};
   const std::string userPassword = credentials_.accessKeyId + ":" + credentials_.secretAccessKey;
   const std::string sigv4 = "aws:amz:" + endpoint_.region + ":s3";
@@ -292,10 +302,6 @@ S3Client::Response S3Client::attempt(const Request& request) {
                    std::max(1L, static_cast<long>(endpoint_.stallTimeout.count() / 1000)));
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   if (!endpoint_.caFile.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, endpoint_.caFile.c_str());
-  if (endpoint_.maxBytesPerSecond > 0) {
-    curl_easy_setopt(curl, CURLOPT_MAX_SEND_SPEED_LARGE,
-                     static_cast<curl_off_t>(endpoint_.maxBytesPerSecond));
-  }
   if (request.method == "PUT") {
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, readBody);
@@ -371,12 +377,18 @@ std::vector<std::string> metadataHeaders(const std::map<std::string, std::string
 }  // namespace
 
 std::string S3Client::putObject(const std::string& key, std::span<const char> body,
+                                const BodyDigests& digests,
                                 const std::map<std::string, std::string>& metadata) {
-  Request request{
-      "PUT", key, {}, metadataHeaders(metadata), body, "PUT s3://" + endpoint_.bucket + "/" + key};
-  request.headers.push_back("Content-MD5: " + toBase64(md5(body)));
+  Request request{"PUT",
+                  key,
+                  {},
+                  metadataHeaders(metadata),
+                  body,
+                  "PUT s3://" + endpoint_.bucket + "/" + key,
+                  toHex(digests.sha256)};
+  request.headers.push_back("Content-MD5: " + toBase64(digests.md5));
   // Checked by servers with the newer flexible checksums (AWS); others ignore it.
-  request.headers.push_back("x-amz-checksum-sha256: " + toBase64(sha256(body)));
+  request.headers.push_back("x-amz-checksum-sha256: " + toBase64(digests.sha256));
   return unquote(perform(request).headers["etag"]);
 }
 
@@ -395,14 +407,16 @@ std::string S3Client::createMultipartUpload(const std::string& key,
 }
 
 std::string S3Client::uploadPart(const std::string& key, const std::string& uploadId,
-                                 int partNumber, std::span<const char> body) {
+                                 int partNumber, std::span<const char> body,
+                                 const BodyDigests& digests) {
   Request request{
       "PUT",
       key,
       "partNumber=" + std::to_string(partNumber) + "&uploadId=" + encodeQueryValue(uploadId),
-      {"Content-MD5: " + toBase64(md5(body))},
+      {"Content-MD5: " + toBase64(digests.md5)},
       body,
-      "UploadPart " + std::to_string(partNumber) + " s3://" + endpoint_.bucket + "/" + key};
+      "UploadPart " + std::to_string(partNumber) + " s3://" + endpoint_.bucket + "/" + key,
+      toHex(digests.sha256)};
   std::string etag = unquote(perform(request).headers["etag"]);
   if (etag.empty())
     throw S3Error(request.what + ": the answer has no ETag", 200, "BadResponse", false);

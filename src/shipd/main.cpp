@@ -339,12 +339,8 @@ int main(int argc, char** argv) {
     endpoint.region = ship.region;
     endpoint.pathStyle = ship.pathStyle;
     endpoint.caFile = ship.caFile.string();
-    // max_rate is for everything in flight together (parallel_files files of up to `parallel`
-    // parts each): each request gets its share, at least 1 B/s (0 would mean unlimited).
-    if (ship.maxRate > 0) {
-      const std::uint64_t requests = std::uint64_t{ship.parallel} * ship.parallelFiles;
-      endpoint.maxBytesPerSecond = std::max<std::uint64_t>(1, ship.maxRate / requests);
-    }
+    // For everything in flight together: one client makes every request.
+    endpoint.maxBytesPerSecond = ship.maxRate;
     pr::ship::S3Client client(endpoint, pr::ship::loadCredentials(ship.credentials), {},
                               [](std::string_view what, int attempt,
                                  std::chrono::milliseconds delay, std::string_view reason) {

@@ -112,6 +112,21 @@ TEST_F(S3Upload, ALargeFileGoesUpInParallelPartsAndLeavesNoUploadOpen) {
   EXPECT_TRUE(s3->listMultipartUploads().empty());
 }
 
+TEST_F(S3Upload, MaxRateHoldsForThePartsInFlightTogether) {
+  S3Endpoint limited = endpoint();
+  limited.maxBytesPerSecond = 1 << 20;
+  S3Client s3(limited, credentials(), RetryPolicy{30, milliseconds(50), milliseconds(500)});
+  const auto file = randomFile("limited.pcap", (2 << 20) + 777);  // 9 parts, 3 at a time
+  const auto start = std::chrono::steady_clock::now();
+  const ConfirmedUpload done = uploadFile(s3, file, "limited.pcap", multipart, {}, nullptr);
+  const auto took = std::chrono::steady_clock::now() - start;
+  // 2 MiB at 1 MiB/s for all three parts in flight together: 2 s, less the tenth of a second
+  // that may go at once and the last read's 64 KiB, which go at the start of their turn. A limit
+  // per request would have taken about 0.7 s.
+  EXPECT_GE(took, milliseconds(1750));
+  expectStoredAsFile(s3, done.key, file);
+}
+
 TEST_F(S3Upload, AKnownSha256ThatTheFileDoesNotHaveStopsTheUpload) {
   auto s3 = client(credentials());
   const auto file = randomFile("changed.pcap", 2000);
@@ -191,7 +206,7 @@ TEST_F(S3Upload, AnUploadLeftOpenByAKilledShipperIsAbortedOnTheNextStart) {
     const std::string id = s3->createMultipartUpload("killed.pcap");
     state.recordStarted({"killed.pcap", id});
     const std::string part(300'000, 'p');
-    s3->uploadPart("killed.pcap", id, 1, part);
+    s3->uploadPart("killed.pcap", id, 1, part, digestsOf(part));
   }
   ASSERT_EQ(s3->listMultipartUploads("killed").size(), 1u);
   ShipState restarted(dir / "state");

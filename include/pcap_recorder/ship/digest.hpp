@@ -33,6 +33,15 @@ class Sha256 {
 
 Sha256Digest sha256(std::span<const char> data);
 Md5Digest md5(std::span<const char> data);
+
+// A request body's two digests, taken once by whoever holds the bytes: the signature, Content-MD5,
+// the flexible checksum and the ETag check all use these (MD5 alone costs more than the upload's
+// SHA-256 with the CPU's SHA extensions).
+struct BodyDigests {
+  Sha256Digest sha256{};
+  Md5Digest md5{};
+};
+BodyDigests digestsOf(std::span<const char> body);
 // The SHA-256 of a whole file, read in large blocks. Throws std::system_error.
 Sha256Digest sha256OfFile(const std::filesystem::path& path);
 

@@ -25,6 +25,8 @@
 #include <vector>
 
 #include "pcap_recorder/ship/credentials.hpp"
+#include "pcap_recorder/ship/digest.hpp"
+#include "pcap_recorder/ship/rate_limit.hpp"
 #include "pcap_recorder/ship/retry_policy.hpp"
 #include "pcap_recorder/ship/ship_state.hpp"
 
@@ -39,7 +41,8 @@ struct S3Endpoint {
   std::chrono::milliseconds connectTimeout{10'000};
   // A request that moves no byte for this long has failed (and is retried): a hung server.
   std::chrono::milliseconds stallTimeout{30'000};
-  std::uint64_t maxBytesPerSecond = 0;  // per request; 0: unlimited
+  // Upload bytes per second for every request of the client together (RateLimit); 0: unlimited.
+  std::uint64_t maxBytesPerSecond = 0;
 };
 
 // What is wrong with `endpoint` as an endpoint URL, or empty.
@@ -92,13 +95,16 @@ class S3Client {
 
   const S3Endpoint& endpoint() const noexcept { return endpoint_; }
 
-  // A single PUT; returns the ETag. `metadata` names are sent as x-amz-meta-NAME.
+  // A single PUT; returns the ETag. `metadata` names are sent as x-amz-meta-NAME. `digests` are
+  // the body's (digestsOf(body)), which the caller needs too: taken once, not per call or retry.
   std::string putObject(const std::string& key, std::span<const char> body,
+                        const BodyDigests& digests,
                         const std::map<std::string, std::string>& metadata = {});
   std::string createMultipartUpload(const std::string& key,
                                     const std::map<std::string, std::string>& metadata = {});
+  // `digests`: digestsOf(body), as for putObject.
   std::string uploadPart(const std::string& key, const std::string& uploadId, int partNumber,
-                         std::span<const char> body);
+                         std::span<const char> body, const BodyDigests& digests);
   // Returns the object's ETag. Parts in ascending number.
   std::string completeMultipartUpload(const std::string& key, const std::string& uploadId,
                                       const std::vector<CompletedPart>& parts);
@@ -125,6 +131,7 @@ class S3Client {
   std::mt19937_64 random_;
   struct HandlePool;
   std::unique_ptr<HandlePool> handles_;
+  std::unique_ptr<RateLimit> rateLimit_;  // null: unlimited
 };
 
 }  // namespace pcap_recorder::ship
