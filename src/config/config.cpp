@@ -93,11 +93,18 @@ std::string format(const Problem& problem) {
 ConfigError::ConfigError(std::vector<Problem> problems)
     : std::runtime_error(formatAll(problems)), problems_(std::move(problems)) {}
 
-Config parse(const std::string& yamlText, const std::string& displayName) {
+std::filesystem::path resolveDirectory(const std::filesystem::path& directory) {
+  std::error_code error;
+  std::filesystem::path resolved = std::filesystem::weakly_canonical(directory, error);
+  return error ? directory.lexically_normal() : resolved;
+}
+
+Config parse(const std::string& yamlText, const std::string& displayName,
+             const DirectoryResolver& resolve) {
   detail::Diagnostics diagnostics(displayName);
   Config config;
   config.sourceFile = displayName;
-  detail::readDocument(diagnostics, yamlText, config);
+  detail::readDocument(diagnostics, yamlText, config, resolve);
   diagnostics.throwIfAny();
   return config;
 }
@@ -107,7 +114,7 @@ Config load(const std::filesystem::path& file) {
   if (std::optional<std::string> error = readWholeFile(file, text)) {
     throw ConfigError({Problem{Location{file.string(), 0, 0}, "cannot read: " + *error}});
   }
-  Config config = parse(text, file.string());
+  Config config = parse(text, file.string(), resolveDirectory);
   config.sourceFile = file;
   return config;
 }

@@ -138,7 +138,8 @@ void readShipSection(Diagnostics& diagnostics, const YAML::Node& keyNode, const 
 
 }  // namespace
 
-void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config& config) {
+void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config& config,
+                  const DirectoryResolver& resolve) {
   if (!checkDocuments(diagnostics, yamlText)) return;
   YAML::Node root;
   try {
@@ -185,7 +186,7 @@ void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config&
                });
   // After the loop: interfaces inherit the global sections wherever they appear in the file.
   if (interfaces) {
-    readInterfaces(diagnostics, interfaces->first, interfaces->second, globals, config);
+    readInterfaces(diagnostics, interfaces->first, interfaces->second, globals, config, resolve);
   } else {
     diagnostics.add(root.Mark(), "interfaces is missing; list at least one interface to record");
   }

@@ -8,7 +8,9 @@
 
 namespace pcap_recorder::config::detail {
 
-// Reads `yamlText` into `config`, adding every problem found to `diagnostics`.
-void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config& config);
+// Reads `yamlText` into `config`, adding every problem found to `diagnostics`; `resolve` as for
+// parse().
+void readDocument(Diagnostics& diagnostics, const std::string& yamlText, Config& config,
+                  const DirectoryResolver& resolve);
 
 }  // namespace pcap_recorder::config::detail

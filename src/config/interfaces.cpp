@@ -30,9 +30,9 @@ bool hasInterfacePlaceholder(std::string_view fileName) {
   return fileName.find(kInterfacePlaceholder) != std::string_view::npos;
 }
 
-// "/srv/x/../pcap" is "/srv/pcap" unless x is a symbolic link: the check errs on the side of a
-// possible collision and compares lexical forms (the directory itself keeps its `..`).
-std::string collisionKeyOf(const std::filesystem::path& directory) {
+// One string per directory (without a resolver: "/srv/x/../pcap" is "/srv/pcap", which errs on the
+// side of a possible collision when x is a symbolic link).
+std::string directoryKeyOf(const std::filesystem::path& directory) {
   std::filesystem::path normal = directory.lexically_normal();
   if (!normal.has_filename() && normal.has_relative_path()) normal = normal.parent_path();
   return normal.string();
@@ -201,11 +201,36 @@ class EarlierPrefixes {
   std::set<std::size_t> lengths_;
 };
 
+// The directory each interface writes to as one key for all its spellings (directoryKeyOf what
+// `resolve` makes of it), for the collision check. With `resolve`, an interface whose directory
+// an earlier one named already takes that one's spelling, so that whatever keeps state by
+// directory (retention, files in progress, the shipper's local names) sees one path for it.
+// Without, no spelling changes (what `..` after a symbolic link is, only the file system knows)
+// and the keys are lexical forms, which err on the side of a collision.
+std::vector<std::string> oneSpellingPerDirectory(std::vector<ReadInterface>& interfaces,
+                                                 const DirectoryResolver& resolve) {
+  std::vector<std::string> keys;
+  keys.reserve(interfaces.size());
+  std::unordered_map<std::string, std::filesystem::path> firstSpelling;
+  for (ReadInterface& read : interfaces) {
+    std::filesystem::path& directory = read.settings.output.directory;
+    if (!resolve) {
+      keys.push_back(directoryKeyOf(directory));
+      continue;
+    }
+    std::string key = directoryKeyOf(resolve(directory));
+    const auto [first, added] = firstSpelling.try_emplace(key, directory);
+    if (!added) directory = first->second;
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
 // Reports each interface at most once, against an earlier one it could overwrite: one bad global
 // file_name shared by fifty interfaces should give 49 lines, not 1225. O(n log n) in interfaces
 // (40,000 with their own directories took 47 s when every pair was compared).
-void checkFileNameCollisions(Diagnostics& diagnostics,
-                             const std::vector<ReadInterface>& interfaces) {
+void checkFileNameCollisions(Diagnostics& diagnostics, const std::vector<ReadInterface>& interfaces,
+                             const std::vector<std::string>& directoryKeys) {
   struct Directory {
     EarlierPrefixes all;
     // Two templates that both name the interface never collide, so a template that does is
@@ -216,7 +241,7 @@ void checkFileNameCollisions(Diagnostics& diagnostics,
   for (std::size_t i = 0; i < interfaces.size(); ++i) {
     if (!interfaces[i].clean) continue;
     const InterfaceSettings& second = interfaces[i].settings;
-    const std::string directoryName = collisionKeyOf(second.output.directory);
+    const std::string& directoryName = directoryKeys[i];
     Directory& directory = directories[directoryName];
     const bool namesInterface = hasInterfacePlaceholder(second.output.fileName);
     const std::string_view prefix = literalPrefix(second.output.fileName);
@@ -237,7 +262,8 @@ void checkFileNameCollisions(Diagnostics& diagnostics,
 }  // namespace
 
 void readInterfaces(Diagnostics& diagnostics, const YAML::Node& key, const YAML::Node& list,
-                    const InterfaceSettings& globals, Config& config) {
+                    const InterfaceSettings& globals, Config& config,
+                    const DirectoryResolver& resolve) {
   const YAML::Mark mark = makeEntry(key, list, std::string(kInterfacesKey)).mark;
   if (list.IsNull() || (list.IsSequence() && list.size() == 0)) {
     diagnostics.add(mark, "interfaces must list at least one interface to record");
@@ -261,7 +287,8 @@ void readInterfaces(Diagnostics& diagnostics, const YAML::Node& key, const YAML:
   checkDuplicateNames(diagnostics, interfaces);
   checkFileNames(diagnostics, interfaces);
   checkCompressionLevels(diagnostics, interfaces);
-  checkFileNameCollisions(diagnostics, interfaces);
+  const std::vector<std::string> directoryKeys = oneSpellingPerDirectory(interfaces, resolve);
+  checkFileNameCollisions(diagnostics, interfaces, directoryKeys);
   for (ReadInterface& read : interfaces) config.interfaces.push_back(std::move(read.settings));
 }
 

@@ -10,7 +10,10 @@
 namespace pcap_recorder::config::detail {
 
 // Appends every interface read to config.interfaces; `globals` holds the top-level sections.
+// Interfaces whose directories `resolve` finds alike (lexical forms without it) share the
+// first one's spelling.
 void readInterfaces(Diagnostics& diagnostics, const YAML::Node& key, const YAML::Node& list,
-                    const InterfaceSettings& globals, Config& config);
+                    const InterfaceSettings& globals, Config& config,
+                    const DirectoryResolver& resolve);
 
 }  // namespace pcap_recorder::config::detail
