@@ -93,10 +93,14 @@ std::string format(const Problem& problem) {
 ConfigError::ConfigError(std::vector<Problem> problems)
     : std::runtime_error(formatAll(problems)), problems_(std::move(problems)) {}
 
-std::filesystem::path resolveDirectory(const std::filesystem::path& directory) {
+std::optional<std::filesystem::path> resolveDirectory(const std::filesystem::path& directory) {
   std::error_code error;
-  std::filesystem::path resolved = std::filesystem::weakly_canonical(directory, error);
-  return error ? directory.lexically_normal() : resolved;
+  // Absolute first: a relative directory resolves alike whether or not it exists yet.
+  const std::filesystem::path absolute = std::filesystem::absolute(directory, error);
+  if (error) return std::nullopt;
+  std::filesystem::path resolved = std::filesystem::weakly_canonical(absolute, error);
+  if (error) return std::nullopt;
+  return resolved;
 }
 
 Config parse(const std::string& yamlText, const std::string& displayName,

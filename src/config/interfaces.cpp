@@ -30,8 +30,8 @@ bool hasInterfacePlaceholder(std::string_view fileName) {
   return fileName.find(kInterfacePlaceholder) != std::string_view::npos;
 }
 
-// One string per directory (without a resolver: "/srv/x/../pcap" is "/srv/pcap", which errs on the
-// side of a possible collision when x is a symbolic link).
+// One string per directory; a lexical form ("/srv/x/../pcap" is "/srv/pcap") errs on the side of
+// a possible collision when x is a symbolic link.
 std::string directoryKeyOf(const std::filesystem::path& directory) {
   std::filesystem::path normal = directory.lexically_normal();
   if (!normal.has_filename() && normal.has_relative_path()) normal = normal.parent_path();
@@ -201,27 +201,19 @@ class EarlierPrefixes {
   std::set<std::size_t> lengths_;
 };
 
-// The directory each interface writes to as one key for all its spellings (directoryKeyOf what
-// `resolve` makes of it), for the collision check. With `resolve`, an interface whose directory
-// an earlier one named already takes that one's spelling, so that whatever keeps state by
-// directory (retention, files in progress, the shipper's local names) sees one path for it.
-// Without, no spelling changes (what `..` after a symbolic link is, only the file system knows)
-// and the keys are lexical forms, which err on the side of a collision.
-std::vector<std::string> oneSpellingPerDirectory(std::vector<ReadInterface>& interfaces,
-                                                 const DirectoryResolver& resolve) {
+// Each interface's directory as one key for all its spellings, for the collision check: what
+// `resolve` makes of it, or its lexical form where there is no answer. Why the directories keep
+// their own spellings: the daemon and the shipper (another user) resolve at other times, and a
+// link may be re-pointed; each writes and names its files as configured.
+std::vector<std::string> directoryKeysOf(const std::vector<ReadInterface>& interfaces,
+                                         const DirectoryResolver& resolve) {
   std::vector<std::string> keys;
   keys.reserve(interfaces.size());
-  std::unordered_map<std::string, std::filesystem::path> firstSpelling;
-  for (ReadInterface& read : interfaces) {
-    std::filesystem::path& directory = read.settings.output.directory;
-    if (!resolve) {
-      keys.push_back(directoryKeyOf(directory));
-      continue;
-    }
-    std::string key = directoryKeyOf(resolve(directory));
-    const auto [first, added] = firstSpelling.try_emplace(key, directory);
-    if (!added) directory = first->second;
-    keys.push_back(std::move(key));
+  for (const ReadInterface& read : interfaces) {
+    const std::filesystem::path& directory = read.settings.output.directory;
+    const std::optional<std::filesystem::path> resolved =
+        resolve ? resolve(directory) : std::nullopt;
+    keys.push_back(directoryKeyOf(resolved ? *resolved : directory));
   }
   return keys;
 }
@@ -287,7 +279,7 @@ void readInterfaces(Diagnostics& diagnostics, const YAML::Node& key, const YAML:
   checkDuplicateNames(diagnostics, interfaces);
   checkFileNames(diagnostics, interfaces);
   checkCompressionLevels(diagnostics, interfaces);
-  const std::vector<std::string> directoryKeys = oneSpellingPerDirectory(interfaces, resolve);
+  const std::vector<std::string> directoryKeys = directoryKeysOf(interfaces, resolve);
   checkFileNameCollisions(diagnostics, interfaces, directoryKeys);
   for (ReadInterface& read : interfaces) config.interfaces.push_back(std::move(read.settings));
 }

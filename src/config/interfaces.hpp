@@ -10,8 +10,7 @@
 namespace pcap_recorder::config::detail {
 
 // Appends every interface read to config.interfaces; `globals` holds the top-level sections.
-// Interfaces whose directories `resolve` finds alike (lexical forms without it) share the
-// first one's spelling.
+// `resolve` as for parse(): the collision check compares directories as it finds them.
 void readInterfaces(Diagnostics& diagnostics, const YAML::Node& key, const YAML::Node& list,
                     const InterfaceSettings& globals, Config& config,
                     const DirectoryResolver& resolve);

@@ -187,25 +187,26 @@ struct Config {
   std::vector<InterfaceSettings> interfaces;
 };
 
-// Which directory an output.directory names, as a path that is the same for every spelling of
-// it: two interfaces whose directories resolve alike share one directory (one spelling, one
-// retention, one file name collision check).
-using DirectoryResolver = std::function<std::filesystem::path(const std::filesystem::path&)>;
+// Which directory an output.directory names, as one path for every spelling of it (symbolic
+// links and `..` followed), for the file name collision check; nullopt when it cannot tell.
+using DirectoryResolver =
+    std::function<std::optional<std::filesystem::path>(const std::filesystem::path&)>;
 
-// The file system's answer (std::filesystem::weakly_canonical: symbolic links and `..` as the
-// kernel follows them, as far as the path exists), or the lexical form when it cannot answer.
-std::filesystem::path resolveDirectory(const std::filesystem::path& directory);
+// The file system's answer (std::filesystem::weakly_canonical of the absolute path: links and
+// `..` as the kernel follows them, as far as the path exists), as this process sees it.
+std::optional<std::filesystem::path> resolveDirectory(const std::filesystem::path& directory);
 
 // Reads and validates the file: YAML syntax, known keys (with a near-miss suggestion for unknown
 // ones), types, ranges, sizes and durations, duplicate interfaces, file names that could collide.
-// Directories are compared as resolveDirectory() finds them. It does not touch the network or
-// create the output directory; see validateEnvironment() for that. Throws ConfigError listing
-// every problem.
+// File names are checked for collisions in directories as resolveDirectory() finds them (each
+// directory keeps its spelling). It does not touch the network or create the output directory; see
+// validateEnvironment() for that. Throws ConfigError listing every problem.
 Config load(const std::filesystem::path& file);
 
 // Same, for YAML text already in memory (the embedded default config, tests, the fuzzer);
-// `displayName` is used as FILE in messages. Without `resolve`, directories are compared by their
-// lexical form ("/srv/x/../pcap" as "/srv/pcap"): nothing on the file system is looked at.
+// `displayName` is used as FILE in messages. Without `resolve` (or where it cannot tell), the
+// collision check compares lexical forms ("/srv/x/../pcap" as "/srv/pcap", which errs on the
+// side of a collision): nothing on the file system is looked at.
 Config parse(const std::string& yamlText, const std::string& displayName,
              const DirectoryResolver& resolve = {});
 
