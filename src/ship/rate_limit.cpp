@@ -13,15 +13,15 @@ constexpr std::chrono::nanoseconds kSlice = std::chrono::milliseconds(100);
 }  // namespace
 
 RateLimit::RateLimit(std::uint64_t bytesPerSecond)
-    : bytesPerSecond_(bytesPerSecond),
-      largestGrant_(static_cast<std::size_t>(std::max<std::uint64_t>(1, bytesPerSecond / 10))),
-      burst_(kSlice) {
+    : bytesPerSecond_(bytesPerSecond), burst_(kSlice) {
   if (bytesPerSecond == 0) throw std::invalid_argument("RateLimit: a rate of 0 bytes per second");
 }
 
 RateLimit::Grant RateLimit::take(std::size_t wanted, Clock::time_point now) {
   if (wanted == 0) return {};
-  const std::size_t bytes = std::min(wanted, largestGrant_);
+  const std::uint64_t sharers = std::max<std::uint64_t>(1, sharers_.load());
+  const std::uint64_t largest = std::max<std::uint64_t>(1, bytesPerSecond_ / 10 / sharers);
+  const auto bytes = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, largest));
   const auto duration = std::chrono::nanoseconds(static_cast<std::int64_t>(
       static_cast<long double>(bytes) * 1e9L / static_cast<long double>(bytesPerSecond_)));
   std::lock_guard lock(mutex_);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "pcap_recorder/ship/digest.hpp"
@@ -279,6 +280,8 @@ S3Client::Response S3Client::attempt(const Request& request) {
 
   Response response;
   Transfer transfer{request.body, 0, &response, rateLimit_.get()};
+  std::optional<RateLimit::Share> sharingTheRate;
+  if (rateLimit_ && request.method == "PUT") sharingTheRate.emplace(*rateLimit_);
   char curlError[CURL_ERROR_SIZE] = {};
   const std::string userPassword = credentials_.accessKeyId + ":" + credentials_.secretAccessKey;
   const std::string sigv4 = "aws:amz:" + endpoint_.region + ":s3";
