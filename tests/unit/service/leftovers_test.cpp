@@ -108,6 +108,17 @@ TEST_F(Leftovers, AHeaderOnlyPartIsRemovedWhenEmptyFilesAreNotKept) {
   EXPECT_TRUE(announced_.empty());
 }
 
+// What a kill leaves when it falls between a direct write of the header's block and the cut
+// back to the header.
+TEST_F(Leftovers, AHeaderPaddedWithZerosToABlockIsRemovedWhenEmptyFilesAreNotKept) {
+  auto bytes = pcapBytes(0);
+  bytes.resize(4096, '\0');
+  writeFile(out_ / (std::string(kFinal) + ".part"), bytes);
+  EXPECT_EQ(repairAndFinish(), 0u);
+  EXPECT_EQ(names(), std::vector<std::string>{}) << "no header-only file is left";
+  EXPECT_TRUE(announced_.empty());
+}
+
 TEST_F(Leftovers, AHeaderOnlyPartIsFinishedWithASidecarWhenEmptyFilesAreKept) {
   settings_.output.keepEmptyFiles = true;
   writeFile(out_ / (std::string(kFinal) + ".part"), pcapBytes(0));
