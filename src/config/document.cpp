@@ -12,6 +12,7 @@
 
 #include "interfaces.hpp"
 #include "map_walk.hpp"
+#include "pcap_recorder/config/units.hpp"
 #include "schema.hpp"
 #include "value_readers.hpp"
 
@@ -133,6 +134,21 @@ void readShipSection(Diagnostics& diagnostics, const YAML::Node& keyNode, const 
         {"bucket", ship.bucket.empty()},
         {"credentials", ship.credentials.empty()}}) {
     if (missing) diagnostics.add(keyNode.Mark(), "ship needs " + std::string(key));
+  }
+  // Why a floor: the shipper gives up on a request that moves less than a byte a second for
+  // stall_timeout (a hung server), and max_rate is shared by every request in flight.
+  constexpr std::uint64_t kMinRatePerRequest = 1024;
+  const std::uint64_t inFlight = std::uint64_t{ship.parallel} * ship.parallelFiles;
+  if (ship.maxRate != 0 && ship.maxRate < kMinRatePerRequest * inFlight) {
+    const YAML::Node rate = value.IsMap() ? value["max_rate"] : YAML::Node();
+    diagnostics.add(
+        rate ? rate.Mark() : keyNode.Mark(),
+        "ship.max_rate must be 0 (no limit) or at least 1KiB a second for each of the " +
+            std::to_string(inFlight) + " requests in flight (parallel " +
+            std::to_string(ship.parallel) + " x parallel_files " +
+            std::to_string(ship.parallelFiles) + "): " + formatSize(kMinRatePerRequest * inFlight) +
+            ", got " + formatSize(ship.maxRate) +
+            "; slower, a request cannot be told from a hung one");
   }
 }
 

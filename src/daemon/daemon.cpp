@@ -12,6 +12,7 @@
 #include "pcap_recorder/service/environment_check.hpp"
 #include "pcap_recorder/service/leftovers.hpp"
 #include "pcap_recorder/service/reload_plan.hpp"
+#include "pcap_recorder/service/retention_directories.hpp"
 #include "pcap_recorder/version.hpp"
 
 namespace pcap_recorder::daemon {
@@ -74,32 +75,7 @@ Daemon::~Daemon() {
 }
 
 std::vector<service::DirectoryRetention> Daemon::directoriesOf(const config::Config& config) const {
-  struct Group {
-    std::vector<rotation::OwnFileTemplate> templates;
-    std::vector<rotation::RetentionLimits> limits;
-  };
-  std::map<std::filesystem::path, Group> groups;
-  for (const auto& interface : config.interfaces) {
-    auto& group = groups[interface.output.directory];
-    group.templates.push_back({interface.output.fileName, interface.name});
-    const auto& retention = interface.retention;
-    group.limits.push_back({
-        .maxFiles = retention.maxFiles,
-        .maxTotalBytes = retention.maxTotalBytes,
-        .maxAge = std::chrono::ceil<std::chrono::seconds>(retention.maxAge),
-        .minFreeBytes = retention.minFreeBytes,
-        .keepUntilShipped = retention.keepUntilShipped.value_or(false),
-        .deleteShipped = config.daemon.ship.configured && config.daemon.ship.deleteAfterUpload,
-    });
-  }
-  std::vector<service::DirectoryRetention> directories;
-  for (const auto& [path, group] : groups) {
-    const auto limits = rotation::combineLimits(group.limits);
-    const bool byShipping = limits.keepUntilShipped || limits.deleteShipped;
-    directories.push_back({path, limits, rotation::OwnFileMatcher(group.templates),
-                           byShipping ? config.daemon.ship.state : std::filesystem::path()});
-  }
-  return directories;
+  return service::retentionDirectoriesOf(config, config::resolveDirectory);
 }
 
 void Daemon::start() {
@@ -107,6 +83,7 @@ void Daemon::start() {
   std::vector<service::FinishJob> repaired;
   for (const auto& directory : directories) {
     service::openOutputDirectory(directory.directory);
+    for (const auto& spelling : directory.otherSpellings) service::openOutputDirectory(spelling);
     for (auto& job :
          service::repairLeftovers(directory.directory, directory.ownFiles, config_.interfaces)) {
       repaired.push_back(std::move(job));

@@ -98,6 +98,13 @@ std::vector<rotation::StoredFile> withFilesInProgress(int directoryFd,
   return listed;
 }
 
+// Every spelling under which interfaces name `directory`.
+std::vector<fs::path> spellingsOf(const DirectoryRetention& directory) {
+  std::vector<fs::path> all = {directory.directory};
+  all.insert(all.end(), directory.otherSpellings.begin(), directory.otherSpellings.end());
+  return all;
+}
+
 }  // namespace
 
 FileFinisher::FileFinisher(std::vector<DirectoryRetention> directories,
@@ -175,11 +182,14 @@ void FileFinisher::markStored(const fs::path& directory, const std::string& name
   if (names->second.empty()) inProgress_.erase(names);
 }
 
-bool FileFinisher::isInProgress(const fs::path& directory, std::string_view name) {
+bool FileFinisher::isInProgress(const DirectoryRetention& directory, std::string_view name) {
   const std::string uncompressed(compress::withoutCompressionSuffix(name));
   std::lock_guard lock(inProgressMutex_);
-  const auto names = inProgress_.find(directory);
-  return names != inProgress_.end() && names->second.contains(uncompressed);
+  for (const auto& spelling : spellingsOf(directory)) {
+    const auto names = inProgress_.find(spelling);
+    if (names != inProgress_.end() && names->second.contains(uncompressed)) return true;
+  }
+  return false;
 }
 
 void FileFinisher::finishFiles() {
@@ -260,8 +270,10 @@ void FileFinisher::keepWithinLimits(const std::stop_token& stop) {
     }
     const auto now = std::chrono::steady_clock::now();
     for (const auto& directory : *directories) {
-      const bool requested =
-          std::find(requests.begin(), requests.end(), directory.directory) != requests.end();
+      const auto spellings = spellingsOf(directory);
+      const bool requested = std::any_of(spellings.begin(), spellings.end(), [&](const auto& each) {
+        return std::find(requests.begin(), requests.end(), each) != requests.end();
+      });
       if (!requested && now < nextRetention) continue;
       // No exception leaves this thread: an uncaught one would end the daemon (std::terminate).
       try {
@@ -389,11 +401,14 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
   // For the whole pass: the finisher begins no file meanwhile, so every file that can change
   // under this pass is in `inProgress` (see the top of the header).
   const std::lock_guard pass(passMutex_);
+  const auto spellings = spellingsOf(directory);
   std::set<std::string> inProgress;
   {
     std::lock_guard lock(inProgressMutex_);
-    if (const auto names = inProgress_.find(directory.directory); names != inProgress_.end()) {
-      inProgress.insert(names->second.begin(), names->second.end());
+    for (const auto& spelling : spellings) {
+      if (const auto names = inProgress_.find(spelling); names != inProgress_.end()) {
+        inProgress.insert(names->second.begin(), names->second.end());
+      }
     }
   }
   const auto held = heldDirectory(directory.directory);
@@ -409,14 +424,19 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
     auto& confirmations =
         shipConfirmations_.try_emplace(directory.shipState, directory.shipState).first->second;
     confirmations.refresh();
-    // The shipper names files by the configured directory, as this retention does. A file counts
-    // as shipped once its sidecar (deleted with it) is too, when it has one.
+    // The shipper names files by their interface's configured directory, any of its spellings.
+    // A file counts as shipped once its sidecar (deleted with it) is too, when it has one.
+    const auto confirmedAnywhere = [&](const std::string& name) {
+      return std::any_of(spellings.begin(), spellings.end(), [&](const fs::path& spelling) {
+        return confirmations.confirmed(spelling / name);
+      });
+    };
     for (auto& file : files) {
       const std::string sidecar = file.name + std::string(kSidecarSuffix);
       struct stat status {};
-      file.shipped = confirmations.confirmed(directory.directory / file.name) &&
+      file.shipped = confirmedAnywhere(file.name) &&
                      (::fstatat(held->fd(), sidecar.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0 ||
-                      confirmations.confirmed(directory.directory / sidecar));
+                      confirmedAnywhere(sidecar));
     }
   }
   const auto deletions = rotation::chooseDeletions(
@@ -424,7 +444,7 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
   for (const auto& deletion : deletions) {
     // Submitted since the pass began (a file start-up repair finished): not begun yet, as this
     // pass holds the finisher back, but its job is queued to store it.
-    if (isInProgress(directory.directory, deletion.name)) continue;
+    if (isInProgress(directory, deletion.name)) continue;
     if (deletion.unshipped) {
       spdlog::warn(
           "{}: deleting {}, not yet confirmed uploaded: {} (keep_until_shipped yields "

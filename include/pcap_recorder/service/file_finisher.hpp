@@ -121,12 +121,17 @@ struct FinisherOptions {
 
 // Retention for one output directory, over every interface writing there.
 struct DirectoryRetention {
-  // As configured (one spelling, util::tidyPath), as FinishJob names it.
+  // As configured (one spelling, util::tidyPath), as FinishJob names it: retention lists and
+  // deletes through this one.
   std::filesystem::path directory;
   rotation::RetentionLimits limits;
   rotation::OwnFileMatcher ownFiles;
   // The shipper's state (ship.state), read when limits keep or delete by shipping; else empty.
   std::filesystem::path shipState{};
+  // The same directory as other interfaces spell it (through a symbolic link or a `..`; see
+  // service/retention_directories.hpp): files in progress, requests for retention and the
+  // shipper's confirmations are found under these too.
+  std::vector<std::filesystem::path> otherSpellings{};
 };
 
 class FileFinisher {
@@ -165,7 +170,7 @@ class FileFinisher {
   std::optional<FinishedFile> finish(FinishJob& job);
   void markInProgress(const std::filesystem::path& directory, const std::string& name);
   void markStored(const std::filesystem::path& directory, const std::string& name);
-  bool isInProgress(const std::filesystem::path& directory, std::string_view name);
+  bool isInProgress(const DirectoryRetention& directory, std::string_view name);
   void applyRetention(const DirectoryRetention& directory);
   // The held directory for `path`, (re)opened when it was removed or replaced. Retention thread.
   std::shared_ptr<const OutputDirectory> heldDirectory(const std::filesystem::path& path);

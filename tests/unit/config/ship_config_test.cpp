@@ -107,5 +107,19 @@ TEST(ShipConfig, UnknownKeysAndBadValuesAreNamed) {
       HasSubstr("test.yaml:5:19: ship.parallel_files must be between 1 and 16, got \"17\""));
 }
 
+// The shipper gives up on a request slower than a byte a second; the rate is shared by them all.
+TEST(ShipConfig, MaxRateLeavesEveryRequestInFlightAtLeastAKibibyteASecond) {
+  const std::string ship = "ship:\n  endpoint: http://h\n  bucket: b\n  credentials: /c\n";
+  EXPECT_EQ(firstProblem(ship + "  parallel: 4\n  parallel_files: 2\n  max_rate: 4KiB\n"
+                                "interfaces:\n  - name: eth0\n"),
+            "test.yaml:7:13: ship.max_rate must be 0 (no limit) or at least 1KiB a second for each "
+            "of the 8 requests in flight (parallel 4 x parallel_files 2): 8KiB, got 4KiB; slower, "
+            "a request cannot be told from a hung one");
+  EXPECT_EQ(firstProblem(ship + "  parallel: 4\n  parallel_files: 2\n  max_rate: 8KiB\n"
+                                "interfaces:\n  - name: eth0\n"),
+            "no problem");
+  EXPECT_EQ(firstProblem(ship + "  max_rate: 0\ninterfaces:\n  - name: eth0\n"), "no problem");
+}
+
 }  // namespace
 }  // namespace pcap_recorder::config

@@ -56,8 +56,9 @@ class RetentionBesideCompression : public ::testing::Test {
  protected:
   // A closed file of 50 records named `name`, stored with zstd held at `heldAt` by `gate` when
   // there is one, uncompressed otherwise.
+  // `spelling`: the directory as the job's interface names it (default: as retention does).
   FinishJob job(const std::string& name, const std::shared_ptr<Gate>& gate = nullptr,
-                std::string heldAt = "part written") {
+                std::string heldAt = "part written", const fs::path& spelling = {}) {
     pcap::PcapFileWriter writer(output_->fd(), name, pcap::WriterOptions{});
     for (std::uint32_t sequence = 0; sequence < 50; ++sequence) {
       const auto frame = testing::buildUdpFrame({.sequence = sequence});
@@ -68,7 +69,7 @@ class RetentionBesideCompression : public ::testing::Test {
     }
     FinishJob job{
         .interface = "lan0",
-        .directory = dir_.path(),
+        .directory = spelling.empty() ? dir_.path() : spelling,
         .output = output_,
         .file = writer.close(),
         .reason = "test",
@@ -219,6 +220,34 @@ TEST_F(RetentionBesideCompression, ThePassAfterAFinishedFileRunsWhileTheNextIsCo
   EXPECT_TRUE(fs::exists(at("lan0-20261202T110000.pcap")));
   EXPECT_TRUE(existsWithIndexAndSidecar(at(compressed_ + ".zst")));
   EXPECT_FALSE(fs::exists(at(compressed_)));
+}
+
+// Another interface names the same directory through a symbolic link: its file being compressed is
+// still in progress for the retention that lists the directory under the first spelling, and a
+// request made under its spelling runs that retention.
+TEST_F(RetentionBesideCompression, AFileInProgressUnderAnotherSpellingOfTheDirectoryIsKept) {
+  testing::storedWithIndexAndSidecar(at(oldest_), 1000, 4h);
+  testing::storedWithIndexAndSidecar(at(older_), 1000, 3h);
+  testing::TempDir links;
+  const fs::path alias = links / "alias";
+  fs::create_directory_symlink(dir_.path(), alias);
+  auto directories = retention({.minFreeBytes = std::uint64_t{1} << 62});
+  directories.front().otherSpellings = {alias};
+  const auto gate = std::make_shared<Gate>();
+  FileFinisher finisher(std::move(directories));
+  const ReleaseOnExit releaseOnExit{gate};
+  finisher.submit(job(compressed_, gate, "part written", alias));
+  ASSERT_TRUE(gate->waitForArrival());
+
+  finisher.requestRetention(alias);
+  EXPECT_TRUE(eventually([&] {
+    return goneWithIndexAndSidecar(at(oldest_)) && goneWithIndexAndSidecar(at(older_));
+  })) << "the request under the other spelling ran no pass";
+  EXPECT_TRUE(fs::exists(at(compressed_))) << "the file in progress was deleted";
+  EXPECT_TRUE(fs::exists(at(compressed_ + ".idx")));
+  EXPECT_TRUE(fs::exists(at(compressed_ + ".zst.part")));
+  gate->release();
+  finisher.stop();
 }
 
 }  // namespace
