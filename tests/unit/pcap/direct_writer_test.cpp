@@ -85,13 +85,17 @@ class DirectWriterTest : public ::testing::Test {
 };
 
 // Records of every size from 64 to 4200 bytes (with their 16-byte headers: every remainder
-// modulo the 4096-byte block), each filling several 8 KiB buffers: records end just before, on
-// and just after every block and buffer boundary, and straddle them.
+// modulo the 4096-byte block), each size filling several 8 KiB buffers: records end just before,
+// on and just after every block and buffer boundary, and straddle them. 64 sizes to a file, one
+// after another: a file per size spent 17 s creating and syncing 4,137 files.
 TEST_F(DirectWriterTest, EveryRecordSizeReadsBackAcrossBlockAndBufferBoundaries) {
-  for (std::size_t size = 64; size <= 4200; size += 1) {
-    const std::size_t count = 3 * kSmallBuffer / (size + 16) + 2;
-    writeAndReadBack("s" + std::to_string(size) + ".pcap", std::vector<std::size_t>(count, size),
-                     0);
+  constexpr std::size_t kLargest = 4200;
+  for (std::size_t first = 64; first <= kLargest; first += 64) {
+    std::vector<std::size_t> sizes;
+    for (std::size_t size = first; size < first + 64 && size <= kLargest; ++size) {
+      sizes.insert(sizes.end(), 3 * kSmallBuffer / (size + 16) + 2, size);
+    }
+    writeAndReadBack("s" + std::to_string(first) + ".pcap", sizes, 0);
     if (HasFatalFailure()) return;
   }
 }
