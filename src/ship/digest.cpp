@@ -70,9 +70,8 @@ Md5Digest md5(std::span<const char> data) {
   return digestOf<16>(EVP_md5(), data);
 }
 
-BodyDigests digestsOf(std::span<const char> body) {
-  return {sha256(body), md5(body)};
-}
+DigestedBody::DigestedBody(std::span<const char> bytes)
+    : bytes_(bytes), sha256_(ship::sha256(bytes)), md5_(ship::md5(bytes)) {}
 
 Sha256Digest sha256OfFile(const std::filesystem::path& path) {
   util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

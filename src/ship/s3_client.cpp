@@ -379,19 +379,18 @@ std::vector<std::string> metadataHeaders(const std::map<std::string, std::string
 
 }  // namespace
 
-std::string S3Client::putObject(const std::string& key, std::span<const char> body,
-                                const BodyDigests& digests,
+std::string S3Client::putObject(const std::string& key, const DigestedBody& body,
                                 const std::map<std::string, std::string>& metadata) {
   Request request{"PUT",
                   key,
                   {},
                   metadataHeaders(metadata),
-                  body,
+                  body.bytes(),
                   "PUT s3://" + endpoint_.bucket + "/" + key,
-                  toHex(digests.sha256)};
-  request.headers.push_back("Content-MD5: " + toBase64(digests.md5));
+                  toHex(body.sha256())};
+  request.headers.push_back("Content-MD5: " + toBase64(body.md5()));
   // Checked by servers with the newer flexible checksums (AWS); others ignore it.
-  request.headers.push_back("x-amz-checksum-sha256: " + toBase64(digests.sha256));
+  request.headers.push_back("x-amz-checksum-sha256: " + toBase64(body.sha256()));
   return unquote(perform(request).headers["etag"]);
 }
 
@@ -410,16 +409,15 @@ std::string S3Client::createMultipartUpload(const std::string& key,
 }
 
 std::string S3Client::uploadPart(const std::string& key, const std::string& uploadId,
-                                 int partNumber, std::span<const char> body,
-                                 const BodyDigests& digests) {
+                                 int partNumber, const DigestedBody& body) {
   Request request{
       "PUT",
       key,
       "partNumber=" + std::to_string(partNumber) + "&uploadId=" + encodeQueryValue(uploadId),
-      {"Content-MD5: " + toBase64(digests.md5)},
-      body,
+      {"Content-MD5: " + toBase64(body.md5())},
+      body.bytes(),
       "UploadPart " + std::to_string(partNumber) + " s3://" + endpoint_.bucket + "/" + key,
-      toHex(digests.sha256)};
+      toHex(body.sha256())};
   std::string etag = unquote(perform(request).headers["etag"]);
   if (etag.empty())
     throw S3Error(request.what + ": the answer has no ETag", 200, "BadResponse", false);

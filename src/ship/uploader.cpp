@@ -86,10 +86,10 @@ std::string uploadParts(S3Client& client, int fd, const std::filesystem::path& f
           ++nextToHash;
         }
         wholeTurn.notify_all();
-        const BodyDigests partDigests = digestsOf(buffer);
-        digests[index] = partDigests.md5;
+        const DigestedBody part(buffer);
+        digests[index] = part.md5();
         const int number = static_cast<int>(index + 1);
-        parts[index] = {number, client.uploadPart(key, uploadId, number, buffer, partDigests)};
+        parts[index] = {number, client.uploadPart(key, uploadId, number, part)};
       } catch (...) {
         {
           std::lock_guard lock(errorMutex);
@@ -169,10 +169,10 @@ ConfirmedUpload uploadFile(S3Client& client, const std::filesystem::path& file,
   if (size <= options.partSize) {
     std::vector<char> body(static_cast<std::size_t>(size));
     readExactly(fd.get(), body, 0, file);
-    const BodyDigests digests = digestsOf(body);
-    confirmed.sha256 = checkHash(digests.sha256);
-    const std::string expected = toHex(digests.md5);
-    confirmed.etag = client.putObject(key, body, digests, {{"sha256", confirmed.sha256}});
+    const DigestedBody digested(body);
+    confirmed.sha256 = checkHash(digested.sha256());
+    const std::string expected = toHex(digested.md5());
+    confirmed.etag = client.putObject(key, digested, {{"sha256", confirmed.sha256}});
     if (options.onAccepted) options.onAccepted();
     if (confirmed.etag != expected) {
       throw std::runtime_error("s3://" + client.endpoint().bucket + "/" + key +

@@ -206,7 +206,7 @@ TEST_F(S3Upload, AnUploadLeftOpenByAKilledShipperIsAbortedOnTheNextStart) {
     const std::string id = s3->createMultipartUpload("killed.pcap");
     state.recordStarted({"killed.pcap", id});
     const std::string part(300'000, 'p');
-    s3->uploadPart("killed.pcap", id, 1, part, digestsOf(part));
+    s3->uploadPart("killed.pcap", id, 1, DigestedBody(part));
   }
   ASSERT_EQ(s3->listMultipartUploads("killed").size(), 1u);
   ShipState restarted(dir / "state");

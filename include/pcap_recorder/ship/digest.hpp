@@ -34,14 +34,22 @@ class Sha256 {
 Sha256Digest sha256(std::span<const char> data);
 Md5Digest md5(std::span<const char> data);
 
-// A request body's two digests, taken once by whoever holds the bytes: the signature, Content-MD5,
-// the flexible checksum and the ETag check all use these (MD5 alone costs more than the upload's
-// SHA-256 with the CPU's SHA extensions).
-struct BodyDigests {
-  Sha256Digest sha256{};
-  Md5Digest md5{};
+// A request body with its two digests, taken once by whoever holds the bytes: the signature,
+// Content-MD5, the flexible checksum and the ETag check all use these (MD5 alone costs more than
+// the upload's SHA-256 with the CPU's SHA extensions). Made only by hashing the bytes it views, so
+// a request cannot carry another body's digests. A view: the bytes must outlive it.
+class DigestedBody {
+ public:
+  explicit DigestedBody(std::span<const char> bytes);
+  std::span<const char> bytes() const noexcept { return bytes_; }
+  const Sha256Digest& sha256() const noexcept { return sha256_; }
+  const Md5Digest& md5() const noexcept { return md5_; }
+
+ private:
+  std::span<const char> bytes_;
+  Sha256Digest sha256_;
+  Md5Digest md5_;
 };
-BodyDigests digestsOf(std::span<const char> body);
 // The SHA-256 of a whole file, read in large blocks. Throws std::system_error.
 Sha256Digest sha256OfFile(const std::filesystem::path& path);
 

@@ -95,16 +95,14 @@ class S3Client {
 
   const S3Endpoint& endpoint() const noexcept { return endpoint_; }
 
-  // A single PUT; returns the ETag. `metadata` names are sent as x-amz-meta-NAME. `digests` are
-  // the body's (digestsOf(body)), which the caller needs too: taken once, not per call or retry.
-  std::string putObject(const std::string& key, std::span<const char> body,
-                        const BodyDigests& digests,
+  // A single PUT; returns the ETag. `metadata` names are sent as x-amz-meta-NAME. The body's
+  // digests are taken by the caller, which needs them too (the ETag check): once, not per retry.
+  std::string putObject(const std::string& key, const DigestedBody& body,
                         const std::map<std::string, std::string>& metadata = {});
   std::string createMultipartUpload(const std::string& key,
                                     const std::map<std::string, std::string>& metadata = {});
-  // `digests`: digestsOf(body), as for putObject.
   std::string uploadPart(const std::string& key, const std::string& uploadId, int partNumber,
-                         std::span<const char> body, const BodyDigests& digests);
+                         const DigestedBody& body);
   // Returns the object's ETag. Parts in ascending number.
   std::string completeMultipartUpload(const std::string& key, const std::string& uploadId,
                                       const std::vector<CompletedPart>& parts);
