@@ -92,7 +92,9 @@ DirectStream::DirectStream(int fd, const DirectStreamOptions& options,
   options_.bufferBytes = alignUp(std::max<std::size_t>(options_.bufferBytes, kDirectAlignment));
   options_.bufferCount = std::max<std::size_t>(options_.bufferCount, 2);
   engine_->beginFile(options_);
-  if (options_.sha256) {
+  if (options_.sha256 && options_.hashYieldsToCapture && engine_->now() < engine_->hashResumes_) {
+    hashSkipped_ = true;  // the hash pause: see kFirstHashPause
+  } else if (options_.sha256) {
     try {
       hash_.emplace();
     } catch (const std::exception&) {
@@ -186,9 +188,8 @@ std::optional<std::string> DirectStream::takeSha256() {
     for (const Job& job : engine_->jobs_) {
       if (!job.hashed) behind += job.hashTo - job.hashFrom;
     }
-    if (options_.hashYieldsToCapture && behind > options_.bufferBytes) {
-      hashSkipped_ = true;
-      engine_->abandonHashes();
+    if (options_.hashYieldsToCapture && !hashSkipped_ && behind > options_.bufferBytes) {
+      giveUpHash();
     }
   }
   reap(Wait::drained);
@@ -198,6 +199,9 @@ std::optional<std::string> DirectStream::takeSha256() {
   }
   std::string digest = hash_->hexDigest();
   hash_.reset();
+  // Hashing keeps up again: the pause is over.
+  engine_->hashPause_ = std::chrono::milliseconds{0};
+  engine_->hashResumes_ = {};
   return digest;
 }
 
@@ -257,14 +261,21 @@ void DirectStream::reap(Wait wait) noexcept {
       // that it never costs a frame.
       if (options_.hashYieldsToCapture && wait == Wait::oneBuffer && !hashSkipped_ &&
           jobs.front().done && !jobs.front().hashed) {
-        hashSkipped_ = true;
-        engine_->abandonHashes();
+        giveUpHash();
         continue;
       }
       engine_->changed_.wait(lock);
     }
   }
   if (firstError != 0) failWith(firstError);
+}
+
+void DirectStream::giveUpHash() noexcept {
+  hashSkipped_ = true;
+  engine_->abandonHashes();
+  auto& pause = engine_->hashPause_;
+  pause = pause.count() == 0 ? kFirstHashPause : std::min(pause * 2, kLongestHashPause);
+  engine_->hashResumes_ = engine_->now() + pause;
 }
 
 // Every write has ended: the file goes back to its last whole record, as in buffered mode.
@@ -299,6 +310,10 @@ void DirectWriteEngine::writerLoop() {
     written->error = error;
     changed_.notify_all();
   }
+}
+
+std::chrono::steady_clock::time_point DirectWriteEngine::now() const {
+  return hooks_.now ? hooks_.now() : std::chrono::steady_clock::now();
 }
 
 void DirectWriteEngine::abandonHashes() {

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <mutex>
@@ -228,6 +229,98 @@ TEST_F(StreamedHashTest, AHashMoreThanABufferBehindAtTheFilesEndIsGivenUp) {
   EXPECT_EQ(summary.sha256, "");
   EXPECT_TRUE(summary.hashSkipped);
   EXPECT_EQ(testing::readPcapFile(dir_.path() / summary.name).records.size(), sizes.size());
+}
+
+// A hasher the test holds or lets run, counting the buffers it was about to hash, on a clock the
+// test moves: for the hash pause.
+struct HeldHasher {
+  std::atomic<bool> holding{false};
+  std::atomic<int> buffers{0};
+  std::atomic<std::int64_t> nowMs{1'000'000};
+  DirectEngineHooks hooks() {
+    return {
+        .beforeHash =
+            [this] {
+              ++buffers;
+              const auto giveUp = std::chrono::steady_clock::now() + testing::kPatience;
+              while (holding.load() && std::chrono::steady_clock::now() < giveUp) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+              }
+            },
+        .now =
+            [this] {
+              return std::chrono::steady_clock::time_point(std::chrono::milliseconds(nowMs.load()));
+            }};
+  }
+  void advance(std::chrono::milliseconds by) { nowMs += by.count(); }
+};
+
+// After a file's hash is given up, the files begun within the pause are not hashed at all: the
+// hasher is not handed one buffer of them (under traffic it cannot keep up with, it would take
+// the CPU from capture only to give up again). Then files are hashed again; a second give-up
+// pauses twice as long, up to kLongestHashPause; a file hashed whole ends the pause.
+TEST_F(StreamedHashTest, AfterAHashIsGivenUpTheFilesBegunInThePauseAreNotHashedAtAll) {
+  requireDirectIo();
+  HeldHasher hasher;
+  auto options = direct(2 * kDirectAlignment, 2);
+  options.hashYieldsToCapture = true;
+  options.directEngine = std::make_shared<DirectWriteEngine>(hasher.hooks());
+  const auto sizes = mixedSizes(400);  // about 100 times the two buffers
+  unsigned file = 0;
+  const auto writeFile = [&] {
+    return write("p" + std::to_string(++file) + ".pcap", options, sizes, 0);
+  };
+  // Tried (the hasher was handed its buffers), and given up: the test holds the hasher.
+  const auto expectTriedAndGivenUp = [&] {
+    const int before = hasher.buffers.load();
+    hasher.holding = true;
+    const auto summary = writeFile();
+    hasher.holding = false;
+    EXPECT_GT(hasher.buffers.load(), before) << "file " << file << " was not tried";
+    EXPECT_TRUE(summary.hashSkipped) << "file " << file;
+    EXPECT_EQ(summary.packets, sizes.size());
+  };
+  const auto expectPaused = [&] {
+    const int before = hasher.buffers.load();
+    const auto summary = writeFile();
+    EXPECT_TRUE(summary.hashSkipped) << "file " << file;
+    EXPECT_EQ(summary.sha256, "");
+    EXPECT_EQ(summary.packets, sizes.size());
+    EXPECT_EQ(testing::readPcapFile(dir_.path() / summary.name).records.size(), sizes.size());
+    EXPECT_EQ(hasher.buffers.load(), before) << "file " << file << " went to the hasher";
+  };
+
+  expectTriedAndGivenUp();
+  expectPaused();
+  hasher.advance(kFirstHashPause - std::chrono::milliseconds(1));
+  expectPaused();
+  hasher.advance(std::chrono::milliseconds(1));
+  expectTriedAndGivenUp();  // again: twice the pause
+  hasher.advance(kFirstHashPause);
+  expectPaused();
+  hasher.advance(kFirstHashPause);
+  for (auto half = 2 * kFirstHashPause; half < kLongestHashPause; half *= 2) {
+    expectTriedAndGivenUp();
+    hasher.advance(half);
+    expectPaused();
+    hasher.advance(half);
+  }
+  expectTriedAndGivenUp();  // at the longest already: no longer
+  hasher.advance(kLongestHashPause - std::chrono::milliseconds(1));
+  expectPaused();
+  hasher.advance(std::chrono::milliseconds(1));
+  expectTriedAndGivenUp();
+
+  // A file hashed whole ends the pause: the next give-up pauses for the first pause again. (That
+  // file waits for its hash, so that a busy machine cannot take it away.)
+  options.hashYieldsToCapture = false;
+  expectHashOfTheFile(writeFile());
+  options.hashYieldsToCapture = true;
+  expectTriedAndGivenUp();
+  hasher.advance(kFirstHashPause - std::chrono::milliseconds(1));
+  expectPaused();
+  hasher.advance(std::chrono::milliseconds(1));
+  expectTriedAndGivenUp();
 }
 
 // The hasher runs below the thread that writes (capture), so that under full load the CPU goes
