@@ -94,6 +94,7 @@ DirectStream::DirectStream(int fd, const DirectStreamOptions& options,
   engine_->beginFile(options_);
   if (options_.sha256 && options_.hashYieldsToCapture && engine_->now() < engine_->hashResumes_) {
     hashSkipped_ = true;  // the hash pause: see kFirstHashPause
+    hashPaused_ = true;
   } else if (options_.sha256) {
     try {
       hash_.emplace();

@@ -366,11 +366,13 @@ ClosedFile PcapFileWriter::close() {
   }
   // Asked after takeSha256(), which gives up a hash still more than a buffer behind.
   const bool hashSkipped = direct_ && direct_->hashSkipped();
+  const bool hashPaused = direct_ && direct_->hashPaused();
   direct_.reset();  // its writer thread ends before the file changes hands
   FileSummary summary{finalName_,        committedPackets_,
                       committedBytes_,   committedPackets_ > 0 ? firstPacket_ : Timestamp{},
                       lastPacketInFile_, std::move(sha256),
-                      hashSkipped,       errno_ != 0};
+                      hashSkipped,       errno_ != 0,
+                      hashPaused};
   // Nothing worth keeping: writing failed before a single record reached the file.
   const bool discard = errno_ != 0 && committedPackets_ == 0;
   return ClosedFile(std::move(fd_), finalName_, summary, discard);

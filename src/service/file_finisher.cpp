@@ -31,7 +31,8 @@ constexpr std::chrono::milliseconds kHookPollInterval{100};
 
 // Given up on purpose (SHA256_SKIPPED=1), rather than failed.
 bool skipped(WithoutSha256 without) noexcept {
-  return without == WithoutSha256::fellBehind || without == WithoutSha256::writeFailed;
+  return without == WithoutSha256::fellBehind || without == WithoutSha256::paused ||
+         without == WithoutSha256::writeFailed;
 }
 
 // The finished line's "sha256 ...".
@@ -41,6 +42,8 @@ std::string describeSha256(const FinishedFile& finished) {
       return finished.sha256;
     case WithoutSha256::fellBehind:
       return "skipped (hashing fell behind the traffic)";
+    case WithoutSha256::paused:
+      return "skipped (paused: hashing fell behind the traffic on a file just before)";
     case WithoutSha256::writeFailed:
       return "skipped (the write failed; not read back)";
     case WithoutSha256::failed:
@@ -321,7 +324,9 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
         .lastPacket = summary.lastPacket,
         .reason = job.reason,
         .sha256 = summary.sha256,
-        .withoutSha256 = summary.hashSkipped ? WithoutSha256::fellBehind : WithoutSha256::no,
+        .withoutSha256 = summary.hashPaused    ? WithoutSha256::paused
+                         : summary.hashSkipped ? WithoutSha256::fellBehind
+                                               : WithoutSha256::no,
         .writeFailed = summary.writeFailed,
     };
     // Built as the file was written (read back only when that summary is missing or disagrees

@@ -229,6 +229,8 @@ class DirectStream {
   // Whether the hash was given up because it fell behind the traffic, in this file or (the hash
   // pause) in one just before (no takeSha256() then).
   bool hashSkipped() const noexcept { return hashSkipped_; }
+  // Of hashSkipped(): the file was begun in the hash pause, so its hash was not even tried.
+  bool hashPaused() const noexcept { return hashPaused_; }
 
  private:
   using Job = DirectWriteEngine::Job;
@@ -258,6 +260,7 @@ class DirectStream {
   std::uint64_t hashQueuedTo_ = 0;        // the file's bytes handed to the hasher so far
   bool hashFailed_ = false;
   bool hashSkipped_ = false;
+  bool hashPaused_ = false;
 };
 
 }  // namespace pcap_recorder::pcap

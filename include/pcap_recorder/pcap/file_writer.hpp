@@ -92,6 +92,9 @@ struct FileSummary {
   bool hashSkipped = false;
   // A write failed (a full disk, an I/O error) and the file was cut back to its last whole record.
   bool writeFailed = false;
+  // Of hashSkipped: not even tried, the file was begun in the pause after a hash given up
+  // (DirectWriteEngine, kFirstHashPause).
+  bool hashPaused = false;
 };
 
 // The system calls that make a finished file durable under its final name. A seam: tests inject

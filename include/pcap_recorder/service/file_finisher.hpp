@@ -63,6 +63,7 @@ namespace pcap_recorder::service {
 enum class WithoutSha256 {
   no,           // it has one, or none was asked for
   fellBehind,   // given up as it was written: hashing fell behind the traffic (not read back)
+  paused,       // not tried: begun within the pause after a hash fell behind (kFirstHashPause)
   writeFailed,  // the file was cut by a failed write: not read back (file_storage.cpp says why)
   failed,       // computing it failed (logged)
 };

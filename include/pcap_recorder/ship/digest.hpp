@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pcap_recorder::ship {
 
@@ -37,10 +38,13 @@ Md5Digest md5(std::span<const char> data);
 // A request body with its two digests, taken once by whoever holds the bytes: the signature,
 // Content-MD5, the flexible checksum and the ETag check all use these (MD5 alone costs more than
 // the upload's SHA-256 with the CPU's SHA extensions). Made only by hashing the bytes it views, so
-// a request cannot carry another body's digests. A view: the bytes must outlive it.
+// a request cannot carry another body's digests. A view: the bytes must outlive it, unchanged
+// (hence no temporaries).
 class DigestedBody {
  public:
   explicit DigestedBody(std::span<const char> bytes);
+  explicit DigestedBody(std::vector<char>&&) = delete;
+  explicit DigestedBody(std::string&&) = delete;
   std::span<const char> bytes() const noexcept { return bytes_; }
   const Sha256Digest& sha256() const noexcept { return sha256_; }
   const Md5Digest& md5() const noexcept { return md5_; }

@@ -74,8 +74,9 @@ struct Finished {
 class FileHashTest : public ::testing::Test {
  protected:
   // A closed file of a few records written with `options`, not yet finished.
-  pcap::ClosedFile closedFile(const pcap::WriterOptions& options) {
-    pcap::PcapFileWriter writer(output_->fd(), "eth0-000001.pcap", options);
+  pcap::ClosedFile closedFile(const pcap::WriterOptions& options,
+                              const std::string& name = "eth0-000001.pcap") {
+    pcap::PcapFileWriter writer(output_->fd(), name, options);
     for (std::uint32_t i = 0; i < 50; ++i) {
       const auto frame = testing::buildUdpFrame({.sequence = i, .frameBytes = 64 + 29 * i});
       EXPECT_TRUE(writer.append(pcap::Frame{.seconds = 100 + i,
@@ -209,6 +210,34 @@ TEST_F(FileHashTest, AFileWhoseHashWasGivenUpIsFinishedWithoutOneAndNotReadBack)
   EXPECT_EQ(finished.withoutSha256, WithoutSha256::fellBehind);
   EXPECT_EQ(sidecarSha256(finished.path), "");
   EXPECT_EQ(finished.journalSha256, "");
+  EXPECT_EQ(testing::readPcapFile(finished.path).records.size(), 50u);
+}
+
+// A file begun in the pause after a hash given up is not hashed at all: finished without one,
+// saying so (its own hash was not tried, so not "fell behind"), counted, and not read back.
+TEST_F(FileHashTest, AFileBegunInTheHashPauseIsFinishedWithoutOneAndSaysWhy) {
+  if (!testing::takesDirectIo(dir_ / "out")) GTEST_SKIP() << "no direct I/O in " << dir_ / "out";
+  testing::Gate hasher;  // holds the hasher: the first file's hash falls behind
+  pcap::WriterOptions options{.directIo = pcap::DirectIoPolicy::required,
+                              .directBufferBytes = 2 * pcap::kDirectAlignment,
+                              .directBufferCount = 2,
+                              .sha256 = true};
+  // A clock that stands still: the second file begins within the pause however slow the machine.
+  options.directEngine = std::make_shared<pcap::DirectWriteEngine>(
+      pcap::DirectEngineHooks{.beforeHash = [&] { hasher.arrive(); },
+                              .now = [] { return std::chrono::steady_clock::time_point{}; }});
+  const auto first = closedFile(options);
+  hasher.release();
+  ASSERT_TRUE(first.summary().hashSkipped);
+  EXPECT_FALSE(first.summary().hashPaused);
+
+  auto second = closedFile(options, "eth0-000002.pcap");
+  EXPECT_TRUE(second.summary().hashSkipped);
+  EXPECT_TRUE(second.summary().hashPaused);
+  const auto finished = finish(std::move(second));
+  ASSERT_FALSE(finished.path.empty());
+  EXPECT_EQ(finished.withoutSha256, WithoutSha256::paused);
+  EXPECT_EQ(sidecarSha256(finished.path), "");
   EXPECT_EQ(testing::readPcapFile(finished.path).records.size(), 50u);
 }
 
