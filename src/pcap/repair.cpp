@@ -271,6 +271,15 @@ RepairResult repairPartFile(int directoryFd, const std::string& partName) {
   if (::fstat(fd.get(), &status) != 0) return failure(errno, "cannot stat " + partName);
   if (!S_ISREG(status.st_mode)) return failure(EINVAL, partName + " is not a regular file");
   const auto fileSize = static_cast<std::uint64_t>(status.st_size);
+  if (fileSize == 0) {
+    if (::unlinkat(directoryFd, partName.c_str(), 0) != 0) {
+      return failure(errno, "cannot remove " + partName + ", which holds no bytes");
+    }
+    ::fsync(directoryFd);
+    RepairResult result;
+    result.outcome = RepairOutcome::removedEmpty;
+    return result;
+  }
 
   ScanResult scan;
   try {

@@ -168,6 +168,12 @@ std::vector<FinishJob> repairLeftovers(const fs::path& directory,
         spdlog::error("{}: {} has a damaged header ({}); set aside as {}, not deleted",
                       directory.string(), part, result.message, result.finalName);
         break;
+      case pcap::RepairOutcome::removedEmpty:
+        spdlog::info(
+            "{}: removed {} left by an earlier run: it holds no bytes (the run was stopped "
+            "between creating the file and writing its header)",
+            directory.string(), part);
+        break;
       case pcap::RepairOutcome::failed:
         spdlog::error("{}: cannot repair {}: {}", directory.string(), part, result.message);
         break;

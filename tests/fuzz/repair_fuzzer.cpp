@@ -10,8 +10,8 @@
 // - the complete part re-scans as valid with the same records and no tail problem;
 // - repairPartFile() renames a file with a valid header to its final name, cut to exactly the
 //   complete part (byte for byte the input's prefix), which re-scans clean with the same records;
-//   a file with a damaged header is set aside as `.damaged`, byte for byte unchanged; nothing
-//   else is left in the directory.
+//   a file with a damaged header is set aside as `.damaged`, byte for byte unchanged; a file of
+//   zero bytes is removed; nothing else is left in the directory.
 //
 // The files live in one temporary directory made at start (under $TMPDIR, else /dev/shm, where
 // the fsyncs the repair does cost nothing) and removed at exit.
@@ -233,7 +233,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // On disk.
   writeFile(kPartName, input);
   const pcap::RepairResult repaired = pcap::repairPartFile(scratch.fd, kPartName);
-  if (scan.headerValid) {
+  if (size == 0) {
+    check(repaired.outcome == pcap::RepairOutcome::removedEmpty);
+    check(entries().empty());
+  } else if (scan.headerValid) {
     check(repaired.outcome == pcap::RepairOutcome::finished);
     check(repaired.finalName == kFinalName);
     check(repaired.recordsKept == scan.records && repaired.bytesKept == scan.completeBytes);

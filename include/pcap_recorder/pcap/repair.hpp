@@ -65,15 +65,18 @@ ScanResult scanPcap(std::span<const std::byte> wholeFile);
 enum class RepairOutcome {
   finished,  // cut back to its complete records (if needed) and renamed to its final name
   setAside,  // header damaged: renamed, byte for byte unchanged, to `<final name>.damaged`
-  failed,    // not renamed; see errnoValue and message. The `.part` file is still there (perhaps
-             // already cut), and repairing it again later is safe.
+  // Zero bytes long: created by a run killed before it wrote the file header (open and write are
+  // two system calls). Removed: it held nothing to lose, and it is no damaged capture either.
+  removedEmpty,
+  failed,  // not renamed; see errnoValue and message. The `.part` file is still there (perhaps
+           // already cut), and repairing it again later is safe.
 };
 
 struct RepairResult {
   RepairOutcome outcome = RepairOutcome::failed;
   // Name the file now has, relative to the directory: the final name, or the final name with a
   // collision counter (nameWithSuffix), or for a set-aside file nameWithSuffix(final, n) +
-  // ".damaged" ("x.pcap.damaged", then "x_1.pcap.damaged", ...). Empty when failed.
+  // ".damaged" ("x.pcap.damaged", then "x_1.pcap.damaged", ...). Empty when failed or removed.
   std::string finalName;
   std::uint64_t recordsKept = 0;
   std::uint64_t bytesKept = 0;  // file size after the repair
@@ -89,7 +92,8 @@ struct RepairResult {
 // renames it, never overwriting anything: renameat2(RENAME_NOREPLACE) to the name without
 // ".part", then nameWithSuffix(name, 1), 2, ... A valid file is cut to ScanResult::completeBytes
 // and fsynced before the rename; the directory is fsynced after it. A symlink or anything but a
-// regular file is left alone (failed). Running it again after it was interrupted is safe.
+// regular file is left alone (failed). A file of zero bytes is removed (removedEmpty). Running it
+// again after it was interrupted is safe.
 //
 // Does not throw for damaged files or failed system calls: a start-up loop over many files wants
 // to log each failure and go on, so every error is reported in the result (std::bad_alloc aside).

@@ -311,13 +311,24 @@ TEST_F(RepairPartFileTest, SetsAFileTornInsideItsHeaderAsideUntouched) {
   EXPECT_EQ(read("a.pcap.damaged"), torn);
 }
 
-TEST_F(RepairPartFileTest, SetsAnEmptyFileAsideRatherThanDeletingIt) {
+// A run killed between open() and the write of the header leaves such a file: nothing to keep,
+// and nothing damaged to show an operator.
+TEST_F(RepairPartFileTest, RemovesAFileOfZeroBytesRatherThanSettingItAside) {
   write("b.pcap.part", {});
+  const auto result = repair("b.pcap.part");
+  EXPECT_EQ(result.outcome, RepairOutcome::removedEmpty);
+  EXPECT_EQ(result.finalName, "");
+  EXPECT_FALSE(fs::exists(dir_ / "b.pcap.part"));
+  EXPECT_FALSE(fs::exists(dir_ / "b.pcap"));
+  EXPECT_FALSE(fs::exists(dir_ / "b.pcap.damaged"));
+}
+
+TEST_F(RepairPartFileTest, SetsAFileOfOneByteAsideAsDamaged) {
+  write("b.pcap.part", {std::byte{0xd4}});
   const auto result = repair("b.pcap.part");
   EXPECT_EQ(result.outcome, RepairOutcome::setAside);
   EXPECT_EQ(result.finalName, "b.pcap.damaged");
-  EXPECT_TRUE(fs::exists(dir_ / "b.pcap.damaged"));
-  EXPECT_FALSE(fs::exists(dir_ / "b.pcap.part"));
+  EXPECT_EQ(read("b.pcap.damaged"), std::vector<std::byte>{std::byte{0xd4}});
 }
 
 TEST_F(RepairPartFileTest, SetsAFileWithAForeignHeaderAsideByteForByte) {

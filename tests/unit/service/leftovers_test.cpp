@@ -1,7 +1,7 @@
 // Start-up repair of what a killed run left (service/leftovers.hpp) on real temporary
 // directories: a repaired `.part` and a file whose compression was undone are stored as any
 // finished file (compressed, sidecar with reason "repaired"); a header-only `.part` is removed
-// unless empty files are kept.
+// unless empty files are kept; one of zero bytes is removed.
 #include "pcap_recorder/service/leftovers.hpp"
 
 #include <fcntl.h>
@@ -117,6 +117,19 @@ TEST_F(Leftovers, AHeaderPaddedWithZerosToABlockIsRemovedWhenEmptyFilesAreNotKep
   EXPECT_EQ(repairAndFinish(), 0u);
   EXPECT_EQ(names(), std::vector<std::string>{}) << "no header-only file is left";
   EXPECT_TRUE(announced_.empty());
+}
+
+// What a kill leaves when it falls between the creation of the file and the write of its header;
+// as CompressCrashTest once met it. Removed whether empty files are kept or not: it is no file an
+// operator could open, and it held nothing.
+TEST_F(Leftovers, APartOfZeroBytesIsRemovedAndNotSetAsideAsDamaged) {
+  for (const bool keepEmpty : {false, true}) {
+    settings_.output.keepEmptyFiles = keepEmpty;
+    writeFile(out_ / (std::string(kFinal) + ".part"), "");
+    EXPECT_EQ(repairAndFinish(), 0u);
+    EXPECT_EQ(names(), std::vector<std::string>{}) << "keep_empty_files " << keepEmpty;
+    EXPECT_TRUE(announced_.empty());
+  }
 }
 
 TEST_F(Leftovers, AHeaderOnlyPartIsFinishedWithASidecarWhenEmptyFilesAreKept) {
