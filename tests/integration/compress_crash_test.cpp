@@ -88,21 +88,25 @@ void CompressCrashTest::killedWhileCompressingLeavesOneWholeCopy(const std::stri
     ASSERT_TRUE(fs::exists(outputDirectory() / interrupted)) << "the uncompressed file is whole";
     inInterrupted = sequencesIn(readPcapFile(outputDirectory() / interrupted));
     ASSERT_GT(inInterrupted.size(), 1000u);
-    // The file the rotation opened, without a packet yet: the restart must not keep it.
+    // The file the rotation opened, without a packet yet: the restart must not keep it. The
+    // finisher may begin compressing before the capture thread has created it, so the kill may
+    // also come before it exists.
     std::vector<std::string> opened;
     for (const auto& name : listDirectory(outputDirectory())) {
       if (name.starts_with("prc0-") && name.ends_with(".pcap.part")) opened.push_back(name);
     }
-    ASSERT_EQ(opened.size(), 1u) << ::testing::PrintToString(opened);
+    ASSERT_LE(opened.size(), 1u) << ::testing::PrintToString(opened);
     // No record. Nothing at all when the kill fell between the file's creation and the write of
     // its header; else a header, and with direct I/O perhaps zeros after it, when the kill fell
     // between the write of the header's padded block and the cut back to 24 bytes.
-    const auto openedBytes = readFile(outputDirectory() / opened.front());
-    ASSERT_TRUE(openedBytes.empty() || openedBytes.size() >= 24u)
-        << opened.front() << " holds " << openedBytes.size() << " bytes";
-    EXPECT_TRUE(std::all_of(openedBytes.begin() + std::min<std::size_t>(24, openedBytes.size()),
-                            openedBytes.end(), [](std::byte b) { return b == std::byte{0}; }))
-        << opened.front() << " holds " << openedBytes.size() << " bytes, not only a header";
+    for (const auto& name : opened) {
+      const auto openedBytes = readFile(outputDirectory() / name);
+      ASSERT_TRUE(openedBytes.empty() || openedBytes.size() >= 24u)
+          << name << " holds " << openedBytes.size() << " bytes";
+      EXPECT_TRUE(std::all_of(openedBytes.begin() + std::min<std::size_t>(24, openedBytes.size()),
+                              openedBytes.end(), [](std::byte b) { return b == std::byte{0}; }))
+          << name << " holds " << openedBytes.size() << " bytes, not only a header";
+    }
   }
 
   DaemonProcess restarted(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
