@@ -299,8 +299,9 @@ void Recorder::run() noexcept {
           writer_->packets() > 0) {
         rotate(RotationReason::signal, wallClockNow());
       }
-      // Idle: nothing was ready, so no frame from before now is still waiting in the ring.
-      if (block.empty() || Clock::now() - lastFlush_ >= kFlushInterval) onIdle(wallClockNow());
+      if (block.empty() || Clock::now() - lastFlush_ >= kFlushInterval) {
+        betweenBlocks(wallClockNow(), block.empty());
+      }
     }
     drainAfterStop();
   } catch (const std::exception& error) {
@@ -316,9 +317,12 @@ void Recorder::run() noexcept {
   capturing_.store(false, std::memory_order_relaxed);
 }
 
-void Recorder::onIdle(Nanoseconds now) {
+void Recorder::betweenBlocks(Nanoseconds now, bool ringEmpty) {
   followOutputDirectory();
-  if (writer_ && rotation::slotOver({.slot = slot_}, now, lateness_)) {
+  // Why only with the ring empty: while this thread is behind the traffic, frames from before the
+  // boundary still wait in the ring and belong to this file; the clock would put them in the next
+  // one and make it span the boundary. Their own times rotate the file then (processBlock).
+  if (ringEmpty && writer_ && rotation::slotOver({.slot = slot_}, now, lateness_)) {
     rotate(RotationReason::interval, now);
   }
   if (writer_ && !writer_->flush()) pauseAfterWriteFailure();

@@ -102,7 +102,9 @@ class Recorder {
   // Large frames go to the file straight from `block`, so they are written before it returns.
   void processBlock(std::span<const std::byte> block);
   void drainAfterStop();
-  void onIdle(Nanoseconds now);
+  // Every turn with no block ready (`ringEmpty`), and once a second while busy: follows the
+  // output directory, ends the file by the clock (only with the ring empty), flushes, publishes.
+  void betweenBlocks(Nanoseconds now, bool ringEmpty);
   void rotate(rotation::RotationReason reason, Nanoseconds time);
   // Whether `reason` may wait while the finisher's queue is full (the file goes on meanwhile).
   static bool canWait(rotation::RotationReason reason) noexcept;

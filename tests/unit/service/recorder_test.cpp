@@ -39,6 +39,8 @@ class ScriptedSource final : public capture::PacketSource {
       : blocks_(std::move(blocks)) {}
 
   std::span<const std::byte> nextBlock(std::chrono::milliseconds timeout) override {
+    // A thread behind the traffic: each block is ready only after `pace`, but there always is one.
+    if (pace > 0ms) std::this_thread::sleep_for(pace);
     std::unique_lock lock(mutex_);
     if (next_ < blocks_.size()) return blocks_[next_];
     // Nothing more will come: wait as poll() would, a little, so the capture loop does not spin.
@@ -64,6 +66,7 @@ class ScriptedSource final : public capture::PacketSource {
     attached_.push_back(filter.size());
   }
   std::size_t refuseOver = SIZE_MAX;
+  std::chrono::milliseconds pace{0};
   std::vector<std::size_t> attached() {
     std::lock_guard lock(mutex_);
     return attached_;
@@ -269,6 +272,55 @@ std::vector<fs::path> filesIn(const fs::path& directory) {
   }
   std::sort(files.begin(), files.end());
   return files;
+}
+
+// The capture thread behind the traffic: a block is always ready, and the wall clock passes the
+// end of the frames' one-second slot while frames from that slot still wait in the ring. Those
+// frames belong to the file of their slot; the first frame of the next slot rotates it.
+TEST(Recorder, ABusyRingBehindTheClockNeverLetsAFileSpanABoundary) {
+  testing::TempDir dir;
+  const auto slot = rotation::slotOf(rotation::wallClockNow(), 1s);
+  const auto frameAt = [](std::uint32_t sequence, rotation::Nanoseconds time) {
+    return testing::BlockFrame{.data = testing::buildUdpFrame({.sequence = sequence}),
+                               .seconds = static_cast<std::uint32_t>(time / 1'000'000'000),
+                               .nanoseconds = static_cast<std::uint32_t>(time % 1'000'000'000)};
+  };
+  // 40 blocks of the slot, handed out 60 ms apart (2.4 s: past the slot's end plus its lateness
+  // and two flush turns), then 5 of the next slot.
+  std::vector<std::vector<std::byte>> blocks;
+  std::uint32_t sequence = 0;
+  for (; sequence < 45; ++sequence) {
+    const auto time =
+        sequence < 40 ? slot.start + sequence * 1'000'000 : slot.end + (sequence - 40) * 1'000'000;
+    blocks.push_back(testing::buildBlock({frameAt(sequence, time)}));
+  }
+  auto source = std::make_unique<ScriptedSource>(std::move(blocks));
+  ScriptedSource& scripted = *source;
+  scripted.pace = 60ms;
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir.path();
+  settings.rotate.interval = 1s;
+  FileFinisher finisher({});
+  {
+    Recorder recorder(settings, finisher, std::move(source));
+    recorder.start();
+    scripted.waitUntilAllReleased();
+    recorder.requestStop();
+    recorder.join();
+  }
+  finisher.stop();
+  std::vector<std::vector<std::uint32_t>> secondsInFiles;
+  for (const auto& file : filesIn(dir.path())) {
+    std::vector<std::uint32_t> seconds;
+    for (const auto& record : testing::readPcapFile(file).records)
+      seconds.push_back(record.seconds);
+    secondsInFiles.push_back(std::move(seconds));
+  }
+  const auto first = static_cast<std::uint32_t>(slot.start / 1'000'000'000);
+  EXPECT_EQ(secondsInFiles,
+            (std::vector<std::vector<std::uint32_t>>{std::vector<std::uint32_t>(40, first),
+                                                     std::vector<std::uint32_t>(5, first + 1)}));
 }
 
 TEST(Recorder, AFilterTheKernelRefusesOnReloadLeavesTheOldOneCapturing) {
