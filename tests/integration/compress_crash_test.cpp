@@ -43,6 +43,30 @@ std::string waitForCreated(int inotify, const std::string& suffix,
   return {};
 }
 
+// Waits (up to 30 s) until the one `.pcap.part` of `directory` keeps its size across 1.5 s,
+// more than the daemon's flush interval (1 s): every frame the ring took is in it by then.
+void waitUntilTheOpenFileSettles(const fs::path& directory) {
+  std::uintmax_t last = 0;
+  auto stableSince = std::chrono::steady_clock::now();
+  for (const auto deadline = stableSince + 30s; std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(100ms)) {
+    std::uintmax_t size = 0;
+    for (const auto& name : listDirectory(directory)) {
+      std::error_code gone;  // renamed between the listing and the look: size 0, so not settled
+      if (name.ends_with(".pcap.part")) size = fs::file_size(directory / name, gone);
+      if (gone) size = 0;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (size != last) {
+      last = size;
+      stableSince = now;
+    } else if (size > 24 && now - stableSince >= 1500ms) {
+      return;
+    }
+  }
+  ADD_FAILURE() << "the open file in " << directory << " was still growing after 30 s";
+}
+
 class CompressCrashTest : public RecorderTest {
  protected:
   void killedWhileCompressingLeavesOneWholeCopy(const std::string& compression,
@@ -74,8 +98,8 @@ void CompressCrashTest::killedWhileCompressingLeavesOneWholeCopy(const std::stri
     for (std::uint32_t i = 0; i < 20'000; ++i) {
       sender.send(buildUdpFrame({.sequence = i, .frameBytes = 1000}));
     }
-    // Settling, not a measurement: the frames reach the file before it is finished.
-    std::this_thread::sleep_for(500ms);
+    // Every frame in this file, none left in the ring for the next one.
+    waitUntilTheOpenFileSettles(outputDirectory());
     daemon.signal(SIGUSR1);  // finishes the file: its compression starts
     const auto part = waitForCreated(inotify.get(), suffix + ".part", 20s);
     daemon.signal(SIGKILL);

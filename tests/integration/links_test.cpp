@@ -19,11 +19,7 @@ void sendRange(FrameSender& sender, std::uint32_t first, std::uint32_t count) {
 
 // A veth prs9 (sender side) / prc9 (capture side) made after the daemon started.
 void addLateLink(const NamespacePair& hosts) {
-  ASSERT_EQ(runCommand("ip link add prs9 netns " + hosts.senderNamespace() +
-                       " type veth peer name prc9 netns " + hosts.captureNamespace()),
-            0);
-  ASSERT_EQ(runCommand("ip -n " + hosts.senderNamespace() + " link set prs9 up"), 0);
-  ASSERT_EQ(runCommand("ip -n " + hosts.captureNamespace() + " link set prc9 up"), 0);
+  ASSERT_NO_THROW(addVethPair(hosts.senderNamespace(), "prs9", hosts.captureNamespace(), "prc9"));
 }
 
 TEST_F(LinksTest, AnInterfaceAbsentAtStartIsRecordedOnceItAppears) {
@@ -58,7 +54,8 @@ TEST_F(LinksTest, DownAndUpResumesCaptureInTheSameFile) {
   ASSERT_TRUE(daemon.waitForLog("prc0: link down")) << daemon.log();
   ASSERT_EQ(runCommand("ip -n " + hosts.captureNamespace() + " link set prc0 up"), 0);
   ASSERT_TRUE(daemon.waitForLog("prc0: link up")) << daemon.log();
-  std::this_thread::sleep_for(100ms);  // the veth carrier comes back up
+  // The sender's end lost its carrier with prc0; until it is back, its frames are dropped.
+  ASSERT_TRUE(waitForCarrier(hosts.senderNamespace(), "prs0"));
   sendRange(sender, 100, 10);
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
 

@@ -79,6 +79,28 @@ void FrameSender::send(std::span<const std::byte> frame) {
   }
 }
 
+bool waitForCarrier(const std::string& ns, const std::string& interface,
+                    std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto command = "ip -n " + ns + " -o link show dev " + interface + " | grep -q 'state UP'";
+  while (::system(command.c_str()) != 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+void addVethPair(const std::string& senderNs, const std::string& senderInterface,
+                 const std::string& captureNs, const std::string& captureInterface) {
+  mustRun("ip link add " + senderInterface + " netns " + senderNs + " type veth peer name " +
+          captureInterface + " netns " + captureNs);
+  mustRun("ip -n " + captureNs + " link set " + captureInterface + " up");
+  mustRun("ip -n " + senderNs + " link set " + senderInterface + " up");
+  if (!waitForCarrier(senderNs, senderInterface)) {
+    throw std::runtime_error(senderInterface + " in " + senderNs + " got no carrier in 10 s");
+  }
+}
+
 NamespacePair::NamespacePair(int links)
     : prefix_("prt" + std::to_string(::getpid()) + "x" + std::to_string(namespaceCounter++)),
       sender_(prefix_ + "s"),
@@ -91,10 +113,7 @@ NamespacePair::NamespacePair(int links)
     mustRun("ip -n " + ns + " link set lo up");
   }
   for (int link = 0; link < links; ++link) {
-    mustRun("ip link add " + senderInterface(link) + " netns " + sender_ + " type veth peer name " +
-            captureInterface(link) + " netns " + capture_);
-    mustRun("ip -n " + sender_ + " link set " + senderInterface(link) + " up");
-    mustRun("ip -n " + capture_ + " link set " + captureInterface(link) + " up");
+    addVethPair(sender_, senderInterface(link), capture_, captureInterface(link));
   }
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <span>
 #include <string>
 #include <thread>
@@ -15,6 +16,18 @@ namespace pcap_recorder::testing {
 
 // Runs a shell command; its output goes to the test log. Returns the exit status.
 int runCommand(const std::string& command);
+
+// Waits until `interface` in `ns` reports carrier (operstate UP); false after `timeout`. The
+// kernel brings a veth end's transmit queue back after its peer comes up in a work item of its
+// own, and until then frames sent there are dropped without an error.
+bool waitForCarrier(const std::string& ns, const std::string& interface,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Creates the veth pair `senderInterface` in `senderNs` / `captureInterface` in `captureNs` and
+// brings both up, the capture end first: the end brought up second can send at once (its queue is
+// started as it comes up, its peer's carrier being there already). Waits for the sender's carrier.
+void addVethPair(const std::string& senderNs, const std::string& senderInterface,
+                 const std::string& captureNs, const std::string& captureInterface);
 
 // True when the process may create namespaces (root); tests skip with a reason otherwise.
 bool canCreateNamespaces();

@@ -40,8 +40,10 @@ class RecorderTest : public ::testing::Test {
     // No hourly rotation unless a test asks: a test running across hh:00:00 must not see 2 files.
     const std::string rotate =
         sections.find("rotate:") == std::string::npos ? "rotate:\n  interval: 0\n" : "";
+    // 32 blocks of 1 MiB: with little traffic the kernel hands a block over every 50 ms, so the
+    // ring rides out 1.6 s of a capture thread held up on a loaded machine before it drops.
     writeTextFile(path, "output:\n  directory: " + outputDirectory().string() + "\n" + outputExtra +
-                            "capture:\n  ring_size: 8MiB\n" + rotate + sections + "interfaces:\n" +
+                            "capture:\n  ring_size: 32MiB\n" + rotate + sections + "interfaces:\n" +
                             interfaces);
     ::chmod(path.c_str(), 0644);
     return path;

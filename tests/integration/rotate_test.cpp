@@ -119,15 +119,24 @@ TEST_F(RotateTest, TheClockFinishesTheFileAtTheBoundaryEvenWhenNoPacketComes) {
   ASSERT_TRUE(daemon.waitReady()) << daemon.log();
   auto sender = hosts.senderOn();
   for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
-  std::this_thread::sleep_for(2500ms);  // past the next boundary, with nothing sent
-
-  // While the daemon still runs, the frames are in a finished file, not in a .part.
-  std::vector<std::uint32_t> finished;
-  for (const auto& name : listDirectory(outputDirectory())) {
-    if (name.ends_with(".pcap")) {
-      const auto sequences = sequencesIn(readPcapFile(outputDirectory() / name));
-      finished.insert(finished.end(), sequences.begin(), sequences.end());
+  // While the daemon still runs, with nothing more sent, the frames reach a finished file, not
+  // a .part: the clock ends the file after the next boundary (1 s away at most), and the
+  // finisher renames it.
+  auto framesInFinishedFiles = [&] {
+    std::vector<std::uint32_t> finished;
+    for (const auto& name : listDirectory(outputDirectory())) {
+      if (name.ends_with(".pcap")) {
+        const auto sequences = sequencesIn(readPcapFile(outputDirectory() / name));
+        finished.insert(finished.end(), sequences.begin(), sequences.end());
+      }
     }
+    return finished;
+  };
+  std::vector<std::uint32_t> finished;
+  for (const auto deadline = std::chrono::steady_clock::now() + 20s;
+       std::chrono::steady_clock::now() < deadline && finished != range(0, 10);
+       std::this_thread::sleep_for(100ms)) {
+    finished = framesInFinishedFiles();
   }
   EXPECT_EQ(finished, range(0, 10)) << daemon.log();
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
@@ -140,9 +149,14 @@ TEST_F(RotateTest, Sigusr1FinishesTheCurrentFileAtOnce) {
   ASSERT_TRUE(daemon.waitReady()) << daemon.log();
   auto sender = hosts.senderOn();
   for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
-  std::this_thread::sleep_for(200ms);  // past the ring's block timeout: the frames are ours
-  daemon.signal(SIGUSR1);
-  ASSERT_TRUE(daemon.waitForLog("(requested)")) << daemon.log();
+  // A request finds the file without packets (and does nothing) until the capture thread has
+  // taken the frames' block: ask again until one is taken.
+  bool rotated = false;
+  for (int attempt = 0; attempt < 100 && !rotated; ++attempt) {
+    daemon.signal(SIGUSR1);
+    rotated = daemon.waitForLog("(requested)", 200ms);
+  }
+  ASSERT_TRUE(rotated) << daemon.log();
   for (std::uint32_t i = 10; i < 20; ++i) sender.send(buildUdpFrame({.sequence = i}));
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
 
@@ -247,7 +261,7 @@ TEST_F(RotateTest, WithDirectIoAKill9MidWriteLeavesOnlyWholeRecordsAfterRepair) 
   EXPECT_GT(repaired.records.size(), 0u);
   EXPECT_LE(repaired.records.size(), sent);
   // Every record is one of the frames sent, whole, in order; the kernel may have dropped some
-  // when the 8 MiB ring overflowed, so gaps are allowed.
+  // when the ring overflowed, so gaps are allowed.
   const auto sequences = sequencesIn(repaired);
   EXPECT_EQ(sequences.size(), repaired.records.size());
   EXPECT_TRUE(std::is_sorted(sequences.begin(), sequences.end()));
@@ -277,7 +291,7 @@ TEST_F(RotateTest, AFullDiskIsSurvivedAndWritingResumesWhenSpaceReturns) {
     return std::any_of(names.begin(), names.end(),
                        [](const std::string& name) { return name.ends_with(".part"); });
   };
-  for (int wait = 0; wait < 250 && hasPart(); ++wait) std::this_thread::sleep_for(20ms);
+  for (int wait = 0; wait < 1500 && hasPart(); ++wait) std::this_thread::sleep_for(20ms);
   ASSERT_FALSE(hasPart()) << daemon.log();
 
   for (const auto& name : listDirectory(outputDirectory())) {
@@ -490,7 +504,7 @@ TEST_F(RotateTest, ASymlinkedOutputDirectoryRePointedKeepsEveryReportedPathReal)
                           "  post_finish_command: \"echo >> " +
                           hookLog.string() +
                           "\"\n"
-                          "capture:\n  ring_size: 8MiB\nrotate:\n  interval: 0\n"
+                          "capture:\n  ring_size: 32MiB\nrotate:\n  interval: 0\n"
                           "interfaces:\n  - name: prc0\n    filter: udp\n");
   DaemonProcess daemon(hosts.captureNamespace(), {"--config", path.string()}, work_.path());
   ASSERT_TRUE(daemon.waitReady()) << daemon.log();

@@ -39,9 +39,48 @@ in_sandbox systemctl daemon-reload
 
 # A sender namespace joined to the sandbox by a veth; frames go nowhere else.
 ip netns add "$sender"
+# The capture end up first: the end brought up second can send at once. Then wait for its carrier
+# all the same: until the kernel has started its queue, frames sent there are dropped silently.
 ip link add prs0 netns "$sender" type veth peer name prc0 netns "$SD_SANDBOX_NAME"
-ip -n "$sender" link set prs0 up
 ip -n "$SD_SANDBOX_NAME" link set prc0 up
+ip -n "$sender" link set prs0 up
+for _ in $(seq 500); do
+  ip -n "$sender" -o link show dev prs0 | grep -q 'state UP' && break
+  sleep 0.02
+done
+check "prs0 has its carrier" bash -c "ip -n '$sender' -o link show dev prs0 | grep -q 'state UP'"
+
+# How many frames prc0 has written so far (pcap-recorderctl stats --json).
+written_on_prc0() {
+  in_sandbox pcap-recorderctl stats --json | grep -o '"PacketsWritten":[0-9]*' | head -1 |
+    cut -d: -f2
+}
+# Waits until prc0 has written at least $1 frames: the capture thread takes a block when the
+# kernel hands it over, which a loaded machine may do after a fixed sleep would have ended.
+wait_until_written() {
+  local written=0
+  for _ in $(seq 200); do
+    written=$(written_on_prc0 || echo 0)
+    ((${written:-0} >= $1)) && return 0
+    sleep 0.1
+  done
+  echo "prc0 wrote ${written:-0} frames, not $1" >&2
+  return 1
+}
+# Waits until the journal holds more than $1 lines "prc0: new settings applied" (systemctl reload
+# returns once its kill -HUP did, before the daemon has applied anything).
+applied_count() {
+  in_sandbox journalctl --sync
+  in_sandbox journalctl --no-pager -o cat -u pcap-recorder | grep -c 'prc0: new settings applied' ||
+    true
+}
+wait_until_applied() {
+  for _ in $(seq 200); do
+    (($(applied_count) > $1)) && return 0
+    sleep 0.1
+  done
+  return 1
+}
 
 cat >"$work/config.yaml" <<'YAML'
 output:
@@ -71,11 +110,12 @@ journal=$(in_sandbox journalctl --no-pager -u pcap-recorder INTERFACE=prc0 -o ve
 check "journal has the startup line with INTERFACE=prc0" grep -q 'MESSAGE=prc0: capturing' <<<"$journal"
 
 "$send_frames" "$sender" prs0 25 0
-sleep 0.3
-check "busctl Rotate" in_sandbox busctl call org.pcaprecorder.Recorder1 /org/pcaprecorder/Recorder1 \
-  org.pcaprecorder.Recorder1 Rotate s ""
+check "the daemon wrote the 25 frames" wait_until_written 25
+rotated=$(in_sandbox busctl call org.pcaprecorder.Recorder1 /org/pcaprecorder/Recorder1 \
+  org.pcaprecorder.Recorder1 Rotate s "") || fail "busctl Rotate failed"
+check "busctl Rotate rotated prc0 ($rotated)" grep -q 'rotated prc0' <<<"$rotated"
 finished=""
-for _ in $(seq 50); do
+for _ in $(seq 200); do
   finished=$(in_sandbox sh -c 'ls /var/lib/pcap-recorder/*.pcap 2>/dev/null' || true)
   [[ -n $finished ]] && break
   sleep 0.1
@@ -137,14 +177,15 @@ check "same main process" test "$(in_sandbox systemctl show -p MainPID --value p
 S cp "$work/config.yaml" /etc/pcap-recorder/pcap-recorder.yaml
 
 "$send_frames" "$sender" prs0 25 25
-sleep 0.3
+check "the daemon wrote the 25 frames more" wait_until_written 50
 
 # A vlan filter through a reload: compiled for the interface under the unit's restrictions, it
 # must see the tag the kernel took out of the frame (as tcpdump's does).
 sed 's/  - name: prc0/  - name: prc0\n    filter: "vlan 100"/' "$work/config.yaml" >"$work/vlan.yaml"
 S cp "$work/vlan.yaml" /etc/pcap-recorder/pcap-recorder.yaml
+applied_before=$(applied_count)
 check "reload with a vlan filter" in_sandbox systemctl reload pcap-recorder
-sleep 0.3
+check "the daemon applied the vlan filter" wait_until_applied "$applied_before"
 "$send_frames" "$sender" prs0 10 100 100
 "$send_frames" "$sender" prs0 10 200 200
 "$send_frames" "$sender" prs0 10 300
