@@ -80,7 +80,7 @@ void CompressCrashTest::killedWhileCompressingLeavesOneWholeCopy(const std::stri
                                                                  int level) {
   NamespacePair hosts;
   // The highest level, so that compressing a file of some 20 MB takes long enough to be killed
-  // in the middle of it.
+  // in the middle of it (and, on a loaded machine, more than 30 s after the restart).
   const auto config = writeConfig(
       "  - name: prc0\n    filter: \"udp dst port 5001\"\n",
       "  compression: " + compression + "\n  compression_level: " + std::to_string(level) + "\n");
@@ -136,7 +136,7 @@ void CompressCrashTest::killedWhileCompressingLeavesOneWholeCopy(const std::stri
   DaemonProcess restarted(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
   ASSERT_TRUE(restarted.waitReady()) << restarted.log();
   ASSERT_TRUE(restarted.waitForLog(
-      "finished " + (outputDirectory() / interrupted).string() + suffix + " (repaired)", 30s))
+      "finished " + (outputDirectory() / interrupted).string() + suffix + " (repaired)", 120s))
       << restarted.log();
   ASSERT_EQ(restarted.stop(), 0) << restarted.log();
 
