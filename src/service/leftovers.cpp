@@ -169,9 +169,11 @@ std::vector<FinishJob> repairLeftovers(const fs::path& directory,
                       directory.string(), part, result.message, result.finalName);
         break;
       case pcap::RepairOutcome::removedEmpty:
-        spdlog::info(
-            "{}: removed {} left by an earlier run: it holds no bytes (the run was stopped "
-            "between creating the file and writing its header)",
+        // Why a warning: a kill between creating the file and writing its header leaves such a
+        // file, but so can a power loss that took what it held; the log cannot tell which.
+        spdlog::warn(
+            "{}: removed {} left by an earlier run: it holds no bytes (the run stopped before "
+            "writing its header, or a power loss took what it held)",
             directory.string(), part);
         break;
       case pcap::RepairOutcome::failed:

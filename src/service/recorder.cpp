@@ -260,12 +260,12 @@ void Recorder::takePendingSettings() {
     directIoReported_ = false;
     lastExpandedName_.clear();
     if (writing && pause_.load(std::memory_order_relaxed) == PauseReason::none) {
-      openNextFile(wallClockNow());
+      openNextFile(timeForNextFile());
       if (writer_ && writer_->failed()) pauseAfterWriteFailure();
     }
   } else if (writer_) {
     // A new interval or limit applies to the open file as to the next: its slot is recomputed.
-    slot_ = rotation::slotOf(wallClockNow(), limits_.interval);
+    slot_ = rotation::slotOf(timeForNextFile(), limits_.interval);
   }
   spdlog::info("{}: new settings applied", settings_.name);
 }
@@ -291,13 +291,14 @@ void Recorder::run() noexcept {
       heartbeat_.fetch_add(1, std::memory_order_relaxed);
       if (settingsPending_.exchange(false, std::memory_order_acquire)) takePendingSettings();
       const auto block = source_->nextBlock(kIdleWait);
+      framesComing_ = !block.empty();
       if (!block.empty()) {
         processBlock(block);
         source_->releaseBlock();
       }
       if (rotationRequested_.exchange(false, std::memory_order_relaxed) && writer_ &&
           writer_->packets() > 0) {
-        rotate(RotationReason::signal, wallClockNow());
+        rotate(RotationReason::signal, timeForNextFile());
       }
       if (block.empty() || Clock::now() - lastFlush_ >= kFlushInterval) {
         betweenBlocks(wallClockNow(), block.empty());
@@ -317,6 +318,15 @@ void Recorder::run() noexcept {
   capturing_.store(false, std::memory_order_relaxed);
 }
 
+// Why not always the clock: while this thread is behind, the frames a file opened now gets first
+// are from before now, perhaps from before a boundary; a file named and slotted by the clock would
+// hold them and the frames after the boundary too. min(): a frame stamped ahead of the clock
+// (a clock stepped back) must not name a file after the future.
+rotation::Nanoseconds Recorder::timeForNextFile() const noexcept {
+  const Nanoseconds now = wallClockNow();
+  return framesComing_ && latestFrameTime_ != 0 ? std::min(now, latestFrameTime_) : now;
+}
+
 void Recorder::betweenBlocks(Nanoseconds now, bool ringEmpty) {
   followOutputDirectory();
   // Why only with the ring empty: while this thread is behind the traffic, frames from before the
@@ -326,7 +336,7 @@ void Recorder::betweenBlocks(Nanoseconds now, bool ringEmpty) {
     rotate(RotationReason::interval, now);
   }
   if (writer_ && !writer_->flush()) pauseAfterWriteFailure();
-  if (!writer_) resumeWhenSpaceReturns(now);
+  if (!writer_) resumeWhenSpaceReturns(timeForNextFile());
   publishWriterCounts();
   publishKernelCounts();
   lastFlush_ = Clock::now();
@@ -359,6 +369,7 @@ void Recorder::processBlock(std::span<const std::byte> block) {
   const std::uint32_t snaplen = writerOptions_.snaplen;
   const auto walk =
       capture::forEachFrame(block, source_->seesOwnFramesTwice(), [&](const pcap::Frame& frame) {
+        latestFrameTime_ = timeOf(frame);
         if (writer_) {
           const rotation::OpenFile file{writer_->bytes(), writer_->packets(), slot_};
           const auto reason = rotation::reasonBeforeRecord(

@@ -26,7 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using rotation::RotationReason;
-using rotation::wallClockNow;
 constexpr std::chrono::seconds kReopenBackoff{1};
 constexpr std::chrono::seconds kDiskWarningInterval{10};
 // Writing resumes after a full disk once at least this much is free again.
@@ -108,7 +107,7 @@ bool Recorder::followOutputDirectory() {
   lastExpandedName_.clear();
   if (!writer_) {
     lostToDiskAtPause_ = counters_.snapshot().packetsLostToDisk;
-    openNextFile(wallClockNow());
+    openNextFile(timeForNextFile());
   }
   return true;
 }

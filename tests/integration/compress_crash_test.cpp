@@ -1,8 +1,11 @@
 // A crash in the middle of compressing: pcap-recorderd is killed (SIGKILL) while a finished file
 // is being compressed, and the next start leaves exactly one whole copy of every capture,
 // compressed and with its sidecar, no `.part` and no empty file.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -11,6 +14,7 @@
 #include <thread>
 
 #include "daemon_process.hpp"
+#include "pcap_recorder/pcap/repair.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 #include "recorder_fixture.hpp"
 #include "support/file_bytes.hpp"
@@ -43,28 +47,38 @@ std::string waitForCreated(int inotify, const std::string& suffix,
   return {};
 }
 
-// Waits (up to 30 s) until the one `.pcap.part` of `directory` keeps its size across 1.5 s,
-// more than the daemon's flush interval (1 s): every frame the ring took is in it by then.
-void waitUntilTheOpenFileSettles(const fs::path& directory) {
-  std::uintmax_t last = 0;
-  auto stableSince = std::chrono::steady_clock::now();
-  for (const auto deadline = stableSince + 30s; std::chrono::steady_clock::now() < deadline;
+// Waits (up to 60 s) until the one `.pcap.part` of `directory` holds `sent` records, or, should
+// the kernel have dropped some, until its size has not changed for 5 s: five flushes, longer than
+// a capture thread is held up on a loaded machine.
+void waitUntilTheOpenFileHoldsAll(const fs::path& directory, std::uint64_t sent) {
+  std::uint64_t last = 0;
+  auto unchangedSince = std::chrono::steady_clock::now();
+  for (const auto deadline = unchangedSince + 60s; std::chrono::steady_clock::now() < deadline;
        std::this_thread::sleep_for(100ms)) {
-    std::uintmax_t size = 0;
+    util::UniqueFd file;
     for (const auto& name : listDirectory(directory)) {
-      std::error_code gone;  // renamed between the listing and the look: size 0, so not settled
-      if (name.ends_with(".pcap.part")) size = fs::file_size(directory / name, gone);
-      if (gone) size = 0;
+      if (name.ends_with(".pcap.part")) {
+        file.reset(::open((directory / name).c_str(), O_RDONLY | O_CLOEXEC));
+      }
     }
+    struct stat status {};
+    if (!file.valid() || ::fstat(file.get(), &status) != 0) continue;
+    const auto size = static_cast<std::uint64_t>(status.st_size);
+    // Record headers only, as the repair reads them: 20 MB are not read ten times a second.
+    const pcap::ReadAt readAt = [&](std::uint64_t offset, std::span<std::byte> into) {
+      const ssize_t got = ::pread(file.get(), into.data(), into.size(), static_cast<off_t>(offset));
+      return got < 0 ? std::size_t{0} : static_cast<std::size_t>(got);
+    };
+    if (pcap::scanPcap(readAt, size).records == sent) return;
     const auto now = std::chrono::steady_clock::now();
     if (size != last) {
       last = size;
-      stableSince = now;
-    } else if (size > 24 && now - stableSince >= 1500ms) {
+      unchangedSince = now;
+    } else if (size > 24 && now - unchangedSince >= 5s) {
       return;
     }
   }
-  ADD_FAILURE() << "the open file in " << directory << " was still growing after 30 s";
+  ADD_FAILURE() << "the open file in " << directory << " was still growing after 60 s";
 }
 
 class CompressCrashTest : public RecorderTest {
@@ -99,7 +113,7 @@ void CompressCrashTest::killedWhileCompressingLeavesOneWholeCopy(const std::stri
       sender.send(buildUdpFrame({.sequence = i, .frameBytes = 1000}));
     }
     // Every frame in this file, none left in the ring for the next one.
-    waitUntilTheOpenFileSettles(outputDirectory());
+    waitUntilTheOpenFileHoldsAll(outputDirectory(), 20'000);
     daemon.signal(SIGUSR1);  // finishes the file: its compression starts
     const auto part = waitForCreated(inotify.get(), suffix + ".part", 20s);
     daemon.signal(SIGKILL);

@@ -55,7 +55,8 @@ written_on_prc0() {
   in_sandbox pcap-recorderctl stats --json | grep -o '"PacketsWritten":[0-9]*' | head -1 |
     cut -d: -f2
 }
-# Waits until prc0 has written at least $1 frames: the capture thread takes a block when the
+# Waits until prc0 has written at least $1 frames (read a baseline before sending: prc0 has no
+# filter, and the sandbox's own frames count too): the capture thread takes a block when the
 # kernel hands it over, which a loaded machine may do after a fixed sleep would have ended.
 wait_until_written() {
   local written=0
@@ -109,8 +110,9 @@ in_sandbox journalctl --sync
 journal=$(in_sandbox journalctl --no-pager -u pcap-recorder INTERFACE=prc0 -o verbose)
 check "journal has the startup line with INTERFACE=prc0" grep -q 'MESSAGE=prc0: capturing' <<<"$journal"
 
+written_before=$(written_on_prc0) || fail "pcap-recorderctl stats --json gave no PacketsWritten for prc0"
 "$send_frames" "$sender" prs0 25 0
-check "the daemon wrote the 25 frames" wait_until_written 25
+check "the daemon wrote the 25 frames" wait_until_written $((written_before + 25))
 rotated=$(in_sandbox busctl call org.pcaprecorder.Recorder1 /org/pcaprecorder/Recorder1 \
   org.pcaprecorder.Recorder1 Rotate s "") || fail "busctl Rotate failed"
 check "busctl Rotate rotated prc0 ($rotated)" grep -q 'rotated prc0' <<<"$rotated"
@@ -176,8 +178,9 @@ check "still active after the refused reload" in_sandbox systemctl is-active --q
 check "same main process" test "$(in_sandbox systemctl show -p MainPID --value pcap-recorder)" = "$pid"
 S cp "$work/config.yaml" /etc/pcap-recorder/pcap-recorder.yaml
 
+written_before=$(written_on_prc0) || fail "pcap-recorderctl stats --json gave no PacketsWritten for prc0"
 "$send_frames" "$sender" prs0 25 25
-check "the daemon wrote the 25 frames more" wait_until_written 50
+check "the daemon wrote the 25 frames more" wait_until_written $((written_before + 25))
 
 # A vlan filter through a reload: compiled for the interface under the unit's restrictions, it
 # must see the tag the kernel took out of the frame (as tcpdump's does).

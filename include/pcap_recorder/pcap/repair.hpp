@@ -66,7 +66,7 @@ enum class RepairOutcome {
   finished,  // cut back to its complete records (if needed) and renamed to its final name
   setAside,  // header damaged: renamed, byte for byte unchanged, to `<final name>.damaged`
   // Zero bytes long: created by a run killed before it wrote the file header (open and write are
-  // two system calls). Removed: it held nothing to lose, and it is no damaged capture either.
+  // two system calls), or emptied by a power loss. Removed: there is nothing in it to keep.
   removedEmpty,
   failed,  // not renamed; see errnoValue and message. The `.part` file is still there (perhaps
            // already cut), and repairing it again later is safe.

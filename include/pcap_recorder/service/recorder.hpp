@@ -109,6 +109,9 @@ class Recorder {
   // Whether `reason` may wait while the finisher's queue is full (the file goes on meanwhile).
   static bool canWait(rotation::RotationReason reason) noexcept;
   int openNextFile(Nanoseconds time);
+  // The time a file opened now is for: the last frame's while blocks are coming, else the
+  // clock's (never later than the clock).
+  Nanoseconds timeForNextFile() const noexcept;
   // Notices a removed or replaced output directory and re-creates and re-opens it as at start;
   // the file being written in a removed one is lost with it. False when it cannot be re-opened.
   bool followOutputDirectory();
@@ -162,6 +165,10 @@ class Recorder {
   std::uint64_t lostToDiskAtPause_ = 0;
 
   std::chrono::steady_clock::time_point lastFlush_;
+  // Whether the last turn took a block, and the timestamp of the last frame taken (capture
+  // thread only): see timeForNextFile().
+  bool framesComing_ = false;
+  Nanoseconds latestFrameTime_ = 0;
   // Shared with the finisher's callbacks, which may run after this recorder is gone.
   struct Shared {
     stats::InterfaceCounters counters;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <numeric>
 #include <sstream>
@@ -274,24 +275,28 @@ std::vector<fs::path> filesIn(const fs::path& directory) {
   return files;
 }
 
-// The capture thread behind the traffic: a block is always ready, and the wall clock passes the
-// end of the frames' one-second slot while frames from that slot still wait in the ring. Those
-// frames belong to the file of their slot; the first frame of the next slot rotates it.
-TEST(Recorder, ABusyRingBehindTheClockNeverLetsAFileSpanABoundary) {
+// A capture thread behind the traffic: a block is always ready (one frame each, handed out 60 ms
+// apart), and the wall clock passes the end of the frames' one-second slot while 60 frames of
+// that slot still wait in the ring; 5 frames of the next slot follow. The slot is the one after
+// the clock's at start (the first file, opened by the clock, never gets a frame), so a boundary
+// crossed while the recorder starts changes nothing; the 3.6 s the blocks take cover the slot's
+// end, the recorder's allowance for late frames and three turns at which it flushes.
+// `whileBehind` runs 2.5 s in: past the slot's end, with frames of the slot still to come.
+// Returns the seconds of the records, file by file.
+std::vector<std::vector<std::uint32_t>> recordBehindTheClock(
+    const std::function<void(Recorder&)>& whileBehind, std::uint32_t& slotSecond) {
   testing::TempDir dir;
-  const auto slot = rotation::slotOf(rotation::wallClockNow(), 1s);
+  const auto slot = rotation::slotOf(rotation::wallClockNow() + 1'000'000'000, 1s);
+  slotSecond = static_cast<std::uint32_t>(slot.start / 1'000'000'000);
   const auto frameAt = [](std::uint32_t sequence, rotation::Nanoseconds time) {
     return testing::BlockFrame{.data = testing::buildUdpFrame({.sequence = sequence}),
                                .seconds = static_cast<std::uint32_t>(time / 1'000'000'000),
                                .nanoseconds = static_cast<std::uint32_t>(time % 1'000'000'000)};
   };
-  // 40 blocks of the slot, handed out 60 ms apart (2.4 s: past the slot's end plus its lateness
-  // and two flush turns), then 5 of the next slot.
   std::vector<std::vector<std::byte>> blocks;
-  std::uint32_t sequence = 0;
-  for (; sequence < 45; ++sequence) {
+  for (std::uint32_t sequence = 0; sequence < 65; ++sequence) {
     const auto time =
-        sequence < 40 ? slot.start + sequence * 1'000'000 : slot.end + (sequence - 40) * 1'000'000;
+        sequence < 60 ? slot.start + sequence * 1'000'000 : slot.end + (sequence - 60) * 1'000'000;
     blocks.push_back(testing::buildBlock({frameAt(sequence, time)}));
   }
   auto source = std::make_unique<ScriptedSource>(std::move(blocks));
@@ -305,6 +310,8 @@ TEST(Recorder, ABusyRingBehindTheClockNeverLetsAFileSpanABoundary) {
   {
     Recorder recorder(settings, finisher, std::move(source));
     recorder.start();
+    std::this_thread::sleep_for(2500ms);
+    whileBehind(recorder);
     scripted.waitUntilAllReleased();
     recorder.requestStop();
     recorder.join();
@@ -317,10 +324,31 @@ TEST(Recorder, ABusyRingBehindTheClockNeverLetsAFileSpanABoundary) {
       seconds.push_back(record.seconds);
     secondsInFiles.push_back(std::move(seconds));
   }
-  const auto first = static_cast<std::uint32_t>(slot.start / 1'000'000'000);
-  EXPECT_EQ(secondsInFiles,
-            (std::vector<std::vector<std::uint32_t>>{std::vector<std::uint32_t>(40, first),
-                                                     std::vector<std::uint32_t>(5, first + 1)}));
+  return secondsInFiles;
+}
+
+// The clock does not end the file while frames of its slot wait in the ring; the first frame of
+// the next slot does.
+TEST(Recorder, ABusyRingBehindTheClockNeverLetsAFileSpanABoundary) {
+  std::uint32_t second = 0;
+  const auto files = recordBehindTheClock([](Recorder&) {}, second);
+  EXPECT_EQ(files,
+            (std::vector<std::vector<std::uint32_t>>{std::vector<std::uint32_t>(60, second),
+                                                     std::vector<std::uint32_t>(5, second + 1)}));
+}
+
+// A rotation asked for while behind: the next file is for the frames still in the ring, not for
+// the clock's slot, so the first frame of the next slot still ends it.
+TEST(Recorder, ARotationAskedForWhileBehindTheClockNeverLetsAFileSpanABoundary) {
+  std::uint32_t second = 0;
+  const auto files = recordBehindTheClock(
+      [](Recorder& recorder) { EXPECT_TRUE(recorder.requestRotation()); }, second);
+  ASSERT_EQ(files.size(), 3u) << ::testing::PrintToString(files);
+  EXPECT_EQ(files[0].size() + files[1].size(), 60u);
+  for (const auto& seconds : {files[0], files[1]}) {
+    EXPECT_EQ(seconds, std::vector<std::uint32_t>(seconds.size(), second));
+  }
+  EXPECT_EQ(files[2], std::vector<std::uint32_t>(5, second + 1));
 }
 
 TEST(Recorder, AFilterTheKernelRefusesOnReloadLeavesTheOldOneCapturing) {
