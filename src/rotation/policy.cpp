@@ -37,6 +37,8 @@ std::string_view describe(RotationReason reason) noexcept {
       return "reload";
     case RotationReason::directoryReplaced:
       return "output directory replaced";
+    case RotationReason::clockSetBack:
+      return "clock set back";
   }
   return "unknown";
 }

@@ -373,7 +373,7 @@ void Recorder::processBlock(std::span<const std::byte> block) {
         if (writer_) {
           const rotation::OpenFile file{writer_->bytes(), writer_->packets(), slot_};
           const auto reason = rotation::reasonBeforeRecord(
-              file, limits_, pcap::encodedSize(frame, snaplen), timeOf(frame));
+              file, limits_, pcap::encodedSize(frame, snaplen), timeOf(frame), lateness_);
           if (reason != RotationReason::none) rotate(reason, timeOf(frame));
         }
         if (!writer_) {

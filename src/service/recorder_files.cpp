@@ -38,6 +38,7 @@ bool Recorder::canWait(RotationReason reason) noexcept {
     case RotationReason::size:
     case RotationReason::packets:
     case RotationReason::interval:
+    case RotationReason::clockSetBack:
     case RotationReason::signal:
       return true;
     default:

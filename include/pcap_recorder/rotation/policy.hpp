@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "pcap_recorder/util/saturating.hpp"
+
 namespace pcap_recorder::rotation {
 
 // Nanoseconds since the epoch, UTC: packet timestamps and the clock in one unit.
@@ -47,16 +49,23 @@ enum class RotationReason {
   writeError,
   stop,
   reload,
-  directoryReplaced
+  directoryReplaced,
+  clockSetBack
 };
 std::string_view describe(RotationReason reason) noexcept;
 
 // Whether `file` must be finished before a record of `recordBytes` with timestamp `packetTime`
 // goes in. A file never exceeds maxFileBytes, except one holding a single packet larger than it.
+// A packet stamped more than `lateness` before the file's slot (frames of several CPUs reach the
+// ring a little out of order, so a little earlier is no reason) means the clock was set back: the
+// file ends rather than hold packets from both sides of its slot's start.
 inline RotationReason reasonBeforeRecord(const OpenFile& file, const RotationLimits& limits,
-                                         std::uint64_t recordBytes,
-                                         Nanoseconds packetTime) noexcept {
+                                         std::uint64_t recordBytes, Nanoseconds packetTime,
+                                         Nanoseconds lateness) noexcept {
   if (packetTime >= file.slot.end) return RotationReason::interval;
+  if (packetTime < util::saturatingAdd(file.slot.start, -lateness)) {
+    return RotationReason::clockSetBack;
+  }
   if (limits.maxPackets != 0 && file.packets >= limits.maxPackets) return RotationReason::packets;
   if (limits.maxFileBytes != 0 && file.packets > 0 &&
       file.bytes + recordBytes > limits.maxFileBytes) {

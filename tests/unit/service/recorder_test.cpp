@@ -351,6 +351,46 @@ TEST(Recorder, ARotationAskedForWhileBehindTheClockNeverLetsAFileSpanABoundary) 
   EXPECT_EQ(files[2], std::vector<std::uint32_t>(5, second + 1));
 }
 
+// The clock set back under traffic (NTP stepping it): frames stamped 3 s before the open file's
+// slot end it and go to a file of their own slot, rather than make it span the slot's start.
+TEST(Recorder, FramesStampedBeforeTheFilesSlotAfterTheClockWasSetBackGoToAFileOfTheirOwn) {
+  testing::TempDir dir;
+  const auto later = rotation::slotOf(rotation::wallClockNow() + 5'000'000'000, 1s).start;
+  const auto second = static_cast<std::uint32_t>(later / 1'000'000'000);
+  std::vector<testing::BlockFrame> frames;
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    frames.push_back({.data = testing::buildUdpFrame({.sequence = i}),
+                      .seconds = i < 5 ? second : second - 3,
+                      .nanoseconds = i * 1000});
+  }
+  auto source = std::make_unique<ScriptedSource>(
+      std::vector<std::vector<std::byte>>{testing::buildBlock(frames)});
+  ScriptedSource& scripted = *source;
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir.path();
+  settings.rotate.interval = 1s;
+  FileFinisher finisher({});
+  {
+    Recorder recorder(settings, finisher, std::move(source));
+    recorder.start();
+    scripted.waitUntilAllReleased();
+    recorder.requestStop();
+    recorder.join();
+  }
+  finisher.stop();
+  std::vector<std::vector<std::uint32_t>> secondsInFiles;
+  for (const auto& file : filesIn(dir.path())) {  // in name order: the earlier slot first
+    std::vector<std::uint32_t> seconds;
+    for (const auto& record : testing::readPcapFile(file).records)
+      seconds.push_back(record.seconds);
+    secondsInFiles.push_back(std::move(seconds));
+  }
+  EXPECT_EQ(secondsInFiles,
+            (std::vector<std::vector<std::uint32_t>>{std::vector<std::uint32_t>(5, second - 3),
+                                                     std::vector<std::uint32_t>(5, second)}));
+}
+
 TEST(Recorder, AFilterTheKernelRefusesOnReloadLeavesTheOldOneCapturing) {
   testing::TempDir dir;
   auto source = std::make_unique<ScriptedSource>(std::vector<std::vector<std::byte>>{});
