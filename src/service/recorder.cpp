@@ -263,9 +263,12 @@ void Recorder::takePendingSettings() {
       openNextFile(timeForNextFile());
       if (writer_ && writer_->failed()) pauseAfterWriteFailure();
     }
-  } else if (writer_) {
-    // A new interval or limit applies to the open file as to the next: its slot is recomputed.
-    slot_ = rotation::slotOf(timeForNextFile(), limits_.interval);
+  } else if (writer_ && limits_.interval != slotInterval_) {
+    // A new interval applies to the open file as to the next: its slot is recomputed around the
+    // time it was opened for. Why not the clock: a reload just after a boundary, before the clock
+    // or a frame ended the file, would move it into the next slot under its old name.
+    slot_ = rotation::slotOf(fileTime_, limits_.interval);
+    slotInterval_ = limits_.interval;
   }
   spdlog::info("{}: new settings applied", settings_.name);
 }
@@ -334,6 +337,10 @@ void Recorder::betweenBlocks(Nanoseconds now, bool ringEmpty) {
   // one and make it span the boundary. Their own times rotate the file then (processBlock).
   if (ringEmpty && writer_ && rotation::slotOver({.slot = slot_}, now, lateness_)) {
     rotate(RotationReason::interval, now);
+  } else if (ringEmpty && writer_ && rotation::beforeSlot({.slot = slot_}, now, lateness_)) {
+    // Set back with no traffic: the file would otherwise stay open, named after a slot the clock
+    // reaches only later, and no file would come for the intervals in between.
+    rotate(RotationReason::clockSetBack, now);
   }
   if (writer_ && !writer_->flush()) pauseAfterWriteFailure();
   if (!writer_) resumeWhenSpaceReturns(timeForNextFile());
@@ -369,13 +376,20 @@ void Recorder::processBlock(std::span<const std::byte> block) {
   const std::uint32_t snaplen = writerOptions_.snaplen;
   const auto walk =
       capture::forEachFrame(block, source_->seesOwnFramesTwice(), [&](const pcap::Frame& frame) {
-        latestFrameTime_ = timeOf(frame);
         if (writer_) {
           const rotation::OpenFile file{writer_->bytes(), writer_->packets(), slot_};
-          const auto reason = rotation::reasonBeforeRecord(
-              file, limits_, pcap::encodedSize(frame, snaplen), timeOf(frame), lateness_);
+          auto reason = rotation::reasonBeforeRecord(
+              file, limits_, pcap::encodedSize(frame, snaplen), timeOf(frame));
+          // The clock is read only for a frame stamped before the slot: rarely.
+          if (reason == RotationReason::none &&
+              rotation::beforeSlot(file, timeOf(frame), lateness_) &&
+              rotation::beforeSlot(file, wallClockNow(), lateness_)) {
+            reason = RotationReason::clockSetBack;
+          }
           if (reason != RotationReason::none) rotate(reason, timeOf(frame));
         }
+        // After the rotation, which starts the mark again for the new file.
+        latestFrameTime_ = std::max(latestFrameTime_, timeOf(frame));
         if (!writer_) {
           ++withoutFile;
           return;

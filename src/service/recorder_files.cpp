@@ -118,6 +118,9 @@ int Recorder::openNextFile(Nanoseconds time) {
   if (!followOutputDirectory()) return ENOENT;
   if (writer_) return 0;  // following a re-created directory opened one already
   slot_ = rotation::slotOf(time, limits_.interval);
+  slotInterval_ = limits_.interval;
+  fileTime_ = time;
+  latestFrameTime_ = 0;  // the high-water mark is per file: a frame stamped far ahead ends with it
   // A file of a time slot is named after the slot's start, so hourly files read hh:00:00.
   const Nanoseconds nameTime = limits_.interval.count() != 0 ? slot_.start : time;
   const auto openedAt = std::chrono::system_clock::time_point(

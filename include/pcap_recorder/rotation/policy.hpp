@@ -56,16 +56,10 @@ std::string_view describe(RotationReason reason) noexcept;
 
 // Whether `file` must be finished before a record of `recordBytes` with timestamp `packetTime`
 // goes in. A file never exceeds maxFileBytes, except one holding a single packet larger than it.
-// A packet stamped more than `lateness` before the file's slot (frames of several CPUs reach the
-// ring a little out of order, so a little earlier is no reason) means the clock was set back: the
-// file ends rather than hold packets from both sides of its slot's start.
 inline RotationReason reasonBeforeRecord(const OpenFile& file, const RotationLimits& limits,
-                                         std::uint64_t recordBytes, Nanoseconds packetTime,
-                                         Nanoseconds lateness) noexcept {
+                                         std::uint64_t recordBytes,
+                                         Nanoseconds packetTime) noexcept {
   if (packetTime >= file.slot.end) return RotationReason::interval;
-  if (packetTime < util::saturatingAdd(file.slot.start, -lateness)) {
-    return RotationReason::clockSetBack;
-  }
   if (limits.maxPackets != 0 && file.packets >= limits.maxPackets) return RotationReason::packets;
   if (limits.maxFileBytes != 0 && file.packets > 0 &&
       file.bytes + recordBytes > limits.maxFileBytes) {
@@ -78,6 +72,14 @@ inline RotationReason reasonBeforeRecord(const OpenFile& file, const RotationLim
 // the longest a packet from before the boundary can still take to reach us.
 inline bool slotOver(const OpenFile& file, Nanoseconds now, Nanoseconds lateness) noexcept {
   return now - lateness >= file.slot.end;
+}
+
+// Whether `time` lies before the file's slot by more than `lateness`. When both a packet's
+// timestamp and the clock do, the clock was set back (an NTP step): the file ends rather than hold
+// packets from both sides of its slot's start. Why both: a packet alone may be stamped early by
+// a delay on its way to the ring, or the clock may just have been set forward across a boundary.
+inline bool beforeSlot(const OpenFile& file, Nanoseconds time, Nanoseconds lateness) noexcept {
+  return time < util::saturatingAdd(file.slot.start, -lateness);
 }
 
 }  // namespace pcap_recorder::rotation

@@ -109,7 +109,7 @@ class Recorder {
   // Whether `reason` may wait while the finisher's queue is full (the file goes on meanwhile).
   static bool canWait(rotation::RotationReason reason) noexcept;
   int openNextFile(Nanoseconds time);
-  // The time a file opened now is for: the last frame's while blocks are coming, else the
+  // The time a file opened now is for: the latest frame's while blocks are coming, else the
   // clock's (never later than the clock).
   Nanoseconds timeForNextFile() const noexcept;
   // Notices a removed or replaced output directory and re-creates and re-opens it as at start;
@@ -165,10 +165,14 @@ class Recorder {
   std::uint64_t lostToDiskAtPause_ = 0;
 
   std::chrono::steady_clock::time_point lastFlush_;
-  // Whether the last turn took a block, and the timestamp of the last frame taken (capture
-  // thread only): see timeForNextFile().
+  // Whether the last turn took a block, and the latest timestamp of a frame taken since the
+  // current file was opened (frames of several CPUs reach the ring a little out of order); capture
+  // thread only: see timeForNextFile().
   bool framesComing_ = false;
   Nanoseconds latestFrameTime_ = 0;
+  // The time the open file was opened for, and the interval its slot_ was computed with.
+  Nanoseconds fileTime_ = 0;
+  std::chrono::milliseconds slotInterval_{0};
   // Shared with the finisher's callbacks, which may run after this recorder is gone.
   struct Shared {
     stats::InterfaceCounters counters;

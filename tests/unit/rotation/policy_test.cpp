@@ -45,7 +45,7 @@ TEST(Slot, AnIntervalTooLongForNanosecondsIsOneSlotNotAWrappedShortOne) {
   EXPECT_LE(slot.start, kSomeTime);
   EXPECT_EQ(slot.end, std::numeric_limits<Nanoseconds>::max()) << "saturated, never reached";
   const OpenFile file{.bytes = 24, .packets = 1, .slot = slot};
-  EXPECT_EQ(reasonBeforeRecord(file, {}, 100, kSomeTime + kHour, kLateness), RotationReason::none);
+  EXPECT_EQ(reasonBeforeRecord(file, {}, 100, kSomeTime + kHour), RotationReason::none);
   EXPECT_FALSE(slotOver(file, kSomeTime + 1000 * kHour, kSecond));
 }
 
@@ -71,68 +71,60 @@ OpenFile fileWith(std::uint64_t bytes, std::uint64_t packets) {
 
 TEST(ReasonBeforeRecord, NothingWhileEveryLimitHolds) {
   const RotationLimits limits{.maxFileBytes = 1000, .interval = 1h, .maxPackets = 10};
-  EXPECT_EQ(reasonBeforeRecord(fileWith(900, 9), limits, 100, kSomeTime, kLateness),
-            RotationReason::none);
+  EXPECT_EQ(reasonBeforeRecord(fileWith(900, 9), limits, 100, kSomeTime), RotationReason::none);
 }
 
 TEST(ReasonBeforeRecord, SizeFinishesTheFileBeforeItWouldExceedTheLimit) {
   const RotationLimits limits{.maxFileBytes = 1000};
-  EXPECT_EQ(reasonBeforeRecord(fileWith(900, 5), limits, 100, kSomeTime, kLateness),
-            RotationReason::none);
-  EXPECT_EQ(reasonBeforeRecord(fileWith(900, 5), limits, 101, kSomeTime, kLateness),
-            RotationReason::size);
+  EXPECT_EQ(reasonBeforeRecord(fileWith(900, 5), limits, 100, kSomeTime), RotationReason::none);
+  EXPECT_EQ(reasonBeforeRecord(fileWith(900, 5), limits, 101, kSomeTime), RotationReason::size);
 }
 
 TEST(ReasonBeforeRecord, APacketLargerThanTheLimitStillGetsAFileOfItsOwn) {
   const RotationLimits limits{.maxFileBytes = 100};
-  EXPECT_EQ(reasonBeforeRecord(fileWith(24, 0), limits, 5000, kSomeTime, kLateness),
-            RotationReason::none);
-  EXPECT_EQ(reasonBeforeRecord(fileWith(5024, 1), limits, 16, kSomeTime, kLateness),
-            RotationReason::size);
+  EXPECT_EQ(reasonBeforeRecord(fileWith(24, 0), limits, 5000, kSomeTime), RotationReason::none);
+  EXPECT_EQ(reasonBeforeRecord(fileWith(5024, 1), limits, 16, kSomeTime), RotationReason::size);
 }
 
 TEST(ReasonBeforeRecord, PacketCountFinishesAfterMaxPackets) {
   const RotationLimits limits{.maxPackets = 100};
-  EXPECT_EQ(reasonBeforeRecord(fileWith(5000, 99), limits, 60, kSomeTime, kLateness),
-            RotationReason::none);
-  EXPECT_EQ(reasonBeforeRecord(fileWith(5000, 100), limits, 60, kSomeTime, kLateness),
+  EXPECT_EQ(reasonBeforeRecord(fileWith(5000, 99), limits, 60, kSomeTime), RotationReason::none);
+  EXPECT_EQ(reasonBeforeRecord(fileWith(5000, 100), limits, 60, kSomeTime),
             RotationReason::packets);
 }
 
 // The clock set back (NTP stepping it, an operator): the file of 17:00 must not go on with
-// packets of 16:50, which would make it hold packets from both sides of 17:00.
-TEST(ReasonBeforeRecord, APacketStampedBeforeTheSlotByMoreThanTheLatenessEndsTheFile) {
-  const RotationLimits limits{.interval = 1h};
+// packets of 16:50, which would make it hold packets from both sides of 17:00. The recorder asks
+// this of the packet's timestamp and of the clock.
+TEST(BeforeSlot, IsTrueOnlyForTimesBeforeTheSlotByMoreThanTheLateness) {
   const auto file = fileWith(100, 1);
-  EXPECT_EQ(reasonBeforeRecord(file, limits, 60, file.slot.start - kLateness, kLateness),
-            RotationReason::none)
+  EXPECT_FALSE(beforeSlot(file, file.slot.start, kLateness));
+  EXPECT_FALSE(beforeSlot(file, file.slot.start - kLateness, kLateness))
       << "a little out of order, as frames of several CPUs reach the ring";
-  EXPECT_EQ(reasonBeforeRecord(file, limits, 60, file.slot.start - kLateness - 1, kLateness),
-            RotationReason::clockSetBack);
-  EXPECT_EQ(reasonBeforeRecord(file, limits, 60, file.slot.start - 10 * 60 * kSecond, kLateness),
-            RotationReason::clockSetBack);
+  EXPECT_TRUE(beforeSlot(file, file.slot.start - kLateness - 1, kLateness));
+  EXPECT_TRUE(beforeSlot(file, file.slot.start - 10 * 60 * kSecond, kLateness));
+  EXPECT_FALSE(beforeSlot(file, file.slot.end + kHour, kLateness));
 }
 
-TEST(ReasonBeforeRecord, WithoutAnIntervalNoTimeEndsTheFile) {
+TEST(BeforeSlot, WithoutAnIntervalNoTimeIsBeforeTheSlot) {
   const OpenFile file{.bytes = 100, .packets = 1, .slot = slotOf(kSomeTime, 0ms)};
   for (const Nanoseconds time : {Nanoseconds{0}, kSomeTime - kHour, kSomeTime + 1000 * kHour}) {
-    EXPECT_EQ(reasonBeforeRecord(file, {}, 60, time, kLateness), RotationReason::none) << time;
+    EXPECT_FALSE(beforeSlot(file, time, kLateness)) << time;
+    EXPECT_EQ(reasonBeforeRecord(file, {}, 60, time), RotationReason::none) << time;
   }
 }
 
 TEST(ReasonBeforeRecord, APacketPastTheBoundaryStartsANewFile) {
   const RotationLimits limits{.interval = 1h};
   const auto file = fileWith(100, 1);
-  EXPECT_EQ(reasonBeforeRecord(file, limits, 60, file.slot.end - 1, kLateness),
-            RotationReason::none);
-  EXPECT_EQ(reasonBeforeRecord(file, limits, 60, file.slot.end, kLateness),
-            RotationReason::interval);
+  EXPECT_EQ(reasonBeforeRecord(file, limits, 60, file.slot.end - 1), RotationReason::none);
+  EXPECT_EQ(reasonBeforeRecord(file, limits, 60, file.slot.end), RotationReason::interval);
 }
 
 TEST(ReasonBeforeRecord, ZeroLimitsNeverRotate) {
   const RotationLimits none{};
   OpenFile file{.bytes = 1ull << 40, .packets = 1ull << 40, .slot = slotOf(0, 0ms)};
-  EXPECT_EQ(reasonBeforeRecord(file, none, 1 << 20, kSomeTime, kLateness), RotationReason::none);
+  EXPECT_EQ(reasonBeforeRecord(file, none, 1 << 20, kSomeTime), RotationReason::none);
 }
 
 TEST(SlotOver, TheClockFinishesAFileOnlyOnceLatePacketsCanNoLongerArrive) {
