@@ -282,6 +282,25 @@ std::vector<fs::path> filesIn(const fs::path& directory) {
   return files;
 }
 
+// Test frame `sequence`, stamped `time` (nanoseconds since the epoch).
+testing::BlockFrame frameStampedAt(std::uint32_t sequence, rotation::Nanoseconds time) {
+  return testing::BlockFrame{.data = testing::buildUdpFrame({.sequence = sequence}),
+                             .seconds = static_cast<std::uint32_t>(time / 1'000'000'000),
+                             .nanoseconds = static_cast<std::uint32_t>(time % 1'000'000'000)};
+}
+
+// The seconds of the records in each capture file of `directory`, file by file in name order.
+std::vector<std::vector<std::uint32_t>> secondsOfRecordsIn(const fs::path& directory) {
+  std::vector<std::vector<std::uint32_t>> files;
+  for (const auto& file : filesIn(directory)) {
+    std::vector<std::uint32_t> seconds;
+    for (const auto& record : testing::readPcapFile(file).records)
+      seconds.push_back(record.seconds);
+    files.push_back(std::move(seconds));
+  }
+  return files;
+}
+
 // A capture thread behind the traffic: a block is always ready (one frame each, handed out 60 ms
 // apart), and the wall clock passes the end of the frames' one-second slot while 60 frames of
 // that slot still wait in the ring; 5 frames of the next slot follow. The slot is the one after
@@ -295,16 +314,11 @@ std::vector<std::vector<std::uint32_t>> recordBehindTheClock(
   testing::TempDir dir;
   const auto slot = rotation::slotOf(rotation::wallClockNow() + 1'000'000'000, 1s);
   slotSecond = static_cast<std::uint32_t>(slot.start / 1'000'000'000);
-  const auto frameAt = [](std::uint32_t sequence, rotation::Nanoseconds time) {
-    return testing::BlockFrame{.data = testing::buildUdpFrame({.sequence = sequence}),
-                               .seconds = static_cast<std::uint32_t>(time / 1'000'000'000),
-                               .nanoseconds = static_cast<std::uint32_t>(time % 1'000'000'000)};
-  };
   std::vector<std::vector<std::byte>> blocks;
   for (std::uint32_t sequence = 0; sequence < 65; ++sequence) {
     const auto time =
         sequence < 60 ? slot.start + sequence * 1'000'000 : slot.end + (sequence - 60) * 1'000'000;
-    blocks.push_back(testing::buildBlock({frameAt(sequence, time)}));
+    blocks.push_back(testing::buildBlock({frameStampedAt(sequence, time)}));
   }
   auto source = std::make_unique<ScriptedSource>(std::move(blocks));
   ScriptedSource& scripted = *source;
@@ -324,14 +338,7 @@ std::vector<std::vector<std::uint32_t>> recordBehindTheClock(
     recorder.join();
   }
   finisher.stop();
-  std::vector<std::vector<std::uint32_t>> secondsInFiles;
-  for (const auto& file : filesIn(dir.path())) {
-    std::vector<std::uint32_t> seconds;
-    for (const auto& record : testing::readPcapFile(file).records)
-      seconds.push_back(record.seconds);
-    secondsInFiles.push_back(std::move(seconds));
-  }
-  return secondsInFiles;
+  return secondsOfRecordsIn(dir.path());
 }
 
 // The clock does not end the file while frames of its slot wait in the ring; the first frame of
@@ -386,14 +393,8 @@ TEST(Recorder, FramesStampedBeforeTheFilesSlotAfterTheClockWasSetBackGoToAFileOf
     recorder.join();
   }
   finisher.stop();
-  std::vector<std::vector<std::uint32_t>> secondsInFiles;
-  for (const auto& file : filesIn(dir.path())) {  // in name order: the earlier slot first
-    std::vector<std::uint32_t> seconds;
-    for (const auto& record : testing::readPcapFile(file).records)
-      seconds.push_back(record.seconds);
-    secondsInFiles.push_back(std::move(seconds));
-  }
-  EXPECT_EQ(secondsInFiles,
+  // In name order: the earlier slot first.
+  EXPECT_EQ(secondsOfRecordsIn(dir.path()),
             (std::vector<std::vector<std::uint32_t>>{std::vector<std::uint32_t>(5, second - 3),
                                                      std::vector<std::uint32_t>(5, second)}));
 }
@@ -409,10 +410,7 @@ TEST(Recorder, AReloadJustAfterABoundaryLeavesTheOpenFileInItsSlot) {
   const auto second = static_cast<std::uint32_t>(slot.start / 1'000'000'000);
   std::vector<std::vector<std::byte>> blocks;
   for (const auto time : {slot.start + 5'000'000, slot.end + 15'000'000}) {
-    blocks.push_back(
-        testing::buildBlock({{.data = testing::buildUdpFrame({.sequence = 0}),
-                              .seconds = static_cast<std::uint32_t>(time / 1'000'000'000),
-                              .nanoseconds = static_cast<std::uint32_t>(time % 1'000'000'000)}}));
+    blocks.push_back(testing::buildBlock({frameStampedAt(0, time)}));
   }
   auto source = std::make_unique<ScriptedSource>(std::move(blocks));
   ScriptedSource& scripted = *source;
@@ -444,14 +442,8 @@ TEST(Recorder, AReloadJustAfterABoundaryLeavesTheOpenFileInItsSlot) {
     recorder.join();
   }
   finisher.stop();
-  std::vector<std::vector<std::uint32_t>> secondsInFiles;
-  for (const auto& file : filesIn(dir.path())) {
-    std::vector<std::uint32_t> seconds;
-    for (const auto& record : testing::readPcapFile(file).records)
-      seconds.push_back(record.seconds);
-    secondsInFiles.push_back(std::move(seconds));
-  }
-  EXPECT_EQ(secondsInFiles, (std::vector<std::vector<std::uint32_t>>{{second}, {second + 1}}));
+  EXPECT_EQ(secondsOfRecordsIn(dir.path()),
+            (std::vector<std::vector<std::uint32_t>>{{second}, {second + 1}}));
 }
 
 TEST(Recorder, AFilterTheKernelRefusesOnReloadLeavesTheOldOneCapturing) {
