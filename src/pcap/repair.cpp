@@ -144,21 +144,6 @@ std::string checkRecord(const RecordHeader& record, const ScanResult& scan) {
   return {};
 }
 
-ReadAt preadAt(int fd, const std::string& name) {
-  return [fd, &name](std::uint64_t offset, std::span<std::byte> into) -> std::size_t {
-    std::size_t done = 0;
-    while (done < into.size()) {
-      const ssize_t n =
-          ::pread(fd, into.data() + done, into.size() - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) util::throwErrno("cannot read " + name);
-      if (n == 0) break;
-      done += static_cast<std::size_t>(n);
-    }
-    return done;
-  };
-}
-
 RepairResult failure(int errnoValue, const std::string& what) {
   RepairResult result;
   result.outcome = RepairOutcome::failed;
@@ -190,6 +175,21 @@ Renamed renameToFreeName(int directoryFd, const std::string& from, NameFor nameF
 }
 
 }  // namespace
+
+ReadAt preadAt(int fd, const std::string& name) {
+  return [fd, &name](std::uint64_t offset, std::span<std::byte> into) -> std::size_t {
+    std::size_t done = 0;
+    while (done < into.size()) {
+      const ssize_t n =
+          ::pread(fd, into.data() + done, into.size() - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) util::throwErrno("cannot read " + name);
+      if (n == 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    return done;
+  };
+}
 
 ScanResult scanPcap(const ReadAt& readAt, std::uint64_t fileSize) {
   ScanResult result;

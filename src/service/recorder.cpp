@@ -335,12 +335,15 @@ void Recorder::betweenBlocks(Nanoseconds now, bool ringEmpty) {
   // Why only with the ring empty: while this thread is behind the traffic, frames from before the
   // boundary still wait in the ring and belong to this file; the clock would put them in the next
   // one and make it span the boundary. Their own times rotate the file then (processBlock).
-  if (ringEmpty && writer_ && rotation::slotOver({.slot = slot_}, now, lateness_)) {
-    rotate(RotationReason::interval, now);
-  } else if (ringEmpty && writer_ && rotation::beforeSlot({.slot = slot_}, now, lateness_)) {
-    // Set back with no traffic: the file would otherwise stay open, named after a slot the clock
-    // reaches only later, and no file would come for the intervals in between.
-    rotate(RotationReason::clockSetBack, now);
+  // A clock set back with no traffic ends the file too: it would otherwise stay open, named after
+  // a slot the clock reaches only later, and no file would come for the intervals in between.
+  if (ringEmpty && writer_) {
+    const rotation::OpenFile file{.slot = slot_};
+    if (rotation::slotOver(file, now, lateness_)) {
+      rotate(RotationReason::interval, now);
+    } else if (rotation::beforeSlot(file, now, lateness_)) {
+      rotate(RotationReason::clockSetBack, now);
+    }
   }
   if (writer_ && !writer_->flush()) pauseAfterWriteFailure();
   if (!writer_) resumeWhenSpaceReturns(timeForNextFile());
@@ -376,20 +379,20 @@ void Recorder::processBlock(std::span<const std::byte> block) {
   const std::uint32_t snaplen = writerOptions_.snaplen;
   const auto walk =
       capture::forEachFrame(block, source_->seesOwnFramesTwice(), [&](const pcap::Frame& frame) {
+        const Nanoseconds time = timeOf(frame);
         if (writer_) {
           const rotation::OpenFile file{writer_->bytes(), writer_->packets(), slot_};
-          auto reason = rotation::reasonBeforeRecord(
-              file, limits_, pcap::encodedSize(frame, snaplen), timeOf(frame));
+          auto reason =
+              rotation::reasonBeforeRecord(file, limits_, pcap::encodedSize(frame, snaplen), time);
           // The clock is read only for a frame stamped before the slot: rarely.
-          if (reason == RotationReason::none &&
-              rotation::beforeSlot(file, timeOf(frame), lateness_) &&
+          if (reason == RotationReason::none && rotation::beforeSlot(file, time, lateness_) &&
               rotation::beforeSlot(file, wallClockNow(), lateness_)) {
             reason = RotationReason::clockSetBack;
           }
-          if (reason != RotationReason::none) rotate(reason, timeOf(frame));
+          if (reason != RotationReason::none) rotate(reason, time);
         }
         // After the rotation, which starts the mark again for the new file.
-        latestFrameTime_ = std::max(latestFrameTime_, timeOf(frame));
+        latestFrameTime_ = std::max(latestFrameTime_, time);
         if (!writer_) {
           ++withoutFile;
           return;

@@ -55,21 +55,16 @@ void waitUntilTheOpenFileHoldsAll(const fs::path& directory, std::uint64_t sent)
   auto unchangedSince = std::chrono::steady_clock::now();
   for (const auto deadline = unchangedSince + 60s; std::chrono::steady_clock::now() < deadline;
        std::this_thread::sleep_for(100ms)) {
-    util::UniqueFd file;
+    std::string part;
     for (const auto& name : listDirectory(directory)) {
-      if (name.ends_with(".pcap.part")) {
-        file.reset(::open((directory / name).c_str(), O_RDONLY | O_CLOEXEC));
-      }
+      if (name.ends_with(".pcap.part")) part = (directory / name).string();
     }
+    util::UniqueFd file(::open(part.c_str(), O_RDONLY | O_CLOEXEC));
     struct stat status {};
     if (!file.valid() || ::fstat(file.get(), &status) != 0) continue;
     const auto size = static_cast<std::uint64_t>(status.st_size);
     // Record headers only, as the repair reads them: 20 MB are not read ten times a second.
-    const pcap::ReadAt readAt = [&](std::uint64_t offset, std::span<std::byte> into) {
-      const ssize_t got = ::pread(file.get(), into.data(), into.size(), static_cast<off_t>(offset));
-      return got < 0 ? std::size_t{0} : static_cast<std::size_t>(got);
-    };
-    if (pcap::scanPcap(readAt, size).records == sent) return;
+    if (pcap::scanPcap(pcap::preadAt(file.get(), part), size).records == sent) return;
     const auto now = std::chrono::steady_clock::now();
     if (size != last) {
       last = size;

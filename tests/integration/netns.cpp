@@ -83,7 +83,7 @@ bool waitForCarrier(const std::string& ns, const std::string& interface,
                     std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const auto command = "ip -n " + ns + " -o link show dev " + interface + " | grep -q 'state UP'";
-  while (::system(command.c_str()) != 0) {
+  while (runCommand(command) != 0) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

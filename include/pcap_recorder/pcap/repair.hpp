@@ -35,6 +35,10 @@ inline constexpr const char* kDamagedSuffix = rotation::kDamagedSuffix.data();
 // the file. Reports I/O errors by throwing; scanPcap() lets the exception through.
 using ReadAt = std::function<std::size_t(std::uint64_t offset, std::span<std::byte> into)>;
 
+// A ReadAt over the file `fd` (pread, retried on EINTR); an error throws std::system_error that
+// names `name`, which must outlive the ReadAt.
+ReadAt preadAt(int fd, const std::string& name);
+
 struct ScanResult {
   bool headerValid = false;
   std::string headerProblem;  // why the header is not valid; empty when it is

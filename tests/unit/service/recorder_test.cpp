@@ -103,6 +103,24 @@ class ScriptedSource final : public capture::PacketSource {
   std::vector<std::size_t> attached_;
 };
 
+// Runs a recorder of `settings` until it has taken and given back every block of `source`
+// (calling `meanwhile` once it started), then stops it and lets the finisher finish its files.
+void recordEveryBlock(std::unique_ptr<ScriptedSource> source,
+                      const config::InterfaceSettings& settings,
+                      const std::function<void(Recorder&)>& meanwhile = {}) {
+  ScriptedSource& scripted = *source;
+  FileFinisher finisher({});
+  {
+    Recorder recorder(settings, finisher, std::move(source));
+    recorder.start();
+    if (meanwhile) meanwhile(recorder);
+    scripted.waitUntilAllReleased();
+    recorder.requestStop();
+    recorder.join();
+  }
+  finisher.stop();
+}
+
 std::vector<std::byte> withTag(const std::vector<std::byte>& frame, std::uint16_t tci) {
   std::vector<std::byte> out(frame.begin(), frame.begin() + 12);
   for (const int b : {0x81, 0x00, tci >> 8, tci & 0xff}) out.push_back(std::byte(b));
@@ -134,21 +152,12 @@ TEST(Recorder, EveryFrameIsInTheFileAsCapturedThoughItsBlockIsReusedAtOnce) {
     blocks.push_back(testing::buildBlock(frames));
   }
   auto source = std::make_unique<ScriptedSource>(std::move(blocks));
-  ScriptedSource& scripted = *source;
 
   config::InterfaceSettings settings;
   settings.name = "fake0";
   settings.output.directory = dir.path();
   settings.rotate.interval = 0ms;
-  FileFinisher finisher({});
-  {
-    Recorder recorder(settings, finisher, std::move(source));
-    recorder.start();
-    scripted.waitUntilAllReleased();
-    recorder.requestStop();
-    recorder.join();
-  }
-  finisher.stop();
+  recordEveryBlock(std::move(source), settings);
 
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir.path())) {
@@ -190,21 +199,12 @@ TEST(Recorder, WithIndexOffTheFinishedFileHasNoIndex) {
   }
   std::vector<std::vector<std::byte>> blocks{testing::buildBlock(frames)};
   auto source = std::make_unique<ScriptedSource>(std::move(blocks));
-  ScriptedSource& scripted = *source;
   config::InterfaceSettings settings;
   settings.name = "fake0";
   settings.output.directory = dir.path();
   settings.output.index = false;
   settings.rotate.interval = 0ms;
-  FileFinisher finisher({});
-  {
-    Recorder recorder(settings, finisher, std::move(source));
-    recorder.start();
-    scripted.waitUntilAllReleased();
-    recorder.requestStop();
-    recorder.join();
-  }
-  finisher.stop();
+  recordEveryBlock(std::move(source), settings);
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir.path())) {
     if (entry.path().extension() != ".json") files.push_back(entry.path());  // its sidecar
@@ -321,23 +321,15 @@ std::vector<std::vector<std::uint32_t>> recordBehindTheClock(
     blocks.push_back(testing::buildBlock({frameStampedAt(sequence, time)}));
   }
   auto source = std::make_unique<ScriptedSource>(std::move(blocks));
-  ScriptedSource& scripted = *source;
-  scripted.pace = 60ms;
+  source->pace = 60ms;
   config::InterfaceSettings settings;
   settings.name = "fake0";
   settings.output.directory = dir.path();
   settings.rotate.interval = 1s;
-  FileFinisher finisher({});
-  {
-    Recorder recorder(settings, finisher, std::move(source));
-    recorder.start();
+  recordEveryBlock(std::move(source), settings, [&](Recorder& recorder) {
     std::this_thread::sleep_for(2500ms);
     whileBehind(recorder);
-    scripted.waitUntilAllReleased();
-    recorder.requestStop();
-    recorder.join();
-  }
-  finisher.stop();
+  });
   return secondsOfRecordsIn(dir.path());
 }
 
@@ -379,20 +371,11 @@ TEST(Recorder, FramesStampedBeforeTheFilesSlotAfterTheClockWasSetBackGoToAFileOf
   }
   auto source = std::make_unique<ScriptedSource>(
       std::vector<std::vector<std::byte>>{testing::buildBlock(frames)});
-  ScriptedSource& scripted = *source;
   config::InterfaceSettings settings;
   settings.name = "fake0";
   settings.output.directory = dir.path();
   settings.rotate.interval = 1s;
-  FileFinisher finisher({});
-  {
-    Recorder recorder(settings, finisher, std::move(source));
-    recorder.start();
-    scripted.waitUntilAllReleased();
-    recorder.requestStop();
-    recorder.join();
-  }
-  finisher.stop();
+  recordEveryBlock(std::move(source), settings);
   // In name order: the earlier slot first.
   EXPECT_EQ(secondsOfRecordsIn(dir.path()),
             (std::vector<std::vector<std::uint32_t>>{std::vector<std::uint32_t>(5, second - 3),
@@ -404,6 +387,31 @@ TEST(Recorder, FramesStampedBeforeTheFilesSlotAfterTheClockWasSetBackGoToAFileOf
 // Frames are handed out only once their time has come, as the kernel would. (The clock waits
 // 110 ms here before it ends the file; should a loaded machine take longer to get the second
 // frame in, the clock ends it first, and the test passes without showing anything.)
+// The clock set back with no traffic (here: the last frame stamped 5 s ahead of the clock, which
+// looks the same to the recorder): the turns with nothing to read end the file, rather than leave
+// it open until the clock reaches its slot.
+TEST(Recorder, WithNoTrafficAClockSetBackEndsTheOpenFile) {
+  testing::TempDir dir;
+  const auto ahead = rotation::slotOf(rotation::wallClockNow() + 5'000'000'000, 1s).start;
+  auto source = std::make_unique<ScriptedSource>(
+      std::vector<std::vector<std::byte>>{testing::buildBlock({frameStampedAt(0, ahead)})});
+  ScriptedSource& scripted = *source;
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir.path();
+  settings.rotate.interval = 1s;
+  std::vector<std::string> finishedWhileRunning;
+  recordEveryBlock(std::move(source), settings, [&](Recorder& recorder) {
+    scripted.waitUntilAllReleased();
+    const auto deadline = std::chrono::steady_clock::now() + 3s;  // before the clock gets there
+    while (recorder.finishedFiles().empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    finishedWhileRunning = recorder.finishedFiles();
+  });
+  EXPECT_EQ(finishedWhileRunning.size(), 1u) << "the file of the frame, finished while running";
+}
+
 TEST(Recorder, AReloadJustAfterABoundaryLeavesTheOpenFileInItsSlot) {
   testing::TempDir dir;
   const auto slot = rotation::slotOf(rotation::wallClockNow() + 1'000'000'000, 1s);
