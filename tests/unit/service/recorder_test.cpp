@@ -357,6 +357,29 @@ TEST(Recorder, ARotationAskedForWhileBehindTheClockNeverLetsAFileSpanABoundary) 
   EXPECT_EQ(files[2], std::vector<std::uint32_t>(5, second + 1));
 }
 
+// A reload to another directory while behind: the file opened there is for the frames still in
+// the ring too, so the first frame of the next slot still ends it.
+TEST(Recorder, AReloadToAnotherDirectoryWhileBehindTheClockNeverLetsAFileSpanABoundary) {
+  testing::TempDir other;
+  std::uint32_t second = 0;
+  const auto before = recordBehindTheClock(
+      [&](Recorder& recorder) {
+        config::InterfaceSettings next;
+        next.name = "fake0";
+        next.output.directory = other.path();
+        next.rotate.interval = 1s;
+        recorder.applySettings(next);
+      },
+      second);
+  const auto after = secondsOfRecordsIn(other.path());
+  ASSERT_EQ(before.size(), 1u) << ::testing::PrintToString(before);
+  ASSERT_EQ(after.size(), 2u) << ::testing::PrintToString(after);
+  EXPECT_EQ(before[0].size() + after[0].size(), 60u);
+  EXPECT_EQ(before[0], std::vector<std::uint32_t>(before[0].size(), second));
+  EXPECT_EQ(after[0], std::vector<std::uint32_t>(after[0].size(), second));
+  EXPECT_EQ(after[1], std::vector<std::uint32_t>(5, second + 1));
+}
+
 // The clock set back under traffic (NTP stepping it): frames stamped 3 s before the open file's
 // slot end it and go to a file of their own slot, rather than make it span the slot's start.
 TEST(Recorder, FramesStampedBeforeTheFilesSlotAfterTheClockWasSetBackGoToAFileOfTheirOwn) {
@@ -382,11 +405,6 @@ TEST(Recorder, FramesStampedBeforeTheFilesSlotAfterTheClockWasSetBackGoToAFileOf
                                                      std::vector<std::uint32_t>(5, second)}));
 }
 
-// A reload that keeps the file (a new filter) just after a boundary, before the clock or a frame
-// ended the file: the file keeps its slot, so the first frame after the boundary still ends it.
-// Frames are handed out only once their time has come, as the kernel would. (The clock waits
-// 110 ms here before it ends the file; should a loaded machine take longer to get the second
-// frame in, the clock ends it first, and the test passes without showing anything.)
 // The clock set back with no traffic (here: the last frame stamped 5 s ahead of the clock, which
 // looks the same to the recorder): the turns with nothing to read end the file, rather than leave
 // it open until the clock reaches its slot.
@@ -412,6 +430,11 @@ TEST(Recorder, WithNoTrafficAClockSetBackEndsTheOpenFile) {
   EXPECT_EQ(finishedWhileRunning.size(), 1u) << "the file of the frame, finished while running";
 }
 
+// A reload that keeps the file (a new filter) just after a boundary, before the clock or a frame
+// ended the file: the file keeps its slot, so the first frame after the boundary still ends it.
+// Frames are handed out only once their time has come, as the kernel would. (The clock waits
+// 110 ms here before it ends the file; should a loaded machine take longer to get the second
+// frame in, the clock ends it first, and the test passes without showing anything.)
 TEST(Recorder, AReloadJustAfterABoundaryLeavesTheOpenFileInItsSlot) {
   testing::TempDir dir;
   const auto slot = rotation::slotOf(rotation::wallClockNow() + 1'000'000'000, 1s);
