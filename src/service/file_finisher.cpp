@@ -218,7 +218,8 @@ void FileFinisher::finishFiles() {
       // Why: a pass running now read the files in progress when it began; this file may have
       // been submitted since, so it must not change until that pass is over.
       { const std::lock_guard waitForThePass(passMutex_); }
-      const auto finished = finish(job);
+      std::string storing;
+      const auto finished = finish(job, storing);
       // The hook starts before retention may take the file: under tight limits the newest file
       // could otherwise be gone before its hook sees it.
       if (finished && !job.postFinishCommand.empty()) {
@@ -230,6 +231,9 @@ void FileFinisher::finishFiles() {
                         finished->path.string(), error.what());
         }
       }
+      // Announced and its hook begun: nothing is owed any more. (Not announced: the marker stays,
+      // and the next start stores the file again.)
+      if (finished && !storing.empty()) unmarkStoring(job.output->fd(), job.directory, storing);
       // A name complete() had to take instead is marked stored by finish() itself.
       markStored(job.directory, submittedName);
       // Why counted down only now: the job's descriptor is closed by finish().
@@ -290,7 +294,7 @@ void FileFinisher::keepWithinLimits(const std::stop_token& stop) {
   }
 }
 
-std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
+std::optional<FinishedFile> FileFinisher::finish(FinishJob& job, std::string& storing) {
   const fs::path directory = job.output ? job.output->currentPath() : job.directory;
   const auto partPath = (directory / job.file.partName()).string();
   const std::string submittedName = job.file.summary().name;
@@ -300,6 +304,11 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
   const auto markRenamedStored = [&] {
     if (renamedInProgress) markStored(job.directory, *renamedInProgress);
   };
+  // Marked before the rename: a kill right after it must find the marker there already.
+  if (job.output) {
+    markStoring(job.output->fd(), directory, submittedName);
+    storing = submittedName;
+  }
   try {
     const auto summary = !job.output ? pcap::FileSummary{}
                          : job.alreadyFinished
@@ -308,10 +317,15 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
     if (!summary.name.empty() && summary.name != submittedName) {
       markInProgress(job.directory, summary.name);
       renamedInProgress = summary.name;
+      markStoring(job.output->fd(), directory, summary.name);
+      unmarkStoring(job.output->fd(), directory, submittedName);
+      storing = summary.name;
     }
     if (summary.name.empty()) {
       spdlog::warn("{}: removed {}: no record reached it before writing failed", job.interface,
                    partPath);
+      if (job.output) unmarkStoring(job.output->fd(), directory, storing);
+      storing.clear();
       return std::nullopt;
     }
     FinishedFile finished{
@@ -368,6 +382,14 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job) {
     return finished;
   } catch (const std::exception& error) {
     markRenamedStored();
+    // Not renamed: the `.part` is repaired at the next start, which needs no marker. Renamed: the
+    // marker stays, and the next start stores the file again.
+    struct stat renamed {};
+    if (!storing.empty() &&
+        ::fstatat(job.output->fd(), storing.c_str(), &renamed, AT_SYMLINK_NOFOLLOW) != 0) {
+      unmarkStoring(job.output->fd(), directory, storing);
+      storing.clear();
+    }
     const auto& summary = job.file.summary();
     struct stat part {};
     const bool gone =

@@ -33,6 +33,31 @@ std::string hashStored(int directoryFd, const std::string& name) {
 
 }  // namespace
 
+void markStoring(int directoryFd, const std::filesystem::path& directory,
+                 const std::string& name) noexcept {
+  const std::string marker = name + std::string(kStoringSuffix);
+  // No fsync: the marker is for a killed process, whose writes the kernel still completes.
+  const int fd = ::openat(directoryFd, marker.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+  } else if (errno != EEXIST) {
+    spdlog::warn(
+        "{}: cannot create {} (should this run be killed before {} is stored, the next "
+        "start will not store it again): {}",
+        directory.string(), marker, name, std::strerror(errno));
+  }
+}
+
+void unmarkStoring(int directoryFd, const std::filesystem::path& directory,
+                   const std::string& name) noexcept {
+  const std::string marker = name + std::string(kStoringSuffix);
+  if (::unlinkat(directoryFd, marker.c_str(), 0) != 0 && errno != ENOENT) {
+    spdlog::warn("{}: cannot remove {} (the next start will store {} again): {}",
+                 directory.string(), marker, name, std::strerror(errno));
+  }
+}
+
 StorageOptions storageOptionsFor(const config::InterfaceSettings& settings,
                                  std::uint64_t lostToDisk) {
   StorageOptions options;

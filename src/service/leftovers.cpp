@@ -102,12 +102,19 @@ std::optional<pcap::FileSummary> summaryOf(int directoryFd, const std::string& n
   }
 }
 
+// Whether `name` is an entry of `directoryFd`.
+bool exists(int directoryFd, const std::string& name) {
+  struct stat status {};
+  return ::fstatat(directoryFd, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 }  // namespace
 
 std::vector<FinishJob> repairLeftovers(const fs::path& directory,
                                        const rotation::OwnFileMatcher& ownFiles,
                                        const std::vector<config::InterfaceSettings>& interfaces) {
   std::vector<FinishJob> jobs;
+  std::vector<std::string> stored;  // the files of `jobs`
   std::shared_ptr<const OutputDirectory> output;
   try {
     output = OutputDirectory::open(directory);
@@ -125,7 +132,44 @@ std::vector<FinishJob> repairLeftovers(const fs::path& directory,
     auto summary = summaryOf(directoryFd, name);
     if (settings != nullptr && summary) {
       jobs.push_back(jobFor(*settings, directory, output, std::move(*summary)));
+      stored.push_back(name);
     }
+  }
+  // Then the files a killed run had renamed but not stored (their storing marker,
+  // file_storage.hpp): whole, but owed their index, compression, sidecar, FileFinished and hook.
+  // Before `.part` files are repaired: a marked file still under its `.part` name needs nothing
+  // more than that repair, whose job stores it.
+  for (const auto& marker : names) {
+    if (!marker.ends_with(kStoringSuffix)) continue;
+    const std::string name = marker.substr(0, marker.size() - kStoringSuffix.size());
+    const auto* settings = owners.of(name);
+    if (settings == nullptr) continue;  // not a name of this config: left alone
+    if (std::find(stored.begin(), stored.end(), name) != stored.end()) continue;
+    if (exists(directoryFd, name)) {
+      if (auto summary = summaryOf(directoryFd, name)) {
+        spdlog::warn(
+            "{}: {} was finished but not yet stored when an earlier run stopped; storing "
+            "it now (index, compression, sidecar, FileFinished, hook)",
+            directory.string(), name);
+        jobs.push_back(jobFor(*settings, directory, output, std::move(*summary)));
+        stored.push_back(name);
+        continue;  // the job removes the marker once the file is announced
+      }
+      spdlog::error(
+          "{}: {} was not yet stored when an earlier run stopped, and cannot be read "
+          "as a pcap file; left as it is",
+          directory.string(), name);
+    } else if (exists(directoryFd, name + std::string(rotation::kPartSuffix))) {
+      continue;
+    } else if (exists(directoryFd, name + std::string(compress::kZstdSuffix)) ||
+               exists(directoryFd, name + std::string(compress::kGzipSuffix))) {
+      spdlog::warn(
+          "{}: {} was compressed when an earlier run stopped, but perhaps not announced: "
+          "it is kept as it is, and its sidecar, FileFinished and post_finish_command "
+          "may be missing",
+          directory.string(), name);
+    }
+    unmarkStoring(directoryFd, directory, name);
   }
   std::vector<std::string> parts;
   for (std::string& name : names) {

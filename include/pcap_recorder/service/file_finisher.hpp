@@ -168,7 +168,9 @@ class FileFinisher {
   void finishFiles();  // pr-finisher
   // pr-retention; also ends when `stop` is requested (the finisher thread could not start).
   void keepWithinLimits(const std::stop_token& stop);
-  std::optional<FinishedFile> finish(FinishJob& job);
+  // `storing`: the name whose storing marker (file_storage.hpp) it left, for the caller to remove
+  // once the file is announced; empty when none.
+  std::optional<FinishedFile> finish(FinishJob& job, std::string& storing);
   void markInProgress(const std::filesystem::path& directory, const std::string& name);
   void markStored(const std::filesystem::path& directory, const std::string& name);
   bool isInProgress(const DirectoryRetention& directory, std::string_view name);

@@ -2,11 +2,16 @@
 // name and its index: compression when configured (the index renamed along), the SHA-256 of the
 // bytes as finally stored, and the sidecar. Whatever fails here is logged and the file is still
 // announced, uncompressed or without sidecar: it is whole on disk either way.
+//
+// A run killed between a file's rename and its announcement leaves the file whole under its final
+// name, owed its index, compression, sidecar, FileFinished and hook: the empty marker
+// `NAME.storing` beside it says so, and the next start stores NAME again (leftovers.hpp).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pcap_recorder/compress/compression.hpp"
@@ -33,6 +38,17 @@ struct StorageOptions {
   bool sha256 = true;
   compress::CompressOperations operations = compress::systemCompressOperations();
 };
+
+inline constexpr std::string_view kStoringSuffix = ".storing";
+
+// Creates the storing marker of `name` (an entry of `directoryFd`, the directory `directory`);
+// one already there is fine. A failure is logged and storing goes on: the marker only matters
+// should the run be killed.
+void markStoring(int directoryFd, const std::filesystem::path& directory,
+                 const std::string& name) noexcept;
+// Removes it, once the file is announced. A failure is logged.
+void unmarkStoring(int directoryFd, const std::filesystem::path& directory,
+                   const std::string& name) noexcept;
 
 // The options an interface's settings give.
 StorageOptions storageOptionsFor(const config::InterfaceSettings& settings,

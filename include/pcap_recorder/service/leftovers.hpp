@@ -4,8 +4,11 @@
 // so finished then takes the same way as any finished file: it is returned as a FinishJob for the
 // finisher (index, compression, sha256, sidecar with reason "repaired", log line, FileFinished,
 // hook, retention), on the finisher's thread so a large file's compression does not hold up the
-// start. So is a file whose compression was undone. A repaired file without a single packet is
-// removed unless its interface keeps empty files (output.keep_empty_files).
+// start. So is a file whose compression was undone, and one renamed but not yet stored (its
+// storing marker, file_storage.hpp, still beside it). Only a file whose compressed copy was
+// complete is kept as it is, perhaps without its sidecar and announcement (logged). A repaired file
+// without a single packet is removed unless its interface keeps empty files
+// (output.keep_empty_files).
 #pragma once
 
 #include <filesystem>

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <cerrno>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "support/frames.hpp"
 #include "support/temp_dir.hpp"
@@ -60,7 +62,38 @@ TEST(FileFinisher, AFileWhoseFsyncFailsKeepsItsPartNameAndIsNeitherReportedNorHo
   EXPECT_FALSE(fs::exists(dir / "hook-ran"));
   EXPECT_TRUE(fs::exists(dir / "out" / "eth0-000001.pcap.part"));
   EXPECT_FALSE(fs::exists(dir / "out" / "eth0-000001.pcap"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "eth0-000001.pcap.storing"))
+      << "the .part's repair at the next start needs no marker";
   EXPECT_EQ(lost, 0u);  // still on disk, for the next start to repair
+}
+
+// From before its rename until it is announced, a file has its storing marker (file_storage.hpp):
+// a run killed meanwhile leaves it for the next start. Then it goes.
+TEST(FileFinisher, AFileBeingStoredIsMarkedSoUntilItIsAnnounced) {
+  testing::TempDir dir;
+  const auto output = OutputDirectory::open(dir / "out");
+  const fs::path marker = dir / "out" / "eth0-000001.pcap.storing";
+  bool finishedCalled = false;
+  std::uint64_t lost = 0;
+  std::vector<std::string> stepsWithMarker;
+  bool markedWhenAnnounced = true;
+  {
+    FileFinisher finisher({},
+                          [&](const FinishedFile&) { markedWhenAnnounced = fs::exists(marker); });
+    auto job = jobOfOneRecord(output, dir / "hook-ran", finishedCalled, lost);
+    job.storage.compression = compress::Compression::zstd;
+    job.storage.operations.afterStep = [&](std::string_view step) {
+      if (fs::exists(marker)) stepsWithMarker.emplace_back(step);
+    };
+    finisher.submit(std::move(job));
+    finisher.stop();
+  }
+  EXPECT_FALSE(stepsWithMarker.empty()) << "marked while it was compressed";
+  EXPECT_TRUE(markedWhenAnnounced) << "still marked as FileFinished is sent";
+  EXPECT_TRUE(finishedCalled);
+  EXPECT_TRUE(fs::exists(dir / "hook-ran"));
+  EXPECT_TRUE(fs::exists(dir / "out" / "eth0-000001.pcap.zst.json"));
+  EXPECT_FALSE(fs::exists(marker)) << "announced: nothing owed any more";
 }
 
 TEST(FileFinisher, AFileWhoseDirectoryWasRemovedIsCountedLost) {

@@ -1,7 +1,8 @@
 // Start-up repair of what a killed run left (service/leftovers.hpp) on real temporary
-// directories: a repaired `.part` and a file whose compression was undone are stored as any
-// finished file (compressed, sidecar with reason "repaired"); a header-only `.part` is removed
-// unless empty files are kept; one of zero bytes is removed.
+// directories: a repaired `.part`, a file whose compression was undone and a file renamed but not
+// yet stored (its storing marker) are stored as any finished file (compressed, sidecar with reason
+// "repaired"); a header-only `.part` is removed unless empty files are kept; one of zero bytes is
+// removed.
 #include "pcap_recorder/service/leftovers.hpp"
 
 #include <fcntl.h>
@@ -194,6 +195,60 @@ TEST_F(Leftovers, AFileWhoseCompressionWasInterruptedIsCompressedAgain) {
   const auto sidecar = readText(out_ / (stored + ".json"));
   EXPECT_NE(sidecar.find("\"packets\": 5,"), std::string::npos) << sidecar;
   EXPECT_NE(sidecar.find("\"reason\": \"repaired\""), std::string::npos) << sidecar;
+}
+
+// A run killed after a file's rename and before its announcement (its storing marker still
+// there): the file is stored as any finished file, and the marker goes.
+TEST_F(Leftovers, AFileRenamedButNotYetStoredIsStoredAtTheNextStart) {
+  const auto whole = pcapBytes(3);
+  writeFile(out_ / kFinal, whole);
+  writeFile(out_ / (std::string(kFinal) + ".storing"), "");
+  EXPECT_EQ(repairAndFinish(), 1u);
+
+  EXPECT_EQ(names(), (std::vector<std::string>{kFinal, std::string(kFinal) + ".idx",
+                                               std::string(kFinal) + ".json"}));
+  expectFrames(testing::readPcapFile(out_ / kFinal), 3);
+  const auto sidecar = readText(out_ / (std::string(kFinal) + ".json"));
+  util::UniqueFd fd(::open((out_ / kFinal).c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_NE(sidecar.find("\"sha256\": \"" + compress::sha256OfFile(fd.get()) + "\""),
+            std::string::npos)
+      << sidecar;
+  EXPECT_NE(sidecar.find("\"reason\": \"repaired\""), std::string::npos) << sidecar;
+  ASSERT_EQ(announced_.size(), 1u) << "announced (FileFinished, hook)";
+  EXPECT_EQ(announced_.front().path, out_ / kFinal);
+}
+
+// Killed before the rename: the `.part`'s repair stores the file; the marker adds no second job.
+TEST_F(Leftovers, AMarkedFileStillUnderItsPartNameIsStoredOnce) {
+  writeFile(out_ / (std::string(kFinal) + ".part"), pcapBytes(2));
+  writeFile(out_ / (std::string(kFinal) + ".storing"), "");
+  EXPECT_EQ(repairAndFinish(), 1u);
+  EXPECT_EQ(names(), (std::vector<std::string>{kFinal, std::string(kFinal) + ".idx",
+                                               std::string(kFinal) + ".json"}));
+  EXPECT_EQ(announced_.size(), 1u);
+}
+
+TEST_F(Leftovers, AMarkerWhoseFileIsGoneIsRemoved) {
+  writeFile(out_ / (std::string(kFinal) + ".storing"), "");
+  EXPECT_EQ(repairAndFinish(), 0u);
+  EXPECT_EQ(names(), std::vector<std::string>{});
+}
+
+// Killed after the compressed copy was complete and the uncompressed one removed: the compressed
+// file is kept as it is (it is whole), and the marker goes.
+TEST_F(Leftovers, AMarkerOfAFileAlreadyCompressedIsRemovedAndTheFileKept) {
+  settings_.output.compression = compress::Compression::zstd;
+  const std::string compressed = std::string(kFinal) + ".zst";
+  writeFile(out_ / compressed, "\x28\xb5\x2f\xfd whole enough for this test");
+  writeFile(out_ / (std::string(kFinal) + ".storing"), "");
+  EXPECT_EQ(repairAndFinish(), 0u);
+  EXPECT_EQ(names(), std::vector<std::string>{compressed});
+}
+
+TEST_F(Leftovers, AMarkerOfANameNoInterfaceWritesIsLeftAlone) {
+  writeFile(out_ / "notes.txt.storing", "");
+  EXPECT_EQ(repairAndFinish(), 0u);
+  EXPECT_EQ(names(), std::vector<std::string>{"notes.txt.storing"});
 }
 
 TEST_F(Leftovers, AnotherInterfacesFileIsStoredAsThatInterfaceSays) {
