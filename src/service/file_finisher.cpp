@@ -304,8 +304,13 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job, std::string& st
   const auto markRenamedStored = [&] {
     if (renamedInProgress) markStored(job.directory, *renamedInProgress);
   };
-  // Marked before the rename: a kill right after it must find the marker there already.
-  if (job.output) {
+  // Marked before the rename, so that a kill right after it finds the marker there already; but
+  // only while the name is free (or the file is already there, finished by the start-up repair):
+  // a marker must never point at a file of someone else's that took the name, which the next
+  // start would then store as ours.
+  struct stat taken {};
+  if (job.output && (job.alreadyFinished || ::fstatat(job.output->fd(), submittedName.c_str(),
+                                                      &taken, AT_SYMLINK_NOFOLLOW) != 0)) {
     markStoring(job.output->fd(), directory, submittedName);
     storing = submittedName;
   }
@@ -317,8 +322,11 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job, std::string& st
     if (!summary.name.empty() && summary.name != submittedName) {
       markInProgress(job.directory, summary.name);
       renamedInProgress = summary.name;
+    }
+    if (!summary.name.empty() && summary.name != storing) {
+      // complete() took another name (the submitted one was taken): marked only now.
       markStoring(job.output->fd(), directory, summary.name);
-      unmarkStoring(job.output->fd(), directory, submittedName);
+      if (!storing.empty()) unmarkStoring(job.output->fd(), directory, storing);
       storing = summary.name;
     }
     if (summary.name.empty()) {
@@ -382,11 +390,12 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job, std::string& st
     return finished;
   } catch (const std::exception& error) {
     markRenamedStored();
-    // Not renamed: the `.part` is repaired at the next start, which needs no marker. Renamed: the
+    // Still a `.part` (not renamed): its repair at the next start needs no marker. Renamed: the
     // marker stays, and the next start stores the file again.
-    struct stat renamed {};
-    if (!storing.empty() &&
-        ::fstatat(job.output->fd(), storing.c_str(), &renamed, AT_SYMLINK_NOFOLLOW) != 0) {
+    struct stat stillPart {};
+    if (!storing.empty() && !job.alreadyFinished &&
+        ::fstatat(job.output->fd(), job.file.partName().c_str(), &stillPart, AT_SYMLINK_NOFOLLOW) ==
+            0) {
       unmarkStoring(job.output->fd(), directory, storing);
       storing.clear();
     }

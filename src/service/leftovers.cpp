@@ -58,8 +58,11 @@ class Owners {
   std::vector<std::pair<const config::InterfaceSettings*, rotation::OwnFileMatcher>> owners_;
 };
 
+// The job that stores `summary`'s file, marked as owed its storing from now on (file_storage.hpp):
+// should this run be killed before the finisher reaches it, the next start stores it again.
 FinishJob jobFor(const config::InterfaceSettings& settings, const fs::path& directory,
                  const std::shared_ptr<const OutputDirectory>& output, pcap::FileSummary summary) {
+  markStoring(output->fd(), directory, summary.name);
   std::string name = summary.name;
   return FinishJob{
       .interface = settings.name,
@@ -79,9 +82,11 @@ FinishJob jobFor(const config::InterfaceSettings& settings, const fs::path& dire
   };
 }
 
-// What a finished file whose compression was undone holds; none when it cannot be read.
+// What the finished file `name` holds (one whose compression was undone, or one owed its
+// storing); none when it cannot be read.
 std::optional<pcap::FileSummary> summaryOf(int directoryFd, const std::string& name) {
-  util::UniqueFd fd(::openat(directoryFd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  util::UniqueFd fd(
+      ::openat(directoryFd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   struct stat status {};
   if (!fd.valid() || ::fstat(fd.get(), &status) != 0) return std::nullopt;
   const pcap::ReadAt readAt = [&fd](std::uint64_t offset, std::span<std::byte> into) {
@@ -135,42 +140,6 @@ std::vector<FinishJob> repairLeftovers(const fs::path& directory,
       stored.push_back(name);
     }
   }
-  // Then the files a killed run had renamed but not stored (their storing marker,
-  // file_storage.hpp): whole, but owed their index, compression, sidecar, FileFinished and hook.
-  // Before `.part` files are repaired: a marked file still under its `.part` name needs nothing
-  // more than that repair, whose job stores it.
-  for (const auto& marker : names) {
-    if (!marker.ends_with(kStoringSuffix)) continue;
-    const std::string name = marker.substr(0, marker.size() - kStoringSuffix.size());
-    const auto* settings = owners.of(name);
-    if (settings == nullptr) continue;  // not a name of this config: left alone
-    if (std::find(stored.begin(), stored.end(), name) != stored.end()) continue;
-    if (exists(directoryFd, name)) {
-      if (auto summary = summaryOf(directoryFd, name)) {
-        spdlog::warn(
-            "{}: {} was finished but not yet stored when an earlier run stopped; storing "
-            "it now (index, compression, sidecar, FileFinished, hook)",
-            directory.string(), name);
-        jobs.push_back(jobFor(*settings, directory, output, std::move(*summary)));
-        stored.push_back(name);
-        continue;  // the job removes the marker once the file is announced
-      }
-      spdlog::error(
-          "{}: {} was not yet stored when an earlier run stopped, and cannot be read "
-          "as a pcap file; left as it is",
-          directory.string(), name);
-    } else if (exists(directoryFd, name + std::string(rotation::kPartSuffix))) {
-      continue;
-    } else if (exists(directoryFd, name + std::string(compress::kZstdSuffix)) ||
-               exists(directoryFd, name + std::string(compress::kGzipSuffix))) {
-      spdlog::warn(
-          "{}: {} was compressed when an earlier run stopped, but perhaps not announced: "
-          "it is kept as it is, and its sidecar, FileFinished and post_finish_command "
-          "may be missing",
-          directory.string(), name);
-    }
-    unmarkStoring(directoryFd, directory, name);
-  }
   std::vector<std::string> parts;
   for (std::string& name : names) {
     if (ownFiles.isPartFile(name)) parts.push_back(std::move(name));
@@ -200,6 +169,7 @@ std::vector<FinishJob> repairLeftovers(const fs::path& directory,
             "an incomplete record cut",
             directory.string(), result.finalName, part, result.recordsKept, result.bytesCut);
         if (settings == nullptr) break;
+        stored.push_back(result.finalName);
         jobs.push_back(jobFor(*settings, directory, output,
                               pcap::FileSummary{.name = result.finalName,
                                                 .packets = result.recordsKept,
@@ -224,6 +194,46 @@ std::vector<FinishJob> repairLeftovers(const fs::path& directory,
         spdlog::error("{}: cannot repair {}: {}", directory.string(), part, result.message);
         break;
     }
+  }
+  // Last, the files a killed run had renamed but not stored (their storing marker,
+  // file_storage.hpp): whole, but owed their index, compression, sidecar, FileFinished and hook.
+  // A marked file repaired above, or whose compression was undone, has its job already.
+  for (const auto& marker : names) {
+    if (!marker.ends_with(kStoringSuffix)) continue;
+    const std::string name = marker.substr(0, marker.size() - kStoringSuffix.size());
+    const auto* settings = owners.of(name);
+    if (settings == nullptr) continue;  // not a name of this config: left alone
+    if (std::find(stored.begin(), stored.end(), name) != stored.end()) continue;
+    struct stat status {};
+    if (::fstatat(directoryFd, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0) {
+      // As retention: only a regular file of the daemon's own user is taken for its own.
+      auto summary = S_ISREG(status.st_mode) && status.st_uid == ::geteuid()
+                         ? summaryOf(directoryFd, name)
+                         : std::nullopt;
+      if (summary) {
+        spdlog::warn(
+            "{}: {} was finished but not yet stored when an earlier run stopped; storing "
+            "it now (index, compression, sidecar, FileFinished, hook)",
+            directory.string(), name);
+        jobs.push_back(jobFor(*settings, directory, output, std::move(*summary)));
+        stored.push_back(name);
+        continue;  // the job removes the marker once the file is announced
+      }
+      spdlog::error(
+          "{}: {} was not yet stored when an earlier run stopped, and is not a pcap file of "
+          "this user's; left as it is",
+          directory.string(), name);
+    } else if (exists(directoryFd, name + std::string(rotation::kPartSuffix))) {
+      continue;  // a `.part` the repair above could not settle: the marker waits with it
+    } else if (exists(directoryFd, name + std::string(compress::kZstdSuffix)) ||
+               exists(directoryFd, name + std::string(compress::kGzipSuffix))) {
+      spdlog::warn(
+          "{}: {} was compressed when an earlier run stopped, but perhaps not announced: "
+          "it is kept as it is, and its sidecar, FileFinished and post_finish_command "
+          "may be missing",
+          directory.string(), name);
+    }
+    unmarkStoring(directoryFd, directory, name);
   }
   return jobs;
 }

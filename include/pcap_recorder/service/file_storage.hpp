@@ -5,7 +5,10 @@
 //
 // A run killed between a file's rename and its announcement leaves the file whole under its final
 // name, owed its index, compression, sidecar, FileFinished and hook: the empty marker
-// `NAME.storing` beside it says so, and the next start stores NAME again (leftovers.hpp).
+// `NAME.storing` beside it says so, and the next start stores NAME again (leftovers.hpp). The
+// finisher makes it just before the rename (while the name is free: never for a file of someone
+// else's that took the name) and removes it once the hook is started or queued, so storing is
+// at least once: a kill in between the sidecar and that makes the next start store it again.
 #pragma once
 
 #include <cstdint>

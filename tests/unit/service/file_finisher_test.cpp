@@ -3,8 +3,11 @@
 #include "pcap_recorder/service/file_finisher.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -94,6 +97,43 @@ TEST(FileFinisher, AFileBeingStoredIsMarkedSoUntilItIsAnnounced) {
   EXPECT_TRUE(fs::exists(dir / "hook-ran"));
   EXPECT_TRUE(fs::exists(dir / "out" / "eth0-000001.pcap.zst.json"));
   EXPECT_FALSE(fs::exists(marker)) << "announced: nothing owed any more";
+}
+
+// The name was taken meanwhile (by a file not of this run): the file is stored under the next free
+// name, and no marker ever points at the other file, which the next start would take for ours.
+TEST(FileFinisher, AFileStoredUnderAnotherNameNeverMarksTheFileThatTookItsName) {
+  testing::TempDir dir;
+  const auto output = OutputDirectory::open(dir / "out");
+  const fs::path taken = dir / "out" / "eth0-000001.pcap";
+  bool finishedCalled = false;
+  std::uint64_t lost = 0;
+  auto job = jobOfOneRecord(output, dir / "hook-ran", finishedCalled, lost);
+  { std::ofstream(taken) << "someone else's"; }
+  // Where a kill could land: each fsync of the rename (before it, and of the directory after it)
+  // and each step of the compression.
+  std::size_t looks = 0;
+  bool takenMarked = false;
+  const auto look = [&] {
+    ++looks;
+    takenMarked = takenMarked || fs::exists(taken.string() + ".storing");
+  };
+  FinisherOptions options;
+  options.operations.fsync = [&](int fd) {
+    look();
+    return ::fsync(fd);
+  };
+  job.storage.compression = compress::Compression::zstd;
+  job.storage.operations.afterStep = [&](std::string_view) { look(); };
+  {
+    FileFinisher finisher({}, {}, options);
+    finisher.submit(std::move(job));
+    finisher.stop();
+  }
+  EXPECT_GE(looks, 3u);
+  EXPECT_FALSE(takenMarked) << "a kill there would make the next start store the other file";
+  EXPECT_TRUE(finishedCalled);
+  std::ifstream other(taken);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(other), {}), "someone else's");
 }
 
 TEST(FileFinisher, AFileWhoseDirectoryWasRemovedIsCountedLost) {

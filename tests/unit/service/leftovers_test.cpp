@@ -228,6 +228,44 @@ TEST_F(Leftovers, AMarkedFileStillUnderItsPartNameIsStoredOnce) {
   EXPECT_EQ(announced_.size(), 1u);
 }
 
+// Killed while compressing a marked file: the compression is undone and the file stored once.
+TEST_F(Leftovers, AMarkedFileWhoseCompressionWasInterruptedIsStoredOnce) {
+  settings_.output.compression = compress::Compression::zstd;
+  writeFile(out_ / kFinal, pcapBytes(4));
+  writeFile(out_ / (std::string(kFinal) + ".zst.part"), "\x28\xb5\x2f\xfd half a frame");
+  writeFile(out_ / (std::string(kFinal) + ".storing"), "");
+  EXPECT_EQ(repairAndFinish(), 1u);
+  const std::string stored = std::string(kFinal) + ".zst";
+  EXPECT_EQ(names(), (std::vector<std::string>{stored, stored + ".idx", stored + ".json"}));
+  EXPECT_EQ(announced_.size(), 1u);
+}
+
+// The files the repair hands on are marked until stored: a second kill before the finisher
+// reaches them leaves them to the start after.
+TEST_F(Leftovers, AFileTheRepairHandsOnIsMarkedUntilItIsStored) {
+  writeFile(out_ / (std::string(kFinal) + ".part"), pcapBytes(2));
+  const rotation::OwnFileMatcher own({{settings_.output.fileName, settings_.name}});
+  auto jobs = repairLeftovers(out_, own, {settings_});
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(names(), (std::vector<std::string>{kFinal, std::string(kFinal) + ".storing"}));
+  {
+    FileFinisher finisher({});
+    finisher.submit(std::move(jobs.front()));
+    finisher.stop();
+  }
+  EXPECT_EQ(names(), (std::vector<std::string>{kFinal, std::string(kFinal) + ".idx",
+                                               std::string(kFinal) + ".json"}));
+}
+
+// A marked name held by a file not of this user's, or not a regular file, is not taken for one
+// of the daemon's: left as it is.
+TEST_F(Leftovers, AMarkedNameThatIsNotARegularFileIsNotStored) {
+  fs::create_directory(out_ / kFinal);
+  writeFile(out_ / (std::string(kFinal) + ".storing"), "");
+  EXPECT_EQ(repairAndFinish(), 0u);
+  EXPECT_TRUE(fs::is_directory(out_ / kFinal));
+}
+
 TEST_F(Leftovers, AMarkerWhoseFileIsGoneIsRemoved) {
   writeFile(out_ / (std::string(kFinal) + ".storing"), "");
   EXPECT_EQ(repairAndFinish(), 0u);
