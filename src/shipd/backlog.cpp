@@ -23,6 +23,13 @@ std::vector<FinishedFile> scanFinished(const std::vector<config::InterfaceSettin
     for (const auto& entry : entries) {
       const std::string name = entry.path().filename().string();
       if (!matcher.isFinishedFile(name) || !entry.is_regular_file(error)) continue;
+      // Still being stored by the daemon (indexed, compressed, hashed, its sidecar written):
+      // shipped once it is, under the name it is stored as; else a file about to be compressed
+      // would go up uncompressed first.
+      if (std::filesystem::exists(entry.path().string() + std::string(rotation::kStoringSuffix),
+                                  error)) {
+        continue;
+      }
       const auto size = entry.file_size(error);
       if (error) continue;  // deleted by retention meanwhile
       const auto modified = entry.last_write_time(error);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # pcap-recorder-shipd against the real S3 server (run inside tests/support/s3-server run):
-# finished files only (not .part, not others' files) arrive byte-identical under the key template,
-# in one PUT or in parts; a second run sends nothing twice; a new file goes alone; several files
-# at once (ship.parallel_files) each arrive once, byte-identical, each sidecar after its file; wrong
-# credentials fail with the server's reason and no retry storm; the state survives.
+# finished files only (not .part, not others' files, not one still being stored) arrive
+# byte-identical under the key template, in one PUT or in parts; a second run sends nothing twice;
+# a new file goes alone; several files at once (ship.parallel_files) each arrive once,
+# byte-identical, each sidecar after its file; wrong credentials fail with the server's reason and
+# no retry storm; the state survives.
 # usage: shipd_test.sh PCAP-RECORDER-SHIPD
 set -euo pipefail
 shipd=$1
@@ -62,6 +63,18 @@ check "a third run ships only the new file" run_shipd third
 check "  (exactly one)" test "$(grep -c shipped "$work/third.log")" = 1
 check "  byte-identical" same_object "$prefix/eth0-20260105T130000.pcap" \
   "$work/out/eth0-20260105T130000.pcap"
+
+# A file the daemon is still storing (its NAME.storing marker beside it) waits until it is stored.
+head -c 4000 /dev/urandom >"$work/out/eth0-20260105T133000.pcap"
+touch -d "2026-01-05 13:30:00 UTC" "$work/out/eth0-20260105T133000.pcap"
+touch "$work/out/eth0-20260105T133000.pcap.storing"
+check "a file still being stored is not shipped" run_shipd storing
+check "  (nothing in its log)" bash -c "! grep -q shipped '$work/storing.log'"
+check "  (not in the bucket)" test "$(s3get "$prefix/eth0-20260105T133000.pcap" /dev/null)" = 404
+rm "$work/out/eth0-20260105T133000.pcap.storing"
+check "once stored it is shipped" run_shipd stored
+check "  byte-identical" same_object "$prefix/eth0-20260105T133000.pcap" \
+  "$work/out/eth0-20260105T133000.pcap"
 
 # Several files at once: 8 multipart files, each with a sidecar (the daemon's form) whose SHA-256
 # the upload checks.

@@ -24,6 +24,8 @@ inline constexpr int kSequenceDigits = 6;
 inline constexpr int kCounterDigits = 3;
 inline constexpr std::string_view kPartSuffix = ".part";        // being written
 inline constexpr std::string_view kDamagedSuffix = ".damaged";  // set aside by repair
+// Beside a finished file still owed its storing (service/file_storage.hpp): "x.pcap.storing".
+inline constexpr std::string_view kStoringSuffix = ".storing";
 // What output.compression adds to a finished name (compress/compression.hpp): "x.pcap.zst".
 inline constexpr std::string_view kCompressionSuffixes[] = {".zst", ".gz"};
 // NAME_MAX of Linux file systems: the longest name, in bytes, of one directory entry.

@@ -42,7 +42,7 @@ struct StorageOptions {
   compress::CompressOperations operations = compress::systemCompressOperations();
 };
 
-inline constexpr std::string_view kStoringSuffix = ".storing";
+using rotation::kStoringSuffix;
 
 // Creates the storing marker of `name` (an entry of `directoryFd`, the directory `directory`);
 // one already there is fine. A failure is logged and storing goes on: the marker only matters
