@@ -80,9 +80,16 @@ TEST(FileFinisher, AFileBeingStoredIsMarkedSoUntilItIsAnnounced) {
   std::uint64_t lost = 0;
   std::vector<std::string> stepsWithMarker;
   bool markedWhenAnnounced = true;
+  // The first fsync is the file's, just before its rename: a kill there must find the marker.
+  std::vector<bool> markedAtFsync;
+  FinisherOptions options;
+  options.operations.fsync = [&](int fd) {
+    markedAtFsync.push_back(fs::exists(marker));
+    return ::fsync(fd);
+  };
   {
-    FileFinisher finisher({},
-                          [&](const FinishedFile&) { markedWhenAnnounced = fs::exists(marker); });
+    FileFinisher finisher(
+        {}, [&](const FinishedFile&) { markedWhenAnnounced = fs::exists(marker); }, options);
     auto job = jobOfOneRecord(output, dir / "hook-ran", finishedCalled, lost);
     job.storage.compression = compress::Compression::zstd;
     job.storage.operations.afterStep = [&](std::string_view step) {
@@ -91,6 +98,8 @@ TEST(FileFinisher, AFileBeingStoredIsMarkedSoUntilItIsAnnounced) {
     finisher.submit(std::move(job));
     finisher.stop();
   }
+  ASSERT_FALSE(markedAtFsync.empty());
+  EXPECT_TRUE(markedAtFsync.front()) << "marked before the rename";
   EXPECT_FALSE(stepsWithMarker.empty()) << "marked while it was compressed";
   EXPECT_TRUE(markedWhenAnnounced) << "still marked as FileFinished is sent";
   EXPECT_TRUE(finishedCalled);
