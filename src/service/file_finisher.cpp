@@ -332,7 +332,7 @@ std::optional<FinishedFile> FileFinisher::finish(FinishJob& job, std::string& st
     if (summary.name.empty()) {
       spdlog::warn("{}: removed {}: no record reached it before writing failed", job.interface,
                    partPath);
-      if (job.output) unmarkStoring(job.output->fd(), directory, storing);
+      if (!storing.empty()) unmarkStoring(job.output->fd(), directory, storing);
       storing.clear();
       return std::nullopt;
     }

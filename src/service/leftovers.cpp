@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <optional>
 
 #include "pcap_recorder/pcap/repair.hpp"
@@ -89,13 +90,9 @@ std::optional<pcap::FileSummary> summaryOf(int directoryFd, const std::string& n
       ::openat(directoryFd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   struct stat status {};
   if (!fd.valid() || ::fstat(fd.get(), &status) != 0) return std::nullopt;
-  const pcap::ReadAt readAt = [&fd](std::uint64_t offset, std::span<std::byte> into) {
-    const ssize_t n = ::pread(fd.get(), into.data(), into.size(), static_cast<off_t>(offset));
-    if (n < 0) throw std::system_error(errno, std::generic_category(), "read");
-    return static_cast<std::size_t>(n);
-  };
   try {
-    const auto scan = pcap::scanPcap(readAt, static_cast<std::uint64_t>(status.st_size));
+    const auto scan =
+        pcap::scanPcap(pcap::preadAt(fd.get(), name), static_cast<std::uint64_t>(status.st_size));
     if (!scan.headerValid) return std::nullopt;
     return pcap::FileSummary{.name = name,
                              .packets = scan.records,
@@ -225,8 +222,10 @@ std::vector<FinishJob> repairLeftovers(const fs::path& directory,
           directory.string(), name);
     } else if (exists(directoryFd, name + std::string(rotation::kPartSuffix))) {
       continue;  // a `.part` the repair above could not settle: the marker waits with it
-    } else if (exists(directoryFd, name + std::string(compress::kZstdSuffix)) ||
-               exists(directoryFd, name + std::string(compress::kGzipSuffix))) {
+    } else if (std::any_of(std::begin(rotation::kCompressionSuffixes),
+                           std::end(rotation::kCompressionSuffixes), [&](std::string_view suffix) {
+                             return exists(directoryFd, name + std::string(suffix));
+                           })) {
       spdlog::warn(
           "{}: {} was compressed when an earlier run stopped, but perhaps not announced: "
           "it is kept as it is, and its sidecar, FileFinished and post_finish_command "
