@@ -21,6 +21,7 @@
 #include "pcap_recorder/util/unique_fd.hpp"
 #include "support/block_builder.hpp"
 #include "support/directory.hpp"
+#include "support/file_size_limit.hpp"
 #include "support/frames.hpp"
 #include "support/gate.hpp"
 #include "support/pcap_reader.hpp"
@@ -301,33 +302,44 @@ std::vector<std::vector<std::uint32_t>> secondsOfRecordsIn(const fs::path& direc
   return files;
 }
 
-// A capture thread behind the traffic: a block is always ready (one frame each, handed out 60 ms
-// apart), and the wall clock passes the end of the frames' one-second slot while 60 frames of
-// that slot still wait in the ring; 5 frames of the next slot follow. The slot is the one after
-// the clock's at start (the first file, opened by the clock, never gets a frame), so a boundary
-// crossed while the recorder starts changes nothing; the 3.6 s the blocks take cover the slot's
-// end, the recorder's allowance for late frames and three turns at which it flushes.
-// `whileBehind` runs 2.5 s in: past the slot's end, with frames of the slot still to come.
-// Returns the seconds of the records, file by file.
+// How far behind recordBehindTheClock() runs, and when it calls `whileBehind`.
+struct BehindTheClock {
+  std::uint32_t framesOfSlot = 60;
+  std::chrono::milliseconds pace{60};
+  std::chrono::milliseconds whileBehindAfter{2500};
+  config::DirectIo directIo = config::DirectIo::automatic;
+};
+
+// A capture thread behind the traffic: a block is always ready (one frame each, handed out
+// `pace` apart), and the wall clock passes the end of the frames' one-second slot while frames
+// of that slot still wait in the ring; 5 frames of the next slot follow. The slot is the one
+// after the clock's at start (the first file, opened by the clock, never gets a frame), so a
+// boundary crossed while the recorder starts changes nothing; by default the 3.9 s the blocks
+// take cover the slot's end, the recorder's allowance for late frames and three turns at which
+// it flushes. `whileBehind` runs `whileBehindAfter` in (by default 2.5 s: past the slot's end,
+// with frames of the slot still to come). Returns the seconds of the records, file by file.
 std::vector<std::vector<std::uint32_t>> recordBehindTheClock(
-    const std::function<void(Recorder&)>& whileBehind, std::uint32_t& slotSecond) {
+    const std::function<void(Recorder&)>& whileBehind, std::uint32_t& slotSecond,
+    const BehindTheClock& run = {}) {
   testing::TempDir dir;
   const auto slot = rotation::slotOf(rotation::wallClockNow() + 1'000'000'000, 1s);
   slotSecond = static_cast<std::uint32_t>(slot.start / 1'000'000'000);
   std::vector<std::vector<std::byte>> blocks;
-  for (std::uint32_t sequence = 0; sequence < 65; ++sequence) {
-    const auto time =
-        sequence < 60 ? slot.start + sequence * 1'000'000 : slot.end + (sequence - 60) * 1'000'000;
+  for (std::uint32_t sequence = 0; sequence < run.framesOfSlot + 5; ++sequence) {
+    const auto time = sequence < run.framesOfSlot
+                          ? slot.start + sequence * 1'000'000
+                          : slot.end + (sequence - run.framesOfSlot) * 1'000'000;
     blocks.push_back(testing::buildBlock({frameStampedAt(sequence, time)}));
   }
   auto source = std::make_unique<ScriptedSource>(std::move(blocks));
-  source->pace = 60ms;
+  source->pace = run.pace;
   config::InterfaceSettings settings;
   settings.name = "fake0";
   settings.output.directory = dir.path();
+  settings.output.directIo = run.directIo;
   settings.rotate.interval = 1s;
   recordEveryBlock(std::move(source), settings, [&](Recorder& recorder) {
-    std::this_thread::sleep_for(2500ms);
+    std::this_thread::sleep_for(run.whileBehindAfter);
     whileBehind(recorder);
   });
   return secondsOfRecordsIn(dir.path());
@@ -378,6 +390,34 @@ TEST(Recorder, AReloadToAnotherDirectoryWhileBehindTheClockNeverLetsAFileSpanABo
   EXPECT_EQ(before[0], std::vector<std::uint32_t>(before[0].size(), second));
   EXPECT_EQ(after[0], std::vector<std::uint32_t>(after[0].size(), second));
   EXPECT_EQ(after[1], std::vector<std::uint32_t>(5, second + 1));
+}
+
+// Writing resumed after a failed write (a full disk) while behind: the file opened then is for
+// the frames still in the ring, so the first frame of the next slot still ends it. The pause
+// (a second at least) and the frames of the slot still to come after it (8 s of them in all)
+// leave the resume well inside the slot's frames.
+TEST(Recorder, WritingResumedAfterAFullDiskWhileBehindTheClockNeverLetsAFileSpanABoundary) {
+  std::uint32_t second = 0;
+  const auto files = recordBehindTheClock(
+      [](Recorder& recorder) {
+        // The file cannot grow past its size: its next write fails, as on a full disk.
+        const testing::FileSizeLimit full(fs::file_size(recorder.currentFile()));
+        for (int turn = 0; turn < 500 && recorder.stats().packetsLostToDisk == 0; ++turn) {
+          std::this_thread::sleep_for(10ms);
+        }
+        ASSERT_GT(recorder.stats().packetsLostToDisk, 0u);
+      },
+      second,
+      {.framesOfSlot = 200,
+       .pace = 40ms,
+       .whileBehindAfter = 2200ms,
+       .directIo = config::DirectIo::off});
+  ASSERT_EQ(files.size(), 3u) << ::testing::PrintToString(files);
+  for (const auto& seconds : {files[0], files[1]}) {
+    EXPECT_EQ(seconds, std::vector<std::uint32_t>(seconds.size(), second));
+  }
+  EXPECT_FALSE(files[1].empty());
+  EXPECT_EQ(files[2], std::vector<std::uint32_t>(5, second + 1));
 }
 
 // The clock set back under traffic (NTP stepping it): frames stamped 3 s before the open file's
