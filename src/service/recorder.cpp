@@ -240,6 +240,16 @@ void Recorder::takePendingSettings() {
     }
   }
   const bool newFile = next->output != settings_.output;
+  const bool writing = writer_.has_value();
+  if (newFile) {
+    // Finished as it was written: in its own directory, stored (compression, hash, hook,
+    // keep_empty_files) as the settings it was written under say.
+    if (writing && !writer_->flush()) {
+      pauseAfterWriteFailure();
+    } else {
+      finishCurrentFile(RotationReason::reload);
+    }
+  }
   settings_ = *next;
   limits_ = {.maxFileBytes = settings_.rotate.maxFileBytes,
              .interval = settings_.rotate.interval,
@@ -249,16 +259,10 @@ void Recorder::takePendingSettings() {
   writerOptions_.directIo = toPolicy(settings_.output.directIo);
   writerOptions_.sha256 = hashWhileWriting(settings_.output);
   if (newFile) {
-    // The current file is finished in the directory it was written in, before the switch.
-    const bool writing = writer_.has_value();
-    if (writing && !writer_->flush()) {
-      pauseAfterWriteFailure();
-    } else {
-      finishCurrentFile(RotationReason::reload);
-    }
-    directory_ = OutputDirectory::open(settings_.output.directory);
     directIoReported_ = false;
     lastExpandedName_.clear();
+    // The directory, perhaps a new one, is opened (created if missing) with the next file, by
+    // followOutputDirectory(): should that fail, writing pauses and it is retried each turn.
     if (writing && pause_.load(std::memory_order_relaxed) == PauseReason::none) {
       openNextFile(timeForNextFile());
       if (writer_ && writer_->failed()) pauseAfterWriteFailure();

@@ -71,10 +71,13 @@ void Recorder::rotate(RotationReason reason, Nanoseconds time) {
 }
 
 bool Recorder::followOutputDirectory() {
-  const auto state = directory_->state();
-  if (state == OutputDirectory::State::same) return true;
+  // A reload moved the output: the new directory is opened here, retried each turn while that
+  // fails, as for a removed one.
+  const bool moved = directory_->configuredPath() != settings_.output.directory;
+  const auto state = moved ? OutputDirectory::State::same : directory_->state();
+  if (!moved && state == OutputDirectory::State::same) return true;
   const std::string was = directory_->currentPath().string();
-  if (!directoryFailing_) {
+  if (!moved && !directoryFailing_) {
     std::uint64_t lost = 0;
     if (writer_ && state == OutputDirectory::State::removed) {
       // The file went with its directory: what reached it, and what is still buffered, is lost.

@@ -116,5 +116,33 @@ TEST(EmptyFiles, KeepEmptyFilesLeavesOneHeaderOnlyFilePerInterval) {
   }
 }
 
+// A reload stores the file it ends as the settings it was written under say: keep_empty_files,
+// on before the reload and off after it, keeps that file though it holds no packets.
+TEST(EmptyFiles, AReloadStoresTheFileItEndsAsTheSettingsItWasWrittenUnderSay) {
+  testing::TempDir before;
+  testing::TempDir after;
+  auto settings = silentSettings(before.path(), true);
+  settings.rotate.interval = 0ms;
+  auto next = silentSettings(after.path(), false);
+  next.rotate.interval = 0ms;
+  FileFinisher finisher({});
+  Recorder recorder(settings, finisher, std::make_unique<SilentSource>());
+  recorder.start();
+  recorder.applySettings(next);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!recorder.currentFile().starts_with(after.path().string()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  recorder.requestStop();
+  recorder.join();
+  finisher.stop();
+  const auto files = captureFilesIn(before.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].extension(), ".pcap");
+  EXPECT_EQ(fs::file_size(files[0]), 24u);
+  EXPECT_TRUE(captureFilesIn(after.path()).empty()) << "keep_empty_files is off there";
+}
+
 }  // namespace
 }  // namespace pcap_recorder::service

@@ -89,9 +89,11 @@ class ScriptedSource final : public capture::PacketSource {
   std::uint64_t socketErrors() const noexcept override { return 0; }
 
   // Blocks until every block was taken and given back.
-  void waitUntilAllReleased() {
+  void waitUntilAllReleased() { waitUntilReleased(blocks_.size()); }
+  // Blocks until the first `count` blocks were taken and given back.
+  void waitUntilReleased(std::size_t count) {
     std::unique_lock lock(mutex_);
-    changed_.wait_for(lock, 10s, [&] { return next_ == blocks_.size(); });
+    changed_.wait_for(lock, 10s, [&] { return next_ >= count; });
   }
 
  private:
@@ -418,6 +420,67 @@ TEST(Recorder, WritingResumedAfterAFullDiskWhileBehindTheClockNeverLetsAFileSpan
   }
   EXPECT_FALSE(files[1].empty());
   EXPECT_EQ(files[2], std::vector<std::uint32_t>(5, second + 1));
+}
+
+// A reload to a directory that cannot be created (here under a dangling symlink, as under a mount
+// point whose disk is not mounted) pauses writing rather than ending capture: frames are counted
+// as lost until the directory can be created, then written there.
+TEST(Recorder, AReloadToADirectoryThatCannotBeCreatedPausesWritingUntilItCanBe) {
+  testing::TempDir dir;
+  fs::create_directory_symlink(dir / "disk", dir / "mnt");
+  std::vector<std::vector<std::byte>> blocks;
+  for (std::uint32_t sequence = 0; sequence < 3; ++sequence) {
+    blocks.push_back(testing::buildBlock(
+        {{.data = testing::buildUdpFrame({.sequence = sequence}), .seconds = 1000 + sequence}}));
+  }
+  auto source = std::make_unique<ScriptedSource>(std::move(blocks));
+  ScriptedSource& scripted = *source;
+  scripted.makeAvailable(1);
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir / "before";
+  settings.rotate.interval = 0ms;
+  auto next = settings;
+  next.output.directory = dir / "mnt" / "pcap";
+  FileFinisher finisher({});
+  stats::InterfaceStats counts;
+  {
+    Recorder recorder(settings, finisher, std::move(source));
+    recorder.start();
+    scripted.waitUntilReleased(1);
+    recorder.applySettings(next);
+    scripted.makeAvailable(2);
+    scripted.waitUntilReleased(2);
+    EXPECT_TRUE(recorder.capturing());
+    EXPECT_EQ(recorder.state(),
+              (InterfaceState{CaptureState::paused, PauseReason::noOutputDirectory}));
+    fs::create_directory(dir / "disk");  // the disk is mounted
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (recorder.state().state != CaptureState::capturing &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_EQ(recorder.state(), InterfaceState{CaptureState::capturing});
+    scripted.makeAvailable(3);
+    scripted.waitUntilAllReleased();
+    recorder.requestStop();
+    recorder.join();
+    finisher.stop();
+    counts = recorder.stats();
+  }
+  const auto sequencesIn = [](const fs::path& directory) {
+    std::vector<std::uint32_t> seconds;
+    for (const auto& file : filesIn(directory)) {
+      for (const auto& record : testing::readPcapFile(file).records) {
+        seconds.push_back(record.seconds - 1000);
+      }
+    }
+    return seconds;
+  };
+  EXPECT_EQ(sequencesIn(dir / "before"), std::vector<std::uint32_t>{0});
+  EXPECT_EQ(sequencesIn(dir / "disk" / "pcap"), std::vector<std::uint32_t>{2});
+  EXPECT_EQ(counts.packetsLostToDisk, 1u);
+  EXPECT_EQ(counts.packetsWritten, 2u);
 }
 
 // The clock set back under traffic (NTP stepping it): frames stamped 3 s before the open file's
