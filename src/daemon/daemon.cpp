@@ -325,7 +325,6 @@ service::ControlResult Daemon::applyReload() {
   // threads running with intake held. Destroyed unstarted if anything below fails.
   std::map<std::string, std::unique_ptr<service::Recorder>> opened;
   try {
-    finisher_->setDirectories(directoriesOf(*next));
     std::vector<std::string> toOpen = plan.added;
     toOpen.insert(toOpen.end(), plan.restarted.begin(), plan.restarted.end());
     for (const auto& name : toOpen) {
@@ -337,11 +336,16 @@ service::ControlResult Daemon::applyReload() {
     for (auto& [name, recorder] : opened) recorder->startThread();
   } catch (const std::exception& error) {
     opened.clear();
-    finisher_->setDirectories(directoriesOf(config_));
     spdlog::error("reload refused: {}; running on unchanged", error.what());
     return {false, error.what()};
   }
-  // The point of no return.
+  // The point of no return. Only from here do the new retention limits apply: a retention pass
+  // while the reload was tried (any interface finishing a file asks for one) used the old ones.
+  // A pass asked for meanwhile by a new recorder (a full disk in a new directory) is asked again.
+  finisher_->setDirectories(directoriesOf(*next));
+  for (const auto& directory : directoriesOf(*next)) {
+    finisher_->requestRetention(directory.directory);
+  }
   for (const auto& name : plan.changedInPlace) {
     if (auto& running = slotOf(name)) {
       const auto& settings = settingsOf(*next, name);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -66,6 +67,7 @@ class DaemonTest : public ::testing::Test {
                    const bpf::FilterProgram* filter) -> std::unique_ptr<service::Recorder> {
           opened_.push_back(settings);
           if (failToOpen_.count(settings.name) != 0) {
+            if (beforeFailing_) beforeFailing_(finisher);
             throw std::runtime_error(settings.name + ": " + failToOpen_[settings.name]);
           }
           auto source = network_.open(settings.name);
@@ -138,6 +140,8 @@ class DaemonTest : public ::testing::Test {
   testing::FakeNetwork network_;
   std::vector<config::InterfaceSettings> opened_;  // every openRecorder() call, in order
   std::map<std::string, std::string> failToOpen_;  // interface → why its openRecorder() throws
+  // Runs before such an openRecorder() throws: what else happens while a reload is tried.
+  std::function<void(service::FileFinisher&)> beforeFailing_;
 };
 
 const std::vector<std::size_t> kEachTakenOnce(5, 1);
@@ -202,6 +206,31 @@ TEST_F(DaemonTest, AReloadWhoseSecondNewRecorderFailsLeavesNoFileOfTheFirstBehin
   EXPECT_EQ(sequencesIn(files[0]), range(0, 10));
   EXPECT_EQ(sequencesIn(files[1]), range(100, 110));
   EXPECT_EQ(files[0].snaplen, 65535u);
+}
+
+// A refused reload applies none of its retention limits: a retention pass while it is tried
+// (here asked for as another interface's finished file asks for one) deletes nothing they would.
+TEST_F(DaemonTest, ARefusedReloadDeletesNoFileByItsRetentionLimits) {
+  network_.add("fake0");
+  writeConfig({"fake0"}, {.maxPackets = 1, .maxFiles = 0});
+  auto daemon = makeDaemon();
+  daemon->start();
+  EXPECT_EQ(send("fake0", 0, 5), kEachTakenOnce);
+
+  writeConfig({"fake0", "fake1"}, {.maxPackets = 1, .maxFiles = 1});
+  network_.add("fake1");
+  failToOpen_["fake1"] = "no such device";
+  beforeFailing_ = [this](service::FileFinisher& finisher) {
+    finisher.requestRetention(outDir());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  };
+  EXPECT_FALSE(daemon->reload().ok);
+  daemon->stop();
+  const auto files = finishedFiles();
+  ASSERT_EQ(files.size(), 5u) << "max_files 1 of the refused config deleted files";
+  for (std::uint32_t sequence = 0; sequence < 5; ++sequence) {
+    EXPECT_EQ(sequencesIn(files[sequence]), range(sequence, sequence + 1));
+  }
 }
 
 // Rotate and retention keys are applied to the running capture: the socket is kept (no frame
