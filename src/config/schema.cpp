@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "pcap_recorder/config/hook_command.hpp"
+
 namespace pcap_recorder::config::detail {
 
 namespace {
@@ -68,7 +70,14 @@ constexpr std::array<Key, 15> kOutputKeys = {{
      }},
     {"post_finish_command",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
-       if (auto text = readString(d, e, true)) s.output.postFinishCommand = *text;
+       auto text = readString(d, e, true);
+       if (!text) return;
+       const std::string command = trimHookCommand(*text);
+       if (const auto problem = hookCommandProblem(command)) {
+         d.add(e.mark, e.label + " " + quote(command) + " " + *problem);
+         return;
+       }
+       s.output.postFinishCommand = command;
      }},
     {"post_finish_timeout",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {

@@ -16,6 +16,7 @@
 #include <map>
 #include <thread>
 
+#include "pcap_recorder/config/hook_command.hpp"
 #include "pcap_recorder/util/saturating.hpp"
 
 namespace pcap_recorder::service {
@@ -277,7 +278,7 @@ void HookRunner::launchQueued() {
 }
 
 void HookRunner::launch(Pending& pending) {
-  std::string script = pending.command + " \"$1\"";
+  std::string script = config::hookScript(pending.command);
   std::string name = "pcap-recorder-post-finish";
   std::string shell = "/bin/sh";
   std::string dashC = "-c";

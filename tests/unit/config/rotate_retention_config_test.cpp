@@ -1,7 +1,11 @@
 // The keys of rotate:, retention: and the file keys of output: (the Rotate and retain issue).
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string_view>
+
 #include "pcap_recorder/config/config.hpp"
+#include "pcap_recorder/config/hook_command.hpp"
 #include "unit/config/parse_helpers.hpp"
 
 namespace pcap_recorder::config {
@@ -48,6 +52,57 @@ TEST(RotateRetentionConfig, ReadsEveryKeyGloballyAndOverriddenPerInterface) {
   EXPECT_EQ(eth1.rotate.maxFileBytes, 100ull << 20) << "inherited";
   EXPECT_EQ(eth1.retention.maxFiles, 3u);
   EXPECT_EQ(eth1.retention.maxAge, 1h);
+}
+
+// The file's path is added at the end of post_finish_command: a block scalar's line end is
+// dropped, and a command the path would not reach as its argument is refused where it is written.
+TEST(RotateRetentionConfig, APostFinishCommandIsOneCommandTheFilesPathEnds) {
+  EXPECT_EQ(parsed("output:\n  post_finish_command: |\n    /usr/local/bin/upload --bucket x\n"
+                   "interfaces:\n  - name: eth0\n")
+                .interfaces[0]
+                .output.postFinishCommand,
+            "/usr/local/bin/upload --bucket x");
+  EXPECT_EQ(parsed("output:\n  post_finish_command: >\n    gzip\n    -9\n"
+                   "interfaces:\n  - name: eth0\n")
+                .interfaces[0]
+                .output.postFinishCommand,
+            "gzip -9");
+  EXPECT_NE(firstProblem("output:\n  post_finish_command: |\n    gzip -9\n    logger done\n"
+                         "interfaces:\n  - name: eth0\n")
+                .find("test.yaml:2:24: output.post_finish_command \"gzip -9\\nlogger done\" has "
+                      "more than one line"),
+            std::string::npos)
+      << firstProblem(
+             "output:\n  post_finish_command: |\n    gzip -9\n    logger done\n"
+             "interfaces:\n  - name: eth0\n");
+  for (const std::string command : {"\"gzip -9 &\"", "\"gzip -9;\"", "\"gzip -9 # the file\"",
+                                    "\"cat >> '/var/log/x\"", "\"sort |\""}) {
+    EXPECT_NE(
+        firstProblem("interfaces:\n  - name: eth0\n    post_finish_command: " + command + "\n")
+            .find("post_finish_command"),
+        std::string::npos)
+        << command;
+  }
+  EXPECT_EQ(firstProblem("interfaces:\n  - name: eth0\n    post_finish_command: \"echo '#1' >> "
+                         "/tmp/x; :\"\n"),
+            "no problem");
+}
+
+// What sh reads as one command whose last argument comes next is kept; what it would not is not.
+TEST(RotateRetentionConfig, APostFinishCommandIsCheckedAsShReadsIt) {
+  for (const std::string_view command :
+       {R"(gzip -9)", R"(echo '#1' >> /tmp/x; :)", R"(mv -t /srv/done/ --)",
+        R"(ln -t "/srv/a b" --)", R"(echo a\\)", R"(echo 'a;')", R"(echo "it's" a#b)"}) {
+    EXPECT_EQ(hookCommandProblem(command), std::nullopt) << command;
+  }
+  for (const std::string_view command :
+       {R"(gzip -9 &)", R"(gzip -9;)", R"(gzip -9 # the file)", R"(gzip;#x)", R"(sort |)",
+        R"(cat >> '/var/log/x)", R"(echo "a)", R"(echo a\)", "gzip\nlogger", "gzip\r"}) {
+    EXPECT_NE(hookCommandProblem(command), std::nullopt) << command;
+  }
+  EXPECT_EQ(trimHookCommand("gzip -9 \n\t\n"), "gzip -9");
+  EXPECT_EQ(trimHookCommand(" \n"), "");
+  EXPECT_EQ(hookScript("gzip -9"), "gzip -9 \"$1\"");
 }
 
 TEST(RotateRetentionConfig, RejectsAFileModeThatIsNotOctalOrLocksTheOwnerOut) {
