@@ -48,6 +48,18 @@ bool decode(std::string_view field, std::string& out) {
   return true;
 }
 
+void writeAllAt(int fd, std::string_view data, off_t offset, const std::string& what) {
+  while (!data.empty()) {
+    const ssize_t written = ::pwrite(fd, data.data(), data.size(), offset);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      util::throwErrno(what);
+    }
+    data.remove_prefix(static_cast<std::size_t>(written));
+    offset += written;
+  }
+}
+
 void writeAll(int fd, std::string_view data, const std::string& what) {
   while (!data.empty()) {
     const ssize_t written = ::write(fd, data.data(), data.size());
@@ -147,7 +159,6 @@ ShipState::ShipState(std::filesystem::path file) : file_(std::move(file)) {
                   file_.string() + ": dropping a torn last line");
     util::checked(::fdatasync(fd_.get()), file_.string() + ": fdatasync");
   }
-  util::checked(static_cast<int>(::lseek(fd_.get(), 0, SEEK_END)), file_.string() + ": lseek");
   if (!existed) syncDirectoryOf(file_);
 }
 
@@ -158,10 +169,22 @@ const ConfirmedUpload* ShipState::confirmed(const std::string& localPath) const 
 }
 
 void ShipState::append(const std::string& line) {
-  // O_APPEND is not used so that a torn line is truncated first (constructor); callers hold
-  // mutex_, so one line is written at a time.
-  writeAll(fd_.get(), line, file_.string() + ": write");
-  util::checked(::fdatasync(fd_.get()), file_.string() + ": fdatasync");
+  // Written where the last whole line ends, and cut back there should the write fail part-way (a
+  // full disk): a line written after a torn one would join it into one no reader takes, and the
+  // shipper, and the daemon's retention, would stop at it. Callers hold mutex_.
+  const auto end = static_cast<off_t>(records_.validBytes);
+  try {
+    if (tornTail_) {
+      util::checked(::ftruncate(fd_.get(), end), file_.string() + ": dropping a torn last line");
+      tornTail_ = false;
+    }
+    writeAllAt(fd_.get(), line, end, file_.string() + ": write");
+    util::checked(::fdatasync(fd_.get()), file_.string() + ": fdatasync");
+  } catch (const std::system_error&) {
+    tornTail_ = ::ftruncate(fd_.get(), end) != 0;  // else cut at the next line, before it
+    throw;
+  }
+  records_.validBytes += line.size();
 }
 
 void ShipState::recordConfirmed(const ConfirmedUpload& upload) {
@@ -208,6 +231,7 @@ void ShipState::rewrite() {
   util::checked(::rename(temporary.c_str(), file_.c_str()), file_.string() + ": rename");
   syncDirectoryOf(file_);
   fd_ = std::move(fd);
+  tornTail_ = false;
   records_.validBytes = text.size();
 }
 

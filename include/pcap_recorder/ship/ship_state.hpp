@@ -66,7 +66,8 @@ std::string formatEnded(std::string_view uploadId);
 class ShipState {
  public:
   // Reads `file` (created when missing, with its directory's entry made durable), drops a torn
-  // last line, and opens it for appending.
+  // last line, and opens it for appending. An append that fails (a full disk) throws and leaves
+  // the journal as it was.
   explicit ShipState(std::filesystem::path file);
 
   // The record stays valid until forget(); only the one upload of a path rewrites it.
@@ -96,6 +97,7 @@ class ShipState {
   std::filesystem::path file_;
   ShipStateRecords records_;
   util::UniqueFd fd_;
+  bool tornTail_ = false;  // a failed append left part of its line behind records_.validBytes
 };
 
 }  // namespace pcap_recorder::ship

@@ -3,14 +3,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "support/file_bytes.hpp"
+#include "support/file_size_limit.hpp"
 #include "support/temp_dir.hpp"
 
 namespace pcap_recorder::ship {
 namespace {
 
+namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::readText;
@@ -70,6 +74,30 @@ TEST(ShipState, ATornLastLineIsDroppedAndLaterRecordsStayReadable) {
   ShipState reopened(dir / "state");
   EXPECT_NE(reopened.confirmed(kUpload.localPath), nullptr);
   EXPECT_THAT(reopened.openUploads(), ElementsAre(OpenMultipartUpload{"k", "id"}));
+}
+
+// A full disk that cuts a line short: the record is refused (its upload is not confirmed), and
+// the journal stays readable, with the records after it, once there is room again.
+TEST(ShipState, ARecordTheDiskCutShortLeavesTheJournalReadable) {
+  testing::TempDir dir;
+  ConfirmedUpload refused = kUpload;
+  refused.localPath = "/refused.pcap";
+  ConfirmedUpload later = kUpload;
+  later.localPath = "/later.pcap";
+  {
+    ShipState state(dir / "state");
+    state.recordConfirmed(kUpload);
+    {
+      const testing::FileSizeLimit full(fs::file_size(dir / "state") + 20);
+      EXPECT_THROW(state.recordConfirmed(refused), std::system_error);
+    }
+    EXPECT_EQ(fs::file_size(dir / "state"), formatConfirmed(kUpload).size());
+    state.recordConfirmed(later);
+  }
+  ShipState reopened(dir / "state");
+  EXPECT_NE(reopened.confirmed(kUpload.localPath), nullptr);
+  EXPECT_EQ(reopened.confirmed(refused.localPath), nullptr);
+  EXPECT_NE(reopened.confirmed(later.localPath), nullptr);
 }
 
 TEST(ShipState, AnUnreadableWholeLineIsAnErrorWithItsLine) {
