@@ -20,6 +20,7 @@
 #include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/pcap/file_writer.hpp"
 #include "pcap_recorder/pcap/repair.hpp"
+#include "pcap_recorder/rotation/file_naming.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
 namespace pcap_recorder::ctl {
@@ -199,6 +200,34 @@ index::ReadAt openCompressed(int fd, const std::string& name, std::uint64_t& byt
   return index::readerOf(fd);
 }
 
+// Opens the listed `file`, or where it went after it was listed: a `.part` finished meanwhile is
+// under its final name, and a finished file compressed meanwhile (output.compression) under that
+// name and the compression's suffix; `file` then names it. errno tells why not.
+util::UniqueFd openWhereItWent(StoreFile& file) {
+  util::UniqueFd fd(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.valid() || errno != ENOENT) return fd;
+  if (file.part) {
+    file.path.replace_extension();
+    file.part = false;
+    fd.reset(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.valid() || errno != ENOENT) return fd;
+  }
+  if (compress::compressionOfName(file.path.filename().string()) != compress::Compression::none) {
+    errno = ENOENT;
+    return fd;
+  }
+  for (const auto suffix : rotation::kCompressionSuffixes) {
+    const std::filesystem::path compressed = file.path.string() + std::string(suffix);
+    fd.reset(::open(compressed.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.valid()) {
+      file.path = compressed;
+      return fd;
+    }
+  }
+  errno = ENOENT;
+  return fd;
+}
+
 class Extraction {
  public:
   Extraction(const ExtractRequest& request, ExtractReport& report)
@@ -227,13 +256,7 @@ class Extraction {
       ++report_.files;
       auto source = std::make_unique<Source>(report_);
       source->file = file;
-      source->fd.reset(::open(file.path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!source->fd.valid() && errno == ENOENT && file.part) {
-        // Finished meanwhile: the same records under the final name.
-        source->file.path.replace_extension();
-        source->file.part = false;
-        source->fd.reset(::open(source->file.path.c_str(), O_RDONLY | O_CLOEXEC));
-      }
+      source->fd = openWhereItWent(source->file);
       if (!source->fd.valid()) {
         if (errno == ENOENT) {
           ++report_.filesVanished;  // retention deleted it

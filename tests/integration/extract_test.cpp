@@ -472,6 +472,41 @@ fs::path compressLikeTheDaemon(const fs::path& file, compress::Compression compr
   return stored;
 }
 
+// The daemon compressed two files after extract listed them: one listed finished, one listed as
+// it was being written. Both are read under their compressed names; none counts as deleted.
+TEST_F(ExtractTest, FilesCompressedBetweenListingAndOpeningAreReadCompressed) {
+  addStore();
+  const auto part = addFile("lan0", kStart + 180 * kSecond, 500, 1'000'000, false, ".part");
+  auto finished = part;
+  finished.replace_extension();
+  std::vector<ctl::StoreFile> listing;
+  for (const auto& file : files_) {
+    listing.push_back({file, file.filename().string().substr(0, 4), false});
+  }
+  listing.push_back({part, "lan0", true});
+  std::sort(listing.begin(), listing.end(),
+            [](const auto& a, const auto& b) { return a.path < b.path; });
+  auto listed = files_;
+  listed.push_back(part);
+  const auto expectedPackets = expected(listed, "");
+  fs::rename(part, finished);
+  compressLikeTheDaemon(finished, compress::Compression::zstd);
+  compressLikeTheDaemon(files_[0], compress::Compression::gzip);
+
+  const auto out = work_ / "compressed-meanwhile.pcap";
+  {
+    const util::UniqueFd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    ASSERT_TRUE(fd.valid());
+    ctl::ExtractRequest request;
+    request.outputFd = fd.get();
+    const auto report = ctl::extract(listing, request);
+    EXPECT_FALSE(report.failed);
+    EXPECT_TRUE(report.problems.empty()) << report.problems.front();
+    EXPECT_EQ(report.filesVanished, 0u);
+  }
+  EXPECT_EQ(packetsOf(out), expectedPackets);
+}
+
 class ExtractCompressedTest : public ExtractTest {
  protected:
   // The output of each query of a set (filters, windows, interfaces), byte for byte.
