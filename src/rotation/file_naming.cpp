@@ -357,6 +357,11 @@ std::string FileNameTemplate::expand(std::string_view interface, std::uint64_t s
         name += sequenceText(sequence);
         break;
       case TemplatePiece::Kind::time: {
+        if (piece.conversion == 's') {
+          // Not strftime's: glibc computes %s with mktime(), which reads the fields as local time.
+          name += std::to_string(seconds);
+          break;
+        }
         const char format[] = {'%', piece.conversion, '\0'};
         char text[64];
         name.append(text, std::strftime(text, sizeof text, format, &utc));

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <ctime>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -16,6 +19,36 @@ const auto kSomeInstant = std::chrono::system_clock::time_point(std::chrono::sec
 TEST(FileNaming, ExpandsTheDefaultTemplateInUtc) {
   EXPECT_EQ(expandFileName("{interface}-%Y%m%dT%H%M%S.pcap", "eth0", 1, kSomeInstant),
             "eth0-20261123T175844.pcap");
+}
+
+// TZ set for the scope of a test (a POSIX rule, which needs no time zone database).
+class TimeZone {
+ public:
+  explicit TimeZone(const char* rule) {
+    if (const char* before = std::getenv("TZ")) before_ = before;
+    ::setenv("TZ", rule, 1);
+    ::tzset();
+  }
+  ~TimeZone() {
+    if (before_) {
+      ::setenv("TZ", before_->c_str(), 1);
+    } else {
+      ::unsetenv("TZ");
+    }
+    ::tzset();
+  }
+  TimeZone(const TimeZone&) = delete;
+  TimeZone& operator=(const TimeZone&) = delete;
+
+ private:
+  std::optional<std::string> before_;
+};
+
+// On a host whose local time is not UTC too: %s is the instant's seconds since the epoch.
+TEST(FileNaming, EpochSecondsAndClockFieldsAreUtcWhateverTheLocalTimeZone) {
+  const TimeZone newYork("EST5EDT");
+  EXPECT_EQ(expandFileName("{interface}-%s.pcap", "eth0", 1, kSomeInstant), "eth0-1795456724.pcap");
+  EXPECT_EQ(expandFileName("%H%M", "eth0", 1, kSomeInstant), "1758");
 }
 
 TEST(FileNaming, SequenceIsZeroPaddedSoNamesSortInOrder) {
