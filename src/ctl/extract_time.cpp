@@ -88,7 +88,8 @@ std::optional<std::int64_t> relative(std::string_view text, std::int64_t nowNs) 
       return std::nullopt;
   }
   cursor.accept(cursor.peek());
-  if (!cursor.done() || *whole > 100 * 365 * 86400ll) return std::nullopt;
+  // At most a century back: beyond that the nanoseconds would not fit.
+  if (!cursor.done() || *whole > 100 * 365 * 86400ll / unit) return std::nullopt;
   return nowNs - (*whole * kSecond + *fraction) * unit;
 }
 

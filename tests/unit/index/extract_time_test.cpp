@@ -54,6 +54,14 @@ TEST(ExtractTimeTest, EpochAndRelative) {
   EXPECT_EQ(parse("-1.5h"), kNow - 5400 * kSecond);
   EXPECT_EQ(parse("-30s"), kNow - 30 * kSecond);
   EXPECT_EQ(parse("-1d"), kNow - 86400 * kSecond);
+  EXPECT_EQ(parse("-5200w"), kNow - 5200 * 7 * 86400LL * kSecond);
+}
+
+// Relative times go back at most a century, in any unit: further, the nanoseconds do not fit.
+TEST(ExtractTimeTest, RefusesARelativeTimeMoreThanACenturyBack) {
+  for (const char* text : {"-20000w", "-40000d", "-900000h", "-53000000m", "-3200000000s"}) {
+    EXPECT_FALSE(parse(text)) << text;
+  }
 }
 
 TEST(ExtractTimeTest, RefusesWhatIsNoTime) {
