@@ -149,7 +149,7 @@ std::optional<IndexHeader> parseHeader(std::span<const std::byte> bytes, std::st
   Reader in(bytes);
   in.skip(sizeof kMagic);
   const std::uint32_t version = in.u32();
-  if (version != kFormatVersion) {
+  if (version < kOldestHeaderVersion || version > kFormatVersion) {
     problem = "index format version " + std::to_string(version) + ", this build reads " +
               std::to_string(kFormatVersion);
     return std::nullopt;
@@ -159,6 +159,7 @@ std::optional<IndexHeader> parseHeader(std::span<const std::byte> bytes, std::st
     return std::nullopt;
   }
   IndexHeader header;
+  header.version = version;
   header.pcapBytes = in.u64();
   in.raw(header.pcapHeader);
   header.records = in.u64();
@@ -355,6 +356,12 @@ std::optional<FileIndex> readIndex(const fs::path& indexPath, std::string& probl
   if (!problem.empty()) return std::nullopt;
   auto header = parseHeader(bytes, problem);
   if (!header) return std::nullopt;
+  if (header->version != kFormatVersion) {
+    problem = "index format version " + std::to_string(header->version) +
+              " (without the keys of fields captured in part), this build reads " +
+              std::to_string(kFormatVersion);
+    return std::nullopt;
+  }
   const std::span<const std::byte> body = std::span(bytes).subspan(kHeaderBytes);
   if (body.size() != header->bodyBytes || crc32(body) != header->bodyCrc) {
     problem = "body checksum mismatch or truncated";

@@ -1,5 +1,6 @@
 #include "pcap_recorder/index/packet_keys.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace pcap_recorder::index {
@@ -61,14 +62,19 @@ void addIpv4(std::uint32_t address, KeySink& sink) {
   sink.add(ipv4KeyHash(KeyKind::ipv4Prefix24, address & 0xffffff00u));
 }
 
-void addIpv6(std::span<const std::uint8_t> address, KeySink& sink) {
+// The keys of the IPv6 address at `at`, as far as it was captured: libpcap matches `net X/32`
+// on the first 4 bytes alone (and /33 to /64 on the first 8), so a frame cut inside the address
+// still has the prefix keys whose bytes it holds.
+void addIpv6(const Frame& frame, std::size_t at, KeySink& sink) {
+  if (frame.has(at, 16)) sink.add(keyHash(KeyKind::ipv6, frame.bytes(at, 16)));
   std::array<std::uint8_t, 16> prefix{};
-  sink.add(keyHash(KeyKind::ipv6, address));
   for (const auto& [kind, bytes] :
        {std::pair{KeyKind::ipv6Prefix32, 4}, std::pair{KeyKind::ipv6Prefix48, 6},
         std::pair{KeyKind::ipv6Prefix64, 8}}) {
+    if (!frame.has(at, bytes)) return;
     prefix.fill(0);
-    for (int i = 0; i < bytes; ++i) prefix[i] = address[i];
+    const auto address = frame.bytes(at, bytes);
+    std::copy(address.begin(), address.end(), prefix.begin());
     sink.add(keyHash(kind, prefix));
   }
 }
@@ -104,8 +110,8 @@ void extractNetwork(const Frame& frame, std::uint16_t type, std::size_t at, KeyS
       }
       if (carriesPorts(next)) addPorts(frame, at + 40, sink);
     }
-    if (frame.has(at + 8, 16)) addIpv6(frame.bytes(at + 8, 16), sink);
-    if (frame.has(at + 24, 16)) addIpv6(frame.bytes(at + 24, 16), sink);
+    addIpv6(frame, at + 8, sink);
+    addIpv6(frame, at + 24, sink);
   } else if (type == kEtherArp || type == kEtherRarp) {
     // `host X` matches ARP and RARP sender and target protocol addresses.
     if (frame.has(at + 14, 4)) addIpv4(frame.u32(at + 14), sink);
@@ -152,8 +158,10 @@ std::uint32_t extractKeys(std::span<const std::byte> captured, KeySink& sink) {
     flags = kOtherFrame;
   }
   std::size_t at = kEthernetHeaderBytes;
-  for (int tags = 0; isTagType(type) && tags < kMaxTags && frame.has(at, kTagBytes); ++tags) {
+  for (int tags = 0; isTagType(type) && tags < kMaxTags && frame.has(at, 2); ++tags) {
+    // `vlan N` reads the tag's first two bytes only: a frame cut after them has the key too.
     sink.add(numberKeyHash(KeyKind::vlan, frame.u16(at) & 0x0fff));
+    if (!frame.has(at + 2, 2)) return flags;
     type = frame.u16(at + 2);
     at += kTagBytes;
   }

@@ -288,10 +288,18 @@ TEST_F(ExtractTest, AMissingOrDamagedIndexGivesTheSameAnswer) {
     damage.write("garbage", 7);
   }
   fs::resize_file(files_[2].string() + ".idx", 50);
+  {
+    // An index of format version 1, from before the keys of fields captured in part.
+    auto bytes = readFile(files_[3].string() + ".idx");
+    bytes[8] = std::byte{1};
+    const std::uint32_t crc = index::crc32(std::span(bytes).first(92));
+    for (int i = 0; i < 4; ++i) bytes[92 + i] = static_cast<std::byte>(crc >> (8 * i));
+    writeFile(files_[3].string() + ".idx", bytes);
+  }
   const auto second = work_ / "second.pcap";
   const auto result = extract("host 10.0.1.7 or port 22", second);
   ASSERT_EQ(result.status, 0) << result.output;
-  EXPECT_NE(result.output.find("3 indexes built"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("4 indexes built"), std::string::npos) << result.output;
   EXPECT_EQ(packetsOf(second), packetsOf(first));
   EXPECT_EQ(packetsOf(second), expected(files_, "host 10.0.1.7 or port 22"));
 }

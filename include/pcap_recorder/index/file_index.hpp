@@ -21,7 +21,10 @@
 
 namespace pcap_recorder::index {
 
-inline constexpr std::uint32_t kFormatVersion = 1;
+// Version 2: keys of fields captured in part (an IPv6 address's prefixes, a VLAN id). A version-1
+// header, laid out the same, still gives a file's time range; its blocks are rebuilt.
+inline constexpr std::uint32_t kFormatVersion = 2;
+inline constexpr std::uint32_t kOldestHeaderVersion = 1;
 inline constexpr std::uint32_t kBlockRecords = 4096;
 inline constexpr std::uint64_t kBlockBytes = 1u << 20;
 inline constexpr std::uint32_t kBloomBitsPerKey = 10;
@@ -79,6 +82,7 @@ class BlockBuilder {
 
 // The file-wide part, which a query reads first (and alone, for files outside its window).
 struct IndexHeader {
+  std::uint32_t version = kFormatVersion;
   std::uint64_t pcapBytes = 0;  // end of the last whole record indexed
   std::array<std::byte, 24> pcapHeader{};
   std::uint64_t records = 0;
@@ -109,10 +113,10 @@ std::vector<std::byte> serialize(const FileIndex& index);
 bool describes(const IndexHeader& header, const PcapFileInfo& info, std::uint64_t fileBytes);
 
 // Reads the header of the index at `indexPath`: nullopt when missing, damaged or of another
-// version (`problem` says which).
+// version than kOldestHeaderVersion to kFormatVersion (`problem` says which).
 std::optional<IndexHeader> readIndexHeader(const std::filesystem::path& indexPath,
                                            std::string& problem);
-// Reads the whole index; nullopt when missing or damaged, as above.
+// Reads the whole index; nullopt when missing or damaged, as above, or of an older version.
 std::optional<FileIndex> readIndex(const std::filesystem::path& indexPath, std::string& problem);
 
 // Writes `index` as `indexPath` atomically (a temporary file renamed over it), with `mode`.

@@ -5,7 +5,8 @@
 // The keys of a frame are a superset of what libpcap's generated code can find in it: fields are
 // read at the offsets libpcap reads them, without libpcap's checks being stricter than ours (an
 // IPv4 header length below 5 is read as libpcap reads it, truncated frames give the keys whose
-// bytes were captured). Inside VLAN tags (0x8100, 0x88a8, 0x9100, any depth) the inner frame's
+// bytes were captured, and a field captured in part the keys libpcap matches on its part: an IPv6
+// prefix, a VLAN id). Inside VLAN tags (0x8100, 0x88a8, 0x9100, any depth) the inner frame's
 // keys are added too, so `vlan 100 and host X` can be answered. The hashes are part of the index
 // format (docs/index-format.md): changing them needs a new format version.
 #pragma once

@@ -78,6 +78,32 @@ TEST(FileIndexTest, BlocksCoverEveryRecordInOrderWithTheirTimeRanges) {
   EXPECT_EQ(offset, bytes);
 }
 
+// An index of version 1 (before the keys of fields captured in part) still gives the file's time
+// range, read from its header alone; its blocks are not used: the whole index reads as stale.
+TEST(FileIndexTest, AVersionOneIndexGivesItsTimeRangeButNotItsBlocks) {
+  testing::TempDir dir;
+  testing::writeFile(dir / "a.pcap", testing::pcapFileBytes(traffic(100, 200, 20), false));
+  const auto written = indexFile(dir / "a.pcap");
+  auto bytes = serialize(written);
+  bytes[8] = std::byte{1};  // the version, little-endian; then the header's CRC again
+  const std::uint32_t crc = crc32(std::span(bytes).first(92));
+  for (int i = 0; i < 4; ++i) bytes[92 + i] = static_cast<std::byte>(crc >> (8 * i));
+  const auto indexPath = indexPathFor(dir / "a.pcap");
+  testing::writeFile(indexPath, bytes);
+  std::string problem;
+  const auto header = readIndexHeader(indexPath, problem);
+  ASSERT_TRUE(header) << problem;
+  EXPECT_EQ(header->version, 1u);
+  EXPECT_EQ(header->minTimeNs, written.header.minTimeNs);
+  EXPECT_EQ(header->maxTimeNs, written.header.maxTimeNs);
+  EXPECT_FALSE(readIndex(indexPath, problem));
+  EXPECT_NE(problem.find("version 1"), std::string::npos) << problem;
+  bytes[8] = std::byte{3};
+  testing::writeFile(indexPath, bytes);
+  problem.clear();
+  EXPECT_FALSE(readIndexHeader(indexPath, problem)) << "a version from the future";
+}
+
 TEST(FileIndexTest, ReadsBackAsWrittenAndRefusesADamagedOrStaleIndex) {
   testing::TempDir dir;
   testing::writeFile(dir / "a.pcap", testing::pcapFileBytes(traffic(5000, 200, 20), false));
