@@ -19,6 +19,26 @@ namespace pcap_recorder::daemon {
 
 namespace {
 
+spdlog::level::level_enum spdlogLevel(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::trace:
+      return spdlog::level::trace;
+    case config::LogLevel::debug:
+      return spdlog::level::debug;
+    case config::LogLevel::info:
+      return spdlog::level::info;
+    case config::LogLevel::warning:
+      return spdlog::level::warn;
+    case config::LogLevel::error:
+      return spdlog::level::err;
+    case config::LogLevel::critical:
+      return spdlog::level::critical;
+    case config::LogLevel::off:
+      return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
 std::string problemsText(const std::vector<config::Problem>& problems) {
   std::string text;
   for (const auto& problem : problems) {
@@ -60,6 +80,10 @@ Platform realPlatform() {
         return std::make_unique<service::Recorder>(settings, finisher);
       },
   };
+}
+
+void setLogLevel(config::LogLevel level) {
+  spdlog::set_level(spdlogLevel(level));
 }
 
 Daemon::Daemon(std::filesystem::path configPath, config::Config config,
@@ -403,6 +427,7 @@ service::ControlResult Daemon::applyReload() {
   lastHeartbeats_.assign(recorders_.size(), 0);
   config_ = std::move(*next);
   filters_ = std::move(nextFilters);
+  setLogLevel(logLevelFromCommandLine_.value_or(config_.daemon.logLevel));
   spdlog::info("reloaded: {} started, {} stopped, {} restarted, {} changed in place, {} unchanged",
                plan.added.size(), plan.removed.size(), plan.restarted.size(),
                plan.changedInPlace.size(), plan.unchanged.size());

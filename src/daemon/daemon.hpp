@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct Platform {
 
 // The kernel's interfaces and AF_PACKET sockets.
 Platform realPlatform();
+
+// Sets the level below which log messages are dropped.
+void setLogLevel(config::LogLevel level);
 
 class Daemon final : public service::Control {
  public:
@@ -81,6 +85,9 @@ class Daemon final : public service::Control {
   void writeMetrics();
   metrics::Sample metricsSample();
   const config::Config& config() const noexcept { return config_; }
+  // The command line's --log-level, which then holds over log.level, also at reloads; without it
+  // each reload applied sets the level its log.level says.
+  void keepLogLevel(config::LogLevel level) noexcept { logLevelFromCommandLine_ = level; }
 
  private:
   std::unique_ptr<service::Recorder> openRecorder(const config::InterfaceSettings& settings,
@@ -107,6 +114,7 @@ class Daemon final : public service::Control {
   // Every recorder's counters, by interface, across reloads and re-created interfaces.
   metrics::InterfaceTotals totals_;
   std::string metricsError_;  // the last failure to write the textfile, said once
+  std::optional<config::LogLevel> logLevelFromCommandLine_;
 };
 
 }  // namespace pcap_recorder::daemon

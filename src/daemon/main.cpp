@@ -45,26 +45,6 @@ void setUpLogging() {
   spdlog::set_default_logger(pr::logging::makeLogger(pr::logging::stderrIsJournal()));
 }
 
-spdlog::level::level_enum toSpdlog(pr::config::LogLevel level) {
-  switch (level) {
-    case pr::config::LogLevel::trace:
-      return spdlog::level::trace;
-    case pr::config::LogLevel::debug:
-      return spdlog::level::debug;
-    case pr::config::LogLevel::info:
-      return spdlog::level::info;
-    case pr::config::LogLevel::warning:
-      return spdlog::level::warn;
-    case pr::config::LogLevel::error:
-      return spdlog::level::err;
-    case pr::config::LogLevel::critical:
-      return spdlog::level::critical;
-    case pr::config::LogLevel::off:
-      return spdlog::level::off;
-  }
-  return spdlog::level::info;
-}
-
 // Reads the file; prints each problem as FILE:LINE:COLUMN: message.
 std::optional<pr::config::Config> loadConfig(const std::filesystem::path& path) {
   try {
@@ -112,7 +92,7 @@ std::unique_ptr<pr::dbus::BusService> connectBus(pr::daemon::Daemon& daemon,
 }
 
 // The main loop: returns when SIGTERM or SIGINT arrives.
-void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milliseconds statsEvery,
+void runUntilStopped(pr::daemon::Daemon& daemon, int signals,
                      std::unique_ptr<pr::dbus::BusService> bus,
                      std::unique_ptr<pr::capture::LinkMonitor> links) {
   std::uint64_t watchdogUsec = 0;
@@ -120,6 +100,7 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
   const auto watchdogEvery = std::chrono::microseconds(watchdogUsec / 2);
   auto nextWatchdog = Clock::now();
   auto nextStatus = Clock::now() + kStatusInterval;
+  auto statsEvery = daemon.config().daemon.statsInterval;
   auto nextStats = pr::util::saturatingAdd(Clock::now(), statsEvery);
   auto nextMetrics = Clock::now();
   auto lastMetrics = Clock::time_point{};
@@ -193,6 +174,11 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals, std::chrono::milli
       metricsPending = false;
       nextMetrics = pr::util::saturatingAdd(now, daemon.config().daemon.metrics.interval);
     }
+    // The interval as the config has it now: a reload that changes it starts it again.
+    if (daemon.config().daemon.statsInterval != statsEvery) {
+      statsEvery = daemon.config().daemon.statsInterval;
+      nextStats = pr::util::saturatingAdd(now, statsEvery);
+    }
     if (statsEvery.count() > 0 && now >= nextStats) {
       daemon.logStatistics();
       nextStats = pr::util::saturatingAdd(now, statsEvery);
@@ -204,7 +190,7 @@ int run(const pr::daemon::Options& options) {
   auto config = loadConfig(options.configPath);
   if (!config) return kExitConfigError;
   if (!options.checkConfigOnly) {
-    spdlog::set_level(toSpdlog(options.logLevel.value_or(config->daemon.logLevel)));
+    pr::daemon::setLogLevel(options.logLevel.value_or(config->daemon.logLevel));
   }
   const auto signals = blockControlSignals();
   // Before the checks, so that directories are checked as the user who will write them.
@@ -247,8 +233,8 @@ int run(const pr::daemon::Options& options) {
     spdlog::warn("interfaces that come and go are not followed: {}", error.what());
   }
 
-  const auto statsEvery = config->daemon.statsInterval;
   pr::daemon::Daemon daemon(options.configPath, std::move(*config), std::move(filters));
+  if (options.logLevel) daemon.keepLogLevel(*options.logLevel);
   try {
     daemon.start();
   } catch (const std::exception& error) {
@@ -262,8 +248,7 @@ int run(const pr::daemon::Options& options) {
                waiting > 0 ? ", waiting for " + std::to_string(waiting) + " more" : "");
   sd_notifyf(0, "READY=1\nSTATUS=%s", daemon.statusLine().c_str());
 
-  runUntilStopped(daemon, signals.get(), statsEvery, connectBus(daemon, options.bus),
-                  std::move(links));
+  runUntilStopped(daemon, signals.get(), connectBus(daemon, options.bus), std::move(links));
   sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing files");
   daemon.stop();
   // The final counts, every interface down: node_exporter goes on reading the file.

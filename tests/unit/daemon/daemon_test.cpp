@@ -5,6 +5,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -54,8 +55,9 @@ class DaemonTest : public ::testing::Test {
          << "  max_packets: " << capture.maxPackets << "\n"
          << "retention:\n"
          << "  max_files: " << capture.maxFiles << "\n"
-         << "  min_free_space: 0\n"
-         << "interfaces:\n";
+         << "  min_free_space: 0\n";
+    if (!logLevel_.empty()) file << "log:\n  level: " << logLevel_ << "\n";
+    file << "interfaces:\n";
     for (const auto& name : interfaces) file << "  - name: " << name << "\n";
   }
 
@@ -142,6 +144,7 @@ class DaemonTest : public ::testing::Test {
   std::map<std::string, std::string> failToOpen_;  // interface → why its openRecorder() throws
   // Runs before such an openRecorder() throws: what else happens while a reload is tried.
   std::function<void(service::FileFinisher&)> beforeFailing_;
+  std::string logLevel_;  // log.level, when set
 };
 
 const std::vector<std::size_t> kEachTakenOnce(5, 1);
@@ -231,6 +234,31 @@ TEST_F(DaemonTest, ARefusedReloadDeletesNoFileByItsRetentionLimits) {
   for (std::uint32_t sequence = 0; sequence < 5; ++sequence) {
     EXPECT_EQ(sequencesIn(files[sequence]), range(sequence, sequence + 1));
   }
+}
+
+// log.level is applied by a reload as at start; unless --log-level fixed it, which holds.
+TEST_F(DaemonTest, AReloadAppliesLogLevelUnlessTheCommandLineSetIt) {
+  struct LevelGuard {
+    spdlog::level::level_enum before = spdlog::get_level();
+    ~LevelGuard() { spdlog::set_level(before); }
+  } guard;
+  network_.add("fake0");
+  logLevel_ = "info";
+  writeConfig({"fake0"});
+  spdlog::set_level(spdlog::level::info);
+  auto daemon = makeDaemon();
+  daemon->start();
+  logLevel_ = "debug";
+  writeConfig({"fake0"});
+  ASSERT_TRUE(daemon->reload().ok);
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::debug);
+
+  daemon->keepLogLevel(config::LogLevel::warning);
+  logLevel_ = "error";
+  writeConfig({"fake0"});
+  ASSERT_TRUE(daemon->reload().ok);
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::warn) << "the command line's level holds";
+  daemon->stop();
 }
 
 // Rotate and retention keys are applied to the running capture: the socket is kept (no frame
