@@ -244,9 +244,15 @@ void DirectStream::reap(Wait wait) noexcept {
         if (firstError == 0 && job.markAfter.bytes >= inFile_.bytes) inFile_ = job.markAfter;
       }
       // Buffers go back as soon as their write and hash are done, also behind one still being
-      // hashed (after a hash was given up): capture never waits for the hasher's last chunk.
+      // hashed (after a hash was given up): capture waits for no hash but the hasher's chunk
+      // of the same buffer (a flushed block of it), which it still reads.
       for (Job& job : jobs) {
         if (!job.done || !job.hashed || job.released) continue;
+        if (job.releasesBuffer && std::any_of(jobs.begin(), jobs.end(), [&](const Job& other) {
+              return other.hashing && other.buffer == job.buffer;
+            })) {
+          continue;
+        }
         if (job.releasesBuffer) free_.push_back(job.buffer);
         if (job.hashFailed) hashFailed_ = true;
         job.released = true;
@@ -355,6 +361,7 @@ void DirectWriteEngine::hasherLoop() {
     const std::size_t to = job.hashTo;
     compress::Sha256* hash = job.hash;
     lock.unlock();
+    if (hooks_.whileHashing) hooks_.whileHashing();
     bool failed = false;
     try {
       for (std::size_t at = from; at < to; at += kHashChunk) {

@@ -98,6 +98,9 @@ struct DirectEngineHooks {
   // Called on the hasher thread before it takes the next buffer to hash, holding none: a test
   // blocks it to play a hasher that falls behind.
   std::function<void()> beforeHash{};
+  // Called on the hasher thread once it has taken a buffer to hash and before it reads it,
+  // holding none: a test blocks it to keep a buffer being read.
+  std::function<void()> whileHashing{};
   // The clock of the hash pause; empty: std::chrono::steady_clock.
   std::function<std::chrono::steady_clock::time_point()> now{};
 };

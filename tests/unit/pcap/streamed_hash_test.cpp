@@ -214,6 +214,45 @@ TEST_F(StreamedHashTest, AHasherThatFallsBehindGivesTheFilesHashUpAndKeepsEveryR
   expectHashOfTheFile(next);
 }
 
+// The hasher reading a flushed block of a buffer when the hash is given up: that buffer goes
+// back to capture only once the hasher has stopped reading it (it stops within a chunk), never
+// to be written into while it is read.
+TEST_F(StreamedHashTest, ABufferTheHasherStillReadsIsNotWrittenInto) {
+  requireDirectIo();
+  const auto hashing = std::make_shared<testing::Gate>();  // holds the hasher inside a buffer
+  auto options = direct(2 * kDirectAlignment, 2);
+  options.hashYieldsToCapture = true;
+  options.directEngine = std::make_shared<DirectWriteEngine>(
+      DirectEngineHooks{.whileHashing = [hashing] { hashing->arrive(); }});
+  const testing::ReleaseOnExit releaseHasher{hashing};
+  std::vector<std::vector<std::byte>> frames;
+  for (std::uint32_t i = 0; i < 24; ++i) {
+    frames.push_back(testing::buildUdpFrame({.sequence = i, .frameBytes = 1514}));
+  }
+  PcapFileWriter writer(directory_.get(), "reused.pcap", options);
+  ASSERT_TRUE(writer.appendInPlace(frameOf(frames[0], 0)));
+  ASSERT_TRUE(writer.flush());  // the first buffer's block goes out, and its hash
+  ASSERT_TRUE(hashing->waitForArrival());
+  std::atomic<bool> allAppended{false};
+  std::thread capture([&] {
+    // Fills the first buffer, then the second, then needs the first again.
+    for (std::uint32_t i = 1; i < frames.size(); ++i) {
+      EXPECT_TRUE(writer.appendInPlace(frameOf(frames[i], i)));
+    }
+    allAppended = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(allAppended) << "capture wrote into the buffer the hasher was reading";
+  hashing->release();
+  capture.join();
+  EXPECT_TRUE(allAppended);
+  const auto summary = writer.finish();
+  EXPECT_TRUE(summary.hashSkipped);
+  const auto file = testing::readPcapFile(dir_.path() / summary.name);
+  ASSERT_EQ(file.records.size(), frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) EXPECT_EQ(file.records[i].seconds, i);
+}
+
 // At the file's end a hash more than a buffer behind is given up too, rather than make capture
 // wait for it: with no buffer ever waited for, the summary still says so (and the finisher does
 // not read the file back).
