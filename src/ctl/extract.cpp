@@ -110,6 +110,9 @@ struct Source {
   std::uint64_t bytes = 0;
   std::uint64_t minTimeNs = 0;     // from the index; 0 for a `.part` file (read first)
   std::optional<FileIndex> index;  // kept when just built
+  // A compressed file whose decompressed copy is made only when the merge reaches it, chosen by
+  // the header of its index (the pcap header and time range in `info`, `minTimeNs`).
+  bool copyDeferred = false;
   std::size_t order = 0;
 
   std::vector<Range> ranges;
@@ -228,6 +231,28 @@ util::UniqueFd openWhereItWent(StoreFile& file) {
   return fd;
 }
 
+// Whether the compressed file behind `fd` is read through a decompressed copy: gzip, or a .zst
+// without a seek table (one from elsewhere).
+bool readThroughACopy(int fd, const std::string& name, std::uint64_t bytes) {
+  const auto compression = compress::compressionOfName(name);
+  if (compression == compress::Compression::none) return false;
+  std::string noTable;
+  return compression != compress::Compression::zstd || !compress::readSeekTable(fd, bytes, noTable);
+}
+
+// The pcap header as an index header keeps it.
+std::optional<PcapFileInfo> pcapHeaderOf(const index::IndexHeader& header) {
+  const auto raw = header.pcapHeader;
+  const index::ReadAt fromHeader = [&raw](std::span<std::byte> into, std::uint64_t offset) {
+    if (offset >= raw.size()) return std::size_t{0};
+    const std::size_t count = std::min<std::size_t>(into.size(), raw.size() - offset);
+    std::memcpy(into.data(), raw.data() + offset, count);
+    return count;
+  };
+  std::string problem;
+  return index::readPcapHeader(fromHeader, problem);
+}
+
 class Extraction {
  public:
   Extraction(const ExtractRequest& request, ExtractReport& report)
@@ -273,6 +298,17 @@ class Extraction {
       source->bytes = static_cast<std::uint64_t>(status.st_size);
       std::string headerProblem;
       try {
+        if (!source->file.part &&
+            readThroughACopy(source->fd.get(), source->file.path.filename().string(),
+                             source->bytes)) {
+          const auto deferred = deferCopy(*source);
+          if (deferred == Deferred::outside) continue;
+          if (deferred == Deferred::yes) {
+            source->order = sources_.size();
+            sources_.push_back(std::move(source));
+            continue;
+          }
+        }
         source->read =
             openCompressed(source->fd.get(), source->file.path.filename().string(), source->bytes,
                            decoder_, source->seekable, source->copy, report_.bytesRead);
@@ -291,6 +327,46 @@ class Extraction {
       }
       source->order = sources_.size();
       sources_.push_back(std::move(source));
+    }
+  }
+
+  enum class Deferred { no, outside, yes };
+  // A finished file read through a decompressed copy: decompressing it whole (seconds per GiB of
+  // gzip) only to learn it is outside the window, or to hold it while the merge reaches it, would
+  // make every query cost the whole store. Its index's header says whether it meets the window
+  // and gives its pcap header; the copy is made in activate(), which checks that header against
+  // it. `no`: no readable index header, the copy is made now (to build the index).
+  Deferred deferCopy(Source& source) {
+    std::string problem;
+    const auto header = index::readIndexHeader(index::indexPathFor(source.file.path), problem);
+    if (!header) return Deferred::no;
+    report_.bytesRead += 96;
+    const auto info = pcapHeaderOf(*header);
+    if (!info) return Deferred::no;
+    if (header->records == 0 || !window_.overlaps(header->minTimeNs, header->maxTimeNs)) {
+      ++report_.filesOutside;
+      return Deferred::outside;
+    }
+    source.info = *info;
+    source.minTimeNs = header->minTimeNs;
+    source.copyDeferred = true;
+    return Deferred::yes;
+  }
+
+  // The decompressed copy deferCopy() put off, now that the merge reached the file.
+  void makeDeferredCopy(Source& source) {
+    source.copyDeferred = false;
+    source.read =
+        openCompressed(source.fd.get(), source.file.path.filename().string(), source.bytes,
+                       decoder_, source.seekable, source.copy, report_.bytesRead);
+    std::string problem;
+    const auto info = index::readPcapHeader(source.read, problem);
+    if (!info) throw std::runtime_error(problem);
+    if (info->rawHeader != source.info.rawHeader) {
+      // The output's header was chosen by the index's: it no longer describes the file.
+      throw std::runtime_error(
+          "its index describes another file (pcap-recorderctl index "
+          "rebuilds it)");
     }
   }
 
@@ -345,6 +421,7 @@ class Extraction {
 
   // Reads the index (rebuilding it when damaged) and keeps the blocks that may match.
   void activate(Source& source) {
+    if (source.copyDeferred) makeDeferredCopy(source);
     if (source.file.part) {
       struct stat status;
       // The flushed part as it is now; records written later belong to a later query.

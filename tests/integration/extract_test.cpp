@@ -578,6 +578,38 @@ TEST_F(ExtractCompressedTest, GzipFilesGiveByteForByteWhatTheUncompressedFilesGi
   expectSameAnswersWhenCompressed(compress::Compression::gzip, "packets written");
 }
 
+// A gzip file is read through a decompressed copy: one outside the query's window (by its index)
+// is not decompressed at all, so neither its size nor damage to it costs the query anything.
+TEST_F(ExtractCompressedTest, AGzipFileOutsideTheWindowIsNotDecompressed) {
+  addStore();
+  ASSERT_EQ(capture(kCtl + " index --config " + config_.string()).status, 0);
+  for (auto& file : files_) file = compressLikeTheDaemon(file, compress::Compression::gzip);
+  std::vector<ctl::StoreFile> listing;
+  for (const auto& file : files_) {
+    listing.push_back({file, file.filename().string().substr(0, 4), false});
+  }
+  const auto run = [&](const std::vector<ctl::StoreFile>& files, const fs::path& out) {
+    const util::UniqueFd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    ctl::ExtractRequest request;
+    request.outputFd = fd.get();
+    request.sinceNs = static_cast<std::int64_t>(kStart + 115 * kSecond);  // the last two files
+    return ctl::extract(files, request);
+  };
+  const auto before = run(listing, work_ / "before.pcap");
+  ASSERT_TRUE(before.problems.empty()) << before.problems.front();
+  EXPECT_EQ(before.filesOutside, 4u);
+  // What the two files in the window cost alone, and the headers of the other four indexes.
+  const auto inWindow = run({listing[4], listing[5]}, work_ / "in-window.pcap");
+  EXPECT_EQ(before.bytesRead, inWindow.bytesRead + 4 * 96);
+  fs::resize_file(files_[0], fs::file_size(files_[0]) / 2);  // damaged, outside the window
+
+  const auto after = run(listing, work_ / "after.pcap");
+  EXPECT_FALSE(after.failed);
+  EXPECT_TRUE(after.problems.empty()) << after.problems.front();
+  EXPECT_GT(after.packets, 0u);
+  EXPECT_EQ(readFile(work_ / "after.pcap"), readFile(work_ / "before.pcap"));
+}
+
 TEST_F(ExtractCompressedTest, AFewPacketsOfALargeZstdFileDecompressOnlyTheFramesHoldingThem) {
   // 40 MB of 1400-byte frames over 100 s, one packet of a rare host in the middle.
   std::vector<StoredRecord> records;
