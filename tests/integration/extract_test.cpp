@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 
 #include "extract.hpp"
@@ -108,6 +109,32 @@ class ExtractTest : public ::testing::Test {
   CommandResult extract(const std::string& arguments, const fs::path& output) {
     return capture(kCtl + " extract --config " + config_.string() + " -w " + output.string() + " " +
                    arguments);
+  }
+
+  // The store's finished files as extract lists them (interface from the name), in path order.
+  std::vector<ctl::StoreFile> listingOf(const std::vector<fs::path>& files) const {
+    std::vector<ctl::StoreFile> listing;
+    for (const auto& file : files) {
+      listing.push_back({file, file.filename().string().substr(0, 4), false});
+    }
+    std::sort(listing.begin(), listing.end(),
+              [](const auto& a, const auto& b) { return a.path < b.path; });
+    return listing;
+  }
+
+  // extract() of an already made `listing` into `output`, from `sinceNs` on when given: what
+  // pcap-recorderctl does after reading the directories, with the directories changed meanwhile.
+  static ctl::ExtractReport extractListed(std::vector<ctl::StoreFile> listing,
+                                          const fs::path& output,
+                                          std::optional<std::int64_t> sinceNs = std::nullopt) {
+    std::sort(listing.begin(), listing.end(),
+              [](const auto& a, const auto& b) { return a.path < b.path; });
+    const util::UniqueFd fd(::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    EXPECT_TRUE(fd.valid()) << output;
+    ctl::ExtractRequest request;
+    request.outputFd = fd.get();
+    request.sinceNs = sinceNs;
+    return ctl::extract(listing, request);
   }
 
   // mergecap over `tcpdump -r FILE -w OUT FILTER` of each file, cut to the window.
@@ -340,14 +367,9 @@ TEST_F(ExtractTest, FilesFinishedOrDeletedBetweenListingAndOpeningAreHandled) {
   finished.replace_extension();
   // The listing as extract read it from the directory: it saw the file being written under both
   // names (the rename came between two readdir calls)...
-  std::vector<ctl::StoreFile> listing;
-  for (const auto& file : files_) {
-    listing.push_back({file, file.filename().string().substr(0, 4), false});
-  }
+  auto listing = listingOf(files_);
   listing.push_back({finished, "lan0", false});
   listing.push_back({part, "lan0", true});
-  std::sort(listing.begin(), listing.end(),
-            [](const auto& a, const auto& b) { return a.path < b.path; });
   // ...then the recorder finished it and retention deleted the oldest file with its index, before
   // extract opened them.
   fs::rename(part, finished);
@@ -357,11 +379,7 @@ TEST_F(ExtractTest, FilesFinishedOrDeletedBetweenListingAndOpeningAreHandled) {
 
   const auto out = work_ / "raced.pcap";
   {
-    const util::UniqueFd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    ASSERT_TRUE(fd.valid());
-    ctl::ExtractRequest request;
-    request.outputFd = fd.get();
-    const auto report = ctl::extract(listing, request);
+    const auto report = extractListed(listing, out);
     EXPECT_FALSE(report.failed);
     EXPECT_TRUE(report.problems.empty()) << report.problems.front();
     EXPECT_EQ(report.filesVanished, 1u);
@@ -487,13 +505,8 @@ TEST_F(ExtractTest, FilesCompressedBetweenListingAndOpeningAreReadCompressed) {
   const auto part = addFile("lan0", kStart + 180 * kSecond, 500, 1'000'000, false, ".part");
   auto finished = part;
   finished.replace_extension();
-  std::vector<ctl::StoreFile> listing;
-  for (const auto& file : files_) {
-    listing.push_back({file, file.filename().string().substr(0, 4), false});
-  }
+  auto listing = listingOf(files_);
   listing.push_back({part, "lan0", true});
-  std::sort(listing.begin(), listing.end(),
-            [](const auto& a, const auto& b) { return a.path < b.path; });
   auto listed = files_;
   listed.push_back(part);
   const auto expectedPackets = expected(listed, "");
@@ -503,11 +516,7 @@ TEST_F(ExtractTest, FilesCompressedBetweenListingAndOpeningAreReadCompressed) {
 
   const auto out = work_ / "compressed-meanwhile.pcap";
   {
-    const util::UniqueFd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    ASSERT_TRUE(fd.valid());
-    ctl::ExtractRequest request;
-    request.outputFd = fd.get();
-    const auto report = ctl::extract(listing, request);
+    const auto report = extractListed(listing, out);
     EXPECT_FALSE(report.failed);
     EXPECT_TRUE(report.problems.empty()) << report.problems.front();
     EXPECT_EQ(report.filesVanished, 0u);
@@ -584,22 +593,16 @@ TEST_F(ExtractCompressedTest, AGzipFileOutsideTheWindowIsNotDecompressed) {
   addStore();
   ASSERT_EQ(capture(kCtl + " index --config " + config_.string()).status, 0);
   for (auto& file : files_) file = compressLikeTheDaemon(file, compress::Compression::gzip);
-  std::vector<ctl::StoreFile> listing;
-  for (const auto& file : files_) {
-    listing.push_back({file, file.filename().string().substr(0, 4), false});
-  }
+  const auto listing = listingOf(files_);
   const auto run = [&](const std::vector<ctl::StoreFile>& files, const fs::path& out) {
-    const util::UniqueFd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    ctl::ExtractRequest request;
-    request.outputFd = fd.get();
-    request.sinceNs = static_cast<std::int64_t>(kStart + 115 * kSecond);  // the last two files
-    return ctl::extract(files, request);
+    // From the last two files on.
+    return extractListed(files, out, static_cast<std::int64_t>(kStart + 115 * kSecond));
   };
   const auto before = run(listing, work_ / "before.pcap");
   ASSERT_TRUE(before.problems.empty()) << before.problems.front();
   EXPECT_EQ(before.filesOutside, 4u);
   // What the two files in the window cost alone, and the headers of the other four indexes.
-  const auto inWindow = run({listing[4], listing[5]}, work_ / "in-window.pcap");
+  const auto inWindow = run(listingOf({files_[4], files_[5]}), work_ / "in-window.pcap");
   EXPECT_EQ(before.bytesRead, inWindow.bytesRead + 4 * 96);
   fs::resize_file(files_[0], fs::file_size(files_[0]) / 2);  // damaged, outside the window
 
