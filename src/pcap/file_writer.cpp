@@ -55,6 +55,14 @@ bool exists(int directoryFd, const std::string& name) {
   return ::fstatat(directoryFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+// Whether the finished file `name` is there compressed (NAME.zst): a NAME beside it would be
+// taken by the next start's repair for one whose compression was interrupted, and deleted.
+bool compressedCopyExists(int directoryFd, const std::string& name) {
+  return std::any_of(
+      std::begin(rotation::kCompressionSuffixes), std::end(rotation::kCompressionSuffixes),
+      [&](std::string_view suffix) { return exists(directoryFd, name + std::string(suffix)); });
+}
+
 // append() copies a whole record into the buffer, after the file header when the file is new.
 WriterOptions withRoomForTheLargestRecord(WriterOptions options) {
   const std::size_t largest = sizeof(FileHeader) + sizeof(RecordHeader) + options.snaplen;
@@ -72,7 +80,7 @@ PcapFileWriter::PcapFileWriter(int directoryFd, const std::string& finalName,
   segments_.reserve(kMaxSegments);  // no allocation while capturing
   for (unsigned attempt = firstCounter; attempt < firstCounter + kMaxNameAttempts; ++attempt) {
     const auto candidate = nameWithSuffix(finalName, attempt);
-    if (exists(directoryFd, candidate)) continue;
+    if (exists(directoryFd, candidate) || compressedCopyExists(directoryFd, candidate)) continue;
     const auto part = candidate + kPartSuffix;
     fd_.reset(::openat(directoryFd, part.c_str(),
                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, options.fileMode));
@@ -410,6 +418,7 @@ FileSummary ClosedFile::complete(int directoryFd, const FinishOperations& operat
   const auto wanted = summary_.name;
   for (unsigned attempt = 0; attempt < kMaxNameAttempts; ++attempt) {
     const auto candidate = nameWithSuffix(wanted, attempt);
+    if (compressedCopyExists(directoryFd, candidate)) continue;
     if (operations.renameNoReplace(directoryFd, part.c_str(), candidate.c_str()) == 0) {
       // Why: the rename is durable only once the directory itself is on disk. When that fails,
       // the name goes back to `.part`, so no one takes the file for finished.

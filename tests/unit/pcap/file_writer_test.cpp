@@ -101,6 +101,23 @@ TEST_F(PcapFileWriterTest, NeverOverwritesAnExistingFile) {
   EXPECT_TRUE(fs::exists(dir_ / "d_001.pcap"));
 }
 
+// A file of the same name compressed since (x.pcap.zst, after a restart within the same time
+// slot): the name is taken too. A new x.pcap beside it would look, at the next start, like the
+// original of an interrupted compression, and be deleted.
+TEST_F(PcapFileWriterTest, ANameWhoseFileWasCompressedIsTaken) {
+  for (const std::string suffix : {".zst", ".gz"}) {
+    const std::string name = "z" + suffix.substr(1) + ".pcap";
+    { std::ofstream(dir_ / (name + suffix)) << "compressed"; }
+    PcapFileWriter writer(directory_.get(), name, WriterOptions{});
+    EXPECT_EQ(writer.finalName(), "z" + suffix.substr(1) + "_001.pcap");
+    // And when it is compressed while the file is written: the rename takes another name.
+    { std::ofstream(dir_ / (writer.finalName() + suffix)) << "compressed"; }
+    const auto summary = writer.finish();
+    EXPECT_EQ(summary.name, "z" + suffix.substr(1) + "_001_001.pcap");
+    EXPECT_FALSE(fs::exists(dir_ / name));
+  }
+}
+
 TEST_F(PcapFileWriterTest, FinishPicksAFreeNameWhenTheFinalNameAppearedMeanwhile) {
   PcapFileWriter writer(directory_.get(), "e.pcap", WriterOptions{});
   { std::ofstream(dir_ / "e.pcap") << "arrived later"; }
