@@ -11,6 +11,7 @@
 #include <iterator>
 #include <optional>
 
+#include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/pcap/repair.hpp"
 #include "pcap_recorder/service/file_storage.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
@@ -37,12 +38,18 @@ std::vector<std::string> namesIn(int directoryFd) {
   return names;
 }
 
-// The interfaces writing into `directory`, each with the matcher of its own names.
+// The interfaces writing into `directory`, however they spell it, each with the matcher of its
+// own names.
 class Owners {
  public:
-  Owners(const fs::path& directory, const std::vector<config::InterfaceSettings>& interfaces) {
+  Owners(const fs::path& directory, const std::vector<fs::path>& otherSpellings,
+         const std::vector<config::InterfaceSettings>& interfaces) {
     for (const auto& settings : interfaces) {
-      if (settings.output.directory != directory) continue;
+      if (settings.output.directory != directory &&
+          std::find(otherSpellings.begin(), otherSpellings.end(), settings.output.directory) ==
+              otherSpellings.end()) {
+        continue;
+      }
       owners_.emplace_back(&settings,
                            rotation::OwnFileMatcher({{settings.output.fileName, settings.name}}));
     }
@@ -114,7 +121,8 @@ bool exists(int directoryFd, const std::string& name) {
 
 std::vector<FinishJob> repairLeftovers(const fs::path& directory,
                                        const rotation::OwnFileMatcher& ownFiles,
-                                       const std::vector<config::InterfaceSettings>& interfaces) {
+                                       const std::vector<config::InterfaceSettings>& interfaces,
+                                       const std::vector<fs::path>& otherSpellings) {
   std::vector<FinishJob> jobs;
   std::vector<std::string> stored;  // the files of `jobs`
   std::shared_ptr<const OutputDirectory> output;
@@ -126,7 +134,7 @@ std::vector<FinishJob> repairLeftovers(const fs::path& directory,
     return jobs;
   }
   const int directoryFd = output->fd();
-  const Owners owners(directory, interfaces);
+  const Owners owners(directory, otherSpellings, interfaces);
   std::vector<std::string> names = namesIn(directoryFd);
   // First what a crash during compression left: then only pcap `.part` files remain.
   for (const auto& name : repairCompressionLeftovers(directoryFd, directory, names, ownFiles)) {
@@ -222,10 +230,19 @@ std::vector<FinishJob> repairLeftovers(const fs::path& directory,
           directory.string(), name);
     } else if (exists(directoryFd, name + std::string(rotation::kPartSuffix))) {
       continue;  // a `.part` the repair above could not settle: the marker waits with it
-    } else if (std::any_of(std::begin(rotation::kCompressionSuffixes),
-                           std::end(rotation::kCompressionSuffixes), [&](std::string_view suffix) {
-                             return exists(directoryFd, name + std::string(suffix));
-                           })) {
+    } else if (const auto suffix = std::find_if(std::begin(rotation::kCompressionSuffixes),
+                                                std::end(rotation::kCompressionSuffixes),
+                                                [&](std::string_view each) {
+                                                  return exists(directoryFd,
+                                                                name + std::string(each));
+                                                });
+               suffix != std::end(rotation::kCompressionSuffixes)) {
+      // Killed between removing NAME and moving its index: the index goes with the stored name.
+      const auto indexName = index::indexPathFor(name).string();
+      const auto storedIndexName = index::indexPathFor(name + std::string(*suffix)).string();
+      if (exists(directoryFd, indexName) && !exists(directoryFd, storedIndexName)) {
+        ::renameat(directoryFd, indexName.c_str(), directoryFd, storedIndexName.c_str());
+      }
       spdlog::warn(
           "{}: {} was compressed when an earlier run stopped, but perhaps not announced: "
           "it is kept as it is, and its sidecar, FileFinished and post_finish_command "

@@ -25,11 +25,12 @@ inline constexpr std::string_view kRepairedReason = "repaired";
 
 // Settles `directory`: only names `ownFiles` recognises are touched, listed and renamed through
 // one descriptor of the directory. `interfaces` (of the whole config) say, for each file, whose
-// it is and so how it is stored: the first interface writing into `directory` whose template
-// makes the name. Logs each file; returns the jobs to submit to the finisher. Never throws for a
-// failed system call.
-std::vector<FinishJob> repairLeftovers(const std::filesystem::path& directory,
-                                       const rotation::OwnFileMatcher& ownFiles,
-                                       const std::vector<config::InterfaceSettings>& interfaces);
+// it is and so how it is stored: the first interface writing into `directory` (as spelled there
+// or as one of `otherSpellings`: a symbolic link, a `..`) whose template makes the name. Logs
+// each file; returns the jobs to submit to the finisher. Never throws for a failed system call.
+std::vector<FinishJob> repairLeftovers(
+    const std::filesystem::path& directory, const rotation::OwnFileMatcher& ownFiles,
+    const std::vector<config::InterfaceSettings>& interfaces,
+    const std::vector<std::filesystem::path>& otherSpellings = {});
 
 }  // namespace pcap_recorder::service

@@ -283,6 +283,18 @@ TEST_F(Leftovers, AMarkerOfAFileAlreadyCompressedIsRemovedAndTheFileKept) {
   EXPECT_EQ(names(), std::vector<std::string>{compressed});
 }
 
+// Killed after NAME was removed for its compressed copy, before its index followed: the index
+// goes with the compressed name (retention deletes it with that file; a NAME.idx would stay).
+TEST_F(Leftovers, AMarkerOfAFileCompressedBeforeItsIndexFollowedMovesTheIndex) {
+  settings_.output.compression = compress::Compression::zstd;
+  const std::string compressed = std::string(kFinal) + ".zst";
+  writeFile(out_ / compressed, "\x28\xb5\x2f\xfd whole enough for this test");
+  writeFile(out_ / (std::string(kFinal) + ".idx"), "the index");
+  writeFile(out_ / (std::string(kFinal) + ".storing"), "");
+  EXPECT_EQ(repairAndFinish(), 0u);
+  EXPECT_EQ(names(), (std::vector<std::string>{compressed, compressed + ".idx"}));
+}
+
 TEST_F(Leftovers, AMarkerOfANameNoInterfaceWritesIsLeftAlone) {
   writeFile(out_ / "notes.txt.storing", "");
   EXPECT_EQ(repairAndFinish(), 0u);
@@ -300,6 +312,28 @@ TEST_F(Leftovers, AnotherInterfacesFileIsStoredAsThatInterfaceSays) {
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs.front().interface, "eth1");
   EXPECT_EQ(jobs.front().storage.compression, compress::Compression::gzip);
+}
+
+// An interface that spells the shared directory another way (a symbolic link) has its leftovers
+// stored as it says too: a `.part` it was writing, and a file it had renamed but not stored.
+TEST_F(Leftovers, AFileOfAnInterfaceSpellingTheDirectoryAnotherWayIsStored) {
+  const fs::path alias = out_.parent_path() / "alias";
+  fs::create_directory_symlink(out_, alias);
+  config::InterfaceSettings other = settings_;
+  other.name = "eth1";
+  other.output.directory = alias;
+  other.output.compression = compress::Compression::gzip;
+  writeFile(out_ / "eth1-20261202T010203.pcap.part", pcapBytes(2));
+  writeFile(out_ / "eth1-20261202T020203.pcap", pcapBytes(3));
+  writeFile(out_ / "eth1-20261202T020203.pcap.storing", "");
+  const rotation::OwnFileMatcher own(
+      {{settings_.output.fileName, settings_.name}, {other.output.fileName, other.name}});
+  auto jobs = repairLeftovers(out_, own, {settings_, other}, {alias});
+  ASSERT_EQ(jobs.size(), 2u);
+  for (const auto& job : jobs) {
+    EXPECT_EQ(job.interface, "eth1");
+    EXPECT_EQ(job.storage.compression, compress::Compression::gzip);
+  }
 }
 
 }  // namespace
