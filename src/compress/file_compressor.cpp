@@ -216,12 +216,20 @@ CompressedFile compressFile(int directoryFd, const std::string& sourceName, Comp
     ::unlinkat(directoryFd, partName.c_str(), 0);
     throw;
   }
-  // From here the compressed file is the one to keep: a failure leaves both (repair removes the
-  // uncompressed one at the next start), never neither.
-  if (operations.fsync(directoryFd) != 0) util::throwErrno("fsync the directory of " + result.name);
+  // From here the compressed file is the one to keep, and the one stored and announced: a
+  // failure leaves both (repair removes the uncompressed one at the next start), never neither,
+  // and is told in `warning` rather than thrown, which would have NAME announced instead.
+  if (operations.fsync(directoryFd) != 0) {
+    result.warning = "cannot fsync the directory of " + result.name + ": " + std::strerror(errno) +
+                     "; " + sourceName + " is kept beside it";
+    return result;
+  }
   if (operations.afterStep) operations.afterStep("renamed");
   if (::unlinkat(directoryFd, sourceName.c_str(), 0) != 0 && errno != ENOENT) {
-    util::throwErrno("remove " + sourceName + " after compressing it");
+    result.warning = "cannot remove " + sourceName +
+                     " after compressing it: " + std::strerror(errno) +
+                     "; the next start removes it";
+    return result;
   }
   operations.fsync(directoryFd);  // the removal may be redone by repair: no error worth raising
   return result;

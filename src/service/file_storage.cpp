@@ -96,6 +96,9 @@ void storeFinishedFile(int directoryFd, FinishedFile& finished, const StorageOpt
                                  compress::effectiveLevel(options.compression, options.level), mode,
                                  options.frameBytes, options.operations);
       compression = options.compression;
+      if (!compressed.warning.empty()) {
+        spdlog::warn("{}: {}", finished.interface, compressed.warning);
+      }
       // The index describes the uncompressed bytes and goes with the stored name.
       const auto indexName = index::indexPathFor(name).string();
       const auto newIndexName = index::indexPathFor(compressed.name).string();

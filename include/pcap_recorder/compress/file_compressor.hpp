@@ -35,6 +35,9 @@ struct CompressedFile {
   std::string sha256;  // of the stored (compressed) bytes, hex
   std::vector<Frame>
       frames;  // zstd: every frame, in order (also in the file's seek table); gzip: empty
+  // A failure after the compressed file took its name (a directory fsync, removing NAME): the
+  // compressed file stands, NAME may still be beside it until the next start's repair.
+  std::string warning;
 };
 
 // The steps' system calls and a seam between them: `afterStep` is called with "part written"
@@ -50,7 +53,8 @@ CompressOperations systemCompressOperations();
 // `level` (0: the default) and, for zstd, frames of `frameBytes` of input (0: one frame). The
 // compressed file gets `mode`. Throws std::system_error or std::runtime_error naming the file; NAME
 // is then still there, whole, and no `.part` is left (except after a failure to remove it, which
-// the next start's repair handles). `compression` must not be none.
+// the next start's repair handles). Once the compressed file is in place nothing is thrown: see
+// CompressedFile::warning. `compression` must not be none.
 CompressedFile compressFile(int directoryFd, const std::string& sourceName, Compression compression,
                             int level, unsigned mode, std::uint64_t frameBytes = kFrameBytes,
                             const CompressOperations& operations = systemCompressOperations());

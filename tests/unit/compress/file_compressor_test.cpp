@@ -178,6 +178,28 @@ TEST(FileCompressorTest, AFailureBeforeTheRenameLeavesTheOriginalAndNoPart) {
   EXPECT_FALSE(fs::exists(d.dir / "d.pcap.zst"));
 }
 
+// The compressed file in place, the directory's fsync fails: that file is the one to store and
+// announce (the next start removes the original beside it), so it is returned, with a warning.
+TEST(FileCompressorTest, AFailureAfterTheRenameReturnsTheCompressedFileWithAWarning) {
+  Directory d;
+  const auto original = sampleBytes(100000);
+  writeFile(d.dir / "f.pcap", original);
+  auto operations = systemCompressOperations();
+  int calls = 0;
+  operations.fsync = [&calls](int fd) {
+    if (++calls == 1) return ::fsync(fd);  // the compressed file's own
+    errno = EIO;
+    return -1;
+  };
+  const auto result =
+      compressFile(d.fd.get(), "f.pcap", Compression::zstd, 0, 0640, kFrameBytes, operations);
+  EXPECT_EQ(result.name, "f.pcap.zst");
+  EXPECT_NE(result.warning.find("cannot fsync the directory"), std::string::npos) << result.warning;
+  EXPECT_TRUE(fs::exists(d.dir / "f.pcap.zst"));
+  EXPECT_EQ(readFile(d.dir / "f.pcap"), original);
+  EXPECT_FALSE(fs::exists(d.dir / "f.pcap.zst.part"));
+}
+
 TEST(FileCompressorTest, AnExistingCompressedNameIsNeverReplaced) {
   Directory d;
   writeFile(d.dir / "e.pcap", sampleBytes(1000));
