@@ -3,6 +3,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <cerrno>
 #include <cstring>
@@ -10,6 +11,22 @@
 #include "pcap_recorder/util/system_error.hpp"
 
 namespace pcap_recorder::capture {
+
+std::optional<LinkState> linkStateOf(const std::string& name) {
+  const unsigned index = ::if_nametoindex(name.c_str());
+  if (index == 0) return std::nullopt;
+  LinkState state{.index = static_cast<int>(index)};
+  // Why a datagram socket of the local family: any socket answers SIOCGIFFLAGS, without privilege.
+  const util::UniqueFd probe(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ifreq request{};
+  if (probe.valid() && name.size() < sizeof request.ifr_name) {
+    std::memcpy(request.ifr_name, name.data(), name.size());
+    if (::ioctl(probe.get(), SIOCGIFFLAGS, &request) == 0) {
+      state.up = (request.ifr_flags & IFF_UP) != 0;
+    }
+  }
+  return state;
+}
 
 std::vector<LinkEvent> parseLinkMessages(std::span<const std::byte> messages) {
   std::vector<LinkEvent> events;

@@ -71,7 +71,7 @@ const config::InterfaceSettings& settingsOf(const config::Config& config, const 
 
 Platform realPlatform() {
   return {
-      .interfaceExists = capture::interfaceExists,
+      .linkState = capture::linkStateOf,
       .openRecorder = [](const config::InterfaceSettings& settings, service::FileFinisher& finisher,
                          const bpf::FilterProgram* filter) -> std::unique_ptr<service::Recorder> {
         if (filter != nullptr) {
@@ -108,8 +108,8 @@ void Daemon::start() {
   for (const auto& directory : directories) {
     service::openOutputDirectory(directory.directory);
     for (const auto& spelling : directory.otherSpellings) service::openOutputDirectory(spelling);
-    for (auto& job :
-         service::repairLeftovers(directory.directory, directory.ownFiles, config_.interfaces)) {
+    for (auto& job : service::repairLeftovers(directory.directory, directory.ownFiles,
+                                              config_.interfaces, directory.otherSpellings)) {
       repaired.push_back(std::move(job));
     }
   }
@@ -132,7 +132,7 @@ void Daemon::start() {
   recorders_.resize(config_.interfaces.size());
   for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
     const auto& name = config_.interfaces[slot].name;
-    if (platform_.interfaceExists(name)) {
+    if (platform_.linkState(name)) {
       recorders_[slot] = openRecorder(config_.interfaces[slot], filters_);
     } else {
       logging::logEvent(spdlog::level::warn, {{"INTERFACE", name}},
@@ -147,7 +147,7 @@ void Daemon::start() {
 
 bool Daemon::startWaiting(std::size_t slot) {
   const auto& settings = config_.interfaces[slot];
-  if (!platform_.interfaceExists(settings.name)) return false;
+  if (!platform_.linkState(settings.name)) return false;
   try {
     service::openOutputDirectory(settings.output.directory);
     recorders_[slot] = openRecorder(settings, filters_);
@@ -195,25 +195,33 @@ void Daemon::onLinkEvents(const std::vector<capture::LinkEvent>& events, bool mi
       }
       if (!recorder) {
         startWaiting(slot);
-        if (recorders_[slot]) recorders_[slot]->setLinkUp(event.up);
+        if (recorders_[slot]) setLink(*recorders_[slot], event.name, event.up);
         continue;
       }
-      if (recorder->linkUp() != event.up) {
-        recorder->setLinkUp(event.up);
-        logging::logEvent(event.up ? spdlog::level::info : spdlog::level::warn,
-                          {{"INTERFACE", event.name}}, "{}: link {}", event.name,
-                          event.up ? "up: capturing again" : "down: waiting for it to come up");
-      }
+      setLink(*recorder, event.name, event.up);
     }
   }
   if (missedEvents) {
+    // What the missed events would have said: gone, replaced (deleted and made again: a new
+    // index, which the old socket is not bound to), appeared, down or up.
     spdlog::warn("some link events were missed; looking at every interface again");
     for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
       const auto& name = config_.interfaces[slot].name;
-      if (!platform_.interfaceExists(name)) {
-        stopRecorder(recorders_[slot]);
-      } else if (!recorders_[slot]) {
+      auto& recorder = recorders_[slot];
+      const auto link = platform_.linkState(name);
+      if (!link) {
+        stopRecorder(recorder);
+        continue;
+      }
+      if (recorder && recorder->interfaceIndex() != link->index) {
+        logging::logEvent(spdlog::level::warn, {{"INTERFACE", name}},
+                          "{}: was replaced by a new interface of the same name", name);
+        stopRecorder(recorder);
+      }
+      if (!recorder) {
         startWaiting(slot);
+      } else {
+        setLink(*recorder, name, link->up);
       }
     }
   }
@@ -226,7 +234,18 @@ std::unique_ptr<service::Recorder> Daemon::openRecorder(const config::InterfaceS
   auto recorder = platform_.openRecorder(settings, *finisher_,
                                          compiled != filters.end() ? &compiled->second : nullptr);
   totals_.attach(settings.name, recorder->counters());
+  // From here link events tell every change; whether it is up now they do not.
+  if (const auto link = platform_.linkState(settings.name))
+    setLink(*recorder, settings.name, link->up);
   return recorder;
+}
+
+void Daemon::setLink(service::Recorder& recorder, const std::string& name, bool up) {
+  if (recorder.linkUp() == up) return;
+  recorder.setLinkUp(up);
+  logging::logEvent(up ? spdlog::level::info : spdlog::level::warn, {{"INTERFACE", name}},
+                    "{}: link {}", name,
+                    up ? "up: capturing again" : "down: waiting for it to come up");
 }
 
 void Daemon::stop() {
@@ -267,13 +286,15 @@ std::vector<service::InterfaceStatus> Daemon::interfaces() const {
   std::vector<service::InterfaceStatus> statuses;
   for (std::size_t slot = 0; slot < recorders_.size(); ++slot) {
     const auto& recorder = recorders_[slot];
+    const auto& name = config_.interfaces[slot].name;
+    // Since the daemon started, as the metrics count: across reloads that restarted the interface
+    // and interfaces deleted and made again, so that losses never vanish from the count.
     if (!recorder) {
       statuses.push_back(
-          {config_.interfaces[slot].name, {service::CaptureState::waitingForInterface}, {}, {}});
+          {name, {service::CaptureState::waitingForInterface}, totals_.total(name), {}});
       continue;
     }
-    statuses.push_back(
-        {recorder->interface(), recorder->state(), recorder->stats(), recorder->currentFile()});
+    statuses.push_back({name, recorder->state(), totals_.total(name), recorder->currentFile()});
   }
   return statuses;
 }
@@ -353,7 +374,7 @@ service::ControlResult Daemon::applyReload() {
     toOpen.insert(toOpen.end(), plan.restarted.begin(), plan.restarted.end());
     for (const auto& name : toOpen) {
       const auto& settings = settingsOf(*next, name);
-      if (!platform_.interfaceExists(name)) continue;
+      if (!platform_.linkState(name)) continue;
       service::openOutputDirectory(settings.output.directory);
       opened[name] = openRecorder(settings, nextFilters);
     }
@@ -471,7 +492,7 @@ std::string Daemon::statusLine() const {
 void Daemon::logStatistics() const {
   for (const auto& recorder : recorders_) {
     if (!recorder) continue;
-    const auto stats = recorder->stats();
+    const auto stats = totals_.total(recorder->interface());
     logging::logEvent(
         spdlog::level::info,
         {{"INTERFACE", recorder->interface()},

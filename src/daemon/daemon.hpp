@@ -27,8 +27,8 @@ namespace pcap_recorder::daemon {
 // What the daemon asks of the machine for each interface, as a seam, so that start, reload and
 // interfaces coming and going are unit-tested without root (tests/unit/daemon).
 struct Platform {
-  // Whether an interface of this name exists now.
-  std::function<bool(const std::string& name)> interfaceExists;
+  // The interface of this name as it is now (its index, whether it is up); nullopt when none.
+  std::function<std::optional<capture::LinkState>(const std::string& name)> linkState;
   // Opens the recorder of one interface: socket, ring and first file, intake held. `filter`: the
   // filter compiled at load, or null to compile it for the interface. Throws when it cannot.
   std::function<std::unique_ptr<service::Recorder>(const config::InterfaceSettings& settings,
@@ -98,6 +98,8 @@ class Daemon final : public service::Control {
   // Stops, joins, logs the summary and empties `recorder`; nothing when it is empty.
   void stopRecorder(std::unique_ptr<service::Recorder>& recorder);
   void logSummary(const service::Recorder& recorder) const;
+  // Tells `recorder` of `name` whether its link is up (`up`), logging a change.
+  static void setLink(service::Recorder& recorder, const std::string& name, bool up);
   std::vector<service::DirectoryRetention> directoriesOf(const config::Config& config) const;
 
   Platform platform_;
@@ -111,8 +113,9 @@ class Daemon final : public service::Control {
   // One per configured interface, in config order; empty while the interface does not exist.
   std::vector<std::unique_ptr<service::Recorder>> recorders_;
   std::vector<std::uint64_t> lastHeartbeats_;
-  // Every recorder's counters, by interface, across reloads and re-created interfaces.
-  metrics::InterfaceTotals totals_;
+  // Every recorder's counters, by interface, across reloads and re-created interfaces. Mutable:
+  // reading a total keeps its floor (interface_totals.hpp); on the main thread, as every reader.
+  mutable metrics::InterfaceTotals totals_;
   std::string metricsError_;  // the last failure to write the textfile, said once
   std::optional<config::LogLevel> logLevelFromCommandLine_;
 };

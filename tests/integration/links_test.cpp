@@ -69,6 +69,28 @@ TEST_F(LinksTest, DownAndUpResumesCaptureInTheSameFile) {
   EXPECT_EQ(log.find("prc0: link down"), log.rfind("prc0: link down")) << "logged once";
 }
 
+// The kernel announces changes only: an interface already down at start is said to be down (not
+// capturing) from the start, and up once it is.
+TEST_F(LinksTest, AnInterfaceDownAtStartIsSaidToBeDownUntilItComesUp) {
+  NamespacePair hosts;
+  ASSERT_EQ(runCommand("ip -n " + hosts.captureNamespace() + " link set prc0 down"), 0);
+  const auto config = writeConfig("  - name: prc0\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string(), "--bus", "none"},
+                       work_.path());
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  EXPECT_NE(daemon.log().find("prc0: link down: waiting for it to come up"), std::string::npos)
+      << daemon.log();
+  ASSERT_EQ(runCommand("ip -n " + hosts.captureNamespace() + " link set prc0 up"), 0);
+  ASSERT_TRUE(daemon.waitForLog("prc0: link up")) << daemon.log();
+  ASSERT_TRUE(waitForCarrier(hosts.senderNamespace(), "prs0"));
+  auto sender = hosts.senderOn();
+  sendRange(sender, 0, 10);
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+  const auto files = finishedFilesOf(outputDirectory(), "prc0");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(sequencesIn(readPcapFile(files.front())), range(0, 10));
+}
+
 TEST_F(LinksTest, ADeletedInterfaceFinishesItsFileAndARecreatedOneIsCapturedAgain) {
   NamespacePair hosts;
   const auto config = writeConfig("  - name: prc9\n");

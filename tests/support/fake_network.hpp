@@ -1,4 +1,5 @@
 // Interfaces in memory for tests that run the daemon without root: interfaces that exist or not,
+// up or down,
 // capture sources opened on them, and frames sent on them. A frame sent reaches, as a block of its
 // own, every source of that interface whose intake is open: from its first replaceFilter() (the
 // recorder's beginIntake(); a source is opened with intake held, as the real one is) until its
@@ -13,9 +14,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "pcap_recorder/capture/link_monitor.hpp"
 #include "pcap_recorder/capture/packet_source.hpp"
 #include "support/block_builder.hpp"
 
@@ -82,13 +86,29 @@ class FakeNetwork {
   };
 
   // An interface exists from add() until remove(); add() again makes a new one (a new index).
+  // It is up unless setUp() says otherwise.
   void add(const std::string& name) {
     std::lock_guard lock(mutex_);
     indexes_[name] = ++lastIndex_;
+    down_.erase(name);
   }
   void remove(const std::string& name) {
     std::lock_guard lock(mutex_);
     indexes_.erase(name);
+  }
+  void setUp(const std::string& name, bool up) {
+    std::lock_guard lock(mutex_);
+    if (up) {
+      down_.erase(name);
+    } else {
+      down_.insert(name);
+    }
+  }
+  std::optional<capture::LinkState> linkState(const std::string& name) const {
+    std::lock_guard lock(mutex_);
+    const auto found = indexes_.find(name);
+    if (found == indexes_.end()) return std::nullopt;
+    return capture::LinkState{.index = found->second, .up = down_.count(name) == 0};
   }
   bool exists(const std::string& name) const {
     std::lock_guard lock(mutex_);
@@ -131,6 +151,7 @@ class FakeNetwork {
  private:
   mutable std::mutex mutex_;
   std::map<std::string, int> indexes_;
+  std::set<std::string> down_;
   std::map<std::string, std::vector<std::weak_ptr<Queue>>> queues_;
   int lastIndex_ = 0;
 };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,6 +20,16 @@ struct LinkEvent {
   int index = 0;
   bool up = false;  // administratively up (IFF_UP)
 };
+
+// An interface as it is now.
+struct LinkState {
+  int index = 0;
+  bool up = true;  // administratively up (IFF_UP); taken as up when it cannot be read
+};
+// nullopt when there is no interface of this name. Why asked at all: the kernel announces
+// changes only, so a recorder opened on an interface that is down would otherwise pass for one
+// capturing.
+std::optional<LinkState> linkStateOf(const std::string& name);
 
 // The link events in a buffer of rtnetlink messages, in order; anything else is skipped.
 std::vector<LinkEvent> parseLinkMessages(std::span<const std::byte> messages);

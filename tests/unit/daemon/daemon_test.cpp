@@ -63,7 +63,7 @@ class DaemonTest : public ::testing::Test {
 
   std::unique_ptr<Daemon> makeDaemon() {
     Platform platform{
-        .interfaceExists = [this](const std::string& name) { return network_.exists(name); },
+        .linkState = [this](const std::string& name) { return network_.linkState(name); },
         .openRecorder =
             [this](const config::InterfaceSettings& settings, service::FileFinisher& finisher,
                    const bpf::FilterProgram* filter) -> std::unique_ptr<service::Recorder> {
@@ -261,6 +261,52 @@ TEST_F(DaemonTest, AReloadAppliesLogLevelUnlessTheCommandLineSetIt) {
   daemon->stop();
 }
 
+// Link events missed (the netlink socket overflowed) while the interface was deleted and made
+// again: the look at every interface finds a new index, which the old socket is not bound to, and
+// captures on the new interface.
+TEST_F(DaemonTest, AnInterfaceReplacedWhileLinkEventsWereMissedIsCapturedAgain) {
+  network_.add("fake0");
+  writeConfig({"fake0"});
+  auto daemon = makeDaemon();
+  daemon->start();
+  EXPECT_EQ(send("fake0", 0, 5), kEachTakenOnce);
+  network_.remove("fake0");
+  network_.add("fake0");
+  daemon->onLinkEvents({}, /*missedEvents=*/true);
+  ASSERT_EQ(opened_.size(), 2u) << "a recorder on the new interface";
+  EXPECT_EQ(daemon->interfaces()[0].state.state, CaptureState::capturing);
+  EXPECT_EQ(send("fake0", 5, 10), kEachTakenOnce);
+  daemon->stop();
+  std::vector<std::uint32_t> sequences;
+  for (const auto& file : finishedFiles()) {
+    for (const auto sequence : sequencesIn(file)) sequences.push_back(sequence);
+  }
+  EXPECT_EQ(sequences, range(0, 10));
+}
+
+// The kernel announces link changes only: an interface down when it is opened shows as such (not
+// as capturing) from the start, and comes up with the event that says so.
+TEST_F(DaemonTest, AnInterfaceDownWhenItIsOpenedIsShownDownUntilItComesUp) {
+  network_.add("fake0");
+  network_.setUp("fake0", false);
+  writeConfig({"fake0"});
+  auto daemon = makeDaemon();
+  daemon->start();
+  EXPECT_EQ(daemon->interfaces()[0].state.state, CaptureState::linkDown);
+  network_.setUp("fake0", true);
+  daemon->onLinkEvents({{.kind = capture::LinkEvent::Kind::present,
+                         .name = "fake0",
+                         .index = network_.indexOf("fake0"),
+                         .up = true}},
+                       false);
+  EXPECT_EQ(daemon->interfaces()[0].state.state, CaptureState::capturing);
+  // Missed events tell the same, from the link's state.
+  network_.setUp("fake0", false);
+  daemon->onLinkEvents({}, /*missedEvents=*/true);
+  EXPECT_EQ(daemon->interfaces()[0].state.state, CaptureState::linkDown);
+  daemon->stop();
+}
+
 // Rotate and retention keys are applied to the running capture: the socket is kept (no frame
 // missed or taken twice) and so is the file being written, which the new limit then ends.
 TEST_F(DaemonTest, AReloadOfOnlyRotateAndRetentionKeysKeepsTheSocketAndTheFile) {
@@ -313,6 +359,31 @@ TEST_F(DaemonTest, AReloadOfRingSizeSnaplenAndPromiscuousHandsOverToANewRecorder
   EXPECT_EQ(files[1].snaplen, 200u);
   EXPECT_EQ(files[1].records[0].includedLength, 200u);
   EXPECT_EQ(files[1].records[0].originalLength, 1000u);
+}
+
+// What the status (D-Bus, pcap-recorderctl status) counts is what the metrics count: since the
+// daemon started, across a reload that restarted the interface, and while it is gone.
+TEST_F(DaemonTest, TheStatusCountsAcrossARestartedInterfaceAsTheMetricsDo) {
+  network_.add("fake0");
+  writeConfig({"fake0"}, {.snaplen = 65535});
+  auto daemon = makeDaemon();
+  daemon->start();
+  EXPECT_EQ(send("fake0", 0, 5), kEachTakenOnce);
+  writeConfig({"fake0"}, {.snaplen = 200});
+  ASSERT_TRUE(daemon->reload().ok);
+  ASSERT_EQ(opened_.size(), 2u);
+  const auto afterReload = daemon->interfaces()[0].stats;
+  EXPECT_EQ(afterReload.packetsWritten, 5u);
+  EXPECT_EQ(afterReload.packetsWritten, daemon->metricsSample().interfaces[0].packetsWritten);
+
+  const int index = network_.indexOf("fake0");
+  network_.remove("fake0");
+  daemon->onLinkEvents(
+      {{.kind = capture::LinkEvent::Kind::removed, .name = "fake0", .index = index}}, false);
+  const auto whileGone = daemon->interfaces()[0];
+  EXPECT_EQ(whileGone.state.state, CaptureState::waitingForInterface);
+  EXPECT_EQ(whileGone.stats.packetsWritten, 5u);
+  daemon->stop();
 }
 
 TEST_F(DaemonTest, AnInterfaceMissingAtStartIsWaitedForAndRecordedWhenItAppears) {
