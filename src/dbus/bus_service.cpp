@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "pcap_recorder/util/printable.hpp"
+
 namespace pcap_recorder::dbus {
 
 namespace {
@@ -29,51 +31,8 @@ void must(int result, const char* what) {
 }
 
 // D-Bus strings must be valid UTF-8 and sd-bus refuses anything else, yet paths and interface
-// names are bytes: each byte that does not start a valid sequence becomes U+FFFD.
-std::string validUtf8(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t size = text.size();
-  std::size_t i = 0;
-  while (i < size) {
-    const unsigned char lead = bytes[i];
-    std::size_t length = 0;
-    std::uint32_t codePoint = 0;
-    std::uint32_t minimum = 0;
-    if (lead < 0x80) {
-      length = 1;
-      codePoint = lead;
-    } else if ((lead & 0xE0) == 0xC0) {
-      length = 2;
-      codePoint = lead & 0x1F;
-      minimum = 0x80;
-    } else if ((lead & 0xF0) == 0xE0) {
-      length = 3;
-      codePoint = lead & 0x0F;
-      minimum = 0x800;
-    } else if ((lead & 0xF8) == 0xF0) {
-      length = 4;
-      codePoint = lead & 0x07;
-      minimum = 0x10000;
-    }
-    bool valid = length > 0 && i + length <= size;
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      if ((bytes[i + k] & 0xC0) != 0x80) valid = false;
-      codePoint = (codePoint << 6) | (bytes[i + k] & 0x3F);
-    }
-    valid = valid && codePoint >= minimum && codePoint <= 0x10FFFF &&
-            !(codePoint >= 0xD800 && codePoint <= 0xDFFF);
-    if (valid) {
-      out.append(text, i, length);
-      i += length;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
+// names are bytes.
+using util::validUtf8;
 
 std::uint64_t microsecondsOf(const pcap::Timestamp& time) {
   return std::uint64_t{time.seconds} * 1'000'000 + time.nanoseconds / 1'000;

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <functional>
 
+#include "pcap_recorder/util/printable.hpp"
+
 #include "family.hpp"
 
 namespace pcap_recorder::metrics {
@@ -66,7 +68,8 @@ constexpr Family kInfo{"pcap_recorder_info", "gauge", "The recorder's version, i
 std::string escapeLabelValue(std::string_view value) {
   std::string escaped;
   escaped.reserve(value.size());
-  for (const char c : value) {
+  // The format is UTF-8: one label value that is not makes node_exporter refuse the whole file.
+  for (const char c : util::validUtf8(value)) {
     switch (c) {
       case '\\':
         escaped += "\\\\";

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "pcap_recorder/util/printable.hpp"
 #include "pcap_recorder/util/system_error.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
@@ -16,10 +17,11 @@ namespace pcap_recorder::service {
 namespace {
 
 // JSON string syntax for arbitrary bytes: quotes, backslashes and control characters escaped;
-// other bytes kept (an interface or filter is UTF-8 or ASCII in practice).
+// bytes that are not UTF-8 (a path is bytes: a directory named in Latin-1) as U+FFFD, since a
+// JSON text must be UTF-8 and strict readers refuse the whole sidecar otherwise.
 void appendString(std::string& out, std::string_view text) {
   out += '"';
-  for (const char c : text) {
+  for (const char c : util::validUtf8(text)) {
     const auto byte = static_cast<unsigned char>(c);
     if (c == '"' || c == '\\') {
       out += '\\';

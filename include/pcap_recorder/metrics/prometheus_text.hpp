@@ -36,7 +36,8 @@ struct Sample {
 };
 
 // A label value as the format wants it inside double quotes: backslash, double quote and line
-// feed escaped (interface names are tame, directory paths need not be).
+// feed escaped, bytes that are not UTF-8 as U+FFFD (interface names are tame, directory paths
+// need not be).
 std::string escapeLabelValue(std::string_view value);
 
 // Every metric family once, with its HELP and TYPE lines, samples in the order given.

@@ -12,4 +12,9 @@ namespace pcap_recorder::util {
 // characters; every other byte, UTF-8 included, as it is.
 std::string printable(std::string_view text);
 
+// `text` as valid UTF-8, for outputs that must be (D-Bus strings, JSON, Prometheus labels) while
+// paths and interface names are bytes: each byte that does not start a valid sequence becomes
+// U+FFFD; valid text is returned as it is.
+std::string validUtf8(std::string_view text);
+
 }  // namespace pcap_recorder::util

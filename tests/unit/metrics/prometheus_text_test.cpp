@@ -101,6 +101,9 @@ TEST(PrometheusText, LabelValuesEscapeBackslashQuoteAndNewline) {
   EXPECT_EQ(escapeLabelValue("say \"hi\""), R"(say \"hi\")");
   EXPECT_EQ(escapeLabelValue("two\nlines"), R"(two\nlines)");
   EXPECT_EQ(escapeLabelValue("\\\"\n"), R"(\\\"\n)");
+  // The format is UTF-8: a path's bytes that are not (a Latin-1 name) become U+FFFD.
+  EXPECT_EQ(escapeLabelValue("/srv/M\xe4rz"), "/srv/M\xEF\xBF\xBDrz");
+  EXPECT_EQ(escapeLabelValue("/srv/caf\xC3\xA9"), "/srv/caf\xC3\xA9");
 
   Sample sample;
   sample.version = "1\"2";

@@ -20,6 +20,21 @@ TEST(SidecarSha256, ReadsTheDigestFromTheDaemonsSidecar) {
   EXPECT_EQ(sidecarSha256(service::sidecarJson(fields)), kDigest);
 }
 
+// A JSON text is UTF-8, and strict readers refuse the whole sidecar otherwise: a path's bytes
+// that are not (a directory named in Latin-1) become U+FFFD.
+TEST(SidecarSha256, TheSidecarIsUtf8WhateverTheBytesOfThePath) {
+  service::SidecarFields fields;
+  fields.file = "eth0.pcap";
+  fields.path = "/srv/M\xe4rz/eth0.pcap";
+  fields.interface = "caf\xC3\xA9";
+  fields.sha256 = kDigest;
+  const auto json = service::sidecarJson(fields);
+  EXPECT_NE(json.find("\"/srv/M\xEF\xBF\xBDrz/eth0.pcap\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"caf\xC3\xA9\""), std::string::npos) << json;
+  EXPECT_EQ(json.find('\xe4'), std::string::npos) << json;
+  EXPECT_EQ(sidecarSha256(json), kDigest);
+}
+
 TEST(SidecarSha256, AnEmptyDigestMeansComputeIt) {
   service::SidecarFields fields;
   EXPECT_EQ(sidecarSha256(service::sidecarJson(fields)), std::nullopt);
