@@ -10,9 +10,12 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <set>
+#include <span>
 
 #include "pcap_recorder/compress/compression.hpp"
+#include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/service/hook_runner.hpp"
@@ -24,6 +27,28 @@ namespace pcap_recorder::service {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The sidecar `name` in `directoryFd`, whole; none when it is not there (or not a plausible one).
+std::optional<std::string> readSidecar(int directoryFd, const std::string& name) {
+  constexpr std::size_t kLargest = 1 << 20;  // a sidecar is a few hundred bytes
+  util::UniqueFd fd(::openat(directoryFd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0 || text.size() > kLargest) break;
+    text.append(buffer, static_cast<std::size_t>(got));
+  }
+  return text;
+}
+
+std::string sha256Of(const std::string& text) {
+  compress::Sha256 hash;
+  hash.update(std::as_bytes(std::span(text.data(), text.size())));
+  return hash.hexDigest();
+}
 // max_age and min_free_space change with time and with other writers, not only when we finish
 // a file: look again this often.
 constexpr std::chrono::seconds kRetentionInterval{10};
@@ -461,18 +486,21 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
         shipConfirmations_.try_emplace(directory.shipState, directory.shipState).first->second;
     confirmations.refresh();
     // The shipper names files by their interface's configured directory, any of its spellings.
-    // A file counts as shipped once its sidecar (deleted with it) is too, when it has one.
-    const auto confirmedAnywhere = [&](const std::string& name) {
+    // A file counts as shipped once its sidecar (deleted with it) is too, when it has one: the
+    // sidecar as it is now, which names this file's SHA-256, and which the shipper sends only
+    // after the file as it is now. So a new file named as an earlier one is not taken for it.
+    const auto confirmedAnywhere = [&](const std::string& name, std::uint64_t bytes,
+                                       std::optional<std::string_view> sha256) {
       return std::any_of(spellings.begin(), spellings.end(), [&](const fs::path& spelling) {
-        return confirmations.confirmed(spelling / name);
+        return confirmations.confirmed(spelling / name, bytes, sha256);
       });
     };
     for (auto& file : files) {
       const std::string sidecar = file.name + std::string(kSidecarSuffix);
-      struct stat status {};
-      file.shipped = confirmedAnywhere(file.name) &&
-                     (::fstatat(held->fd(), sidecar.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0 ||
-                      confirmedAnywhere(sidecar));
+      const auto sidecarText = readSidecar(held->fd(), sidecar);
+      file.shipped =
+          confirmedAnywhere(file.name, file.bytes, std::nullopt) &&
+          (!sidecarText || confirmedAnywhere(sidecar, sidecarText->size(), sha256Of(*sidecarText)));
     }
   }
   const auto deletions = rotation::chooseDeletions(

@@ -58,7 +58,8 @@ void ShipConfirmations::refresh() {
     const auto records = ship::parseShipState(text, stateFile_.string());
     confirmed_.clear();
     for (const auto& [path, upload] : records.confirmed) {
-      confirmed_.insert(std::filesystem::path(path).lexically_normal().string());
+      confirmed_[std::filesystem::path(path).lexically_normal().string()] = {upload.size,
+                                                                             upload.sha256};
     }
   } catch (const ship::ShipStateError& error) {
     fail(error.what());
@@ -75,8 +76,11 @@ void ShipConfirmations::refresh() {
   }
 }
 
-bool ShipConfirmations::confirmed(const std::filesystem::path& file) const {
-  return confirmed_.count(file.lexically_normal().string()) != 0;
+bool ShipConfirmations::confirmed(const std::filesystem::path& file, std::uint64_t bytes,
+                                  std::optional<std::string_view> sha256) const {
+  const auto found = confirmed_.find(file.lexically_normal().string());
+  return found != confirmed_.end() && found->second.bytes == bytes &&
+         (!sha256 || found->second.sha256 == *sha256);
 }
 
 }  // namespace pcap_recorder::service

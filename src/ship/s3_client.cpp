@@ -491,6 +491,15 @@ ObjectInfo S3Client::headObject(const std::string& key) {
   return info;
 }
 
+std::optional<ObjectInfo> S3Client::findObject(const std::string& key) {
+  try {
+    return headObject(key);
+  } catch (const S3Error& error) {
+    if (error.httpStatus() == 404) return std::nullopt;
+    throw;
+  }
+}
+
 std::string S3Client::getObject(const std::string& key) {
   const Request request{"GET", key, {}, {}, {}, "GET s3://" + endpoint_.bucket + "/" + key};
   return perform(request).body;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -147,8 +148,18 @@ std::string multipartEtag(const std::vector<Md5Digest>& partDigests) {
   return toHex(md5(concatenated)) + "-" + std::to_string(partDigests.size());
 }
 
+std::string keyWithCounter(const std::string& key, unsigned counter) {
+  if (counter == 0) return key;
+  const auto slash = key.rfind('/');
+  const std::size_t nameStart = slash == std::string::npos ? 0 : slash + 1;
+  const auto dot = key.find('.', nameStart + 1);  // a leading dot belongs to the name
+  char text[16];
+  std::snprintf(text, sizeof text, "_%03u", counter);
+  return dot == std::string::npos ? key + text : key.substr(0, dot) + text + key.substr(dot);
+}
+
 ConfirmedUpload uploadFile(S3Client& client, const std::filesystem::path& file,
-                           const std::string& key, const UploadOptions& options,
+                           const std::string& wantedKey, const UploadOptions& options,
                            std::optional<std::string> sha256Hex, ShipState* state) {
   util::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) util::throwErrno(file.string() + ": open");
@@ -164,6 +175,36 @@ ConfirmedUpload uploadFile(S3Client& client, const std::filesystem::path& file,
     }
     return actual;
   };
+
+  // Never over another object: a name the daemon used again (the file of that name shipped and
+  // deleted, then `{seq}` counting again after a restart, or a time slot's name after one)
+  // would replace a capture in the bucket. The next free key is taken; one holding these very
+  // bytes already (a shipper killed between the upload and its record) is this upload.
+  std::string key = wantedKey;
+  for (unsigned counter = 0; options.neverReplace; ++counter) {
+    if (counter == kMaxKeyCounter) {
+      throw std::runtime_error("s3://" + client.endpoint().bucket + "/" + wantedKey +
+                               ": no free key after " + std::to_string(kMaxKeyCounter) + " tries");
+    }
+    key = keyWithCounter(wantedKey, counter);
+    std::optional<ObjectInfo> existing;
+    try {
+      existing = client.findObject(key);
+    } catch (const S3Error& error) {
+      // A HEAD's refusal has no body, so no reason: the upload's request gets it (wrong keys,
+      // `403 SignatureDoesNotMatch`). It writes nothing where the HEAD was refused for want of
+      // credentials; read access the check after every upload needs anyway.
+      if (error.httpStatus() != 403) throw;
+      break;
+    }
+    if (!existing) break;
+    const auto stored = existing->metadata.find("sha256");
+    if (existing->size != size || stored == existing->metadata.end()) continue;
+    const std::string actual = checkHash(sha256OfFile(file));
+    if (stored->second != actual) continue;
+    if (options.onAccepted) options.onAccepted();
+    return ConfirmedUpload{file.string(), key, size, actual, existing->etag};
+  }
 
   ConfirmedUpload confirmed{file.string(), key, size, {}, {}};
   if (size <= options.partSize) {
@@ -207,13 +248,25 @@ ConfirmedUpload uploadFile(S3Client& client, const std::filesystem::path& file,
   return confirmed;
 }
 
-std::size_t abortUnfinished(S3Client& client, ShipState& state) {
+std::size_t abortUnfinished(S3Client& client, ShipState& state,
+                            std::vector<std::string>& failures) {
   const std::vector<OpenMultipartUpload> open = state.openUploads();
+  std::size_t aborted = 0;
   for (const auto& upload : open) {
-    client.abortMultipartUpload(upload.key, upload.uploadId);
+    try {
+      client.abortMultipartUpload(upload.key, upload.uploadId);
+    } catch (const S3Error& error) {
+      // Still open, and still recorded: tried again at the next start. Why not fatal: shipping
+      // needs no abort (a user without s3:AbortMultipartUpload), and a shipper that exits here
+      // at every start ships nothing again.
+      failures.push_back("cannot abort the multipart upload of " + upload.key + " (" +
+                         upload.uploadId + "): " + error.what());
+      continue;
+    }
     state.recordEnded(upload.uploadId);
+    ++aborted;
   }
-  return open.size();
+  return aborted;
 }
 
 }  // namespace pcap_recorder::ship

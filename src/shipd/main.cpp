@@ -158,13 +158,6 @@ std::vector<std::string> shipProblems(const pr::config::Config& config) {
   return problems;
 }
 
-// Whether `sidecar` exists and is not yet confirmed uploaded.
-bool sidecarPending(const pr::ship::ShipState& state, const std::filesystem::path& sidecar) {
-  std::error_code error;
-  return std::filesystem::is_regular_file(sidecar, error) &&
-         state.confirmed(sidecar.string()) == nullptr;
-}
-
 // The file's SHA-256 from its sidecar when it has one: the upload hashes what it sends and fails
 // when the two differ. Without a (readable) sidecar the upload computes it.
 std::optional<std::string> expectedSha256(const std::filesystem::path& sidecar) {
@@ -175,6 +168,39 @@ std::optional<std::string> expectedSha256(const std::filesystem::path& sidecar) 
     return pr::shipd::sidecarSha256(text);
   } catch (const std::runtime_error& error) {
     throw std::runtime_error(sidecar.string() + ": " + error.what());
+  }
+}
+
+// The confirmation of `file` if it is of the file there now: the same size and, when the file
+// has a sidecar with its SHA-256, the same SHA-256. Why not the path alone: the daemon names a
+// new file as an earlier one that was shipped and deleted (`{seq}` counting again after a
+// restart, a time slot's name after one), and a new file taken for the old one would never be
+// shipped, and be deleted as shipped.
+const pr::ship::ConfirmedUpload* confirmedAsItIs(const pr::ship::ShipState& state,
+                                                 const std::filesystem::path& file) {
+  const auto* record = state.confirmed(file.string());
+  std::error_code error;
+  if (record == nullptr || std::filesystem::file_size(file, error) != record->size || error) {
+    return nullptr;
+  }
+  try {
+    const auto sha256 = expectedSha256(pr::shipd::sidecarPathFor(file));
+    return !sha256 || *sha256 == record->sha256 ? record : nullptr;
+  } catch (const std::exception&) {
+    return nullptr;  // an unreadable sidecar: the upload says why
+  }
+}
+
+// Whether `sidecar` exists and is not yet confirmed uploaded as it is now (its bytes' SHA-256).
+bool sidecarPending(const pr::ship::ShipState& state, const std::filesystem::path& sidecar) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(sidecar, error)) return false;
+  const auto* record = state.confirmed(sidecar.string());
+  if (record == nullptr) return true;
+  try {
+    return pr::ship::toHex(pr::ship::sha256OfFile(sidecar)) != record->sha256;
+  } catch (const std::exception&) {
+    return true;
   }
 }
 
@@ -216,21 +242,27 @@ class S3FileShipper final : public pr::shipd::FileShipper {
     const auto sidecar = pr::shipd::sidecarPathFor(file.path);
     const pr::ship::UploadOptions uploadOptions{options_.partSize, ship_.parallel, accepted};
     try {
-      const std::string key =
+      std::string key =
           pr::ship::objectKey(ship_.prefix, {options_.host, file.interface, file.finishedAt},
                               file.path.filename().string());
-      if (state_.confirmed(path) == nullptr) {
+      if (const auto* done = confirmedAsItIs(state_, file.path)) {
+        key = done->key;
+      } else {
         const auto confirmed = pr::ship::uploadFile(client_, file.path, key, uploadOptions,
                                                     expectedSha256(sidecar), &state_);
         state_.recordConfirmed(confirmed);
         metrics_.shipped(confirmed.size);
+        key = confirmed.key;
         spdlog::info("{}: shipped to s3://{}/{} ({} bytes, sha256 {})", path, ship_.bucket, key,
                      confirmed.size, confirmed.sha256);
       }
       // After its file (a reader of the bucket who finds the sidecar finds the file), and also
       // when it appeared only after the file was shipped (the daemon writes it after the rename).
+      // Beside the file's key, whatever was there: it describes that object.
       if (sidecarPending(state_, sidecar)) {
-        const auto confirmed = pr::ship::uploadFile(client_, sidecar, key + ".json", uploadOptions,
+        auto sidecarOptions = uploadOptions;
+        sidecarOptions.neverReplace = false;
+        const auto confirmed = pr::ship::uploadFile(client_, sidecar, key + ".json", sidecarOptions,
                                                     std::nullopt, &state_);
         state_.recordConfirmed(confirmed);
         spdlog::info("{}: sidecar uploaded to s3://{}/{}", sidecar.string(), ship_.bucket,
@@ -270,7 +302,7 @@ bool shipBacklog(const pr::config::Config& config, pr::shipd::FileShipper& shipp
   for (const auto& problem : problems) spdlog::warn("{}", problem);
   std::vector<pr::shipd::FinishedFile> pending;
   for (const auto& file : files) {
-    if (state.confirmed(file.path.string()) == nullptr ||
+    if (confirmedAsItIs(state, file.path) == nullptr ||
         sidecarPending(state, pr::shipd::sidecarPathFor(file.path))) {
       pending.push_back(file);
     }
@@ -368,8 +400,15 @@ int main(int argc, char** argv) {
       }
     };
     connect();
-    if (const auto aborted = pr::ship::abortUnfinished(client, state); aborted > 0) {
+    std::vector<std::string> notAborted;
+    if (const auto aborted = pr::ship::abortUnfinished(client, state, notAborted); aborted > 0) {
       spdlog::info("aborted {} multipart uploads a previous run left unfinished", aborted);
+    }
+    for (const auto& failure : notAborted) {
+      spdlog::warn(
+          "{}; its parts stay in the bucket until it is (tried again at the next start; "
+          "a lifecycle rule AbortIncompleteMultipartUpload also removes them)",
+          failure);
     }
     S3FileShipper shipper(config, *options, client, state, metrics);
     std::set<std::filesystem::path> failing;

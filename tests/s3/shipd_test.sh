@@ -110,6 +110,25 @@ done
 check "a run after it ships nothing twice" run_shipd parallel-again
 check "  (no upload in its log)" bash -c "! grep -q shipped '$work/parallel-again.log'"
 
+# A name used again (the file of that name shipped and deleted, then `{seq}` counting again after
+# a restart, or a time slot's name after one): the new file is shipped too, beside the old object
+# (never over it), and a run that finds the new file's bytes already there ships nothing twice.
+cp "$work/out/eth0-20260105T100000.pcap" "$work/first-capture"
+rm "$work/out/eth0-20260105T100000.pcap"
+head -c 2000 /dev/urandom >"$work/out/eth0-20260105T100000.pcap"
+touch -d '2026-01-05 10:00:00 UTC' "$work/out/eth0-20260105T100000.pcap"
+check "a new file under a shipped file's name is shipped" run_shipd reused
+check "  (once)" test "$(grep -c 'eth0-20260105T100000.pcap: shipped' "$work/reused.log")" = 1
+check "  the first capture is still in the bucket" \
+  same_object "$prefix/eth0-20260105T100000.pcap" "$work/first-capture"
+check "  the new one beside it" \
+  same_object "$prefix/eth0-20260105T100000_001.pcap" "$work/out/eth0-20260105T100000.pcap"
+sed -i '/eth0-20260105T100000_001.pcap/d' "$work/state"  # killed before it recorded the upload
+check "a run that finds the file's bytes already in the bucket" run_shipd reused-again
+check "  records them without sending them again" \
+  grep -q "eth0-20260105T100000_001.pcap" "$work/state"
+check "  (no second object)" test "$(s3get "$prefix/eth0-20260105T100000_002.pcap" /dev/null)" = 404
+
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = NotTheSecret42\n' \
   "$S3_ACCESS_KEY" >"$work/wrong-credentials"
 chmod 600 "$work/wrong-credentials"

@@ -210,9 +210,28 @@ TEST_F(S3Upload, AnUploadLeftOpenByAKilledShipperIsAbortedOnTheNextStart) {
   }
   ASSERT_EQ(s3->listMultipartUploads("killed").size(), 1u);
   ShipState restarted(dir / "state");
-  EXPECT_EQ(abortUnfinished(*s3, restarted), 1u);
+  std::vector<std::string> failures;
+  EXPECT_EQ(abortUnfinished(*s3, restarted, failures), 1u);
+  EXPECT_TRUE(failures.empty());
   EXPECT_TRUE(s3->listMultipartUploads("killed").empty());
   EXPECT_TRUE(ShipState(dir / "state").openUploads().empty());
+}
+
+// An abort the server refuses (here: the bucket is gone; in the field, a user without
+// s3:AbortMultipartUpload) is told, not thrown: the shipper goes on shipping, and the upload stays
+// recorded for the next start.
+TEST_F(S3Upload, AnAbortTheServerRefusesIsToldAndTheUploadStaysRecorded) {
+  {
+    ShipState state(dir / "state");
+    state.recordStarted({"killed.pcap", "an-upload-of-a-bucket-since-deleted"});
+  }
+  auto s3 = client(credentials(), {}, "no-such-bucket");
+  ShipState restarted(dir / "state");
+  std::vector<std::string> failures;
+  EXPECT_EQ(abortUnfinished(*s3, restarted, failures), 0u);
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_NE(failures[0].find("killed.pcap"), std::string::npos) << failures[0];
+  EXPECT_EQ(ShipState(dir / "state").openUploads().size(), 1u);
 }
 
 }  // namespace

@@ -11,10 +11,13 @@
 #pragma once
 
 #include <sys/types.h>
+#include <cstdint>
 #include <ctime>
 #include <filesystem>
-#include <set>
+#include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace pcap_recorder::service {
 
@@ -25,13 +28,21 @@ class ShipConfirmations {
   // Reads the journal again when it changed. Logs (once per change of the problem) a journal
   // that cannot be read; then nothing counts as confirmed.
   void refresh();
-  // Whether `file` (a path as the config names it; compared lexically normalised) is confirmed.
-  bool confirmed(const std::filesystem::path& file) const;
+  // Whether `file` (a path as the config names it; compared lexically normalised) is confirmed
+  // as a file of `bytes` bytes and, when given, that `sha256`. Why more than the path: the
+  // daemon names a new file as an earlier one that was shipped and deleted (`{seq}` counting
+  // again after a restart, a time slot's name after one); the new one is not shipped.
+  bool confirmed(const std::filesystem::path& file, std::uint64_t bytes,
+                 std::optional<std::string_view> sha256 = std::nullopt) const;
   const std::filesystem::path& stateFile() const noexcept { return stateFile_; }
 
  private:
   std::filesystem::path stateFile_;
-  std::set<std::string> confirmed_;  // lexically normal paths
+  struct Confirmed {
+    std::uint64_t bytes = 0;
+    std::string sha256;
+  };
+  std::map<std::string, Confirmed> confirmed_;  // by lexically normal path
   // What was read last, to read again only after a change.
   dev_t device_ = 0;
   ino_t inode_ = 0;

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <span>
 #include <stdexcept>
@@ -111,6 +112,8 @@ class S3Client {
   // The bucket's unfinished multipart uploads under `prefix` (all pages).
   std::vector<OpenMultipartUpload> listMultipartUploads(const std::string& prefix = {});
   ObjectInfo headObject(const std::string& key);
+  // headObject(), or nullopt when there is no object at `key` (404).
+  std::optional<ObjectInfo> findObject(const std::string& key);
   std::string getObject(const std::string& key);
 
   struct Request;

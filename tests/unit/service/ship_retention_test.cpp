@@ -9,7 +9,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <span>
 
+#include "pcap_recorder/compress/sha256.hpp"
 #include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
 #include "pcap_recorder/service/ship_confirmations.hpp"
@@ -40,9 +43,20 @@ std::vector<std::string> writeFiveFiles(const fs::path& directory) {
   return names;
 }
 
+// As the shipper confirms `file`: with its size and SHA-256 (for a file not there: 6 bytes and a
+// made-up digest).
 void confirm(const fs::path& state, const fs::path& file) {
+  std::uint64_t size = 6;
+  std::string sha256(64, 'a');
+  if (std::ifstream in{file, std::ios::binary}) {
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    compress::Sha256 hash;
+    hash.update(std::as_bytes(std::span(bytes.data(), bytes.size())));
+    size = bytes.size();
+    sha256 = hash.hexDigest();
+  }
   std::ofstream(state, std::ios::app) << ship::formatConfirmed(
-      {file.string(), "k/" + file.filename().string(), 6, std::string(64, 'a'), "etag"});
+      {file.string(), "k/" + file.filename().string(), size, sha256, "etag"});
 }
 
 // A file and its sidecar, as the shipper confirms them.
@@ -124,20 +138,43 @@ TEST(ShipRetention, DeleteAfterUploadDeletesConfirmedFilesWithTheirCompanionsWit
   EXPECT_FALSE(fs::exists(dir / "out" / index::indexPathFor(names[2])));
 }
 
+// A new file named as one shipped and deleted before (`{seq}` counting again after a restart, a
+// time slot's name after one): the old confirmation is not the new file's, which is kept until it
+// is shipped itself. With its own sidecar, also when it is the same size.
+TEST(ShipRetention, ANewFileNamedAsOneShippedBeforeIsNotShipped) {
+  testing::TempDir dir;
+  const auto names = writeFiveFiles(dir / "out");
+  const auto reused = dir / "out" / names[2];
+  confirmWithSidecar(dir / "state", reused);
+  std::ofstream(reused) << "a newer capture";
+  std::ofstream(reused.string() + ".json") << "{\"sha256\": \"" << std::string(64, 'b') << "\"}\n";
+  const rotation::RetentionLimits deleteShipped{
+      .minFreeBytes = 0, .keepUntilShipped = true, .deleteShipped = true};
+  runRetention(dir / "out", deleteShipped, dir / "state");
+  EXPECT_EQ(pcapsIn(dir / "out").size(), 5u);
+  std::ofstream(reused) << "pcap 9";  // the size confirmed
+  runRetention(dir / "out", deleteShipped, dir / "state");
+  EXPECT_EQ(pcapsIn(dir / "out").size(), 5u);
+  // Once the shipper sent the new file and its sidecar, it goes.
+  confirmWithSidecar(dir / "state", reused);
+  runRetention(dir / "out", deleteShipped, dir / "state");
+  EXPECT_THAT(pcapsIn(dir / "out"), ElementsAre(names[0], names[1], names[3], names[4]));
+}
+
 TEST(ShipConfirmations, ReadsTheJournalAgainWhenTheShipperAppends) {
   testing::TempDir dir;
   ShipConfirmations confirmations(dir / "state");
   confirmations.refresh();
-  EXPECT_FALSE(confirmations.confirmed(dir / "a.pcap"));
+  EXPECT_FALSE(confirmations.confirmed(dir / "a.pcap", 6));
   confirm(dir / "state", dir / "a.pcap");
   confirmations.refresh();
-  EXPECT_TRUE(confirmations.confirmed(dir / "a.pcap"));
-  EXPECT_FALSE(confirmations.confirmed(dir / "b.pcap"));
+  EXPECT_TRUE(confirmations.confirmed(dir / "a.pcap", 6));
+  EXPECT_FALSE(confirmations.confirmed(dir / "b.pcap", 6));
   // A line being written (no newline yet) is not a confirmation.
   std::ofstream(dir / "state", std::ios::app) << "confirmed " << (dir / "b.pcap").string();
   confirmations.refresh();
-  EXPECT_FALSE(confirmations.confirmed(dir / "b.pcap"));
-  EXPECT_TRUE(confirmations.confirmed(dir / "a.pcap"));
+  EXPECT_FALSE(confirmations.confirmed(dir / "b.pcap", 6));
+  EXPECT_TRUE(confirmations.confirmed(dir / "a.pcap", 6));
 }
 
 TEST(ShipConfirmations, AnUnreadableJournalConfirmsNothing) {
@@ -145,10 +182,10 @@ TEST(ShipConfirmations, AnUnreadableJournalConfirmsNothing) {
   confirm(dir / "state", dir / "a.pcap");
   ShipConfirmations confirmations(dir / "state");
   confirmations.refresh();
-  ASSERT_TRUE(confirmations.confirmed(dir / "a.pcap"));
+  ASSERT_TRUE(confirmations.confirmed(dir / "a.pcap", 6));
   std::ofstream(dir / "state", std::ios::app) << "garbage line\n";
   confirmations.refresh();
-  EXPECT_FALSE(confirmations.confirmed(dir / "a.pcap"));
+  EXPECT_FALSE(confirmations.confirmed(dir / "a.pcap", 6));
 }
 
 }  // namespace
