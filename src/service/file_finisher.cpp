@@ -28,20 +28,26 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The sidecar `name` in `directoryFd`, whole; none when it is not there (or not a plausible one).
-std::optional<std::string> readSidecar(int directoryFd, const std::string& name) {
+// The sidecar `name` in `directoryFd`, whole: none when there is none (ENOENT); an error (any
+// other failure, one too large to be a sidecar) when it cannot be read, which confirms nothing.
+struct SidecarText {
+  std::optional<std::string> text;
+  bool unreadable = false;
+};
+SidecarText readSidecar(int directoryFd, const std::string& name) {
   constexpr std::size_t kLargest = 1 << 20;  // a sidecar is a few hundred bytes
   util::UniqueFd fd(::openat(directoryFd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return std::nullopt;
+  if (!fd.valid()) return {.text = std::nullopt, .unreadable = errno != ENOENT};
   std::string text;
   char buffer[4096];
   for (;;) {
     const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0 || text.size() > kLargest) break;
+    if (got < 0 || text.size() > kLargest) return {.text = std::nullopt, .unreadable = true};
+    if (got == 0) break;
     text.append(buffer, static_cast<std::size_t>(got));
   }
-  return text;
+  return {.text = std::move(text)};
 }
 
 std::string sha256Of(const std::string& text) {
@@ -496,11 +502,12 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
       });
     };
     for (auto& file : files) {
+      if (!confirmedAnywhere(file.name, file.bytes, std::nullopt)) continue;
       const std::string sidecar = file.name + std::string(kSidecarSuffix);
-      const auto sidecarText = readSidecar(held->fd(), sidecar);
+      const auto read = readSidecar(held->fd(), sidecar);
       file.shipped =
-          confirmedAnywhere(file.name, file.bytes, std::nullopt) &&
-          (!sidecarText || confirmedAnywhere(sidecar, sidecarText->size(), sha256Of(*sidecarText)));
+          !read.unreadable &&
+          (!read.text || confirmedAnywhere(sidecar, read.text->size(), sha256Of(*read.text)));
     }
   }
   const auto deletions = rotation::chooseDeletions(

@@ -152,10 +152,20 @@ std::string keyWithCounter(const std::string& key, unsigned counter) {
   if (counter == 0) return key;
   const auto slash = key.rfind('/');
   const std::size_t nameStart = slash == std::string::npos ? 0 : slash + 1;
-  const auto dot = key.find('.', nameStart + 1);  // a leading dot belongs to the name
+  // Before the extension, as the daemon puts it: the last dot, once a compression suffix is set
+  // apart ("x.pcap.zst" → "x_001.pcap.zst", "eth0.100-x.pcap" → "eth0.100-x_001.pcap").
+  std::size_t end = key.size();
+  for (const std::string_view suffix : {".zst", ".gz"}) {
+    if (key.size() - nameStart > suffix.size() && std::string_view(key).ends_with(suffix)) {
+      end -= suffix.size();
+      break;
+    }
+  }
+  auto dot = std::string_view(key).substr(0, end).rfind('.');
+  if (dot == std::string_view::npos || dot <= nameStart) dot = end;  // a leading dot is the name's
   char text[16];
   std::snprintf(text, sizeof text, "_%03u", counter);
-  return dot == std::string::npos ? key + text : key.substr(0, dot) + text + key.substr(dot);
+  return key.substr(0, dot) + text + key.substr(dot);
 }
 
 ConfirmedUpload uploadFile(S3Client& client, const std::filesystem::path& file,
@@ -191,11 +201,12 @@ ConfirmedUpload uploadFile(S3Client& client, const std::filesystem::path& file,
     try {
       existing = client.findObject(key);
     } catch (const S3Error& error) {
-      // A HEAD's refusal has no body, so no reason: the upload's request gets it (wrong keys,
-      // `403 SignatureDoesNotMatch`). It writes nothing where the HEAD was refused for want of
-      // credentials; read access the check after every upload needs anyway.
+      // A HEAD's refusal has no body, so no reason; a GET of the key gives it (wrong keys:
+      // `403 SignatureDoesNotMatch`; no s3:GetObject, which the check after every upload needs
+      // too: `403 AccessDenied`). Nothing goes to a key that could not be looked at.
       if (error.httpStatus() != 403) throw;
-      break;
+      client.getObject(key);
+      throw;
     }
     if (!existing) break;
     const auto stored = existing->metadata.find("sha256");

@@ -171,26 +171,6 @@ std::optional<std::string> expectedSha256(const std::filesystem::path& sidecar) 
   }
 }
 
-// The confirmation of `file` if it is of the file there now: the same size and, when the file
-// has a sidecar with its SHA-256, the same SHA-256. Why not the path alone: the daemon names a
-// new file as an earlier one that was shipped and deleted (`{seq}` counting again after a
-// restart, a time slot's name after one), and a new file taken for the old one would never be
-// shipped, and be deleted as shipped.
-const pr::ship::ConfirmedUpload* confirmedAsItIs(const pr::ship::ShipState& state,
-                                                 const std::filesystem::path& file) {
-  const auto* record = state.confirmed(file.string());
-  std::error_code error;
-  if (record == nullptr || std::filesystem::file_size(file, error) != record->size || error) {
-    return nullptr;
-  }
-  try {
-    const auto sha256 = expectedSha256(pr::shipd::sidecarPathFor(file));
-    return !sha256 || *sha256 == record->sha256 ? record : nullptr;
-  } catch (const std::exception&) {
-    return nullptr;  // an unreadable sidecar: the upload says why
-  }
-}
-
 // Whether `sidecar` exists and is not yet confirmed uploaded as it is now (its bytes' SHA-256).
 bool sidecarPending(const pr::ship::ShipState& state, const std::filesystem::path& sidecar) {
   std::error_code error;
@@ -201,6 +181,33 @@ bool sidecarPending(const pr::ship::ShipState& state, const std::filesystem::pat
     return pr::ship::toHex(pr::ship::sha256OfFile(sidecar)) != record->sha256;
   } catch (const std::exception&) {
     return true;
+  }
+}
+
+// The confirmation of `file` if it is of the file there now: the same size and SHA-256 (the
+// sidecar's; without one in it, the sidecar as confirmed vouches for the file, and a file whose
+// sidecar changed is hashed). Why not the path alone: the daemon names a new file as an earlier
+// one that was shipped and deleted (`{seq}` counting again after a restart, a time slot's name
+// after one), and a new file taken for the old one would never be shipped, and be deleted as
+// shipped. Without any sidecar, the size is all there is to go by.
+const pr::ship::ConfirmedUpload* confirmedAsItIs(const pr::ship::ShipState& state,
+                                                 const std::filesystem::path& file) {
+  const auto* record = state.confirmed(file.string());
+  std::error_code error;
+  if (record == nullptr || std::filesystem::file_size(file, error) != record->size || error) {
+    return nullptr;
+  }
+  try {
+    const auto sidecar = pr::shipd::sidecarPathFor(file);
+    if (const auto sha256 = expectedSha256(sidecar)) {
+      return *sha256 == record->sha256 ? record : nullptr;
+    }
+    if (sidecarPending(state, sidecar)) {
+      return pr::ship::toHex(pr::ship::sha256OfFile(file)) == record->sha256 ? record : nullptr;
+    }
+    return record;
+  } catch (const std::exception&) {
+    return nullptr;  // an unreadable sidecar or file: the upload says why
   }
 }
 

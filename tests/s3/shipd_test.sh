@@ -129,6 +129,22 @@ check "  records them without sending them again" \
   grep -q "eth0-20260105T100000_001.pcap" "$work/state"
 check "  (no second object)" test "$(s3get "$prefix/eth0-20260105T100000_002.pcap" /dev/null)" = 404
 
+# The same with sidecars without a SHA-256 (output.sha256 false) and a new file of the same size:
+# its changed sidecar has the file hashed, so it is not taken for the one shipped before.
+nosha=eth0-20260105T170000.pcap
+head -c 1500 /dev/urandom >"$work/out/$nosha"
+touch -d "2026-01-05 17:00:00 UTC" "$work/out/$nosha"
+printf '{\n  "file": "first",\n  "sha256": ""\n}\n' >"$work/out/$nosha.json"
+check "a file whose sidecar has no SHA-256 is shipped" run_shipd nosha
+head -c 1500 /dev/urandom >"$work/out/$nosha"
+touch -d "2026-01-05 17:00:00 UTC" "$work/out/$nosha"
+printf '{\n  "file": "second",\n  "sha256": ""\n}\n' >"$work/out/$nosha.json"
+check "a new file of the same size under its name is shipped too" run_shipd nosha-reused
+check "  beside the first" \
+  same_object "$prefix/eth0-20260105T170000_001.pcap" "$work/out/$nosha"
+check "  with its own sidecar" \
+  same_object "$prefix/eth0-20260105T170000_001.pcap.json" "$work/out/$nosha.json"
+
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = NotTheSecret42\n' \
   "$S3_ACCESS_KEY" >"$work/wrong-credentials"
 chmod 600 "$work/wrong-credentials"

@@ -37,8 +37,9 @@ struct UploadOptions {
 // Keys tried for a file whose key holds another object, at most.
 inline constexpr unsigned kMaxKeyCounter = 1000;
 
-// `key` with `counter` before the extension of its last component, as the daemon names a file
-// whose name is taken: "h/eth0/x.pcap.zst", 1 → "h/eth0/x_001.pcap.zst"; `key` for 0.
+// `key` with `counter` before the extension of its last component (a compression suffix set
+// apart), as the daemon names a file whose name is taken: "h/eth0/x.pcap.zst", 1 →
+// "h/eth0/x_001.pcap.zst"; `key` for 0.
 std::string keyWithCounter(const std::string& key, unsigned counter);
 
 // The part size for a file of `fileSize` bytes: `wanted`, or larger where S3's limit of 10000
