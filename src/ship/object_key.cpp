@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace pcap_recorder::ship {
@@ -34,7 +35,9 @@ std::string expand(std::string_view prefix, const KeyFields& fields) {
             "' is not an allowed time conversion (allowed: %" +
             std::string(kTimeConversions.substr(0, kTimeConversions.size() - 1)) + ")");
       }
-      out += formatTime(prefix[++i], utc);
+      // Not strftime's %s: glibc computes it with mktime(), which reads the fields as local time.
+      const char conversion = prefix[++i];
+      out += conversion == 's' ? std::to_string(seconds) : formatTime(conversion, utc);
     } else if (c == '{') {
       const auto close = prefix.find('}', i);
       if (close == std::string_view::npos) throw std::invalid_argument("has an unclosed '{'");

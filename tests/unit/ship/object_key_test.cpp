@@ -1,9 +1,13 @@
 #include "pcap_recorder/ship/object_key.hpp"
+#include "pcap_recorder/ship/uploader.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <ctime>
 #include <stdexcept>
+#include <string>
 
 namespace pcap_recorder::ship {
 namespace {
@@ -29,6 +33,34 @@ TEST(ObjectKey, APrefixOfItsOwnComesFirstAndEmptySegmentsAreDropped) {
 TEST(ObjectKey, PlaceholdersAndConversionsAreExpandedOnceNotReRead) {
   // An interface named like a conversion stays text.
   EXPECT_EQ(objectKey("{interface}", {"h", "%Y{host}", kFinished}, "n"), "%Y{host}/n");
+}
+
+// %s is the instant's seconds since the epoch whatever the host's time zone.
+TEST(ObjectKey, EpochSecondsAreUtcWhateverTheLocalTimeZone) {
+  const char* before = std::getenv("TZ");
+  const std::string saved = before ? before : "";
+  ::setenv("TZ", "EST5EDT", 1);
+  ::tzset();
+  const auto key = objectKey("%s/%H", {"h", "i", kFinished}, "n");
+  if (before) {
+    ::setenv("TZ", saved.c_str(), 1);
+  } else {
+    ::unsetenv("TZ");
+  }
+  ::tzset();
+  EXPECT_EQ(key, std::to_string(std::chrono::system_clock::to_time_t(kFinished)) + "/05/n");
+}
+
+// A key that holds another object: the counter goes where the daemon puts it in a file name.
+TEST(KeyWithCounter, PutsTheCounterBeforeTheExtensionOfTheLastComponent) {
+  EXPECT_EQ(keyWithCounter("h/eth0/x.pcap", 0), "h/eth0/x.pcap");
+  EXPECT_EQ(keyWithCounter("h/eth0/x.pcap", 1), "h/eth0/x_001.pcap");
+  EXPECT_EQ(keyWithCounter("h/eth0/x.pcap.zst", 2), "h/eth0/x_002.pcap.zst");
+  EXPECT_EQ(keyWithCounter("h/eth0.100/eth0.100-x.pcap.gz", 3),
+            "h/eth0.100/eth0.100-x_003.pcap.gz");
+  EXPECT_EQ(keyWithCounter("h/noextension", 1), "h/noextension_001");
+  EXPECT_EQ(keyWithCounter("h/.hidden", 1), "h/.hidden_001");
+  EXPECT_EQ(keyWithCounter("x.pcap", 12), "x_012.pcap");
 }
 
 TEST(ObjectKey, AnUnknownPlaceholderOrConversionIsRefusedWithWhy) {
