@@ -113,6 +113,7 @@ struct Source {
   // A compressed file whose decompressed copy is made only when the merge reaches it, chosen by
   // the header of its index (the pcap header and time range in `info`, `minTimeNs`).
   bool copyDeferred = false;
+  index::IndexHeader deferredBy;  // that header
   std::size_t order = 0;
 
   std::vector<Range> ranges;
@@ -350,6 +351,7 @@ class Extraction {
     source.info = *info;
     source.minTimeNs = header->minTimeNs;
     source.copyDeferred = true;
+    source.deferredBy = *header;
     return Deferred::yes;
   }
 
@@ -359,14 +361,22 @@ class Extraction {
     source.read =
         openCompressed(source.fd.get(), source.file.path.filename().string(), source.bytes,
                        decoder_, source.seekable, source.copy, report_.bytesRead);
-    std::string problem;
-    const auto info = index::readPcapHeader(source.read, problem);
-    if (!info) throw std::runtime_error(problem);
+    std::string headerProblem;
+    const auto info = index::readPcapHeader(source.read, headerProblem);
+    if (!info) throw std::runtime_error(headerProblem);
     if (info->rawHeader != source.info.rawHeader) {
       // The output's header was chosen by the index's: it no longer describes the file.
       throw std::runtime_error(
           "its index describes another file (pcap-recorderctl index "
           "rebuilds it)");
+    }
+    if (!index::describes(source.deferredBy, *info, source.bytes)) {
+      // Its time range placed the file in the merge, and may have left out others like it: said,
+      // so the answer is not taken for whole. Its records are read all the same (activate()
+      // rebuilds its index).
+      problem(source.file.path.string() +
+              ": its index describes another file, so the answer may miss packets of such "
+              "files or give them out of time order (pcap-recorderctl index rebuilds them)");
     }
   }
 
