@@ -13,7 +13,7 @@ bool startsWord(std::string_view command, std::size_t at) {
   if (at == 0) return true;
   const char before = command[at - 1];
   return isBlank(before) || before == ';' || before == '&' || before == '|' || before == '(' ||
-         before == ')';
+         before == ')' || before == '<' || before == '>';
 }
 
 }  // namespace
@@ -58,6 +58,8 @@ std::optional<std::string> hookCommandProblem(std::string_view command) {
     case ';':
     case '&':
     case '|':
+    case '<':
+    case '>':
     case '\\':
       return std::string("ends in '") + command.back() +
              "', so the file's path added at its end would not be its argument";

@@ -15,7 +15,8 @@ std::string trimHookCommand(std::string_view command);
 
 // Why the trimmed `command` would not get the file's path as its last argument, or nullopt: a
 // second line, an unclosed quote, a comment (`#` at the start of a word), or a last character
-// that ends the command or escapes the space before the path (`;` `&` `|` `\`).
+// that ends the command, redirects to the path or escapes the space before it (`;` `&` `|`
+// `<` `>` `\`).
 std::optional<std::string> hookCommandProblem(std::string_view command);
 
 // The script /bin/sh runs for `command`: the path, passed as $1, added as its last argument.

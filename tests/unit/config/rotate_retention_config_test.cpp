@@ -97,7 +97,8 @@ TEST(RotateRetentionConfig, APostFinishCommandIsCheckedAsShReadsIt) {
   }
   for (const std::string_view command :
        {R"(gzip -9 &)", R"(gzip -9;)", R"(gzip -9 # the file)", R"(gzip;#x)", R"(sort |)",
-        R"(cat >> '/var/log/x)", R"(echo "a)", R"(echo a\)", "gzip\nlogger", "gzip\r"}) {
+        R"(cat >)", R"(cat >#x)", R"(cat >> '/var/log/x)", R"(echo "a)", R"(echo a\)",
+        "gzip\nlogger", "gzip\r"}) {
     EXPECT_NE(hookCommandProblem(command), std::nullopt) << command;
   }
   EXPECT_EQ(trimHookCommand("gzip -9 \n\t\n"), "gzip -9");
