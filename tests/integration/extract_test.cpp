@@ -613,6 +613,21 @@ TEST_F(ExtractCompressedTest, AGzipFileOutsideTheWindowIsNotDecompressed) {
   EXPECT_EQ(readFile(work_ / "after.pcap"), readFile(work_ / "before.pcap"));
 }
 
+// The index header of a gzip file decides its place in the query before the file is read; an
+// index that turns out to describe another file (replaced by hand) is said, not passed over.
+TEST_F(ExtractCompressedTest, AGzipFileWhoseIndexDescribesAnotherFileIsReported) {
+  addStore();
+  ASSERT_EQ(capture(kCtl + " index --config " + config_.string()).status, 0);
+  for (auto& file : files_) file = compressLikeTheDaemon(file, compress::Compression::gzip);
+  // lan0's second file gets the index of its first (same pcap header, other records).
+  fs::copy_file(files_[0].string() + ".idx", files_[2].string() + ".idx",
+                fs::copy_options::overwrite_existing);
+  const auto report = extractListed(listingOf(files_), work_ / "stale.pcap");
+  ASSERT_FALSE(report.problems.empty());
+  EXPECT_NE(report.problems.front().find("its index describes another file"), std::string::npos)
+      << report.problems.front();
+}
+
 TEST_F(ExtractCompressedTest, AFewPacketsOfALargeZstdFileDecompressOnlyTheFramesHoldingThem) {
   // 40 MB of 1400-byte frames over 100 s, one packet of a rare host in the middle.
   std::vector<StoredRecord> records;
