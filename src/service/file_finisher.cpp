@@ -12,7 +12,8 @@
 #include <ctime>
 #include <optional>
 #include <set>
-#include <span>
+#include <system_error>
+#include <utility>
 
 #include "pcap_recorder/compress/compression.hpp"
 #include "pcap_recorder/compress/sha256.hpp"
@@ -28,32 +29,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The sidecar `name` in `directoryFd`, whole: none when there is none (ENOENT); an error (any
-// other failure, one too large to be a sidecar) when it cannot be read, which confirms nothing.
-struct SidecarText {
-  std::optional<std::string> text;
+// The size and SHA-256 of the sidecar `name` in `directoryFd`: none when there is none
+// (ENOENT); `unreadable` when it cannot be read, which confirms nothing.
+struct SidecarDigest {
+  std::optional<std::pair<std::uint64_t, std::string>> sizeAndSha256;
   bool unreadable = false;
 };
-SidecarText readSidecar(int directoryFd, const std::string& name) {
-  constexpr std::size_t kLargest = 1 << 20;  // a sidecar is a few hundred bytes
+SidecarDigest digestOfSidecar(int directoryFd, const std::string& name) {
   util::UniqueFd fd(::openat(directoryFd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return {.text = std::nullopt, .unreadable = errno != ENOENT};
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0 || text.size() > kLargest) return {.text = std::nullopt, .unreadable = true};
-    if (got == 0) break;
-    text.append(buffer, static_cast<std::size_t>(got));
+  if (!fd.valid()) return {.sizeAndSha256 = std::nullopt, .unreadable = errno != ENOENT};
+  struct stat status {};
+  try {
+    if (::fstat(fd.get(), &status) != 0) return {.sizeAndSha256 = std::nullopt, .unreadable = true};
+    return {.sizeAndSha256 = std::pair(static_cast<std::uint64_t>(status.st_size),
+                                       compress::sha256OfFile(fd.get())),
+            .unreadable = false};
+  } catch (const std::system_error&) {
+    return {.sizeAndSha256 = std::nullopt, .unreadable = true};
   }
-  return {.text = std::move(text)};
-}
-
-std::string sha256Of(const std::string& text) {
-  compress::Sha256 hash;
-  hash.update(std::as_bytes(std::span(text.data(), text.size())));
-  return hash.hexDigest();
 }
 // max_age and min_free_space change with time and with other writers, not only when we finish
 // a file: look again this often.
@@ -504,10 +497,10 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
     for (auto& file : files) {
       if (!confirmedAnywhere(file.name, file.bytes, std::nullopt)) continue;
       const std::string sidecar = file.name + std::string(kSidecarSuffix);
-      const auto read = readSidecar(held->fd(), sidecar);
-      file.shipped =
-          !read.unreadable &&
-          (!read.text || confirmedAnywhere(sidecar, read.text->size(), sha256Of(*read.text)));
+      const auto digest = digestOfSidecar(held->fd(), sidecar);
+      file.shipped = !digest.unreadable && (!digest.sizeAndSha256 ||
+                                            confirmedAnywhere(sidecar, digest.sizeAndSha256->first,
+                                                              digest.sizeAndSha256->second));
     }
   }
   const auto deletions = rotation::chooseDeletions(

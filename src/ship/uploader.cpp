@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "pcap_recorder/rotation/file_naming.hpp"
 #include "pcap_recorder/util/system_error.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
@@ -155,7 +156,7 @@ std::string keyWithCounter(const std::string& key, unsigned counter) {
   // Before the extension, as the daemon puts it: the last dot, once a compression suffix is set
   // apart ("x.pcap.zst" → "x_001.pcap.zst", "eth0.100-x.pcap" → "eth0.100-x_001.pcap").
   std::size_t end = key.size();
-  for (const std::string_view suffix : {".zst", ".gz"}) {
+  for (const std::string_view suffix : rotation::kCompressionSuffixes) {
     if (key.size() - nameStart > suffix.size() && std::string_view(key).ends_with(suffix)) {
       end -= suffix.size();
       break;

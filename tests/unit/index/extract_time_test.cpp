@@ -2,8 +2,8 @@
 #include "extract_time.hpp"
 
 #include <gtest/gtest.h>
-#include <cstdlib>
-#include <ctime>
+
+#include "support/time_zone.hpp"
 
 namespace pcap_recorder::ctl {
 namespace {
@@ -30,19 +30,10 @@ TEST(ExtractTimeTest, Rfc3339WithZoneOrOffset) {
 }
 
 TEST(ExtractTimeTest, WithoutZoneIsLocalTime) {
-  const char* saved = std::getenv("TZ");
-  const std::string previous = saved ? saved : "";
-  ::setenv("TZ", "Europe/Berlin", 1);
-  ::tzset();
+  const testing::TimeZone berlin("Europe/Berlin");
   EXPECT_EQ(parse("2026-12-01T10:00:00"), (1796119200 - 3600) * kSecond);
   EXPECT_EQ(parse("2026-12-01 10:00"), (1796119200 - 3600) * kSecond);
   EXPECT_EQ(parse("2026-07-01 10:00:00.5"), (1782900000 - 7200) * kSecond + kSecond / 2);
-  if (saved) {
-    ::setenv("TZ", previous.c_str(), 1);
-  } else {
-    ::unsetenv("TZ");
-  }
-  ::tzset();
 }
 
 TEST(ExtractTimeTest, EpochAndRelative) {

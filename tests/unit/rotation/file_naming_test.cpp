@@ -3,12 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <ctime>
-#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
+
+#include "support/time_zone.hpp"
 
 namespace pcap_recorder::rotation {
 namespace {
@@ -21,32 +20,9 @@ TEST(FileNaming, ExpandsTheDefaultTemplateInUtc) {
             "eth0-20261123T175844.pcap");
 }
 
-// TZ set for the scope of a test (a POSIX rule, which needs no time zone database).
-class TimeZone {
- public:
-  explicit TimeZone(const char* rule) {
-    if (const char* before = std::getenv("TZ")) before_ = before;
-    ::setenv("TZ", rule, 1);
-    ::tzset();
-  }
-  ~TimeZone() {
-    if (before_) {
-      ::setenv("TZ", before_->c_str(), 1);
-    } else {
-      ::unsetenv("TZ");
-    }
-    ::tzset();
-  }
-  TimeZone(const TimeZone&) = delete;
-  TimeZone& operator=(const TimeZone&) = delete;
-
- private:
-  std::optional<std::string> before_;
-};
-
 // On a host whose local time is not UTC too: %s is the instant's seconds since the epoch.
 TEST(FileNaming, EpochSecondsAndClockFieldsAreUtcWhateverTheLocalTimeZone) {
-  const TimeZone newYork("EST5EDT");
+  const testing::TimeZone newYork("EST5EDT");
   EXPECT_EQ(expandFileName("{interface}-%s.pcap", "eth0", 1, kSomeInstant), "eth0-1795456724.pcap");
   EXPECT_EQ(expandFileName("%H%M", "eth0", 1, kSomeInstant), "1758");
 }

@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <ctime>
 #include <stdexcept>
 #include <string>
+
+#include "support/time_zone.hpp"
 
 namespace pcap_recorder::ship {
 namespace {
@@ -37,17 +37,10 @@ TEST(ObjectKey, PlaceholdersAndConversionsAreExpandedOnceNotReRead) {
 
 // %s is the instant's seconds since the epoch whatever the host's time zone.
 TEST(ObjectKey, EpochSecondsAreUtcWhateverTheLocalTimeZone) {
-  const char* before = std::getenv("TZ");
-  const std::string saved = before ? before : "";
-  ::setenv("TZ", "EST5EDT", 1);
-  ::tzset();
-  const auto key = objectKey("%s/%H", {"h", "i", kFinished}, "n");
-  if (before) {
-    ::setenv("TZ", saved.c_str(), 1);
-  } else {
-    ::unsetenv("TZ");
-  }
-  ::tzset();
+  const auto key = [] {
+    const testing::TimeZone newYork("EST5EDT");
+    return objectKey("%s/%H", {"h", "i", kFinished}, "n");
+  }();
   EXPECT_EQ(key, std::to_string(std::chrono::system_clock::to_time_t(kFinished)) + "/05/n");
 }
 
