@@ -24,9 +24,11 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <variant>
 
 #include "backlog.hpp"
 #include "file_finished_watch.hpp"
+#include "options.hpp"
 #include "pcap_recorder/config/config.hpp"
 #include "pcap_recorder/logging/log.hpp"
 #include "pcap_recorder/ship/object_key.hpp"
@@ -46,89 +48,6 @@ constexpr std::chrono::seconds kRescanInterval{5};
 constexpr std::chrono::seconds kRescanIntervalWithBus{60};
 // After a failure the server or the config must change first: wait longer before the next round.
 constexpr std::chrono::seconds kAfterFailure{30};
-
-struct Options {
-  std::filesystem::path config = "/etc/pcap-recorder/pcap-recorder.yaml";
-  std::filesystem::path state;
-  std::string host;
-  std::uint64_t partSize = 16ull << 20;
-  std::optional<pr::dbus::BusKind> bus = pr::dbus::BusKind::system;  // nothing: --bus none
-  std::optional<std::chrono::seconds> rescan;
-  bool once = false;
-  bool checkConfig = false;
-};
-
-void usage(std::ostream& out) {
-  out << "usage: pcap-recorder-shipd [--config PATH] [--state PATH] [--host NAME] [--once]\n"
-         "                           [--part-size BYTES] [--bus system|user|none]\n"
-         "                           [--rescan SECONDS] [--check-config]\n"
-         "  --config PATH     the pcap-recorder config (default "
-         "/etc/pcap-recorder/pcap-recorder.yaml)\n"
-         "  --state PATH      what is confirmed uploaded (default: ship.state in the config,\n"
-         "                    /var/lib/pcap-recorder-ship/state)\n"
-         "  --host NAME       {host} in ship.prefix (default: this machine's host name)\n"
-         "  --once            ship what is finished now, then exit (1 if anything failed)\n"
-         "  --part-size BYTES multipart part size (default 16 MiB; S3's minimum is 5 MiB)\n"
-         "  --bus KIND        where to hear pcap-recorderd's FileFinished (default system)\n"
-         "  --rescan SECONDS  scan the directories this often (default 60, 5 without a bus)\n"
-         "  --check-config    check the ship section and the credentials file, then exit\n";
-}
-
-std::optional<Options> parseOptions(int argc, char** argv) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const auto value = [&]() -> std::optional<std::string> {
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string(argv[++i]);
-    };
-    std::optional<std::string> v;
-    if (arg == "--once") {
-      options.once = true;
-    } else if (arg == "--check-config") {
-      options.checkConfig = true;
-    } else if (arg == "--help" || arg == "-h") {
-      usage(std::cout);
-      std::exit(0);
-    } else if ((arg == "--config" || arg == "--state" || arg == "--host" || arg == "--part-size" ||
-                arg == "--bus" || arg == "--rescan") &&
-               (v = value())) {
-      if (arg == "--bus") {
-        if (*v == "system")
-          options.bus = pr::dbus::BusKind::system;
-        else if (*v == "user")
-          options.bus = pr::dbus::BusKind::user;
-        else if (*v == "none")
-          options.bus.reset();
-        else
-          return std::nullopt;
-      }
-      if (arg == "--rescan") {
-        char* end = nullptr;
-        const auto seconds = std::strtoull(v->c_str(), &end, 10);
-        if (end == v->c_str() || *end != '\0' || seconds == 0) return std::nullopt;
-        options.rescan = std::chrono::seconds(seconds);
-      }
-      if (arg == "--config") options.config = *v;
-      if (arg == "--state") options.state = *v;
-      if (arg == "--host") options.host = *v;
-      if (arg == "--part-size") {
-        char* end = nullptr;
-        options.partSize = std::strtoull(v->c_str(), &end, 10);
-        if (end == v->c_str() || *end != '\0' || options.partSize == 0) return std::nullopt;
-      }
-    } else {
-      return std::nullopt;
-    }
-  }
-  // Without --state: ship.state from the config (main), where pcap-recorderd looks for it.
-  if (options.host.empty()) {
-    char name[256] = {};
-    ::gethostname(name, sizeof name - 1);
-    options.host = name;
-  }
-  return options;
-}
 
 // Everything the shipper needs that the config loader leaves to it; messages name the key.
 std::vector<std::string> shipProblems(const pr::config::Config& config) {
@@ -234,7 +153,7 @@ void forgetDeleted(pr::ship::ShipState& state) {
 // metrics are thread-safe.
 class S3FileShipper final : public pr::shipd::FileShipper {
  public:
-  S3FileShipper(const pr::config::Config& config, const Options& options,
+  S3FileShipper(const pr::config::Config& config, const pr::shipd::Options& options,
                 pr::ship::S3Client& client, pr::ship::ShipState& state,
                 pr::shipd::ShipMetrics& metrics)
       : ship_(config.daemon.ship),
@@ -290,7 +209,7 @@ class S3FileShipper final : public pr::shipd::FileShipper {
 
  private:
   const pr::config::ShipSettings& ship_;
-  const Options& options_;
+  const pr::shipd::Options& options_;
   pr::ship::S3Client& client_;
   pr::ship::ShipState& state_;
   pr::shipd::ShipMetrics& metrics_;
@@ -343,10 +262,21 @@ void onStopSignal(int) {
 
 int main(int argc, char** argv) {
   spdlog::set_default_logger(pr::logging::makeLogger(pr::logging::stderrIsJournal()));
-  const auto options = parseOptions(argc, argv);
-  if (!options) {
-    usage(std::cerr);
+  auto parsed = pr::shipd::parseOptions(argc, argv);
+  if (const auto* error = std::get_if<pr::shipd::UsageError>(&parsed)) {
+    std::cerr << "pcap-recorder-shipd: " << error->message << "\n" << pr::shipd::usage();
     return kExitUsage;
+  }
+  auto* options = &std::get<pr::shipd::Options>(parsed);
+  if (options->showHelp) {
+    std::cout << pr::shipd::usage();
+    return 0;
+  }
+  // Without --state: ship.state from the config (below), where pcap-recorderd looks for it.
+  if (options->host.empty()) {
+    char name[256] = {};
+    ::gethostname(name, sizeof name - 1);
+    options->host = name;
   }
   pr::config::Config config;
   try {
