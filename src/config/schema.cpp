@@ -81,7 +81,7 @@ constexpr std::array<Key, 15> kOutputKeys = {{
      }},
     {"post_finish_timeout",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {
-       readDuration(d, e, std::chrono::seconds(1), s.output.postFinishTimeout);
+       readPositiveDuration(d, e, std::chrono::seconds(1), s.output.postFinishTimeout);
      }},
     {"keep_empty_files",
      [](Diagnostics& d, const Entry& e, InterfaceSettings& s) {

@@ -105,6 +105,14 @@ uid=$(awk '/^Uid:/ {print $2}' <<<"$status")
 check "main process is not root (uid $uid)" test "$uid" != 0
 cap_eff=$(awk '/^CapEff:/ {print $2}' <<<"$status")
 check "CapEff is exactly CAP_NET_RAW|CAP_NET_ADMIN ($cap_eff)" test "$cap_eff" = 0000000000003000
+# The finisher runs nice +10 below capture; the unit's SystemCallFilter must leave it setpriority.
+finisher_nice() {
+  in_sandbox sh -c "for task in /proc/$pid/task/*; do
+    [ \"\$(cat \$task/comm)\" = pr-finisher ] && cut -d')' -f2 \$task/stat | awk '{print \$17}'
+  done" 2>/dev/null || true
+}
+for _ in $(seq 50); do [ "$(finisher_nice)" = 10 ] && break; sleep 0.1; done
+check "the pr-finisher thread runs at nice 10 ($(finisher_nice))" test "$(finisher_nice)" = 10
 
 in_sandbox journalctl --sync
 journal=$(in_sandbox journalctl --no-pager -u pcap-recorder INTERFACE=prc0 -o verbose)

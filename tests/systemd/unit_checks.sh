@@ -71,7 +71,15 @@ echo "$security" | grep Overall || true
 
 echo "== sysusers.d"
 mkdir -p "$scratch/root/etc"
-if systemd-sysusers --root="$scratch/root" "$systemd_dir/pcap-recorder.sysusers" >/dev/null 2>&1; then
+sysusers_ok=true
+sysusers_output=$(systemd-sysusers --root="$scratch/root" "$systemd_dir/pcap-recorder.sysusers" 2>&1) ||
+  sysusers_ok=false
+# As root a failure is the file's (CI runs as root); without root it may be the permissions'.
+if ! $sysusers_ok && [[ $(id -u) == 0 ]]; then
+  echo "$sysusers_output"
+  fail "systemd-sysusers refused pcap-recorder.sysusers"
+fi
+if $sysusers_ok; then
   passwd_line=$(grep '^pcap-recorder:' "$scratch/root/etc/passwd" || true)
   echo "$passwd_line"
   IFS=: read -r _ _ uid _ _ home shell <<<"$passwd_line"
@@ -104,7 +112,7 @@ if systemd-sysusers --root="$scratch/root" "$systemd_dir/pcap-recorder.sysusers"
   else
     echo "tmpfiles.d: not checked (needs root to chown)"
   fi
-else
+elif [[ $(id -u) != 0 ]]; then
   # Without root, sysusers may not be able to write even a scratch root's files.
   echo "sysusers.d: not checked (systemd-sysusers failed; needs root)"
 fi

@@ -106,6 +106,12 @@ TEST(RotateRetentionConfig, APostFinishCommandIsCheckedAsShReadsIt) {
   EXPECT_EQ(hookScript("gzip -9"), "gzip -9 \"$1\"");
 }
 
+// 0 is "off" for the other durations; for a hook's time it would terminate every hook at once.
+TEST(RotateRetentionConfig, APostFinishTimeoutOfZeroIsRefused) {
+  EXPECT_EQ(firstProblem("output:\n  post_finish_timeout: 0\ninterfaces:\n  - name: eth0\n"),
+            "test.yaml:2:24: output.post_finish_timeout must be at least 1000 ms, got \"0\"");
+}
+
 TEST(RotateRetentionConfig, RejectsAFileModeThatIsNotOctalOrLocksTheOwnerOut) {
   EXPECT_NE(firstProblem("output:\n  file_mode: \"0999\"\ninterfaces:\n  - name: eth0\n")
                 .find("test.yaml:2:14: output.file_mode must be an octal mode"),
