@@ -102,12 +102,27 @@ std::vector<service::DirectoryRetention> Daemon::directoriesOf(const config::Con
   return service::retentionDirectoriesOf(config, config::resolveDirectory);
 }
 
+// Every spelling of every directory of `directories`, as DirectoryLocks::lock takes them.
+static std::vector<std::filesystem::path> pathsToLock(
+    const std::vector<service::DirectoryRetention>& directories) {
+  std::vector<std::filesystem::path> paths;
+  for (const auto& directory : directories) {
+    paths.push_back(directory.directory);
+    paths.insert(paths.end(), directory.otherSpellings.begin(), directory.otherSpellings.end());
+  }
+  return paths;
+}
+
 void Daemon::start() {
   auto directories = directoriesOf(config_);
-  std::vector<service::FinishJob> repaired;
   for (const auto& directory : directories) {
     service::openOutputDirectory(directory.directory);
     for (const auto& spelling : directory.otherSpellings) service::openOutputDirectory(spelling);
+  }
+  // Before the repair: what it would take for leftovers may be another daemon's live files.
+  directoryLocks_ = directoryLocks_.lock(pathsToLock(directories));
+  std::vector<service::FinishJob> repaired;
+  for (const auto& directory : directories) {
     for (auto& job : service::repairLeftovers(directory.directory, directory.ownFiles,
                                               config_.interfaces, directory.otherSpellings)) {
       repaired.push_back(std::move(job));
@@ -262,6 +277,7 @@ void Daemon::stop() {
   }
   recorders_.clear();
   finisher_.reset();
+  directoryLocks_ = {};  // everything in them is finished: the next daemon may take them
 }
 
 void Daemon::logSummary(const service::Recorder& recorder) const {
@@ -369,15 +385,17 @@ service::ControlResult Daemon::applyReload() {
   // New sockets for added and restarted interfaces that exist now (absent ones will wait), their
   // threads running with intake held. Destroyed unstarted if anything below fails.
   std::map<std::string, std::unique_ptr<service::Recorder>> opened;
+  service::DirectoryLocks nextLocks;
   try {
     std::vector<std::string> toOpen = plan.added;
     toOpen.insert(toOpen.end(), plan.restarted.begin(), plan.restarted.end());
+    std::erase_if(toOpen, [&](const std::string& name) { return !platform_.linkState(name); });
     for (const auto& name : toOpen) {
-      const auto& settings = settingsOf(*next, name);
-      if (!platform_.linkState(name)) continue;
-      service::openOutputDirectory(settings.output.directory);
-      opened[name] = openRecorder(settings, nextFilters);
+      service::openOutputDirectory(settingsOf(*next, name).output.directory);
     }
+    nextLocks = directoryLocks_.lock(pathsToLock(directoriesOf(*next)));
+    for (const auto& name : toOpen)
+      opened[name] = openRecorder(settingsOf(*next, name), nextFilters);
     for (auto& [name, recorder] : opened) recorder->startThread();
   } catch (const std::exception& error) {
     opened.clear();
@@ -387,6 +405,7 @@ service::ControlResult Daemon::applyReload() {
   // The point of no return. Only from here do the new retention limits apply: a retention pass
   // while the reload was tried (any interface finishing a file asks for one) used the old ones.
   // A pass asked for meanwhile by a new recorder (a full disk in a new directory) is asked again.
+  directoryLocks_ = std::move(nextLocks);
   finisher_->setDirectories(directoriesOf(*next));
   for (const auto& directory : directoriesOf(*next)) {
     finisher_->requestRetention(directory.directory);

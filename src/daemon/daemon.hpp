@@ -17,6 +17,7 @@
 #include "pcap_recorder/metrics/interface_totals.hpp"
 #include "pcap_recorder/metrics/prometheus_text.hpp"
 #include "pcap_recorder/service/control.hpp"
+#include "pcap_recorder/service/directory_locks.hpp"
 #include "pcap_recorder/service/environment_check.hpp"
 #include "pcap_recorder/service/file_finisher.hpp"
 #include "pcap_recorder/service/recorder.hpp"
@@ -110,6 +111,7 @@ class Daemon final : public service::Control {
   std::mutex finishedMutex_;
   std::vector<service::FinishedFile> finished_;  // under finishedMutex_
   std::unique_ptr<service::FileFinisher> finisher_;
+  service::DirectoryLocks directoryLocks_;  // of every output directory of config_ that exists
   // One per configured interface, in config order; empty while the interface does not exist.
   std::vector<std::unique_ptr<service::Recorder>> recorders_;
   std::vector<std::uint64_t> lastHeartbeats_;

@@ -135,7 +135,7 @@ class DaemonTest : public ::testing::Test {
     return count;
   }
 
-  fs::path outDir() const { return dir_.path() / "out"; }
+  fs::path outDir() const { return dir_.path() / outName_; }
 
   testing::TempDir dir_;
   fs::path configPath_ = dir_.path() / "pcap-recorder.yaml";
@@ -144,7 +144,8 @@ class DaemonTest : public ::testing::Test {
   std::map<std::string, std::string> failToOpen_;  // interface → why its openRecorder() throws
   // Runs before such an openRecorder() throws: what else happens while a reload is tried.
   std::function<void(service::FileFinisher&)> beforeFailing_;
-  std::string logLevel_;  // log.level, when set
+  std::string logLevel_;         // log.level, when set
+  std::string outName_ = "out";  // output.directory, under dir_
 };
 
 const std::vector<std::size_t> kEachTakenOnce(5, 1);
@@ -234,6 +235,62 @@ TEST_F(DaemonTest, ARefusedReloadDeletesNoFileByItsRetentionLimits) {
   for (std::uint32_t sequence = 0; sequence < 5; ++sequence) {
     EXPECT_EQ(sequencesIn(files[sequence]), range(sequence, sequence + 1));
   }
+}
+
+// Without the lock the second start took the first one's live .part for a crash's leftover:
+// cut it, renamed it and finished it while the first still wrote into it.
+TEST_F(DaemonTest, ASecondDaemonOnTheSameDirectoryIsRefusedAndLeavesTheFirstsFileAlone) {
+  network_.add("fake0");
+  writeConfig({"fake0"});
+  auto first = makeDaemon();
+  first->start();
+  EXPECT_EQ(send("fake0", 0, 5), kEachTakenOnce);
+  ASSERT_EQ(partFiles(), 1u);
+
+  auto second = makeDaemon();
+  try {
+    second->start();
+    ADD_FAILURE() << "a second daemon started on " << outDir();
+  } catch (const std::runtime_error& error) {
+    EXPECT_EQ(std::string(error.what()),
+              outDir().string() +
+                  ": another pcap-recorderd records into this directory (it holds the directory's "
+                  "lock); give each its own output.directory");
+  }
+  second.reset();
+  EXPECT_EQ(partFiles(), 1u) << "the first daemon's live file was taken";
+  EXPECT_EQ(send("fake0", 5, 10), kEachTakenOnce);
+  first->stop();
+  const auto files = finishedFiles();
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(sequencesIn(files[0]), range(0, 10));
+
+  // Stopped, the first lets go: the next one starts.
+  auto next = makeDaemon();
+  EXPECT_NO_THROW(next->start());
+}
+
+TEST_F(DaemonTest, AReloadIntoADirectoryAnotherDaemonRecordsIntoIsRefusedUntilItLetsGo) {
+  network_.add("fake0");
+  writeConfig({"fake0"});
+  auto first = makeDaemon();
+  first->start();
+
+  configPath_ = dir_.path() / "second.yaml";
+  outName_ = "elsewhere";
+  writeConfig({"fake0"});
+  auto second = makeDaemon();
+  second->start();
+  outName_ = "out";
+  writeConfig({"fake0"});
+  const auto refused = second->reload();
+  EXPECT_FALSE(refused.ok);
+  EXPECT_THAT(refused.message, HasSubstr(outDir().string() + ": another pcap-recorderd records"));
+  EXPECT_EQ(second->config().interfaces[0].output.directory, dir_.path() / "elsewhere");
+
+  first->stop();
+  EXPECT_TRUE(second->reload().ok);
+  EXPECT_EQ(second->config().interfaces[0].output.directory, outDir());
 }
 
 // log.level is applied by a reload as at start; unless --log-level fixed it, which holds.
