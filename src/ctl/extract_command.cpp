@@ -3,14 +3,18 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "extract.hpp"
 #include "extract_time.hpp"
 #include "pcap_recorder/config/config.hpp"
+#include "pcap_recorder/index/file_index.hpp"
 #include "pcap_recorder/util/unique_fd.hpp"
 
 namespace pcap_recorder::ctl {
@@ -120,6 +124,25 @@ void raiseFileLimit() {
   }
 }
 
+// The file of the store (a capture, or its index or sidecar) that `output` already is, by
+// inode: opened for writing, it would be emptied before it is read.
+std::optional<std::filesystem::path> storedFileAt(const std::string& output,
+                                                  const std::vector<StoreFile>& files) {
+  struct stat outputStatus {};
+  if (::stat(output.c_str(), &outputStatus) != 0) return std::nullopt;
+  for (const auto& file : files) {
+    for (const auto& path : {file.path, index::indexPathFor(file.path),
+                             std::filesystem::path(file.path.string() + ".json")}) {
+      struct stat status {};
+      if (::stat(path.c_str(), &status) == 0 && status.st_dev == outputStatus.st_dev &&
+          status.st_ino == outputStatus.st_ino) {
+        return path;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 int runExtract(const std::string& program, const Options& options,
                const std::vector<StoreFile>& files, std::vector<std::string>& problems) {
   ExtractRequest request;
@@ -136,8 +159,15 @@ int runExtract(const std::string& program, const Options& options,
     }
     request.outputFd = STDOUT_FILENO;
   } else {
+    if (const auto stored = storedFileAt(options.output, files)) {
+      std::cerr << program << ": extract: refusing to write into " << options.output << ": it is "
+                << stored->string() << ", which extract reads\n";
+      return kExitUsage;
+    }
+    // 0600, as dumpcap makes its files: packets are as private as the store they come from
+    // (0640, group pcap-recorder), and the umask may not say so.
     outputFile.reset(
-        ::open(options.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        ::open(options.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!outputFile.valid()) {
       std::cerr << program << ": cannot create " << options.output << ": " << std::strerror(errno)
                 << '\n';

@@ -20,7 +20,7 @@ inline constexpr std::uint64_t kFrameBytes = 1u << 20;
 inline constexpr std::uint64_t kMinFrameBytes = 64u << 10;
 inline constexpr std::uint64_t kMaxFrameBytes = 64u << 20;  // what a seeking reader accepts
 
-// The levels `output.compression_level` takes for each, and the default (0 in the config).
+// The levels `output.compression_level` takes for each, and the default (the key absent).
 inline constexpr int kZstdMinLevel = 1;
 inline constexpr int kZstdMaxLevel = 19;
 inline constexpr int kZstdDefaultLevel = 3;

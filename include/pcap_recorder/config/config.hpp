@@ -80,7 +80,7 @@ struct OutputSettings {
   bool sha256 = true;
   // Finished files compressed on the finisher thread: NAME.pcap.zst / NAME.pcap.gz.
   compress::Compression compression = compress::Compression::none;
-  std::uint32_t compressionLevel = 0;  // 0: the compression's default
+  std::uint32_t compressionLevel = 0;  // 0: not given, the compression's default
   // zstd's frames: this much pcap each, so extract can seek; 0: one frame per file, which
   // Wireshark 4.0 (Debian 12) can open while it cannot open a file of several frames.
   std::uint64_t compressionFrameBytes = compress::kFrameBytes;
@@ -176,7 +176,7 @@ struct ShipSettings {
 struct DaemonSettings {
   LogLevel logLevel = LogLevel::info;                                // log.level
   std::chrono::milliseconds statsInterval{std::chrono::minutes(5)};  // log.stats_interval; 0: never
-  std::string runAs;  // run_as: the user to switch to when started as root; empty: stay
+  std::string runAs;  // run_as: the user to switch to (needs root unless it is this one); empty: stay
   MetricsSettings metrics;
   ShipSettings ship;  // ship:
 };
