@@ -484,6 +484,37 @@ TEST_F(ExtractTest, ErrorsAndUsageErrorsHaveTheirExitStatus) {
   EXPECT_EQ(capture(kCtl + " index --since now --config " + config_.string()).status, 2);
 }
 
+// `-w` onto a stored file used to empty it (O_TRUNC) before reading it; and a new extract was
+// 0644 under the usual umask, every local user's to read.
+TEST_F(ExtractTest, AStoredFileIsNeverTheOutputAndANewOutputIsTheOwnersAlone) {
+  addStore();
+  ASSERT_EQ(capture(kCtl + " index --config " + config_.string()).status, 0);
+  const auto stored = files_[2];
+  const auto before = testing::readFile(stored);
+  for (const auto& target : {stored, index::indexPathFor(stored)}) {
+    const auto indexBefore = testing::readFile(index::indexPathFor(stored));
+    const auto result = extract("", target);
+    EXPECT_EQ(result.status, 2) << result.output;
+    EXPECT_NE(result.output.find("refusing to write into " + target.string() + ": it is " +
+                                 target.string() + ", which extract reads"),
+              std::string::npos)
+        << result.output;
+    EXPECT_EQ(testing::readFile(stored), before) << "the stored file was touched";
+    EXPECT_EQ(testing::readFile(index::indexPathFor(stored)), indexBefore)
+        << "its index was touched";
+  }
+  const auto link = work_ / "link.pcap";
+  fs::create_symlink(stored, link);
+  EXPECT_EQ(extract("", link).status, 2) << "another name of a stored file is that file";
+
+  const auto out = work_ / "new.pcap";
+  const auto result = capture("umask 022 && " + kCtl + " extract --config " + config_.string() +
+                              " -w " + out.string());
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_EQ(fs::status(out).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+}
+
 // What the daemon's finisher does with `output.compression`: the file compressed where it lies
 // (compress::compressFile, as service/file_storage.cpp calls it), its index moved to the stored
 // name.
