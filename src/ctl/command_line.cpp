@@ -52,6 +52,7 @@ std::optional<CommandLine> parseCommandLine(const std::vector<std::string>& argu
           return std::nullopt;
         }
         line.shipStatus = arguments[++i];
+        line.shipStatusGiven = true;
         shipStatus = true;
       } else if (argument == "-h" || argument == "--help") {
         help = true;
@@ -96,7 +97,15 @@ std::optional<CommandLine> parseCommandLine(const std::vector<std::string>& argu
     error.message = "unexpected argument " + words[maxArguments + 1];
     return std::nullopt;
   }
-  if (line.command == Command::rotate && words.size() == 2) line.interface = words[1];
+  if (line.command == Command::rotate && words.size() == 2) {
+    // An empty interface means every one to the daemon: `rotate "$IFACE"` with IFACE unset
+    // must not rotate them all.
+    if (words[1].empty()) {
+      error.message = "rotate: the interface name is empty (rotate alone rotates every one)";
+      return std::nullopt;
+    }
+    line.interface = words[1];
+  }
   if (json && line.command != Command::stats) {
     error.message = "--json goes with stats only";
     return std::nullopt;

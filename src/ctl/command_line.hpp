@@ -19,6 +19,8 @@ struct CommandLine {
   bool json = false;      // stats
   // status: pcap-recorder-shipd's status file (its RuntimeDirectory=), for the ship backlog.
   std::string shipStatus = "/run/pcap-recorder-ship/ship.prom";
+  // --ship-status given: then a file that cannot be read is an error, not "no shipper here".
+  bool shipStatusGiven = false;
 };
 
 // What to do when the command line is wrong: print `message` and the usage, exit 2.

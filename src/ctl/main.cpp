@@ -4,7 +4,9 @@
 // Exit status: 0 done, 1 the daemon refused or failed, 2 usage error, 3 pcap-recorderd is not
 // running (or the bus cannot be reached).
 #include <systemd/sd-bus.h>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <iostream>
 
@@ -123,13 +125,20 @@ int main(int argc, char** argv) {
     std::cout << kProgram << ' ' << pcap_recorder::kVersion << '\n';
     return 0;
   }
-  const int status = runReporting(*line);
+  int status = runReporting(*line);
   // The shipper's backlog also when pcap-recorderd is down: shipping goes on without it.
   if (line->command == ctl::Command::status) {
     const double now =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    std::cout << ctl::formatShipStatus(ctl::readShipStatusFile(line->shipStatus), now)
-              << std::flush;
+    const auto text = ctl::readShipStatusFile(line->shipStatus);
+    const int readError = errno;
+    std::cout << ctl::formatShipStatus(text, now) << std::flush;
+    // The default file missing only means no shipper runs here; one named may be a typo.
+    if (!text && line->shipStatusGiven) {
+      std::cerr << kProgram << ": cannot read " << line->shipStatus << ": "
+                << std::strerror(readError) << '\n';
+      if (status == 0) status = kExitFailed;
+    }
   }
   return status;
 }

@@ -41,6 +41,13 @@ TEST(CtlParseCommandLine, RotateTakesAnOptionalInterface) {
   EXPECT_EQ(message, "unexpected argument eth1");
 }
 
+// `pcap-recorderctl rotate "$IFACE"` with IFACE unset: not every interface.
+TEST(CtlParseCommandLine, AnEmptyInterfaceIsAMistakeNotEveryInterface) {
+  std::string message;
+  EXPECT_FALSE(parse({"rotate", ""}, &message));
+  EXPECT_EQ(message, "rotate: the interface name is empty (rotate alone rotates every one)");
+}
+
 TEST(CtlParseCommandLine, JsonGoesWithStatsOnly) {
   EXPECT_TRUE(parse({"stats", "--json"})->json);
   EXPECT_FALSE(parse({"stats"})->json);

@@ -42,5 +42,17 @@ TEST(CtlShipStatus, StatusPrintsTheShipLineEvenWithoutTheDaemon) {
   EXPECT_EQ(result.out, "ship: 3 files waiting for upload, no upload since the shipper started\n");
 }
 
+// The default file missing means no shipper here; one named on the command line may be a typo.
+TEST(CtlShipStatus, AStatusFileNamedButUnreadableIsSaid) {
+  pcap_recorder::testing::TempDir work;
+  const auto missing = work.path() / "shp.prom";
+  const auto result = pcap_recorder::testing::runCommand(
+      "DBUS_SESSION_BUS_ADDRESS=unix:path=" + (work.path() / "no-bus").string() + " " +
+      PCAP_RECORDERCTL_PATH + " --user status --ship-status " + missing.string());
+  EXPECT_EQ(result.status, 3) << result.err;  // still: no pcap-recorderd on the session bus
+  EXPECT_THAT(result.err, ::testing::HasSubstr("pcap-recorderctl: cannot read " + missing.string() +
+                                               ": No such file or directory"));
+}
+
 }  // namespace
 }  // namespace pcap_recorder::ctl
