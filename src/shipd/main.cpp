@@ -24,6 +24,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <variant>
 
 #include "backlog.hpp"
@@ -48,6 +49,7 @@ constexpr std::chrono::seconds kRescanInterval{5};
 constexpr std::chrono::seconds kRescanIntervalWithBus{60};
 // After a failure the server or the config must change first: wait longer before the next round.
 constexpr std::chrono::seconds kAfterFailure{30};
+constexpr std::chrono::seconds kMinRoundGap{1};
 
 // Everything the shipper needs that the config loader leaves to it; messages name the key.
 std::vector<std::string> shipProblems(const pr::config::Config& config) {
@@ -350,6 +352,7 @@ int main(int argc, char** argv) {
     S3FileShipper shipper(config, *options, client, state, metrics);
     std::set<std::filesystem::path> failing;
     while (true) {
+      const auto roundStarted = std::chrono::steady_clock::now();
       const bool ok = shipBacklog(config, shipper, state, metrics, failing, gStopping);
       if (options->once) return ok ? 0 : kExitFailure;
       if (ok) forgetDeleted(state);
@@ -358,6 +361,12 @@ int main(int argc, char** argv) {
           options->rescan.value_or(watch ? kRescanIntervalWithBus : kRescanInterval);
       // After a failure a finished file does not cut the wait short: the server must recover.
       pr::shipd::waitForWork(watch, ok ? rescan : kAfterFailure, ok, gStopping);
+      // Any local user may send FileFinished (the bus lets anyone send a signal): however many
+      // come, at most one round a second. The next round scans everything, so none is missed.
+      const auto earliest = roundStarted + kMinRoundGap;
+      if (!gStopping && std::chrono::steady_clock::now() < earliest) {
+        std::this_thread::sleep_until(earliest);
+      }
       if (gStopping) return 0;
     }
   } catch (const std::exception& error) {
