@@ -238,10 +238,18 @@ TEST_F(CommandLineTest, BrokenYamlIsReportedWithItsPosition) {
 }
 
 TEST_F(CommandLineTest, DaemonWithABadConfigExitsOneAndTouchesNoCaptureFile) {
-  const auto path = config("interfaces:\n  - name: lo\n    snaplen: 999999\n");
-  const auto result = capture(kDaemon + " --config " + path.string());
-  EXPECT_EQ(result.status, 1);
-  EXPECT_NE(result.output.find("snaplen"), std::string::npos) << result.output;
+  // The real daemon, outside any namespace the test made: so an interface no host has (were the
+  // config taken, it would wait for it and capture nothing), no bus, and a time limit (were the
+  // config taken, timeout's 124 fails the test instead of hanging it).
+  const auto path = config("interfaces:\n  - name: prnotyet0\n    snaplen: 999999\n");
+  const auto result = capture("timeout 20 " + kDaemon + " --bus none --config " + path.string());
+  EXPECT_EQ(result.status, 1) << result.output;
+  // Line 5, column 14: the snaplen's value, the problem line as --check-config prints it.
+  EXPECT_NE(result.output.find(path.string() +
+                               ":5:14: interface prnotyet0: snaplen must be between 1 and "
+                               "262144, got \"999999\"\n"),
+            std::string::npos)
+      << result.output;
   EXPECT_FALSE(fs::exists(work_ / "out"));
 }
 

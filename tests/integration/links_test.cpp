@@ -67,6 +67,7 @@ TEST_F(LinksTest, DownAndUpResumesCaptureInTheSameFile) {
   EXPECT_EQ(sequencesIn(readPcapFile(files.front())), expected);
   const auto log = daemon.log();
   EXPECT_EQ(log.find("prc0: link down"), log.rfind("prc0: link down")) << "logged once";
+  EXPECT_EQ(log.find("prc0: link up"), log.rfind("prc0: link up")) << "logged once";
 }
 
 // The kernel announces changes only: an interface already down at start is said to be down (not

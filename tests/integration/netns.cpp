@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace pcap_recorder::testing {
 
@@ -105,15 +108,24 @@ NamespacePair::NamespacePair(int links)
     : prefix_("prt" + std::to_string(::getpid()) + "x" + std::to_string(namespaceCounter++)),
       sender_(prefix_ + "s"),
       capture_(prefix_ + "c") {
-  for (const auto& ns : {sender_, capture_}) {
-    mustRun("ip netns add " + ns);
-    // No IPv6: otherwise the kernel sends its own router solicitations into the capture.
-    mustRun("ip netns exec " + ns + " sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
-    mustRun("ip netns exec " + ns + " sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
-    mustRun("ip -n " + ns + " link set lo up");
-  }
-  for (int link = 0; link < links; ++link) {
-    addVethPair(sender_, senderInterface(link), capture_, captureInterface(link));
+  // Why the catch: when a constructor throws, its destructor does not run; the namespaces made
+  // so far (and the veth ends in them) would outlive the test, one more pair on every failure.
+  std::vector<std::string> made;
+  try {
+    for (const auto& ns : {sender_, capture_}) {
+      mustRun("ip netns add " + ns);
+      made.push_back(ns);
+      // No IPv6: otherwise the kernel sends its own router solicitations into the capture.
+      mustRun("ip netns exec " + ns + " sysctl -qw net.ipv6.conf.all.disable_ipv6=1");
+      mustRun("ip netns exec " + ns + " sysctl -qw net.ipv6.conf.default.disable_ipv6=1");
+      mustRun("ip -n " + ns + " link set lo up");
+    }
+    for (int link = 0; link < links; ++link) {
+      addVethPair(sender_, senderInterface(link), capture_, captureInterface(link));
+    }
+  } catch (...) {
+    for (const auto& ns : made) runCommand("ip netns delete " + ns);
+    throw;
   }
 }
 

@@ -47,7 +47,8 @@ class FrameSender {
 };
 
 // Two namespaces, "sender" and "capture", with `links` veth pairs between them:
-// senderInterface(i) in the sender namespace is joined to captureInterface(i).
+// senderInterface(i) in the sender namespace is joined to captureInterface(i). A constructor
+// that throws (a command failed, no carrier) first deletes the namespaces it made.
 class NamespacePair {
  public:
   explicit NamespacePair(int links = 1);

@@ -33,6 +33,24 @@ std::uint64_t numberBefore(const std::string& text, const std::string& suffix) {
   return start == at ? 0 : std::stoull(text.substr(start, at - start));
 }
 
+// The daemon's umask, as /proc/PID/status shows it ("0022"); empty when unreadable.
+std::string procUmask(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("Umask:")) return line.substr(line.find_first_not_of(" \t", 6));
+  }
+  return {};
+}
+
+// The first line of `text` that contains `needle` (empty when there is none).
+std::string lineWith(const std::string& text, const std::string& needle) {
+  const auto at = text.find(needle);
+  if (at == std::string::npos) return {};
+  const auto start = text.rfind('\n', at);
+  const auto begin = start == std::string::npos ? 0 : start + 1;
+  return text.substr(begin, text.find('\n', at) - begin);
+}
+
 // A small tmpfs mounted for one test, always unmounted.
 class TmpfsMount {
  public:
@@ -210,7 +228,17 @@ TEST_F(RotateTest, AfterKill9AndPowerLossTheNextStartLeavesOnlyWholeRecords) {
     ASSERT_TRUE(daemon.waitReady()) << daemon.log();
     auto sender = hosts.senderOn();
     for (std::uint32_t i = 0; i < 30'000; ++i) sender.send(buildUdpFrame({.sequence = i}));
-    std::this_thread::sleep_for(300ms);
+    // Records in the .part before the kill, so a cut leaves some whole: a fixed sleep was too
+    // short for the flush on a loaded machine (under ASan).
+    pcap::ScanResult scan;
+    for (const auto deadline = std::chrono::steady_clock::now() + 20s;
+         std::chrono::steady_clock::now() < deadline && scan.completeBytes <= 24u + 1000u;
+         std::this_thread::sleep_for(50ms)) {
+      for (const auto& name : listDirectory(outputDirectory())) {
+        if (name.ends_with(".part")) scan = pcap::scanPcap(readFile(outputDirectory() / name));
+      }
+    }
+    ASSERT_GT(scan.completeBytes, 24u + 1000u) << daemon.log();
     daemon.signal(SIGKILL);
     daemon.wait();
   }
@@ -319,12 +347,21 @@ TEST_F(RotateTest, AFullDiskIsSurvivedAndWritingResumesWhenSpaceReturns) {
   for (const auto& file : files) {
     expectWiresharkReadsCleanly(file, readPcapFile(file).records.size());
   }
-  // The resume line and the summary agree on the frames lost to the disk.
+  // Every frame sent is accounted for: written (also into the files the test removed), dropped
+  // by the kernel, or lost to the disk.
   const auto log = daemon.log();
-  const auto lostAtResume = numberBefore(log, " frames lost to the disk");
-  const auto lostInSummary = numberBefore(log, " lost to disk, files:");
+  const auto summary = lineWith(log, "prc0: summary: ");
+  ASSERT_NE(summary, "") << log;
+  const auto written = numberBefore(summary, " packets written,");
+  const auto kernelDrops = numberBefore(summary, " kernel drops,");
+  const auto lostInSummary = numberBefore(summary, " lost to disk, files:");
   EXPECT_GT(lostInSummary, 0u) << log;
-  EXPECT_EQ(lostAtResume, lostInSummary) << log;
+  EXPECT_EQ(written + kernelDrops + lostInSummary, 3000u + 100u) << log;
+  // The resume line says the same count: read from it, not from the periodic "still no space"
+  // warning, which says "frames lost to the disk so far" too.
+  const auto resume = lineWith(log, "writing again into");
+  ASSERT_NE(resume, "") << log;
+  EXPECT_EQ(numberBefore(resume, " frames lost to the disk"), lostInSummary) << log;
 }
 
 TEST_F(RotateTest, PostFinishCommandRunsForEveryFileTheLastTooWithoutCapabilities) {
@@ -397,17 +434,22 @@ TEST_F(RotateTest, PostFinishCommandGetsAMinimalEnvironmentAndDefaultSignals) {
   EXPECT_EQ(text.str(), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
+// Under umask 077 a daemon that let the umask apply would make 0600 files: the configured 0644
+// can only come from the daemon setting it.
 TEST_F(RotateTest, FilesGetTheConfiguredMode) {
   NamespacePair hosts;
-  const auto config = writeConfig("  - name: prc0\n", "  file_mode: \"0600\"\n");
-  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
+  const auto config = writeConfig("  - name: prc0\n", "  file_mode: \"0644\"\n");
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path(),
+                       {"sh", "-c", "umask 077 && exec \"$0\" \"$@\""});
   ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  ASSERT_EQ(procUmask(daemon.pid()), "0077") << "the daemon runs under the test's umask";
   hosts.senderOn().send(buildUdpFrame({.sequence = 0}));  // a file without packets is not kept
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
   const auto files = finishedFilesOf(outputDirectory(), "prc0");
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(fs::status(files.front()).permissions(),
-            fs::perms::owner_read | fs::perms::owner_write);
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                fs::perms::others_read);
 }
 
 // rm -rf of the output directory while frames flow: retention's listing used to throw on the
@@ -520,7 +562,17 @@ TEST_F(RotateTest, ASymlinkedOutputDirectoryRePointedKeepsEveryReportedPathReal)
   ASSERT_TRUE(daemon.waitReady()) << daemon.log();
   auto sender = hosts.senderOn();
   for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
-  std::this_thread::sleep_for(300ms);  // past the ring's block timeout: the frames are written
+  // The ten frames written into the first directory before the link moves: they must be in its
+  // file, and a fixed sleep past the ring's block timeout can be too short on a loaded machine.
+  pcap::ScanResult scan;
+  for (const auto deadline = std::chrono::steady_clock::now() + 20s;
+       std::chrono::steady_clock::now() < deadline && scan.records < 10;
+       std::this_thread::sleep_for(50ms)) {
+    for (const auto& name : listDirectory(first)) {
+      if (name.ends_with(".part")) scan = pcap::scanPcap(readFile(first / name));
+    }
+  }
+  ASSERT_EQ(scan.records, 10u) << daemon.log();
   fs::remove(link);
   fs::create_directory_symlink(second, link);
   ASSERT_TRUE(daemon.waitForLog("was replaced")) << daemon.log();
@@ -539,15 +591,19 @@ TEST_F(RotateTest, ASymlinkedOutputDirectoryRePointedKeepsEveryReportedPathReal)
     EXPECT_EQ(fs::path(line), fs::canonical(line)) << "hook got a path through the link";
   }
   EXPECT_EQ(hooked, before.size() + after.size());
+  // One "finished" line per file, each with its real path: none would check nothing.
+  std::size_t finishedLines = 0;
   std::istringstream lines(daemon.log());
   for (std::string line; std::getline(lines, line);) {
     const auto at = line.find(": finished ");
     if (at == std::string::npos) continue;
+    ++finishedLines;
     const auto start = at + std::string_view(": finished ").size();
     const fs::path finished = line.substr(start, line.find(" (", start) - start);
     EXPECT_TRUE(fs::exists(finished)) << line;
     EXPECT_EQ(finished, fs::canonical(finished)) << line;
   }
+  EXPECT_EQ(finishedLines, before.size() + after.size()) << daemon.log();
 }
 
 }  // namespace

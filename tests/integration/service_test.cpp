@@ -1,7 +1,11 @@
 // The daemon as a service outside systemd: reload under traffic, the notify protocol on a test
 // socket, and giving up root.
 #include <gtest/gtest.h>
+#include <atomic>
 #include <fstream>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
 #include <thread>
 
 #include "daemon_process.hpp"
@@ -34,15 +38,25 @@ TEST_F(ServiceTest, ReloadUnderTrafficLosesNoFrameOnAnUnchangedInterface) {
                        work_.path());
   ASSERT_TRUE(daemon.waitReady()) << daemon.log();
 
-  // Steady traffic on prc0 for the whole test, from its own thread.
-  std::atomic<bool> stop{false};
+  // Steady traffic on prc0 for the whole test, from its own thread. A jthread, declared after
+  // what it uses: a failed ASSERT returns from the test, and the jthread's destructor stops and
+  // joins it before the daemon, the namespaces and the work directory go (a joinable std::thread
+  // destroyed calls std::terminate, and then none of their destructors runs). What the thread
+  // throws is kept for the test to report: escaping the thread, it would terminate too.
   std::atomic<std::uint32_t> sent{0};
-  std::thread traffic([&] {
-    auto sender = hosts.senderOn(0);
-    while (!stop) {
-      sender.send(buildUdpFrame({.sequence = sent}));
-      ++sent;
-      std::this_thread::sleep_for(200us);
+  std::string trafficError;
+  std::jthread traffic([&](std::stop_token stop) {
+    try {
+      auto sender = hosts.senderOn(0);
+      while (!stop.stop_requested()) {
+        sender.send(buildUdpFrame({.sequence = sent}));
+        ++sent;
+        std::this_thread::sleep_for(200us);
+      }
+    } catch (const std::exception& error) {
+      trafficError = error.what();
+    } catch (...) {
+      trafficError = "an exception that is not a std::exception";
     }
   });
 
@@ -62,8 +76,9 @@ TEST_F(ServiceTest, ReloadUnderTrafficLosesNoFrameOnAnUnchangedInterface) {
   std::this_thread::sleep_for(300ms);
   for (std::uint32_t i = 0; i < 50; ++i) link1.send(buildUdpFrame({.sequence = 900'000 + i}));
   std::this_thread::sleep_for(300ms);
-  stop = true;
+  traffic.request_stop();
   traffic.join();
+  ASSERT_EQ(trafficError, "") << "the traffic thread failed";
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
 
   const auto prc0 = finishedFilesOf(outputDirectory(), "prc0");
