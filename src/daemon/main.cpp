@@ -8,8 +8,10 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <vector>
@@ -199,6 +201,14 @@ int run(const pr::daemon::Options& options) {
     if (!options.checkConfigOnly || !user.empty()) pr::daemon::dropPrivileges(user);
   } catch (const std::exception& error) {
     std::cerr << options.configPath.string() << ": " << error.what() << '\n';
+    return kExitConfigError;
+  }
+  // Read as root above; every reload reads it again as `user`.
+  if (!user.empty() && ::access(options.configPath.c_str(), R_OK) != 0) {
+    std::cerr << options.configPath.string() << ": user " << user
+              << " cannot read it: " << std::strerror(errno)
+              << "; every reload would fail (make it readable to that user, e.g. group "
+                 "pcap-recorder, mode 0640)\n";
     return kExitConfigError;
   }
   pr::service::CompiledFilters filters;

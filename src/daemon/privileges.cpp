@@ -35,6 +35,29 @@ void keepOnlyCaptureCapabilities() {
                 CAP_NET_RAW, CAP_NET_ADMIN, -1);
 }
 
+// Started unprivileged with whatever capabilities its launcher gave (setpriv, a unit's
+// AmbientCapabilities=): of them it keeps CAP_NET_RAW and CAP_NET_ADMIN, permitted and
+// effective, and nothing inheritable or ambient. Dropping needs no privilege; the bounding set
+// (that would need CAP_SETPCAP) stays as given, but nothing outside the permitted set can come
+// back without an exec, and hooks clear it themselves.
+void keepOnlyTheCaptureCapabilitiesItWasGiven() {
+  if (capng_get_caps_process() != 0) throw std::runtime_error("cannot read its capabilities");
+  std::vector<unsigned> kept;
+  for (const unsigned capability : {CAP_NET_RAW, CAP_NET_ADMIN}) {
+    if (capng_have_capability(CAPNG_PERMITTED, capability)) kept.push_back(capability);
+  }
+  capng_clear(CAPNG_SELECT_CAPS);
+  for (const unsigned capability : kept) {
+    capng_update(CAPNG_ADD, static_cast<capng_type_t>(CAPNG_EFFECTIVE | CAPNG_PERMITTED),
+                 capability);
+  }
+  // Clearing the inheritable set clears the ambient one with it (the kernel keeps no ambient
+  // capability that is not inheritable).
+  if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
+    throw std::runtime_error("cannot reduce its capabilities to CAP_NET_RAW and CAP_NET_ADMIN");
+  }
+}
+
 }  // namespace
 
 void dropPrivileges(const std::string& user) {
@@ -43,7 +66,8 @@ void dropPrivileges(const std::string& user) {
       throw std::runtime_error("switching to user " + user + " needs root; started as uid " +
                                std::to_string(::geteuid()));
     }
-    return;  // already unprivileged: runs with the capabilities it was given
+    keepOnlyTheCaptureCapabilitiesItWasGiven();
+    return;
   }
   keepOnlyCaptureCapabilities();
   if (user.empty()) {
@@ -61,10 +85,12 @@ void dropPrivileges(const std::string& user) {
     throw std::runtime_error("cannot reduce the capability bounding set");
   }
   // Why libcap-ng: it keeps the capabilities across setuid (PR_SET_KEEPCAPS), sets the groups
-  // and the bounding set in the right order, and reports which step failed.
-  const int result =
-      capng_change_id(static_cast<int>(account.uid), static_cast<int>(account.gid),
-                      static_cast<capng_flags_t>(CAPNG_DROP_SUPP_GRP | CAPNG_INIT_SUPP_GRP));
+  // and the bounding set in the right order, and reports which step failed. The user's own
+  // groups (initgroups), as systemd's User= gives them, in place of root's; not also
+  // CAPNG_DROP_SUPP_GRP, which libcap-ng applies after and which would leave none, so a
+  // directory the user reaches through a group would be refused outside systemd only.
+  const int result = capng_change_id(static_cast<int>(account.uid), static_cast<int>(account.gid),
+                                     CAPNG_INIT_SUPP_GRP);
   if (result != 0) {
     throw std::runtime_error("cannot switch to user " + user + " (libcap-ng error " +
                              std::to_string(result) + ")");

@@ -1,8 +1,10 @@
 // The daemon as a service outside systemd: reload under traffic, the notify protocol on a test
 // socket, and giving up root.
 #include <gtest/gtest.h>
+#include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -17,6 +19,15 @@ namespace {
 
 using namespace std::chrono_literals;
 using ServiceTest = RecorderTest;
+
+// The numbers of "Groups:\t1 2 " or of `id -G`, sorted.
+std::vector<long> groupsIn(const std::string& text) {
+  std::vector<long> groups;
+  std::istringstream words(text);
+  for (long group; words >> group;) groups.push_back(group);
+  std::sort(groups.begin(), groups.end());
+  return groups;
+}
 
 // The value of a line "Key:\t..." in /proc/PID/status.
 std::string procStatus(pid_t pid, const std::string& key) {
@@ -148,6 +159,56 @@ TEST_F(ServiceTest, StartedAsRootItRunsAsTheGivenUserWithOnlyTheTwoCapabilities)
   EXPECT_EQ(procStatus(pid, "CapEff"), "0000000000003000");
   EXPECT_EQ(procStatus(pid, "CapPrm"), "0000000000003000");
   EXPECT_EQ(procStatus(pid, "CapBnd"), "0000000000003000");
+  // The user's own groups, as systemd's User= gives them: none at all (libcap-ng's
+  // CAPNG_DROP_SUPP_GRP) refused a directory the user reaches through a group.
+  EXPECT_EQ(groupsIn(procStatus(pid, "Groups")), groupsIn(captureStdout("id -G nobody").output));
+  auto sender = hosts.senderOn();
+  for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
+  ASSERT_EQ(daemon.stop(), 0) << daemon.log();
+  EXPECT_EQ(sequencesAcross(finishedFilesOf(outputDirectory(), "prc0")).size(), 10u);
+}
+
+// Read as root at start, the config is read again as the user at every reload: one the user
+// cannot read would only have failed the first reload.
+TEST_F(ServiceTest, StartedAsRootWithAUserWhoCannotReadTheConfigItExitsNamingBoth) {
+  if (runCommand("id nobody >/dev/null") != 0) GTEST_SKIP() << "needs the user nobody";
+  NamespacePair hosts;
+  fs::create_directory(outputDirectory());
+  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  const auto config = writeConfig("  - name: prc0\n");
+  fs::permissions(config, fs::perms::owner_read | fs::perms::owner_write);
+  DaemonProcess daemon(hosts.captureNamespace(),
+                       {"--config", config.string(), "--bus", "none", "--user", "nobody"},
+                       work_.path());
+  EXPECT_EQ(daemon.wait(), 1) << daemon.log();
+  EXPECT_NE(daemon.log().find(config.string() +
+                              ": user nobody cannot read it: Permission denied; every reload "
+                              "would fail"),
+            std::string::npos)
+      << daemon.log();
+  EXPECT_TRUE(listDirectory(outputDirectory()).empty()) << "no capture file is made";
+}
+
+// Started unprivileged with more than it needs (a launcher's ambient set), it keeps only the two.
+TEST_F(ServiceTest, StartedUnprivilegedWithMoreCapabilitiesItKeepsOnlyTheTwo) {
+  if (runCommand("command -v setpriv >/dev/null && id nobody >/dev/null") != 0) {
+    GTEST_SKIP() << "needs setpriv and the user nobody";
+  }
+  NamespacePair hosts;
+  fs::create_directory(outputDirectory());
+  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  const auto config = writeConfig("  - name: prc0\n");
+  const std::string more = "-all,+net_raw,+net_admin,+sys_ptrace,+dac_read_search";
+  DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string(), "--bus", "none"},
+                       work_.path(),
+                       {"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                        "--inh-caps=" + more, "--ambient-caps=" + more, "--"});
+  ASSERT_TRUE(daemon.waitReady()) << daemon.log();
+  const pid_t pid = daemon.pid();
+  EXPECT_EQ(procStatus(pid, "CapEff"), "0000000000003000");
+  EXPECT_EQ(procStatus(pid, "CapPrm"), "0000000000003000");
+  EXPECT_EQ(procStatus(pid, "CapInh"), "0000000000000000");
+  EXPECT_EQ(procStatus(pid, "CapAmb"), "0000000000000000");
   auto sender = hosts.senderOn();
   for (std::uint32_t i = 0; i < 10; ++i) sender.send(buildUdpFrame({.sequence = i}));
   ASSERT_EQ(daemon.stop(), 0) << daemon.log();
