@@ -314,6 +314,7 @@ void FileFinisher::keepWithinLimits(const std::stop_token& stop) {
       }
     }
     if (now >= nextRetention) nextRetention = now + kRetentionInterval;
+    retentionRounds_.fetch_add(1, std::memory_order_release);
     if (stopping) break;
   }
 }

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include <atomic>
+#include <cstdint>
 
 #include "pcap_recorder/index/live_index.hpp"
 #include "pcap_recorder/pcap/file_writer.hpp"
@@ -156,6 +157,11 @@ class FileFinisher {
   void requestRetention(const std::filesystem::path& directory);
   // Replaces the directories retention looks after (a reload).
   void setDirectories(std::vector<DirectoryRetention> directories);
+  // How many times pr-retention went round its loop (a pass over what was asked, or due): a
+  // request made before a round began is done once the count has grown by two.
+  std::uint64_t retentionRounds() const noexcept {
+    return retentionRounds_.load(std::memory_order_acquire);
+  }
   // Finishes everything submitted, waits for the hooks, applies the retention the last files
   // asked for, and ends both threads.
   void stop();
@@ -199,6 +205,7 @@ class FileFinisher {
   std::shared_ptr<const Directories> directories_;
   std::vector<std::filesystem::path> retentionRequests_;
   bool retentionStopping_ = false;
+  std::atomic<std::uint64_t> retentionRounds_{0};
   std::map<std::filesystem::path, std::shared_ptr<const OutputDirectory>> held_;  // pr-retention
   std::map<std::filesystem::path, ShipConfirmations>
       shipConfirmations_;  // by state file; pr-retention

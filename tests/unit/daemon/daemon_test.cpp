@@ -224,11 +224,18 @@ TEST_F(DaemonTest, ARefusedReloadDeletesNoFileByItsRetentionLimits) {
   writeConfig({"fake0", "fake1"}, {.maxPackets = 1, .maxFiles = 1});
   network_.add("fake1");
   failToOpen_["fake1"] = "no such device";
-  beforeFailing_ = [this](service::FileFinisher& finisher) {
+  bool passRan = false;
+  beforeFailing_ = [&](service::FileFinisher& finisher) {
+    const auto before = finisher.retentionRounds();
     finisher.requestRetention(outDir());
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (finisher.retentionRounds() < before + 2 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    passRan = finisher.retentionRounds() >= before + 2;
   };
   EXPECT_FALSE(daemon->reload().ok);
+  EXPECT_TRUE(passRan) << "no retention pass while the reload was tried: nothing was shown";
   daemon->stop();
   const auto files = finishedFiles();
   ASSERT_EQ(files.size(), 5u) << "max_files 1 of the refused config deleted files";
