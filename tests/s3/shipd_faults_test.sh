@@ -10,8 +10,9 @@
 #                pcap-recorderctl status; after the credentials file is fixed and the shipper
 #                restarted, everything arrives.
 #   killed       SIGKILL in the middle of two multipart uploads at once (ship.parallel_files): the
-#                server lists both open; the next start aborts each, uploads both files again, and
-#                no multipart upload is left open.
+#                server lists both open; a start whose credentials may not abort them says so and
+#                uploads both files again; the next start aborts each, ships nothing twice, and no
+#                multipart upload is left open.
 # usage: shipd_faults_test.sh CASE PCAP-RECORDER-SHIPD S3_FAULT_PROXY PCAP-RECORDERCTL
 set -euo pipefail
 case_name=$1 shipd=$2 proxy=$3 ctl=$4
@@ -187,15 +188,24 @@ case $case_name in
       check "  $name is not complete in the bucket yet" test \
         "$(s3 -o /dev/null "$S3_ENDPOINT/$S3_BUCKET/$prefix/$name")" = 404
     done
-    write_config "$S3_ENDPOINT" "$S3_CREDENTIALS_FILE" # straight to the server: no delays
-    check "the restarted shipd ships the files" \
-      "$shipd" "${shipd_args[@]}" --once >"$work/restart.log" 2>&1
-    check "  after aborting both uploads the killed run left" \
-      grep -q 'aborted 2 multipart uploads a previous run left unfinished' "$work/restart.log"
+    # Credentials without s3:AbortMultipartUpload: the refusal is said and shipping goes on.
+    start_proxy --deny-abort
+    write_config "$proxy_endpoint" "$S3_CREDENTIALS_FILE"
+    check "a restarted shipd that may not abort ships the files all the same" \
+      "$shipd" "${shipd_args[@]}" --once >"$work/denied.log" 2>&1
+    check "  says which upload it could not abort and why" \
+      grep -q 'cannot abort the multipart upload of .*403 AccessDenied' "$work/denied.log"
     for name in eth0-20260105T100000.pcap eth0-20260105T110000.pcap; do
       check "  $name arrived byte-identical" same_object "$prefix/$name" "$work/out/$name"
-      check "  shipped once" test "$(grep -c "$name: shipped" "$work/restart.log")" = 1
+      check "  shipped once" test "$(grep -c "$name: shipped" "$work/denied.log")" = 1
     done
+    check "  the killed run's two uploads stay open on the server" test "$(open_uploads)" = 2
+    write_config "$S3_ENDPOINT" "$S3_CREDENTIALS_FILE" # straight to the server: no delays
+    check "the next start, allowed to, aborts them" \
+      "$shipd" "${shipd_args[@]}" --once >"$work/restart.log" 2>&1
+    check "  both uploads the killed run left" \
+      grep -q 'aborted 2 multipart uploads a previous run left unfinished' "$work/restart.log"
+    check "  and ships nothing again" test "$(grep -c ': shipped' "$work/restart.log")" = 0
     check "  no multipart upload left open" test "$(open_uploads)" = 0
     check "a third run ships nothing" "$shipd" "${shipd_args[@]}" --once >"$work/third.log" 2>&1
     check "  (nothing shipped, nothing aborted)" bash -c "! grep -qE 'shipped|aborted' '$work/third.log'"

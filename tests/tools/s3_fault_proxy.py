@@ -11,6 +11,8 @@ Faults, each optional:
   --delay S         every request waits S seconds before it is forwarded (a slow server).
   --part-delay S    part uploads (PUT with partNumber) wait S seconds (a slow multipart upload,
                     so a test can kill the shipper in the middle of one).
+  --deny-abort      AbortMultipartUpload (DELETE with uploadId) is answered 403 AccessDenied
+                    without reaching the server: credentials without s3:AbortMultipartUpload.
 usage: s3_fault_proxy.py --upstream http://127.0.0.1:PORT --port-file FILE --log FILE [faults]
 Prints nothing; writes its port to FILE once it listens. Ends on SIGTERM.
 """
@@ -36,6 +38,7 @@ def main():
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--part-delay", type=float, default=0.0)
+    parser.add_argument("--deny-abort", action="store_true")
     args = parser.parse_args()
     upstream = urllib.parse.urlsplit(args.upstream)
     lock = threading.Lock()
@@ -89,6 +92,13 @@ def main():
                 self.answer(503, [("Content-Type", "application/xml"),
                                   ("Content-Length", str(len(error)))], error,
                             self.command != "HEAD")
+                return
+            if args.deny_abort and self.command == "DELETE" and "uploadId=" in self.path:
+                error = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied"
+                         b"</Code><Message>injected by the test's proxy</Message></Error>")
+                self.record(403)
+                self.answer(403, [("Content-Type", "application/xml"),
+                                  ("Content-Length", str(len(error)))], error)
                 return
             delay = args.delay
             if self.command == "PUT" and "partNumber=" in self.path:
