@@ -136,6 +136,11 @@ ip netns add "$sender"
 ip link add prds0 netns "$sender" type veth peer name prdc0 netns "$SD_SANDBOX_NAME"
 ip -n "$sender" link set prds0 up
 ip -n "$SD_SANDBOX_NAME" link set prdc0 up
+for _ in $(seq 500); do
+  ip -n "$sender" -o link show dev prds0 | grep -q 'state UP' && break
+  sleep 0.02
+done
+check "prds0 has its carrier" bash -c "ip -n '$sender' -o link show dev prds0 | grep -q 'state UP'"
 
 # As the operator: the shipped config with the interface changed, checked, then started.
 in_sandbox sed -i 's/^  - name: eth0$/  - name: prdc0/' /etc/pcap-recorder/pcap-recorder.yaml
