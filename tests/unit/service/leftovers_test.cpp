@@ -322,7 +322,7 @@ TEST_F(Leftovers, AFileOfAnInterfaceSpellingTheDirectoryAnotherWayIsStored) {
   config::InterfaceSettings other = settings_;
   other.name = "eth1";
   other.output.directory = alias;
-  other.output.compression = compress::Compression::gzip;
+  other.output.compression = compress::Compression::zstd;
   writeFile(out_ / "eth1-20261202T010203.pcap.part", pcapBytes(2));
   writeFile(out_ / "eth1-20261202T020203.pcap", pcapBytes(3));
   writeFile(out_ / "eth1-20261202T020203.pcap.storing", "");
@@ -332,8 +332,21 @@ TEST_F(Leftovers, AFileOfAnInterfaceSpellingTheDirectoryAnotherWayIsStored) {
   ASSERT_EQ(jobs.size(), 2u);
   for (const auto& job : jobs) {
     EXPECT_EQ(job.interface, "eth1");
-    EXPECT_EQ(job.storage.compression, compress::Compression::gzip);
+    EXPECT_EQ(job.storage.compression, compress::Compression::zstd);
   }
+  {
+    FileFinisher finisher({});
+    for (auto& job : jobs) finisher.submit(std::move(job));
+    finisher.stop();
+  }
+  // Stored as eth1 says (zstd), with index and sidecar; no marker left for the start after.
+  std::vector<std::string> expected;
+  for (const std::string name :
+       {"eth1-20261202T010203.pcap.zst", "eth1-20261202T020203.pcap.zst"}) {
+    expected.insert(expected.end(), {name, name + ".idx", name + ".json"});
+  }
+  EXPECT_EQ(names(), expected);
+  expectFrames(decompressed("eth1-20261202T020203.pcap.zst"), 3);
 }
 
 }  // namespace
