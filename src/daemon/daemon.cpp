@@ -120,7 +120,11 @@ void Daemon::start() {
     for (const auto& spelling : directory.otherSpellings) service::openOutputDirectory(spelling);
   }
   // Before the repair: what it would take for leftovers may be another daemon's live files.
-  directoryLocks_ = directoryLocks_.lock(pathsToLock(directories));
+  service::LockProblems problems;
+  directoryLocks_ = directoryLocks_.lock(pathsToLock(directories), problems);
+  if (!problems.heldElsewhere.empty()) throw std::runtime_error(problems.heldElsewhere.front());
+  for (const auto& problem : problems.cannotLock) spdlog::warn("{}", problem);
+  lockProblemsSaid_.insert(problems.cannotLock.begin(), problems.cannotLock.end());
   std::vector<service::FinishJob> repaired;
   for (const auto& directory : directories) {
     for (auto& job : service::repairLeftovers(directory.directory, directory.ownFiles,
@@ -277,7 +281,20 @@ void Daemon::stop() {
   }
   recorders_.clear();
   finisher_.reset();
-  directoryLocks_ = {};  // everything in them is finished: the next daemon may take them
+  // Everything in them is finished: the next daemon may take them.
+  directoryLocks_ = {};
+  retiredLocks_ = {};
+}
+
+void Daemon::keepDirectoriesLocked() {
+  service::LockProblems problems;
+  directoryLocks_ = directoryLocks_.lock(pathsToLock(directoriesOf(config_)), problems);
+  for (const auto& problem : problems.heldElsewhere) {
+    if (lockProblemsSaid_.insert(problem).second) spdlog::error("{}", problem);
+  }
+  for (const auto& problem : problems.cannotLock) {
+    if (lockProblemsSaid_.insert(problem).second) spdlog::warn("{}", problem);
+  }
 }
 
 void Daemon::logSummary(const service::Recorder& recorder) const {
@@ -393,7 +410,21 @@ service::ControlResult Daemon::applyReload() {
     for (const auto& name : toOpen) {
       service::openOutputDirectory(settingsOf(*next, name).output.directory);
     }
-    nextLocks = directoryLocks_.lock(pathsToLock(directoriesOf(*next)));
+    // Every directory of the new config, as at start, so that each can be locked before anything
+    // records into it. One that cannot be made now is the recorder's to retry (it pauses), and
+    // keepDirectoriesLocked()'s to lock once it exists.
+    for (const auto& interface : next->interfaces) {
+      try {
+        service::openOutputDirectory(interface.output.directory);
+      } catch (const std::exception&) {
+      }
+    }
+    service::LockProblems problems;
+    nextLocks = directoryLocks_.lock(pathsToLock(directoriesOf(*next)), problems);
+    if (!problems.heldElsewhere.empty()) throw std::runtime_error(problems.heldElsewhere.front());
+    for (const auto& problem : problems.cannotLock) {
+      if (lockProblemsSaid_.insert(problem).second) spdlog::warn("{}", problem);
+    }
     for (const auto& name : toOpen)
       opened[name] = openRecorder(settingsOf(*next, name), nextFilters);
     for (auto& [name, recorder] : opened) recorder->startThread();
@@ -405,6 +436,9 @@ service::ControlResult Daemon::applyReload() {
   // The point of no return. Only from here do the new retention limits apply: a retention pass
   // while the reload was tried (any interface finishing a file asks for one) used the old ones.
   // A pass asked for meanwhile by a new recorder (a full disk in a new directory) is asked again.
+  // The old ones too, until the next reload or the stop: the files a removed or moved interface
+  // ends now are still being stored (index, compression, sidecar) for a while.
+  retiredLocks_ = std::move(directoryLocks_);
   directoryLocks_ = std::move(nextLocks);
   finisher_->setDirectories(directoriesOf(*next));
   for (const auto& directory : directoriesOf(*next)) {

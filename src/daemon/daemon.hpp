@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,11 @@ class Daemon final : public service::Control {
   service::ControlResult rotate(const std::string& interface) override;
   service::ControlResult reload() override;
 
+  // Locks the output directories again: one made or re-made since (by a recorder, after a
+  // removal, a symlink re-pointed) is held from now on. One held by another daemon is logged
+  // (once); recording goes on. Called every few seconds.
+  void keepDirectoriesLocked();
+
   // Readable when takeFinishedFiles() has news (files are finished on another thread).
   int finishedFilesFd() const noexcept { return finishedEvent_.get(); }
   std::vector<service::FinishedFile> takeFinishedFiles();
@@ -112,6 +118,8 @@ class Daemon final : public service::Control {
   std::vector<service::FinishedFile> finished_;  // under finishedMutex_
   std::unique_ptr<service::FileFinisher> finisher_;
   service::DirectoryLocks directoryLocks_;  // of every output directory of config_ that exists
+  service::DirectoryLocks retiredLocks_;    // config_'s before the last reload: files in storing
+  std::set<std::string> lockProblemsSaid_;  // each said once
   // One per configured interface, in config order; empty while the interface does not exist.
   std::vector<std::unique_ptr<service::Recorder>> recorders_;
   std::vector<std::uint64_t> lastHeartbeats_;

@@ -165,6 +165,7 @@ void runUntilStopped(pr::daemon::Daemon& daemon, int signals,
       nextWatchdog = now + watchdogEvery;
     }
     if (now >= nextStatus) {
+      daemon.keepDirectoriesLocked();
       sd_notifyf(0, "STATUS=%s", daemon.statusLine().c_str());
       nextStatus = now + kStatusInterval;
     }

@@ -7,22 +7,29 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <stdexcept>
-
-#include "pcap_recorder/util/system_error.hpp"
+#include <cstring>
 
 namespace pcap_recorder::service {
 
-DirectoryLocks DirectoryLocks::lock(const std::vector<std::filesystem::path>& directories) const {
+DirectoryLocks DirectoryLocks::lock(const std::vector<std::filesystem::path>& directories,
+                                    LockProblems& problems) const {
   DirectoryLocks next;
+  const auto cannot = [&](const std::filesystem::path& directory, const char* what) {
+    problems.cannotLock.push_back(directory.string() + ": cannot " + what + ": " +
+                                  std::strerror(errno) +
+                                  "; a second pcap-recorderd on it would not be refused");
+  };
   for (const auto& directory : directories) {
     util::UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd.valid()) {
-      if (errno == ENOENT) continue;
-      util::throwErrno(directory.string() + ": cannot open to lock it");
+      if (errno != ENOENT) cannot(directory, "open it to lock it");
+      continue;
     }
     struct stat status {};
-    util::checked(::fstat(fd.get(), &status), directory.string() + ": cannot stat");
+    if (::fstat(fd.get(), &status) != 0) {
+      cannot(directory, "stat it");
+      continue;
+    }
     const auto same = [&](const Held& held) {
       return held.device == status.st_dev && held.inode == status.st_ino;
     };
@@ -30,15 +37,21 @@ DirectoryLocks DirectoryLocks::lock(const std::vector<std::filesystem::path>& di
     if (const auto mine = std::find_if(held_.begin(), held_.end(), same); mine != held_.end()) {
       // A duplicate shares the open file description, and with it the lock.
       fd.reset(::fcntl(mine->fd.get(), F_DUPFD_CLOEXEC, 0));
-      if (!fd.valid()) util::throwErrno(directory.string() + ": cannot keep its lock");
+      if (!fd.valid()) {
+        cannot(directory, "keep its lock");
+        continue;
+      }
     } else if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK) {
-        throw std::runtime_error(
+        problems.heldElsewhere.push_back(
             directory.string() +
             ": another pcap-recorderd records into this directory (it holds the directory's "
             "lock); give each its own output.directory");
+      } else {
+        // NFS emulates flock with a write lock a directory cannot be opened for (EBADF).
+        cannot(directory, "lock it");
       }
-      util::throwErrno(directory.string() + ": cannot lock");
+      continue;
     }
     next.held_.push_back({status.st_dev, status.st_ino, std::move(fd)});
   }

@@ -2,26 +2,34 @@
 // into would take the first one's live .part files for leftovers of a crash: cut them, rename
 // them and finish them (compress, hash, ship, delete) while the first still writes into them. So
 // each directory a daemon records into is held with flock(2) for as long as it does, and a daemon
-// that finds one held refuses to start (or a reload to apply), naming it.
+// that finds one held refuses to start (or a reload to apply), naming it. The daemon takes them
+// again every few seconds, so a directory made or re-made since (created by a recorder, removed
+// and created again, a symlink re-pointed) is held too.
 #pragma once
 
 #include <sys/types.h>
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "pcap_recorder/util/unique_fd.hpp"
 
 namespace pcap_recorder::service {
 
+struct LockProblems {
+  std::vector<std::string> heldElsewhere;  // another process holds it: one message each
+  std::vector<std::string> cannotLock;     // it cannot be locked here (NFS without local locks...)
+};
+
 class DirectoryLocks {
  public:
   // Locks on `directories` (spellings of one directory count once; a missing one is skipped:
   // there is nothing in it to protect yet). Those this object holds already are shared with it,
-  // so replacing it by the result never lets go of them in between. Throws std::runtime_error
-  // naming the directory when another process holds it, std::system_error when one cannot be
-  // opened or locked.
-  DirectoryLocks lock(const std::vector<std::filesystem::path>& directories) const;
+  // so replacing it by the result never lets go of them in between. A directory held by another
+  // process, or that cannot be locked, is not in the result and is said in `problems`.
+  DirectoryLocks lock(const std::vector<std::filesystem::path>& directories,
+                      LockProblems& problems) const;
 
   std::size_t size() const noexcept { return held_.size(); }
 

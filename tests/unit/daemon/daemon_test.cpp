@@ -300,6 +300,40 @@ TEST_F(DaemonTest, AReloadIntoADirectoryAnotherDaemonRecordsIntoIsRefusedUntilIt
   EXPECT_EQ(second->config().interfaces[0].output.directory, outDir());
 }
 
+// A reload that moves an interface to a directory not made yet makes it and locks it before the
+// recorder writes there; the old one stays held while its last file is stored.
+TEST_F(DaemonTest, ADirectoryAReloadMovesAnInterfaceToIsHeldAtOnce) {
+  network_.add("fake0");
+  writeConfig({"fake0"});
+  auto first = makeDaemon();
+  first->start();
+  outName_ = "moved";
+  writeConfig({"fake0"});
+  ASSERT_TRUE(first->reload().ok);
+  configPath_ = dir_.path() / "second.yaml";
+  writeConfig({"fake0"});
+  auto second = makeDaemon();
+  EXPECT_THROW(second->start(), std::runtime_error) << "moved/ was not held";
+  outName_ = "out";
+  writeConfig({"fake0"});
+  second = makeDaemon();
+  EXPECT_THROW(second->start(), std::runtime_error) << "out/ was let go of at the reload";
+}
+
+// Removed and made again under it (here by hand; the recorder does it for its next file), the
+// directory is locked again by the next keepDirectoriesLocked().
+TEST_F(DaemonTest, ADirectoryMadeAgainIsHeldAgain) {
+  network_.add("fake0");
+  writeConfig({"fake0"});
+  auto first = makeDaemon();
+  first->start();
+  fs::rename(outDir(), dir_.path() / "gone");
+  fs::create_directory(outDir());
+  first->keepDirectoriesLocked();
+  auto second = makeDaemon();
+  EXPECT_THROW(second->start(), std::runtime_error);
+}
+
 // log.level is applied by a reload as at start; unless --log-level fixed it, which holds.
 TEST_F(DaemonTest, AReloadAppliesLogLevelUnlessTheCommandLineSetIt) {
   struct LevelGuard {

@@ -5,7 +5,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <stdexcept>
 
 #include "support/temp_dir.hpp"
 
@@ -13,7 +12,9 @@ namespace pcap_recorder::service {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 // flock(2) locks belong to an open file description, so two objects in one process stand for
 // two daemons here.
@@ -26,44 +27,69 @@ class DirectoryLocksTest : public ::testing::Test {
   fs::path first() const { return dir_.path() / "first"; }
   fs::path second() const { return dir_.path() / "second"; }
 
+  // The locks on `directories`, expecting no problem.
+  static DirectoryLocks locked(const DirectoryLocks& held, const std::vector<fs::path>& paths) {
+    LockProblems problems;
+    auto next = held.lock(paths, problems);
+    EXPECT_THAT(problems.heldElsewhere, IsEmpty());
+    EXPECT_THAT(problems.cannotLock, IsEmpty());
+    return next;
+  }
+  // What another daemon locking `paths` is told.
+  static LockProblems problemsOf(const std::vector<fs::path>& paths) {
+    LockProblems problems;
+    DirectoryLocks{}.lock(paths, problems);
+    return problems;
+  }
+
   testing::TempDir dir_;
 };
 
-TEST_F(DirectoryLocksTest, ADirectoryHeldElsewhereIsRefusedByName) {
-  const auto held = DirectoryLocks{}.lock({first()});
-  try {
-    DirectoryLocks{}.lock({second(), first()});
-    FAIL() << "locked twice";
-  } catch (const std::runtime_error& error) {
-    EXPECT_THAT(error.what(), HasSubstr(first().string() +
-                                        ": another pcap-recorderd records into this directory"));
-  }
-  EXPECT_NO_THROW(DirectoryLocks{}.lock({second()})) << "a refused lock keeps none of its others";
+TEST_F(DirectoryLocksTest, ADirectoryHeldElsewhereIsNamedAndLeftOutOfTheResult) {
+  const auto held = locked({}, {first()});
+  LockProblems problems;
+  const auto other = DirectoryLocks{}.lock({second(), first()}, problems);
+  EXPECT_THAT(problems.heldElsewhere,
+              ElementsAre(first().string() +
+                          ": another pcap-recorderd records into this directory (it holds the "
+                          "directory's lock); give each its own output.directory"));
+  EXPECT_EQ(other.size(), 1u) << "second is locked, first is not";
 }
 
 TEST_F(DirectoryLocksTest, SpellingsOfOneDirectoryAreOneLock) {
   fs::create_directory_symlink(first(), dir_.path() / "link");
-  const auto held = DirectoryLocks{}.lock({first(), dir_.path() / "link", first() / "."});
+  const auto held = locked({}, {first(), dir_.path() / "link", first() / "."});
   EXPECT_EQ(held.size(), 1u);
-  EXPECT_THROW(DirectoryLocks{}.lock({dir_.path() / "link"}), std::runtime_error);
+  EXPECT_EQ(problemsOf({dir_.path() / "link"}).heldElsewhere.size(), 1u);
 }
 
 TEST_F(DirectoryLocksTest, TheNextSetKeepsWhatItSharesAndLetsGoOfTheRestWhenItReplacesTheOld) {
-  auto held = DirectoryLocks{}.lock({first()});
-  auto next = held.lock({first(), second()});  // first: shared, never let go of in between
+  auto held = locked({}, {first()});
+  auto next = locked(held, {first(), second()});  // first: shared, never let go of in between
   EXPECT_EQ(next.size(), 2u);
-  held = next.lock({second()});
+  held = locked(next, {second()});
   next = {};
-  EXPECT_NO_THROW(DirectoryLocks{}.lock({first()})) << "first was let go of";
-  EXPECT_THROW(DirectoryLocks{}.lock({second()}), std::runtime_error) << "second is still held";
+  EXPECT_THAT(problemsOf({first()}).heldElsewhere, IsEmpty()) << "first was let go of";
+  EXPECT_EQ(problemsOf({second()}).heldElsewhere.size(), 1u) << "second is still held";
   held = {};
-  EXPECT_NO_THROW(DirectoryLocks{}.lock({second()}));
+  EXPECT_THAT(problemsOf({second()}).heldElsewhere, IsEmpty());
 }
 
-TEST_F(DirectoryLocksTest, AMissingDirectoryIsSkippedAndAFileIsAnError) {
-  EXPECT_EQ(DirectoryLocks{}.lock({dir_.path() / "not-yet"}).size(), 0u);
+// Locked again later (the daemon does every few seconds), a directory made since is held too.
+TEST_F(DirectoryLocksTest, AMissingDirectoryIsSkippedAndHeldOnceItExists) {
+  const auto later = dir_.path() / "later";
+  auto held = locked({}, {later});
+  EXPECT_EQ(held.size(), 0u);
+  fs::create_directory(later);
+  held = locked(held, {later});
+  EXPECT_EQ(problemsOf({later}).heldElsewhere.size(), 1u);
+}
+
+TEST_F(DirectoryLocksTest, AFileInPlaceOfADirectoryCannotBeLockedAndIsSaid) {
   { std::ofstream(dir_.path() / "plain") << "x"; }
-  EXPECT_THROW(DirectoryLocks{}.lock({dir_.path() / "plain"}), std::system_error);
+  const auto problems = problemsOf({dir_.path() / "plain"});
+  ASSERT_EQ(problems.cannotLock.size(), 1u);
+  EXPECT_THAT(problems.cannotLock[0], HasSubstr((dir_.path() / "plain").string() + ": cannot"));
 }
 
 }  // namespace
