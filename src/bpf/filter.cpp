@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -141,6 +142,12 @@ FilterProgram FilterProgram::compileIsolated(const std::string& interface,
     // libpcap's message. glibc's fork leaves malloc usable here; nothing else of the parent's is
     // touched (no logging, no stdio), and _exit skips every destructor and atexit handler.
     reader.reset();
+    // Nothing of the parent's outlives it here: not its sockets, files or directory locks
+    // (service/directory_locks.hpp), which a child left behind by a killed daemon would hold.
+    const auto keep = static_cast<unsigned>(writer.get());
+    if (keep > 3) ::close_range(3, keep - 1, 0);
+    ::close_range(keep + 1, ~0U, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     limitAddressSpaceGrowth(kCompilerMemory);
     std::string answer;
     try {
