@@ -4,19 +4,27 @@
 // the loader promises, or throws ConfigError with at least one well-formed problem. Any other
 // exception, a crash, a sanitizer report, a hang or a runaway allocation is a finding. The result
 // must also not depend on anything but the text (a second parse gives the same answer).
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 
+#include "pcap_recorder/compress/compression.hpp"
 #include "pcap_recorder/config/config.hpp"
+#include "pcap_recorder/config/hook_command.hpp"
+#include "pcap_recorder/rotation/file_naming.hpp"
 
 namespace {
 
+namespace compress = pcap_recorder::compress;
 namespace config = pcap_recorder::config;
+namespace rotation = pcap_recorder::rotation;
 using namespace std::chrono_literals;
 
 constexpr const char* kDisplayName = "fuzz.yaml";
@@ -28,6 +36,54 @@ void check(bool condition) {
 
 void checkDuration(std::chrono::milliseconds value, std::chrono::milliseconds min) {
   check(value.count() == 0 || value >= min);
+}
+
+bool isControl(char c) {
+  const auto byte = static_cast<unsigned char>(c);
+  return byte < 0x20 || byte == 0x7f;
+}
+
+// The loader's own rules find nothing in what it accepted, and a name the writer makes of it
+// (the widest sequence number and collision counter, a long day and month) is one the recorder
+// can create, finish and repair: within NAME_MAX with `.damaged`, printable, not a `.part`.
+void checkFileName(const config::InterfaceSettings& settings) {
+  const std::string& pattern = settings.output.fileName;
+  check(rotation::templateProblems(pattern).empty());
+  check(rotation::namingProblems(pattern, settings.name).empty());
+  const auto wednesdayInSeptember = std::chrono::sys_days{std::chrono::year{2021} / 9 / 29} +
+                                    std::chrono::hours(23) + std::chrono::minutes(59);
+  const std::string name = rotation::withCounter(
+      rotation::expandFileName(pattern, settings.name, UINT64_MAX, wednesdayInSeptember), UINT_MAX);
+  check(name.size() + std::max(rotation::kPartSuffix.size(), rotation::kDamagedSuffix.size()) <=
+        rotation::kNameMax);
+  check(std::none_of(name.begin(), name.end(), isControl));
+  check(name.find('/') == std::string::npos);
+  check(!name.ends_with(rotation::kPartSuffix) && !name.ends_with(rotation::kDamagedSuffix));
+}
+
+// The file's path must reach the hook as its last argument (config/hook_command.hpp).
+void checkHookCommand(const std::string& command) {
+  if (command.empty()) return;  // none
+  check(!config::hookCommandProblem(command));
+  check(config::trimHookCommand(command) == command);
+}
+
+bool within(std::uint32_t value, int min, int max) {
+  return std::cmp_greater_equal(value, min) && std::cmp_less_equal(value, max);
+}
+
+// 0 is the key left out; a level given is within the range of the compression it applies to.
+void checkCompression(const config::OutputSettings& output) {
+  const std::uint32_t level = output.compressionLevel;
+  if (level != 0) {
+    check(within(level, compress::kZstdMinLevel, compress::kZstdMaxLevel));
+    if (output.compression == compress::Compression::gzip) {
+      check(within(level, compress::kGzipMinLevel, compress::kGzipMaxLevel));
+    }
+  }
+  check(output.compressionFrameBytes == 0 ||
+        (output.compressionFrameBytes >= compress::kMinFrameBytes &&
+         output.compressionFrameBytes <= compress::kMaxFrameBytes));
 }
 
 void checkValid(const config::Config& parsed) {
@@ -49,6 +105,9 @@ void checkValid(const config::Config& parsed) {
           settings.capture.ringBytes <= (16ull << 30));
     checkDuration(settings.rotate.interval, 1s);
     checkDuration(settings.retention.maxAge, 1s);
+    checkFileName(settings);
+    checkHookCommand(settings.output.postFinishCommand);
+    checkCompression(settings.output);
   }
 }
 

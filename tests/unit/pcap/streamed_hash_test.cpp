@@ -233,19 +233,42 @@ TEST_F(StreamedHashTest, ABufferTheHasherStillReadsIsNotWrittenInto) {
   ASSERT_TRUE(writer.appendInPlace(frameOf(frames[0], 0)));
   ASSERT_TRUE(writer.flush());  // the first buffer's block goes out, and its hash
   ASSERT_TRUE(hashing->waitForArrival());
-  std::atomic<bool> allAppended{false};
+  // Capture fills the first buffer, then the second; the record that fills the second hands it
+  // on and needs the first back, which the hasher still reads: that frame's append must wait.
+  const std::size_t recordBytes = sizeof(RecordHeader) + frames[0].size();
+  std::size_t waitingFrame = 0;
+  while (sizeof(FileHeader) + (waitingFrame + 1) * recordBytes < 2 * options.directBufferBytes) {
+    ++waitingFrame;
+  }
+  ASSERT_LT(waitingFrame, frames.size()) << "the frames do not fill both buffers";
+  std::atomic<std::size_t> appended{1};  // frames whose append returned
   std::thread capture([&] {
-    // Fills the first buffer, then the second, then needs the first again.
     for (std::uint32_t i = 1; i < frames.size(); ++i) {
       EXPECT_TRUE(writer.appendInPlace(frameOf(frames[i], i)));
+      ++appended;
     }
-    allAppended = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_FALSE(allAppended) << "capture wrote into the buffer the hasher was reading";
+  // Not getting past that frame proves something only once capture has got to it: a slow capture
+  // thread would pass against a stream that writes into the buffer. Hence the wait (10 s at most)
+  // until the count has reached the frame and stays put.
+  const auto giveUp = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::size_t reached = appended;
+  auto unchangedSince = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < giveUp) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const auto now = std::chrono::steady_clock::now();
+    if (const std::size_t count = appended; count != reached) {
+      reached = count;
+      unchangedSince = now;
+    } else if (reached >= waitingFrame && now - unchangedSince >= std::chrono::milliseconds(500)) {
+      break;
+    }
+  }
+  EXPECT_GE(reached, waitingFrame) << "capture never got to the buffer the hasher reads";
+  EXPECT_LE(reached, waitingFrame) << "capture wrote into the buffer the hasher was reading";
   hashing->release();
   capture.join();
-  EXPECT_TRUE(allAppended);
+  EXPECT_EQ(appended, frames.size());
   const auto summary = writer.finish();
   EXPECT_TRUE(summary.hashSkipped);
   const auto file = testing::readPcapFile(dir_.path() / summary.name);

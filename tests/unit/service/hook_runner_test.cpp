@@ -153,18 +153,43 @@ TEST(HookRunner, AHookThatIgnoresSigtermIsKilledAfterTheGrace) {
   ASSERT_TRUE(pollUntil(hooks, [&] { return hooks.running() == 0; }));
 }
 
+// What stop waits for by default (docs/reliability.md: "at most 20 s + 5 s").
+TEST(HookLimits, ByDefaultStopWaitsTwentySecondsAndTheKillGraceIsFiveSeconds) {
+  EXPECT_EQ(HookLimits{}.stopWait, 20s);
+  EXPECT_EQ(HookLimits{}.killGrace, 5s);
+}
+
 TEST(HookRunner, FinishAtStopDropsQueuedHooksAndEndsRunningOnesAfterTheStopWait) {
   testing::TempDir dir;
   const auto started = dir / "started";
   HookRunner hooks(HookLimits{.killGrace = 200ms, .stopWait = 300ms});
+  // Each hook's shell and a sleep it starts in a session of its own, which a kill of the hook's
+  // process group would miss; the pids are written before "started" says the hook runs.
+  const std::string command =
+      "setsid sleep 1000 & echo $! > \"$1.child\"; echo $$ > \"$1.shell\"; echo x >> " +
+      started.string() + "; wait; :";
   for (int i = 0; i < 5; ++i) {
-    hooks.start("echo x >> " + started.string() + "; sleep 1000; :", fileNamed(dir / "f"), 1h, 2);
+    hooks.start(command, fileNamed(dir / ("f" + std::to_string(i))), 1h, 2);
   }
+  // Queued in order, so the two running are those of f0 and f1.
+  StrayProcess shell0(dir / "f0.shell");
+  StrayProcess child0(dir / "f0.child");
+  StrayProcess shell1(dir / "f1.shell");
+  StrayProcess child1(dir / "f1.child");
   ASSERT_TRUE(pollUntil(hooks, [&] { return lines(readText(started)).size() == 2; }));
+  for (StrayProcess* process : {&shell0, &child0, &shell1, &child1}) {
+    ASSERT_GT(process->pid(), 0);
+    ASSERT_TRUE(alive(process->pid()));
+  }
   hooks.finish();
   EXPECT_EQ(hooks.running(), 0u);
   EXPECT_EQ(hooks.queued(), 0u);
   EXPECT_EQ(lines(readText(started)).size(), 2u) << "queued hooks do not start at stop";
+  // Gone, not merely no longer counted: nothing a hook started outlives the daemon's stop.
+  EXPECT_FALSE(alive(shell0.pid())) << "the first hook's shell outlived finish()";
+  EXPECT_FALSE(alive(child0.pid())) << "the first hook's setsid'd sleep outlived finish()";
+  EXPECT_FALSE(alive(shell1.pid())) << "the second hook's shell outlived finish()";
+  EXPECT_FALSE(alive(child1.pid())) << "the second hook's setsid'd sleep outlived finish()";
 }
 
 TEST(HookRunner, BeyondTheQueueLimitAHookIsNotRunAndTheQueueDoesNotGrow) {
