@@ -124,19 +124,40 @@ void raiseFileLimit() {
   }
 }
 
-// The file of the store (a capture, or its index or sidecar) that `output` already is, by
-// inode: opened for writing, it would be emptied before it is read.
-std::optional<std::filesystem::path> storedFileAt(const std::string& output,
-                                                  const std::vector<StoreFile>& files) {
+// Where extract must not write, and why: into an output directory of the store (retention, the
+// shipper and the daemon's repair look there, and a name there may be one a recorder is about to
+// take), or into a stored file, its index or sidecar by another name (a hard link elsewhere),
+// which it would empty before reading it. By the inodes of the file opened for writing.
+struct Store {
+  std::vector<std::filesystem::path> directories;  // of every interface
+  std::vector<StoreFile> files;                    // of every interface
+};
+
+std::optional<std::string> whyNotWriteInto(int fd, const std::string& output, const Store& store) {
   struct stat outputStatus {};
-  if (::stat(output.c_str(), &outputStatus) != 0) return std::nullopt;
-  for (const auto& file : files) {
+  if (::fstat(fd, &outputStatus) != 0)
+    return std::string("cannot stat it: ") + std::strerror(errno);
+  const auto same = [&](const std::filesystem::path& path) {
+    struct stat status {};
+    return ::stat(path.c_str(), &status) == 0 && status.st_dev == outputStatus.st_dev &&
+           status.st_ino == outputStatus.st_ino;
+  };
+  for (const auto& file : store.files) {
     for (const auto& path : {file.path, index::indexPathFor(file.path),
                              std::filesystem::path(file.path.string() + ".json")}) {
+      if (same(path)) return "it is " + path.string() + ", a file of the store";
+    }
+  }
+  auto parent = std::filesystem::path(output).parent_path();
+  if (parent.empty()) parent = ".";
+  struct stat parentStatus {};
+  if (::stat(parent.c_str(), &parentStatus) == 0) {
+    for (const auto& directory : store.directories) {
       struct stat status {};
-      if (::stat(path.c_str(), &status) == 0 && status.st_dev == outputStatus.st_dev &&
-          status.st_ino == outputStatus.st_ino) {
-        return path;
+      if (::stat(directory.c_str(), &status) == 0 && status.st_dev == parentStatus.st_dev &&
+          status.st_ino == parentStatus.st_ino) {
+        return "it is in the store's output directory " + directory.string() +
+               "; write it elsewhere";
       }
     }
   }
@@ -144,7 +165,8 @@ std::optional<std::filesystem::path> storedFileAt(const std::string& output,
 }
 
 int runExtract(const std::string& program, const Options& options,
-               const std::vector<StoreFile>& files, std::vector<std::string>& problems) {
+               const std::vector<StoreFile>& files, const Store& store,
+               std::vector<std::string>& problems) {
   ExtractRequest request;
   request.sinceNs = options.since;
   request.untilNs = options.until;
@@ -159,17 +181,28 @@ int runExtract(const std::string& program, const Options& options,
     }
     request.outputFd = STDOUT_FILENO;
   } else {
-    if (const auto stored = storedFileAt(options.output, files)) {
-      std::cerr << program << ": extract: refusing to write into " << options.output << ": it is "
-                << stored->string() << ", which extract reads\n";
-      return kExitUsage;
-    }
     // 0600, as dumpcap makes its files: packets are as private as the store they come from
-    // (0640, group pcap-recorder), and the umask may not say so.
-    outputFile.reset(
-        ::open(options.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    // (0640, group pcap-recorder), and the umask may not say so. Emptied only once it is known
+    // not to be part of the store: a check by name before opening could be raced.
+    bool created = true;
+    outputFile.reset(::open(options.output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!outputFile.valid() && errno == EEXIST) {
+      created = false;
+      outputFile.reset(::open(options.output.c_str(), O_WRONLY | O_CLOEXEC));
+    }
     if (!outputFile.valid()) {
       std::cerr << program << ": cannot create " << options.output << ": " << std::strerror(errno)
+                << '\n';
+      return kExitFailed;
+    }
+    if (const auto why = whyNotWriteInto(outputFile.get(), options.output, store)) {
+      if (created) ::unlink(options.output.c_str());
+      std::cerr << program << ": extract: refusing to write into " << options.output << ": " << *why
+                << '\n';
+      return kExitUsage;
+    }
+    if (!created && ::ftruncate(outputFile.get(), 0) != 0) {
+      std::cerr << program << ": cannot empty " << options.output << ": " << std::strerror(errno)
                 << '\n';
       return kExitFailed;
     }
@@ -235,10 +268,18 @@ int runStoreCommand(const std::string& program, const std::vector<std::string>& 
     return 0;
   }
   std::vector<StoreFile> files;
+  Store store;
   std::vector<std::string> problems;
   try {
     const auto config = config::load(options.config);
     files = listStore(config, options.interfaces, problems);
+    if (options.command == "extract" && options.output != "-") {
+      for (const auto& interface : config.interfaces) {
+        store.directories.push_back(interface.output.directory);
+      }
+      std::vector<std::string> ignored;  // said already, or not among the files asked for
+      store.files = options.interfaces.empty() ? files : listStore(config, {}, ignored);
+    }
   } catch (const config::ConfigError& error) {
     for (const auto& problem : error.problems()) {
       std::cerr << program << ": " << config::format(problem) << '\n';
@@ -250,7 +291,7 @@ int runStoreCommand(const std::string& program, const std::vector<std::string>& 
   }
   try {
     if (options.command == "index") return runIndex(program, files, problems);
-    return runExtract(program, options, files, problems);
+    return runExtract(program, options, files, store, problems);
   } catch (const std::exception& error) {
     std::cerr << program << ": " << error.what() << '\n';
     return kExitFailed;

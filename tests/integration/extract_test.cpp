@@ -484,35 +484,52 @@ TEST_F(ExtractTest, ErrorsAndUsageErrorsHaveTheirExitStatus) {
   EXPECT_EQ(capture(kCtl + " index --since now --config " + config_.string()).status, 2);
 }
 
-// `-w` onto a stored file used to empty it (O_TRUNC) before reading it; and a new extract was
-// 0644 under the usual umask, every local user's to read.
+// `-w` onto a stored file used to empty it (O_TRUNC) before reading it, also a file of an
+// interface not asked for; and a new extract was 0644 under the usual umask, every local user's
+// to read.
 TEST_F(ExtractTest, AStoredFileIsNeverTheOutputAndANewOutputIsTheOwnersAlone) {
   addStore();
   ASSERT_EQ(capture(kCtl + " index --config " + config_.string()).status, 0);
-  const auto stored = files_[2];
+  const auto stored = files_[2];  // lan0's
   const auto before = testing::readFile(stored);
-  for (const auto& target : {stored, index::indexPathFor(stored)}) {
-    const auto indexBefore = testing::readFile(index::indexPathFor(stored));
-    const auto result = extract("", target);
+  const auto indexBefore = testing::readFile(index::indexPathFor(stored));
+  const auto link = work_ / "link.pcap";
+  fs::create_hard_link(stored, link);
+  for (const auto& [target, arguments] :
+       std::vector<std::pair<fs::path, std::string>>{{stored, ""},
+                                                     {index::indexPathFor(stored), ""},
+                                                     {link, ""},
+                                                     {link, "--interface lan1"}}) {
+    const auto result = extract(arguments, target);
     EXPECT_EQ(result.status, 2) << result.output;
+    const auto named = target == index::indexPathFor(stored) ? target : stored;
     EXPECT_NE(result.output.find("refusing to write into " + target.string() + ": it is " +
-                                 target.string() + ", which extract reads"),
+                                 named.string() + ", a file of the store"),
               std::string::npos)
         << result.output;
     EXPECT_EQ(testing::readFile(stored), before) << "the stored file was touched";
-    EXPECT_EQ(testing::readFile(index::indexPathFor(stored)), indexBefore)
-        << "its index was touched";
+    EXPECT_EQ(testing::readFile(index::indexPathFor(stored)), indexBefore) << "its index was";
   }
-  const auto link = work_ / "link.pcap";
-  fs::create_symlink(stored, link);
-  EXPECT_EQ(extract("", link).status, 2) << "another name of a stored file is that file";
+  const auto inStore = store_ / "query.pcap";
+  auto result = extract("", inStore);
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("it is in the store's output directory"), std::string::npos)
+      << result.output;
+  EXPECT_FALSE(fs::exists(inStore)) << "the refused output is not left behind";
 
   const auto out = work_ / "new.pcap";
-  const auto result = capture("umask 022 && " + kCtl + " extract --config " + config_.string() +
-                              " -w " + out.string());
+  result = capture("umask 022 && " + kCtl + " extract --config " + config_.string() + " -w " +
+                   out.string());
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_EQ(fs::status(out).permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
+  // An existing output is replaced whole, keeping its mode.
+  fs::permissions(out, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  result = extract("--interface lan1", out);
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_EQ(fs::status(out).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  EXPECT_EQ(testing::readPcapFile(out).records.size(), 3u * 6000u) << "lan1's packets only";
 }
 
 // What the daemon's finisher does with `output.compression`: the file compressed where it lies
