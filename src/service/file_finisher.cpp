@@ -163,12 +163,15 @@ bool FileFinisher::hasRoom() const noexcept {
   return pending_.load(std::memory_order_relaxed) < options_.maxQueuedFiles;
 }
 
-void FileFinisher::requestRetention(const fs::path& directory) {
+std::uint64_t FileFinisher::requestRetention(const fs::path& directory) {
+  std::uint64_t round;
   {
     std::lock_guard lock(retentionMutex_);
     retentionRequests_.push_back(directory);
+    round = retentionRoundsBegun_ + 1;  // a round begun already took its requests
   }
   retentionWake_.notify_one();
+  return round;
 }
 
 void FileFinisher::setDirectories(std::vector<DirectoryRetention> directories) {
@@ -298,6 +301,7 @@ void FileFinisher::keepWithinLimits(const std::stop_token& stop) {
       requests.swap(retentionRequests_);
       directories = directories_;
       stopping = retentionStopping_;
+      ++retentionRoundsBegun_;
     }
     const auto now = std::chrono::steady_clock::now();
     for (const auto& directory : *directories) {

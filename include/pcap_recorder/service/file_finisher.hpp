@@ -153,12 +153,12 @@ class FileFinisher {
   bool hasRoom() const noexcept;
   // Files submitted and not yet finished.
   std::size_t queued() const noexcept { return pending_.load(std::memory_order_relaxed); }
-  // Applies retention to `directory` soon (a write failed there, space may be needed).
-  void requestRetention(const std::filesystem::path& directory);
+  // Applies retention to `directory` soon (a write failed there, space may be needed). Returns
+  // the round that will: done once retentionRounds() reaches it.
+  std::uint64_t requestRetention(const std::filesystem::path& directory);
   // Replaces the directories retention looks after (a reload).
   void setDirectories(std::vector<DirectoryRetention> directories);
-  // How many times pr-retention went round its loop (a pass over what was asked, or due): a
-  // request made before a round began is done once the count has grown by two.
+  // How many rounds pr-retention has finished (a pass over what was asked, or due).
   std::uint64_t retentionRounds() const noexcept {
     return retentionRounds_.load(std::memory_order_acquire);
   }
@@ -205,6 +205,7 @@ class FileFinisher {
   std::shared_ptr<const Directories> directories_;
   std::vector<std::filesystem::path> retentionRequests_;
   bool retentionStopping_ = false;
+  std::uint64_t retentionRoundsBegun_ = 0;  // under retentionMutex_
   std::atomic<std::uint64_t> retentionRounds_{0};
   std::map<std::filesystem::path, std::shared_ptr<const OutputDirectory>> held_;  // pr-retention
   std::map<std::filesystem::path, ShipConfirmations>

@@ -226,13 +226,12 @@ TEST_F(DaemonTest, ARefusedReloadDeletesNoFileByItsRetentionLimits) {
   failToOpen_["fake1"] = "no such device";
   bool passRan = false;
   beforeFailing_ = [&](service::FileFinisher& finisher) {
-    const auto before = finisher.retentionRounds();
-    finisher.requestRetention(outDir());
+    const auto round = finisher.requestRetention(outDir());
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (finisher.retentionRounds() < before + 2 && std::chrono::steady_clock::now() < deadline) {
+    while (finisher.retentionRounds() < round && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    passRan = finisher.retentionRounds() >= before + 2;
+    passRan = finisher.retentionRounds() >= round;
   };
   EXPECT_FALSE(daemon->reload().ok);
   EXPECT_TRUE(passRan) << "no retention pass while the reload was tried: nothing was shown";
