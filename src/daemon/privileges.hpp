@@ -8,8 +8,9 @@ namespace pcap_recorder::daemon {
 
 // Switches to `user` (with its own groups, as initgroups gives them) keeping only the two
 // capabilities; with an empty `user` and root, stays uid 0 but keeps only the two capabilities
-// all the same. Not root: checks that `user` is empty or the current user, and keeps of the
-// capabilities it was given only those two (none inheritable or ambient). Throws
+// all the same. Not root: checks that `user` is empty or the current user; given more
+// capabilities than those two, it keeps only them (and none inheritable or ambient); given just
+// them (ambient, as the packaged unit gives them), it changes nothing. Throws
 // std::runtime_error.
 void dropPrivileges(const std::string& user);
 
