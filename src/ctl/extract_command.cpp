@@ -148,10 +148,15 @@ std::optional<std::string> whyNotWriteInto(int fd, const std::string& output, co
       if (same(path)) return "it is " + path.string() + ", a file of the store";
     }
   }
-  auto parent = std::filesystem::path(output).parent_path();
+  // Where the opened file really is (a symlink may lead into the store), by its descriptor.
+  std::filesystem::path where = output;
+  std::error_code error;
+  const auto real = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), error);
+  if (!error && real.is_absolute()) where = real;
+  auto parent = where.parent_path();
   if (parent.empty()) parent = ".";
   struct stat parentStatus {};
-  if (::stat(parent.c_str(), &parentStatus) == 0) {
+  if (S_ISREG(outputStatus.st_mode) && ::stat(parent.c_str(), &parentStatus) == 0) {
     for (const auto& directory : store.directories) {
       struct stat status {};
       if (::stat(directory.c_str(), &status) == 0 && status.st_dev == parentStatus.st_dev &&
@@ -187,8 +192,10 @@ int runExtract(const std::string& program, const Options& options,
     bool created = true;
     outputFile.reset(::open(options.output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!outputFile.valid() && errno == EEXIST) {
+      // Still O_CREAT: the kernel's protected_regular/protected_fifos checks (a file another
+      // user planted in /tmp) apply only to it.
       created = false;
-      outputFile.reset(::open(options.output.c_str(), O_WRONLY | O_CLOEXEC));
+      outputFile.reset(::open(options.output.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
     }
     if (!outputFile.valid()) {
       std::cerr << program << ": cannot create " << options.output << ": " << std::strerror(errno)
@@ -201,7 +208,10 @@ int runExtract(const std::string& program, const Options& options,
                 << '\n';
       return kExitUsage;
     }
-    if (!created && ::ftruncate(outputFile.get(), 0) != 0) {
+    // Only a regular file: /dev/stdout, a FIFO or /dev/null are written as they are.
+    struct stat outputStatus {};
+    if (!created && ::fstat(outputFile.get(), &outputStatus) == 0 &&
+        S_ISREG(outputStatus.st_mode) && ::ftruncate(outputFile.get(), 0) != 0) {
       std::cerr << program << ": cannot empty " << options.output << ": " << std::strerror(errno)
                 << '\n';
       return kExitFailed;

@@ -288,7 +288,12 @@ void Daemon::stop() {
 
 void Daemon::keepDirectoriesLocked() {
   service::LockProblems problems;
-  directoryLocks_ = directoryLocks_.lock(pathsToLock(directoriesOf(config_)), problems);
+  auto next = directoryLocks_.lock(pathsToLock(directoriesOf(config_)), problems, retiredLocks_);
+  // What the config no longer leads to (a symlink re-pointed, a directory moved away) is let go
+  // of only once nothing is left to store: its last file may still be being finished there.
+  retiredLocks_.adopt(std::move(directoryLocks_));
+  directoryLocks_ = std::move(next);
+  if (finisher_ && finisher_->queued() == 0) retiredLocks_ = {};
   for (const auto& problem : problems.heldElsewhere) {
     if (lockProblemsSaid_.insert(problem).second) spdlog::error("{}", problem);
   }
@@ -420,7 +425,7 @@ service::ControlResult Daemon::applyReload() {
       }
     }
     service::LockProblems problems;
-    nextLocks = directoryLocks_.lock(pathsToLock(directoriesOf(*next)), problems);
+    nextLocks = directoryLocks_.lock(pathsToLock(directoriesOf(*next)), problems, retiredLocks_);
     if (!problems.heldElsewhere.empty()) throw std::runtime_error(problems.heldElsewhere.front());
     for (const auto& problem : problems.cannotLock) {
       if (lockProblemsSaid_.insert(problem).second) spdlog::warn("{}", problem);
@@ -436,9 +441,9 @@ service::ControlResult Daemon::applyReload() {
   // The point of no return. Only from here do the new retention limits apply: a retention pass
   // while the reload was tried (any interface finishing a file asks for one) used the old ones.
   // A pass asked for meanwhile by a new recorder (a full disk in a new directory) is asked again.
-  // The old ones too, until the next reload or the stop: the files a removed or moved interface
-  // ends now are still being stored (index, compression, sidecar) for a while.
-  retiredLocks_ = std::move(directoryLocks_);
+  // The old ones too, until every file submitted by then is stored: those a removed or moved
+  // interface ends now are still being indexed, compressed and hashed for a while.
+  retiredLocks_.adopt(std::move(directoryLocks_));
   directoryLocks_ = std::move(nextLocks);
   finisher_->setDirectories(directoriesOf(*next));
   for (const auto& directory : directoriesOf(*next)) {

@@ -118,7 +118,9 @@ class Daemon final : public service::Control {
   std::vector<service::FinishedFile> finished_;  // under finishedMutex_
   std::unique_ptr<service::FileFinisher> finisher_;
   service::DirectoryLocks directoryLocks_;  // of every output directory of config_ that exists
-  service::DirectoryLocks retiredLocks_;    // config_'s before the last reload: files in storing
+  // Those let go of since (a reload, a path leading elsewhere), held until no file is left to
+  // store: keepDirectoriesLocked() then lets go of them.
+  service::DirectoryLocks retiredLocks_;
   std::set<std::string> lockProblemsSaid_;  // each said once
   // One per configured interface, in config order; empty while the interface does not exist.
   std::vector<std::unique_ptr<service::Recorder>> recorders_;

@@ -12,7 +12,7 @@
 namespace pcap_recorder::service {
 
 DirectoryLocks DirectoryLocks::lock(const std::vector<std::filesystem::path>& directories,
-                                    LockProblems& problems) const {
+                                    LockProblems& problems, const DirectoryLocks& alsoHeld) const {
   DirectoryLocks next;
   const auto cannot = [&](const std::filesystem::path& directory, const char* what) {
     problems.cannotLock.push_back(directory.string() + ": cannot " + what + ": " +
@@ -34,9 +34,14 @@ DirectoryLocks DirectoryLocks::lock(const std::vector<std::filesystem::path>& di
       return held.device == status.st_dev && held.inode == status.st_ino;
     };
     if (std::any_of(next.held_.begin(), next.held_.end(), same)) continue;
-    if (const auto mine = std::find_if(held_.begin(), held_.end(), same); mine != held_.end()) {
+    const Held* shared = nullptr;
+    for (const auto* locks : {&held_, &alsoHeld.held_}) {
+      const auto found = std::find_if(locks->begin(), locks->end(), same);
+      if (shared == nullptr && found != locks->end()) shared = &*found;
+    }
+    if (shared != nullptr) {
       // A duplicate shares the open file description, and with it the lock.
-      fd.reset(::fcntl(mine->fd.get(), F_DUPFD_CLOEXEC, 0));
+      fd.reset(::fcntl(shared->fd.get(), F_DUPFD_CLOEXEC, 0));
       if (!fd.valid()) {
         cannot(directory, "keep its lock");
         continue;
@@ -56,6 +61,16 @@ DirectoryLocks DirectoryLocks::lock(const std::vector<std::filesystem::path>& di
     next.held_.push_back({status.st_dev, status.st_ino, std::move(fd)});
   }
   return next;
+}
+
+void DirectoryLocks::adopt(DirectoryLocks&& other) {
+  for (auto& theirs : other.held_) {
+    const bool had = std::any_of(held_.begin(), held_.end(), [&](const Held& held) {
+      return held.device == theirs.device && held.inode == theirs.inode;
+    });
+    if (!had) held_.push_back(std::move(theirs));
+  }
+  other.held_.clear();
 }
 
 }  // namespace pcap_recorder::service

@@ -516,6 +516,16 @@ TEST_F(ExtractTest, AStoredFileIsNeverTheOutputAndANewOutputIsTheOwnersAlone) {
   EXPECT_NE(result.output.find("it is in the store's output directory"), std::string::npos)
       << result.output;
   EXPECT_FALSE(fs::exists(inStore)) << "the refused output is not left behind";
+  fs::create_symlink(inStore, work_ / "to-the-store.pcap");  // a name outside leading in
+  result = extract("", work_ / "to-the-store.pcap");
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("it is in the store's output directory"), std::string::npos)
+      << result.output;
+  // Not a regular file: written as it is, not emptied first (which it cannot be).
+  result = capture(kCtl + " extract --config " + config_.string() +
+                   " -w /dev/stdout --interface lan1 | wc -c");
+  EXPECT_EQ(result.status, 0) << result.output;
+  EXPECT_GT(std::stoull(result.output), 24u) << result.output;
 
   const auto out = work_ / "new.pcap";
   result = capture("umask 022 && " + kCtl + " extract --config " + config_.string() + " -w " +

@@ -28,8 +28,13 @@ class DirectoryLocks {
   // there is nothing in it to protect yet). Those this object holds already are shared with it,
   // so replacing it by the result never lets go of them in between. A directory held by another
   // process, or that cannot be locked, is not in the result and is said in `problems`.
-  DirectoryLocks lock(const std::vector<std::filesystem::path>& directories,
-                      LockProblems& problems) const;
+  // `alsoHeld`: other locks of this process (those it let go of but keeps a while), shared too;
+  // a fresh lock on one of those would be refused by this process's own.
+  DirectoryLocks lock(const std::vector<std::filesystem::path>& directories, LockProblems& problems,
+                      const DirectoryLocks& alsoHeld = {}) const;
+
+  // Takes `other`'s locks in with its own (one per directory).
+  void adopt(DirectoryLocks&& other);
 
   std::size_t size() const noexcept { return held_.size(); }
 

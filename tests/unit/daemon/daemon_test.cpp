@@ -317,6 +317,36 @@ TEST_F(DaemonTest, ADirectoryAReloadMovesAnInterfaceToIsHeldAtOnce) {
   writeConfig({"fake0"});
   second = makeDaemon();
   EXPECT_THROW(second->start(), std::runtime_error) << "out/ was let go of at the reload";
+  // Its last file stored, out/ is let go of at the next keepDirectoriesLocked().
+  bool started = false;
+  for (int attempt = 0; attempt < 100 && !started; ++attempt) {
+    first->keepDirectoriesLocked();
+    second = makeDaemon();
+    try {
+      second->start();
+      started = true;
+    } catch (const std::runtime_error&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  EXPECT_TRUE(started) << "out/ stayed held after everything was stored";
+}
+
+// Back into the directory it left at the last reload: its own lock, kept while that one's last
+// files were stored, is no other daemon's.
+TEST_F(DaemonTest, AReloadBackIntoTheDirectoryItJustLeftIsApplied) {
+  network_.add("fake0");
+  writeConfig({"fake0"});
+  auto daemon = makeDaemon();
+  daemon->start();
+  outName_ = "moved";
+  writeConfig({"fake0"});
+  ASSERT_TRUE(daemon->reload().ok);
+  outName_ = "out";
+  writeConfig({"fake0"});
+  const auto result = daemon->reload();
+  EXPECT_TRUE(result.ok) << result.message;
+  EXPECT_EQ(daemon->config().interfaces[0].output.directory, outDir());
 }
 
 // Removed and made again under it (here by hand; the recorder does it for its next file), the
