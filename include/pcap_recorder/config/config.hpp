@@ -176,8 +176,8 @@ struct ShipSettings {
 struct DaemonSettings {
   LogLevel logLevel = LogLevel::info;                                // log.level
   std::chrono::milliseconds statsInterval{std::chrono::minutes(5)};  // log.stats_interval; 0: never
-  std::string
-      runAs;  // run_as: the user to switch to (needs root unless it is this one); empty: stay
+  // run_as: the user to switch to (needs root unless it is this one); empty: stay.
+  std::string runAs;
   MetricsSettings metrics;
   ShipSettings ship;  // ship:
 };
