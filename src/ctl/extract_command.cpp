@@ -133,10 +133,8 @@ struct Store {
   std::vector<StoreFile> files;                    // of every interface
 };
 
-std::optional<std::string> whyNotWriteInto(int fd, const std::string& output, const Store& store) {
-  struct stat outputStatus {};
-  if (::fstat(fd, &outputStatus) != 0)
-    return std::string("cannot stat it: ") + std::strerror(errno);
+std::optional<std::string> whyNotWriteInto(int fd, const struct stat& outputStatus,
+                                           const std::string& output, const Store& store) {
   const auto same = [&](const std::filesystem::path& path) {
     struct stat status {};
     return ::stat(path.c_str(), &status) == 0 && status.st_dev == outputStatus.st_dev &&
@@ -202,16 +200,20 @@ int runExtract(const std::string& program, const Options& options,
                 << '\n';
       return kExitFailed;
     }
-    if (const auto why = whyNotWriteInto(outputFile.get(), options.output, store)) {
+    struct stat outputStatus {};
+    if (::fstat(outputFile.get(), &outputStatus) != 0) {
+      std::cerr << program << ": cannot stat " << options.output << ": " << std::strerror(errno)
+                << '\n';
+      return kExitFailed;
+    }
+    if (const auto why = whyNotWriteInto(outputFile.get(), outputStatus, options.output, store)) {
       if (created) ::unlink(options.output.c_str());
       std::cerr << program << ": extract: refusing to write into " << options.output << ": " << *why
                 << '\n';
       return kExitUsage;
     }
     // Only a regular file: /dev/stdout, a FIFO or /dev/null are written as they are.
-    struct stat outputStatus {};
-    if (!created && ::fstat(outputFile.get(), &outputStatus) == 0 &&
-        S_ISREG(outputStatus.st_mode) && ::ftruncate(outputFile.get(), 0) != 0) {
+    if (!created && S_ISREG(outputStatus.st_mode) && ::ftruncate(outputFile.get(), 0) != 0) {
       std::cerr << program << ": cannot empty " << options.output << ": " << std::strerror(errno)
                 << '\n';
       return kExitFailed;

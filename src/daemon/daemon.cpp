@@ -412,16 +412,15 @@ service::ControlResult Daemon::applyReload() {
     std::vector<std::string> toOpen = plan.added;
     toOpen.insert(toOpen.end(), plan.restarted.begin(), plan.restarted.end());
     std::erase_if(toOpen, [&](const std::string& name) { return !platform_.linkState(name); });
-    for (const auto& name : toOpen) {
-      service::openOutputDirectory(settingsOf(*next, name).output.directory);
-    }
     // Every directory of the new config, as at start, so that each can be locked before anything
-    // records into it. One that cannot be made now is the recorder's to retry (it pauses), and
+    // records into it. One that cannot be made now refuses the reload if a new recorder is to
+    // write there; otherwise it is the running recorder's to retry (it pauses), and
     // keepDirectoriesLocked()'s to lock once it exists.
     for (const auto& interface : next->interfaces) {
       try {
         service::openOutputDirectory(interface.output.directory);
       } catch (const std::exception&) {
+        if (std::find(toOpen.begin(), toOpen.end(), interface.name) != toOpen.end()) throw;
       }
     }
     service::LockProblems problems;
@@ -430,8 +429,9 @@ service::ControlResult Daemon::applyReload() {
     for (const auto& problem : problems.cannotLock) {
       if (lockProblemsSaid_.insert(problem).second) spdlog::warn("{}", problem);
     }
-    for (const auto& name : toOpen)
+    for (const auto& name : toOpen) {
       opened[name] = openRecorder(settingsOf(*next, name), nextFilters);
+    }
     for (auto& [name, recorder] : opened) recorder->startThread();
   } catch (const std::exception& error) {
     opened.clear();

@@ -60,9 +60,9 @@ void keepOnlyTheCaptureCapabilitiesItWasGiven() {
                  capability);
   }
   // Clearing the inheritable set clears the ambient one with it (the kernel keeps no ambient
-  // capability that is not inheritable).
-  // Denied where capset is (the packaged unit's SystemCallFilter, with a drop-in granting more):
-  // the operator's choice, so said rather than refused.
+  // capability that is not inheritable). Where capset is denied (the packaged unit's
+  // SystemCallFilter, with a drop-in granting more) that is the operator's choice: said, not
+  // refused.
   if (capng_apply(CAPNG_SELECT_CAPS) != 0) {
     spdlog::warn(
         "cannot reduce its capabilities to CAP_NET_RAW and CAP_NET_ADMIN (capset refused); "

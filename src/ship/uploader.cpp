@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <cstdio>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -153,20 +152,18 @@ std::string keyWithCounter(const std::string& key, unsigned counter) {
   if (counter == 0) return key;
   const auto slash = key.rfind('/');
   const std::size_t nameStart = slash == std::string::npos ? 0 : slash + 1;
-  // Before the extension, as the daemon puts it: the last dot, once a compression suffix is set
-  // apart ("x.pcap.zst" → "x_001.pcap.zst", "eth0.100-x.pcap" → "eth0.100-x_001.pcap").
-  std::size_t end = key.size();
-  for (const std::string_view suffix : rotation::kCompressionSuffixes) {
-    if (key.size() - nameStart > suffix.size() && std::string_view(key).ends_with(suffix)) {
-      end -= suffix.size();
+  // As the daemon counts a taken name (rotation::withCounter), once a compression suffix is set
+  // apart: "x.pcap.zst" → "x_001.pcap.zst".
+  std::string_view name = std::string_view(key).substr(nameStart);
+  std::string_view suffix;
+  for (const std::string_view compression : rotation::kCompressionSuffixes) {
+    if (name.size() > compression.size() && name.ends_with(compression)) {
+      suffix = compression;
       break;
     }
   }
-  auto dot = std::string_view(key).substr(0, end).rfind('.');
-  if (dot == std::string_view::npos || dot <= nameStart) dot = end;  // a leading dot is the name's
-  char text[16];
-  std::snprintf(text, sizeof text, "_%03u", counter);
-  return key.substr(0, dot) + text + key.substr(dot);
+  name.remove_suffix(suffix.size());
+  return key.substr(0, nameStart) + rotation::withCounter(name, counter) + std::string(suffix);
 }
 
 ConfirmedUpload uploadFile(S3Client& client, const std::filesystem::path& file,

@@ -260,8 +260,7 @@ TEST_F(RecordTest, RunsAsAnUnprivilegedUserWithOnlyNetRawAndNetAdmin) {
     GTEST_SKIP() << "needs setpriv and the user nobody";
   }
   NamespacePair hosts;
-  fs::create_directory(outputDirectory());
-  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  ASSERT_TRUE(giveOutputDirectoryToNobody());
   const auto config = writeConfig("  - name: prc0\n");
   DaemonProcess daemon(
       hosts.captureNamespace(), {"--config", config.string()}, work_.path(),

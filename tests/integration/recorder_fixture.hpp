@@ -32,6 +32,14 @@ class RecorderTest : public ::testing::Test {
 
   fs::path outputDirectory() const { return work_ / "out"; }
 
+  // An empty output directory that the user nobody owns, for a daemon running as nobody; false
+  // when it cannot be made so.
+  bool giveOutputDirectoryToNobody() const {
+    fs::remove_all(outputDirectory());
+    fs::create_directory(outputDirectory());
+    return runCommand("chown nobody " + outputDirectory().string()) == 0;
+  }
+
   // A config with the given `interfaces:` entries (YAML lines, indented two spaces), more keys
   // of `output:` (indented), and more sections.
   fs::path writeConfig(const std::string& interfaces, const std::string& outputExtra = "",

@@ -146,8 +146,7 @@ TEST_F(ServiceTest, ReloadChangesAFilterInPlaceWithoutANewFile) {
 TEST_F(ServiceTest, StartedAsRootItRunsAsTheGivenUserWithOnlyTheTwoCapabilities) {
   if (runCommand("id nobody >/dev/null") != 0) GTEST_SKIP() << "needs the user nobody";
   NamespacePair hosts;
-  fs::create_directory(outputDirectory());
-  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  ASSERT_TRUE(giveOutputDirectoryToNobody());
   const auto config = writeConfig("  - name: prc0\n");
   DaemonProcess daemon(hosts.captureNamespace(),
                        {"--config", config.string(), "--bus", "none", "--user", "nobody"},
@@ -173,8 +172,7 @@ TEST_F(ServiceTest, StartedAsRootItRunsAsTheGivenUserWithOnlyTheTwoCapabilities)
 TEST_F(ServiceTest, StartedAsRootWithAUserWhoCannotReadTheConfigItExitsNamingBoth) {
   if (runCommand("id nobody >/dev/null") != 0) GTEST_SKIP() << "needs the user nobody";
   NamespacePair hosts;
-  fs::create_directory(outputDirectory());
-  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  ASSERT_TRUE(giveOutputDirectoryToNobody());
   const auto config = writeConfig("  - name: prc0\n");
   fs::permissions(config, fs::perms::owner_read | fs::perms::owner_write);
   DaemonProcess daemon(hosts.captureNamespace(),
@@ -195,8 +193,7 @@ TEST_F(ServiceTest, StartedUnprivilegedWithMoreCapabilitiesItKeepsOnlyTheTwo) {
     GTEST_SKIP() << "needs setpriv and the user nobody";
   }
   NamespacePair hosts;
-  fs::create_directory(outputDirectory());
-  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  ASSERT_TRUE(giveOutputDirectoryToNobody());
   const auto config = writeConfig("  - name: prc0\n");
   const std::string more = "-all,+net_raw,+net_admin,+sys_ptrace,+dac_read_search";
   DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string(), "--bus", "none"},
@@ -259,8 +256,7 @@ TEST_F(ServiceTest, AReloadToAFilterTheKernelRefusesFailsAndTheOldFilterKeepsCap
 TEST_F(ServiceTest, AReloadThatCannotStartAThreadRollsBackAndTheDaemonRunsOn) {
   if (runCommand("id nobody >/dev/null") != 0) GTEST_SKIP() << "needs the user nobody";
   NamespacePair hosts(2);
-  fs::create_directory(outputDirectory());
-  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  ASSERT_TRUE(giveOutputDirectoryToNobody());
   const auto config = writeConfig("  - name: prc0\n");
   const std::vector<std::string> args = {"--config", config.string(), "--bus",
                                          "none",     "--user",        "nobody"};
@@ -273,9 +269,7 @@ TEST_F(ServiceTest, AReloadThatCannotStartAThreadRollsBackAndTheDaemonRunsOn) {
     ASSERT_EQ(probe.stop(), 0) << probe.log();
   }
   ASSERT_FALSE(threads.empty());
-  fs::remove_all(outputDirectory());
-  fs::create_directory(outputDirectory());
-  ASSERT_EQ(runCommand("chown nobody " + outputDirectory().string()), 0);
+  ASSERT_TRUE(giveOutputDirectoryToNobody());
   // ...are all the user nobody may have (RLIMIT_NPROC; nobody has no CAP_SYS_RESOURCE): it starts,
   // and a second interface's capture thread cannot.
   DaemonProcess daemon(hosts.captureNamespace(), args, work_.path(),
