@@ -131,6 +131,7 @@ bool DirectStream::endRecord(std::size_t bytes, std::uint64_t tag) noexcept {
                    .buffer = current_,
                    .offset = bufferOffset_,
                    .length = options_.bufferBytes,
+                   .from = settled_,
                    .markAfter = used_ == options_.bufferBytes ? appended_ : before};
     reap(free_.empty() ? Wait::oneBuffer : Wait::none);
     if (error_ != 0) return false;
@@ -142,6 +143,7 @@ bool DirectStream::endRecord(std::size_t bytes, std::uint64_t tag) noexcept {
     submit(full, options_.bufferBytes);
     current_ = next;
     used_ = overflow;
+    settled_ = 0;
     bufferOffset_ += options_.bufferBytes;
   }
   return true;
@@ -151,17 +153,19 @@ bool DirectStream::flush() noexcept {
   if (error_ != 0) return false;
   if (appended_.bytes == flushedBytes_) return true;
   if (used_ > 0) {
-    // The block the records end in goes out whole; the zeros after them are cut below, and this
-    // block is written again once the buffer is full.
+    // The blocks written since the last flush, the one the records end in whole; the zeros
+    // after them are cut below, and that block is written again by the next write of the buffer.
     const std::size_t padded = alignUp(used_);
     std::memset(engine_->buffers_[current_].get() + used_, 0, padded - used_);
     submit(Job{.fd = fd_,
                .buffer = current_,
                .offset = bufferOffset_,
                .length = padded,
+               .from = settled_,
                .markAfter = appended_,
                .releasesBuffer = false},
            used_);
+    settled_ = alignDown(used_);
   }
   reap(Wait::all);
   if (error_ != 0) return false;
@@ -382,8 +386,9 @@ void DirectWriteEngine::hasherLoop() {
 // On the writer thread, with the mutex not held.
 int DirectWriteEngine::writeJob(const Job& job) {
   reserveAhead(job.fd, job.offset + job.length);
+  if (hooks_.beforeWrite) hooks_.beforeWrite(job.offset + job.from, job.length - job.from);
   const std::byte* data = buffers_[job.buffer].get();
-  std::size_t done = 0;
+  std::size_t done = job.from;
   while (done < job.length) {
     const ssize_t n =
         ::pwrite(job.fd, data + done, job.length - done, static_cast<off_t>(job.offset + done));

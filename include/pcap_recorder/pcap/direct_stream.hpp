@@ -56,6 +56,10 @@ constexpr std::size_t alignUp(std::size_t bytes) noexcept {
   return (bytes + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
 }
 
+constexpr std::size_t alignDown(std::size_t bytes) noexcept {
+  return bytes / kDirectAlignment * kDirectAlignment;
+}
+
 struct DirectStreamOptions {
   std::size_t bufferBytes = 2u << 20;      // rounded up to kDirectAlignment
   std::size_t bufferCount = 4;             // one fills while the others are written (at least 2)
@@ -103,6 +107,9 @@ struct DirectEngineHooks {
   std::function<void()> whileHashing{};
   // The clock of the hash pause; empty: std::chrono::steady_clock.
   std::function<std::chrono::steady_clock::time_point()> now{};
+  // Called on the writer thread before each write with the file offset and length it writes: a
+  // test counts what reaches the disk.
+  std::function<void(std::uint64_t offset, std::size_t length)> beforeWrite{};
 };
 
 // The aligned buffers and the writer thread of direct I/O, kept from one file to the next: a
@@ -141,6 +148,9 @@ class DirectWriteEngine {
     std::size_t buffer = 0;
     std::uint64_t offset = 0;
     std::size_t length = 0;
+    // The buffer's first `from` bytes (whole blocks) are in the file already, as they stay:
+    // written from there on.
+    std::size_t from = 0;
     StreamMark markAfter;        // whole records in the file once this write is done
     bool releasesBuffer = true;  // false for flush()'s write of the buffer still filling
     bool done = false;
@@ -253,7 +263,12 @@ class DirectStream {
   std::shared_ptr<DirectWriteEngine> engine_;
   std::vector<std::size_t> free_;
   std::size_t current_ = 0;
-  std::size_t used_ = 0;            // bytes of the current buffer filled
+  std::size_t used_ = 0;  // bytes of the current buffer filled
+  // Whole blocks at the current buffer's start that a flush wrote and no later record changes:
+  // the next write of this buffer begins after them. Why: flushes come up to ten times a second
+  // on a quiet link, and rewriting the buffer from its start each time wrote megabytes a second
+  // to store a few kilobytes.
+  std::size_t settled_ = 0;
   std::uint64_t bufferOffset_ = 0;  // where the current buffer goes in the file
   StreamMark appended_;
   StreamMark inFile_;

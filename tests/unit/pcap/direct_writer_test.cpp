@@ -9,6 +9,9 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #include "pcap_recorder/pcap/direct_stream.hpp"
 #include "pcap_recorder/pcap/file_writer.hpp"
@@ -127,6 +130,54 @@ TEST_F(DirectWriterTest, FinishGivesBackTheSpaceReservedAhead) {
   EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), summary.bytes);
   EXPECT_LE(static_cast<std::uint64_t>(st.st_blocks) * 512, alignUp(summary.bytes) + (1u << 20))
       << "no 64 MiB reservation is left behind the last record";
+}
+
+// A quiet link flushes after nearly every block the kernel hands over: each flush writes the
+// blocks its new records are in, not the buffer again from its start (which wrote megabytes a
+// second to disk to store a few kilobytes), and the full buffer's write skips what flushes wrote.
+TEST_F(DirectWriterTest, AFlushWritesOnlyTheBlocksItsNewRecordsAreIn) {
+  struct Write {
+    std::uint64_t offset;
+    std::size_t length;
+  };
+  auto writes = std::make_shared<std::vector<Write>>();
+  auto writesMutex = std::make_shared<std::mutex>();
+  WriterOptions options = direct(16 * kDirectAlignment, 2);
+  options.directEngine = std::make_shared<DirectWriteEngine>(DirectEngineHooks{
+      .beforeWrite = [writes, writesMutex](std::uint64_t offset, std::size_t length) {
+        std::lock_guard lock(*writesMutex);
+        writes->push_back({offset, length});
+      }});
+  const auto frame = testing::buildUdpFrame({.frameBytes = 100});
+  PcapFileWriter writer(directory_.get(), "quiet.pcap", options);
+  ASSERT_TRUE(writer.directIo());
+  ASSERT_TRUE(writer.flush());
+  std::uint64_t inFile = fs::file_size(dir_ / "quiet.pcap.part");
+  std::uint64_t written = 0;
+  constexpr std::uint32_t kFrames = 2000;  // 232 KB: several buffers, each flushed 140 times
+  for (std::uint32_t i = 0; i < kFrames; ++i) {
+    ASSERT_TRUE(writer.append(frameOf(frame, i + 1)));
+    ASSERT_TRUE(writer.flush());
+    const std::uint64_t now = fs::file_size(dir_ / "quiet.pcap.part");
+    std::lock_guard lock(*writesMutex);
+    for (const Write& write : *writes) {
+      EXPECT_GE(write.offset, alignDown(inFile))
+          << "frame " << i << ": a block the file held whole before was written again";
+      EXPECT_LE(write.offset + write.length, alignUp(now)) << "frame " << i;
+      written += write.length;
+    }
+    writes->clear();
+    inFile = now;
+  }
+  EXPECT_LE(written, std::uint64_t{kFrames} * 2 * kDirectAlignment);
+  const auto summary = writer.finish();
+  EXPECT_EQ(summary.packets, kFrames);
+  const auto file = testing::readPcapFile(dir_ / "quiet.pcap");
+  ASSERT_EQ(file.records.size(), kFrames);
+  for (std::uint32_t i = 0; i < kFrames; ++i) {
+    ASSERT_EQ(file.records[i].data, frame) << "record " << i;
+    ASSERT_EQ(file.records[i].seconds, i + 1) << "record " << i;
+  }
 }
 
 TEST_F(DirectWriterTest, TheHeaderIsInTheFileAtOnce) {
