@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 
 #include "pcap_recorder/compress/compression.hpp"
@@ -63,6 +64,19 @@ std::vector<StoreFile> listStore(const config::Config& config,
       }
     }
   }
+  // A file beside its compressed copy (the compression's last step, or its unlink failed and the
+  // next start removes it): the same records twice. The compressed copy is the one that stays.
+  std::set<fs::path> compressedFrom;
+  for (const auto& file : files) {
+    const std::string name = file.path.filename().string();
+    if (!file.part && compress::compressionOfName(name) != compress::Compression::none) {
+      compressedFrom.insert(file.path.parent_path() /
+                            std::string(compress::withoutCompressionSuffix(name)));
+    }
+  }
+  std::erase_if(files, [&](const StoreFile& file) {
+    return !file.part && compressedFrom.contains(file.path);
+  });
   std::sort(files.begin(), files.end(),
             [](const StoreFile& a, const StoreFile& b) { return a.path < b.path; });
   return files;

@@ -48,7 +48,9 @@ std::vector<std::string> tokenize(std::string_view text) {
   return tokens;
 }
 
+// Decimal only: libpcap reads a leading 0 as octal and 0x as hex, so neither is narrowed.
 std::optional<std::uint32_t> number(const std::string& text, std::uint32_t max) {
+  if (text.size() > 1 && text[0] == '0') throw NotNarrowable{};
   std::uint32_t value = 0;
   const auto* end = text.data() + text.size();
   const auto [stop, error] = std::from_chars(text.data(), end, value);

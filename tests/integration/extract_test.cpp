@@ -582,6 +582,21 @@ TEST_F(ExtractTest, FilesCompressedBetweenListingAndOpeningAreReadCompressed) {
   EXPECT_EQ(packetsOf(out), expectedPackets);
 }
 
+// The compression renames NAME.zst into place before it removes NAME (and a failed removal
+// leaves NAME until the next start): while both are there, each packet is extracted once.
+TEST_F(ExtractTest, AFileBesideItsCompressedCopyIsReadOnce) {
+  addStore();
+  const auto expectedPackets = expected(files_, "");
+  const auto kept = work_ / "kept.pcap";
+  fs::copy_file(files_[0], kept);
+  compressLikeTheDaemon(files_[0], compress::Compression::zstd);
+  fs::copy_file(kept, files_[0]);
+  const auto out = work_ / "both-there.pcap";
+  const auto result = extract(" -- " + quoted(""), out);
+  ASSERT_EQ(result.status, 0) << result.output;
+  EXPECT_EQ(packetsOf(out), expectedPackets);
+}
+
 class ExtractCompressedTest : public ExtractTest {
  protected:
   // The output of each query of a set (filters, windows, interfaces), byte for byte.
