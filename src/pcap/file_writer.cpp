@@ -274,14 +274,26 @@ bool PcapFileWriter::writeBuffer() noexcept {
 // hard while it writes them back, and the written pages stay cached for nobody. Starting
 // writeback early keeps the disk busy steadily; waiting for the previous step (long done by then)
 // and dropping it keeps the cache to a few steps per file.
+//
+// A writeback that fails (EIO, ENOSPC on a thin or network volume) is reported to this call alone:
+// it consumes the error, so the file's fsync at the end would succeed over pages that never
+// reached the disk. The writer stops as after a failed write, and the file is never finished.
 void PcapFileWriter::startWriteback() noexcept {
+  const auto syncRange = [this](off_t offset, off_t bytes, unsigned flags) {
+    const int result = options_.syncFileRange
+                           ? options_.syncFileRange(fd_.get(), offset, bytes, flags)
+                           : ::sync_file_range(fd_.get(), offset, bytes, flags);
+    if (result != 0 && errno != EINTR && writebackError_ == 0) {
+      writebackError_ = errno;
+      errno_ = errno;
+    }
+  };
   const auto step = static_cast<off_t>(committedBytes_ - writebackStarted_);
-  ::sync_file_range(fd_.get(), static_cast<off_t>(writebackStarted_), step, SYNC_FILE_RANGE_WRITE);
+  syncRange(static_cast<off_t>(writebackStarted_), step, SYNC_FILE_RANGE_WRITE);
   if (writebackStarted_ > writebackDone_) {
     const auto previous = static_cast<off_t>(writebackStarted_ - writebackDone_);
-    ::sync_file_range(
-        fd_.get(), static_cast<off_t>(writebackDone_), previous,
-        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    syncRange(static_cast<off_t>(writebackDone_), previous,
+              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
     ::posix_fadvise(fd_.get(), static_cast<off_t>(writebackDone_), previous, POSIX_FADV_DONTNEED);
     writebackDone_ = writebackStarted_;
   }
@@ -381,6 +393,7 @@ ClosedFile PcapFileWriter::close() {
                       lastPacketInFile_, std::move(sha256),
                       hashSkipped,       errno_ != 0,
                       hashPaused};
+  summary.writebackError = writebackError_;
   // Nothing worth keeping: writing failed before a single record reached the file.
   const bool discard = errno_ != 0 && committedPackets_ == 0;
   return ClosedFile(std::move(fd_), finalName_, summary, discard);
@@ -389,6 +402,7 @@ ClosedFile PcapFileWriter::close() {
 FinishOperations systemFinishOperations() {
   return {
       .fsync = [](int fd) { return ::fsync(fd); },
+      .truncate = [](int fd, off_t length) { return ::ftruncate(fd, length); },
       .renameNoReplace =
           [](int directoryFd, const char* from, const char* to) {
             return ::renameat2(directoryFd, from, directoryFd, to, RENAME_NOREPLACE);
@@ -408,6 +422,21 @@ FileSummary ClosedFile::complete(int directoryFd, const FinishOperations& operat
     ::unlinkat(directoryFd, part.c_str(), 0);
     file_.reset();
     return FileSummary{};
+  }
+  // Why: a cut the writer could not make (ftruncate failing after a failed write, or at a direct
+  // I/O flush) leaves zero padding or part of a record after the last whole one. Cut again here;
+  // a file that still cannot be cut is not finished, and the next start's repair cuts it.
+  struct stat written {};
+  if (::fstat(file_.get(), &written) == 0 &&
+      static_cast<std::uint64_t>(written.st_size) != summary_.bytes &&
+      operations.truncate(file_.get(), static_cast<off_t>(summary_.bytes)) != 0) {
+    util::throwErrno("cannot cut " + part + " to its last whole record (" +
+                     std::to_string(summary_.bytes) + " of its " + std::to_string(written.st_size) +
+                     " bytes)");
+  }
+  if (summary_.writebackError != 0) {
+    throw std::system_error(summary_.writebackError, std::generic_category(),
+                            "part of " + part + " did not reach the disk");
   }
   // Why a failed fsync is a failed file: the kernel may already have dropped the pages it could
   // not write, so the data under the final name would not be what was captured.

@@ -311,6 +311,12 @@ RepairResult repairPartFile(int directoryFd, const std::string& partName) {
       return failure(
           errno, "cannot cut " + partName + " to " + std::to_string(scan.completeBytes) + " bytes");
     }
+    if (scan.completeBytes == fileSize) {
+      // Gives back what a direct writer reserved past the end (fallocate KEEP_SIZE), which a
+      // cut to the same size frees too. Best effort: the records are whole either way.
+      [[maybe_unused]] const int ignored =
+          ::ftruncate(fd.get(), static_cast<off_t>(scan.completeBytes));
+    }
     // Why before the rename: a final name must never point at data that a power loss can still
     // take away; until then the file keeps its .part name and is repaired again on the next start.
     if (::fsync(fd.get()) != 0) return failure(errno, "cannot fsync " + partName);

@@ -60,6 +60,8 @@ struct WriterOptions {
   bool sha256 = false;
   // With direct I/O: give that hash up rather than make capture wait for it (see direct_stream).
   bool hashYieldsToCapture = true;
+  // Buffered mode: sync_file_range(2); empty: the real one. A seam: tests inject its failures.
+  std::function<int(int fd, off_t offset, off_t bytes, unsigned flags)> syncFileRange{};
 };
 
 // The file-name grammar's, as a C string.
@@ -95,12 +97,16 @@ struct FileSummary {
   // Of hashSkipped: not even tried, the file was begun in the pause after a hash given up
   // (DirectWriteEngine, kFirstHashPause).
   bool hashPaused = false;
+  // Buffered mode: the errno of a writeback that failed (its pages never reached the disk, and
+  // the file's fsync would not say so): the file is not finished (ClosedFile::complete).
+  int writebackError = 0;
 };
 
 // The system calls that make a finished file durable under its final name. A seam: tests inject
 // their failures (EIO from fsync) or slow them down.
 struct FinishOperations {
   std::function<int(int fd)> fsync;
+  std::function<int(int fd, off_t length)> truncate;
   // renameat2(RENAME_NOREPLACE) within one directory.
   std::function<int(int directoryFd, const char* from, const char* to)> renameNoReplace;
 };
@@ -230,6 +236,7 @@ class PcapFileWriter {
   // Buffered mode: where writeback was last started, and up to where it was waited for.
   std::uint64_t writebackStarted_ = 0;
   std::uint64_t writebackDone_ = 0;
+  int writebackError_ = 0;
   std::unique_ptr<DirectStream> direct_;  // after fd_: gone before the file is closed
 };
 

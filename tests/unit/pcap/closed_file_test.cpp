@@ -1,5 +1,6 @@
-// Finishing a closed file when fsync fails: the file keeps its `.part` name, and the error names
-// it. Failures come from a test double of the system calls (FinishOperations).
+// Finishing a closed file when fsync or the cut to its last record fails: the file keeps its
+// `.part` name, and the error names it. Failures come from a test double of the system calls
+// (FinishOperations).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -80,6 +81,37 @@ TEST_F(ClosedFileTest, AFailedFsyncOfTheDirectoryPutsThePartNameBack) {
   try {
     closed.complete(directory, fsyncFailingFor([directory](int fd) { return fd == directory; }));
     FAIL() << "complete() reported a file whose directory fsync failed as finished";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code().value(), EIO);
+    EXPECT_NE(std::string(error.what()).find("a.pcap.part"), std::string::npos) << error.what();
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "a.pcap.part"));
+  EXPECT_FALSE(fs::exists(dir_ / "a.pcap"));
+}
+
+// What a cut the writer could not make leaves past the last whole record (zero padding of a
+// direct I/O block, part of a record) never reaches a finished file: cut here, or kept as `.part`.
+TEST_F(ClosedFileTest, BytesPastTheLastWholeRecordAreCutBeforeTheFileIsFinished) {
+  auto closed = closedFileWithOneRecord();
+  const auto records = closed.summary().bytes;
+  fs::resize_file(dir_ / "a.pcap.part", records + 4000);  // as a failed cut leaves it
+  const auto summary =
+      closed.complete(directory_.get(), fsyncFailingFor([](int) { return false; }));
+  EXPECT_EQ(fs::file_size(dir_ / summary.name), records);
+}
+
+TEST_F(ClosedFileTest, AFileThatCannotBeCutToItsLastWholeRecordKeepsThePartName) {
+  auto closed = closedFileWithOneRecord();
+  const auto records = closed.summary().bytes;
+  fs::resize_file(dir_ / "a.pcap.part", records + 4000);
+  auto operations = fsyncFailingFor([](int) { return false; });
+  operations.truncate = [](int, off_t) {
+    errno = EIO;
+    return -1;
+  };
+  try {
+    closed.complete(directory_.get(), operations);
+    FAIL() << "complete() finished a file ending in 4000 bytes that are no record";
   } catch (const std::system_error& error) {
     EXPECT_EQ(error.code().value(), EIO);
     EXPECT_NE(std::string(error.what()).find("a.pcap.part"), std::string::npos) << error.what();

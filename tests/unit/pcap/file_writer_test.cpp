@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "pcap_recorder/util/unique_fd.hpp"
 #include "support/directory.hpp"
@@ -178,6 +179,36 @@ namespace {
 
 // Frames written in place must be in the file once writeInPlaceFrames() returns: the capture
 // ring reuses their memory right after.
+// Writeback started early (buffered mode) reports a disk's failure to its own call and to no
+// later fsync: the writer stops as after a failed write, and the file is never finished as whole.
+TEST_F(PcapFileWriterTest, AFailedWritebackStopsTheWriterAndTheFileIsNotFinished) {
+  WriterOptions options;
+  options.syncFileRange = [](int fd, off_t offset, off_t bytes, unsigned flags) {
+    if ((flags & SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+      errno = EIO;
+      return -1;
+    }
+    return ::sync_file_range(fd, offset, bytes, flags);
+  };
+  PcapFileWriter writer(directory_.get(), "wb.pcap", options);
+  const auto frame = testing::buildUdpFrame({.frameBytes = 1500});
+  std::uint32_t appended = 0;
+  while (appended < 40'000 && writer.append(frameOf(frame, appended + 1))) ++appended;
+  ASSERT_TRUE(writer.failed()) << "40,000 frames (60 MB) written over a failing writeback";
+  EXPECT_EQ(writer.lastErrno(), EIO);
+  auto closed = writer.close();
+  EXPECT_EQ(closed.summary().writebackError, EIO);
+  try {
+    closed.complete(directory_.get());
+    FAIL() << "a file part of which never reached the disk was finished";
+  } catch (const std::system_error& error) {
+    EXPECT_EQ(error.code().value(), EIO);
+    EXPECT_NE(std::string(error.what()).find("wb.pcap.part"), std::string::npos) << error.what();
+  }
+  EXPECT_TRUE(fs::exists(dir_ / "wb.pcap.part"));
+  EXPECT_FALSE(fs::exists(dir_ / "wb.pcap"));
+}
+
 TEST_F(PcapFileWriterTest, FramesWrittenInPlaceReadBackAfterTheirMemoryIsReused) {
   PcapFileWriter writer(directory_.get(), "m.pcap", WriterOptions{});
   std::vector<std::vector<std::byte>> expected;

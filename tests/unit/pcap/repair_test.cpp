@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cstring>
@@ -296,6 +297,29 @@ TEST_F(RepairPartFileTest, CutsEachKindOfTornFileToItsLastCompleteRecordAndRenam
     EXPECT_EQ(read(name), cut(file.bytes, file.boundaries[c.records]));
     EXPECT_EQ(testing::readPcapFile(dir_ / name).records.size(), c.records);
   }
+}
+
+// A direct writer reserves space ahead of its writes (fallocate, KEEP_SIZE); killed just after a
+// write that ended on a record, its file is whole but holds that reservation. Repair gives it
+// back, or retention and free space would be off by up to the reservation per file.
+TEST_F(RepairPartFileTest, AWholeFileGivesBackTheSpaceReservedPastItsEnd) {
+  const auto file = buildFile(TimestampUnit::microseconds, kFrameSizes);
+  write("reserved.pcap.part", file.bytes);
+  {
+    const util::UniqueFd fd(::open((dir_ / "reserved.pcap.part").c_str(), O_WRONLY | O_CLOEXEC));
+    ASSERT_TRUE(fd.valid());
+    if (::fallocate(fd.get(), FALLOC_FL_KEEP_SIZE, 0, 8 << 20) != 0) {
+      GTEST_SKIP() << dir_.path() << ": no fallocate here";
+    }
+  }
+  const auto result = repair("reserved.pcap.part");
+  ASSERT_EQ(result.outcome, RepairOutcome::finished) << result.message;
+  EXPECT_EQ(result.bytesCut, 0u);
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "reserved.pcap").c_str(), &st), 0);
+  EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), file.bytes.size());
+  EXPECT_LT(static_cast<std::uint64_t>(st.st_blocks) * 512, 1u << 20)
+      << "8 MiB reserved past the end is still allocated";
 }
 
 TEST_F(RepairPartFileTest, SetsAFileTornInsideItsHeaderAsideUntouched) {
