@@ -34,7 +34,11 @@ namespace pr = pcap_recorder;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int kExitConfigError = 1;
+// sysexits.h's EX_CONFIG, which systemd names "CONFIG": the unit does not restart on it
+// (RestartPreventExitStatus=78), since only an edit helps. A start that failed for the machine's
+// state (kExitNotNow) is retried.
+constexpr int kExitConfigError = 78;
+constexpr int kExitNotNow = 1;
 constexpr int kExitUsage = 2;
 constexpr std::chrono::seconds kStatusInterval{5};
 constexpr std::chrono::milliseconds kLoopTick{500};
@@ -60,10 +64,15 @@ std::optional<pr::config::Config> loadConfig(const std::filesystem::path& path) 
 }
 
 // The checks against this machine, as the user the daemon will run as; prints each problem.
-bool environmentIsUsable(const pr::config::Config& config, pr::service::CompiledFilters& filters) {
+// 0 when every check passes; else the exit status: kExitNotNow when each problem may pass by
+// itself, kExitConfigError when one needs an edit.
+int checkThisMachine(const pr::config::Config& config, pr::service::CompiledFilters& filters) {
   const auto problems = pr::service::checkEnvironment(config, &filters);
   for (const auto& problem : problems) std::cerr << pr::config::format(problem) << '\n';
-  return problems.empty();
+  if (problems.empty()) return 0;
+  const bool allMayPass = std::all_of(problems.begin(), problems.end(),
+                                      [](const auto& problem) { return problem.mayPass; });
+  return allMayPass ? kExitNotNow : kExitConfigError;
 }
 
 // Signals are read from a signalfd by the main loop; blocked before any thread starts so that
@@ -213,7 +222,7 @@ int run(const pr::daemon::Options& options) {
     return kExitConfigError;
   }
   pr::service::CompiledFilters filters;
-  if (!environmentIsUsable(*config, filters)) return kExitConfigError;
+  if (const int status = checkThisMachine(*config, filters); status != 0) return status;
   for (const auto& warning : pr::service::permissionWarnings(*config)) {
     if (options.checkConfigOnly) {
       std::cout << "warning: " << warning << '\n';
@@ -250,7 +259,7 @@ int run(const pr::daemon::Options& options) {
     daemon.start();
   } catch (const std::exception& error) {
     spdlog::error("{}: {}", options.configPath.string(), error.what());
-    return kExitConfigError;
+    return kExitNotNow;
   }
   const std::size_t waiting = daemon.interfacesWaiting();
   const std::size_t recording = daemon.config().interfaces.size() - waiting;
@@ -289,6 +298,6 @@ int main(int argc, char** argv) {
     return run(*options);
   } catch (const std::exception& error) {
     spdlog::critical("{}", error.what());
-    return 1;
+    return kExitNotNow;
   }
 }

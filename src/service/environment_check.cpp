@@ -87,8 +87,9 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config,
     if (isNew) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
+      const bool outOfTime = left.count() <= 0;
       try {
-        if (left.count() <= 0) {
+        if (outOfTime) {
           throw bpf::FilterError("not compiled: the filters before it took the " +
                                  std::to_string(kFilterCompileBudget.count()) +
                                  " s that all filters of a configuration may take");
@@ -99,7 +100,8 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config,
         problems.push_back(
             {interface.filterWhere.line > 0 ? interface.filterWhere : interface.where,
              "interface " + util::printable(interface.name) + ": invalid filter " +
-                 quoted(interface.filter) + ": " + util::printable(error.what())});
+                 quoted(interface.filter) + ": " + util::printable(error.what()),
+             outOfTime});
       }
     } else if (!entry->second) {
       problems.push_back({interface.filterWhere.line > 0 ? interface.filterWhere : interface.where,
@@ -122,12 +124,12 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config,
     }
     if (directoriesChecked.insert(interface.output.directory).second) {
       if (auto problem = directoryProblem(interface.output.directory); !problem.empty()) {
-        problems.push_back({interface.where, "interface " + interface.name + ": " + problem});
+        problems.push_back({interface.where, "interface " + interface.name + ": " + problem, true});
       }
     }
   }
   if (auto problem = metricsTextfileProblem(config.daemon.metrics.textfile); !problem.empty()) {
-    problems.push_back({config.daemon.metrics.textfileWhere, problem});
+    problems.push_back({config.daemon.metrics.textfileWhere, problem, true});
   }
   return problems;
 }

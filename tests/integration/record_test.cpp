@@ -285,7 +285,7 @@ TEST_F(RecordTest, RefusesAnInterfaceThatIsNotEthernetAndWritesNothing) {
             0);
   const auto config = writeConfig("  - name: prtun0\n");
   DaemonProcess daemon(hosts.captureNamespace(), {"--config", config.string()}, work_.path());
-  EXPECT_EQ(daemon.wait(), 1);
+  EXPECT_EQ(daemon.wait(), 78) << "EX_CONFIG: the config needs an edit";
   EXPECT_NE(daemon.log().find("interface prtun0 has link type 65534 (ARPHRD), not Ethernet"),
             std::string::npos)
       << daemon.log();

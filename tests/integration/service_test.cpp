@@ -178,7 +178,7 @@ TEST_F(ServiceTest, StartedAsRootWithAUserWhoCannotReadTheConfigItExitsNamingBot
   DaemonProcess daemon(hosts.captureNamespace(),
                        {"--config", config.string(), "--bus", "none", "--user", "nobody"},
                        work_.path());
-  EXPECT_EQ(daemon.wait(), 1) << daemon.log();
+  EXPECT_EQ(daemon.wait(), 78) << daemon.log();
   EXPECT_NE(daemon.log().find(config.string() +
                               ": user nobody cannot read it: Permission denied; every reload "
                               "would fail"),

@@ -218,4 +218,16 @@ check "tshark reads all 50 untagged frames from before the vlan filter (got $tot
   test "$total" = 50
 check "the vlan 100 filter kept the 10 frames of VLAN 100 (got $vlan100)" test "$vlan100" = 10
 check "and none of VLAN 200 (got $others)" test "$others" = 0
+
+# A config that does not load at start: exit 78 (EX_CONFIG), and the unit waits for an edit
+# rather than failing the same way every 5 s (RestartSec) for good.
+S cp "$work/broken.yaml" /etc/pcap-recorder/pcap-recorder.yaml
+if in_sandbox systemctl start pcap-recorder; then fail "start with a broken config succeeded"; fi
+status=$(in_sandbox systemctl show -p ExecMainStatus --value pcap-recorder)
+check "a broken config exits 78 (got $status)" test "$status" = 78
+sleep 6
+state=$(in_sandbox systemctl show -p ActiveState --value pcap-recorder)
+restarts=$(in_sandbox systemctl show -p NRestarts --value pcap-recorder)
+check "and stays failed, not restarted, 6 s later ($state, $restarts restarts)" \
+  test "$state/$restarts" = failed/0
 echo "all checks passed"

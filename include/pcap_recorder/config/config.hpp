@@ -28,6 +28,9 @@ struct Location {
 struct Problem {
   Location where;
   std::string message;
+  // The machine's state rather than the config (an output directory on a disk not mounted yet):
+  // it may pass by itself, so starting again unchanged is worth it.
+  bool mayPass = false;
 };
 
 // "FILE:LINE:COLUMN: message", the form compilers use, so editors can jump to it.
