@@ -267,7 +267,7 @@ bool PcapFileWriter::writeBuffer() noexcept {
   if (recordsBuffered_ > 0) lastPacketInFile_ = lastPacket_;
   discardPending();
   if (committedBytes_ - writebackStarted_ >= kWritebackStep) startWriteback();
-  return true;
+  return errno_ == 0;  // a failed writeback: the frame that asked for room is lost too
 }
 
 // Why: left to itself the kernel lets gigabytes of dirty pages pile up, then throttles the writer
@@ -277,13 +277,18 @@ bool PcapFileWriter::writeBuffer() noexcept {
 //
 // A writeback that fails (EIO, ENOSPC on a thin or network volume) is reported to this call alone:
 // it consumes the error, so the file's fsync at the end would succeed over pages that never
-// reached the disk. The writer stops as after a failed write, and the file is never finished.
+// reached the disk. The writer stops as after a failed write, and the file keeps its `.part`
+// name for the next start's repair.
 void PcapFileWriter::startWriteback() noexcept {
   const auto syncRange = [this](off_t offset, off_t bytes, unsigned flags) {
     const int result = options_.syncFileRange
                            ? options_.syncFileRange(fd_.get(), offset, bytes, flags)
                            : ::sync_file_range(fd_.get(), offset, bytes, flags);
-    if (result != 0 && errno != EINTR && writebackError_ == 0) {
+    // Not data lost: no control of writeback here (a sandbox's seccomp filter, a pipe), which
+    // leaves the kernel to write back alone and the file's fsync to report.
+    const bool noControl =
+        errno == EINTR || errno == ENOSYS || errno == EPERM || errno == EINVAL || errno == ESPIPE;
+    if (result != 0 && !noControl && writebackError_ == 0) {
       writebackError_ = errno;
       errno_ = errno;
     }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "pcap_recorder/bpf/filter.hpp"
 #include "pcap_recorder/capture/af_packet_source.hpp"
@@ -77,6 +78,7 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config,
   std::set<fs::path> directoriesChecked;
   // Interfaces with the same filter share one compile; only `vlan` depends on the interface.
   std::map<std::string, std::optional<bpf::FilterProgram>> compiled;
+  std::map<std::string, bool> failureMayPass;  // of the filters that did not compile
   const auto deadline = std::chrono::steady_clock::now() + kFilterCompileBudget;
   for (const auto& interface : config.interfaces) {
     const bool perInterface = interface.filter.find("vlan") != std::string::npos;
@@ -97,16 +99,21 @@ std::vector<config::Problem> checkEnvironment(const config::Config& config,
         entry->second = bpf::FilterProgram::compileIsolated(interface.name, interface.filter,
                                                             interface.output.snaplen, left);
       } catch (const bpf::FilterError& error) {
+        // A host name the resolver could not find (yet: DNS at boot) may be found later.
+        const bool mayPass =
+            outOfTime || std::string_view(error.what()).find("unknown host") != std::string::npos;
+        failureMayPass[key] = mayPass;
         problems.push_back(
             {interface.filterWhere.line > 0 ? interface.filterWhere : interface.where,
              "interface " + util::printable(interface.name) + ": invalid filter " +
                  quoted(interface.filter) + ": " + util::printable(error.what()),
-             outOfTime});
+             mayPass});
       }
     } else if (!entry->second) {
       problems.push_back({interface.filterWhere.line > 0 ? interface.filterWhere : interface.where,
                           "interface " + util::printable(interface.name) + ": invalid filter " +
-                              quoted(interface.filter) + " (as above)"});
+                              quoted(interface.filter) + " (as above)",
+                          failureMayPass[key]});
     }
     // A `vlan` filter of an interface that is not there yet was compiled offline; the recorder
     // compiles it for the interface once it appears.

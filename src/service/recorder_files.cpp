@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -27,11 +28,18 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using rotation::RotationReason;
 constexpr std::chrono::seconds kReopenBackoff{1};
+constexpr std::chrono::seconds kLongestReopenBackoff{60};
 constexpr std::chrono::seconds kDiskWarningInterval{10};
 // Writing resumes after a full disk once at least this much is free again.
 constexpr std::uint64_t kResumeFreeBytes = 64 << 10;
 
 }  // namespace
+
+std::chrono::seconds reopenBackoff(unsigned failuresInARow) noexcept {
+  auto backoff = kReopenBackoff;
+  for (unsigned i = 1; i < failuresInARow && backoff < kLongestReopenBackoff; ++i) backoff *= 2;
+  return std::min(backoff, kLongestReopenBackoff);
+}
 
 bool Recorder::canWait(RotationReason reason) noexcept {
   switch (reason) {
@@ -175,6 +183,7 @@ void Recorder::finishCurrentFile(RotationReason reason) {
   auto closed = writer_->close();
   publishWriterCounts();
   const bool writeFailed = writer_->failed();
+  if (!writeFailed) writeFailuresInARow_ = 0;
   writer_.reset();
   packetsInCurrentFile_.store(0, std::memory_order_relaxed);
   setCurrentFile({});
@@ -217,13 +226,14 @@ void Recorder::pauseAfterWriteFailure() {
   lostToDiskAtPause_ = counters_.snapshot().packetsLostToDisk;
   pause_.store(PauseReason::writeFailed, std::memory_order_relaxed);
   const int error = writer_ ? writer_->lastErrno() : ENOSPC;
+  const auto backoff = reopenBackoff(++writeFailuresInARow_);
   spdlog::error(
       "{}: writing to {} failed: {}; frames are counted as lost to the disk until it "
-      "can be written again",
-      settings_.name, settings_.output.directory.string(), std::strerror(error));
+      "can be written again (next try in {} s)",
+      settings_.name, settings_.output.directory.string(), std::strerror(error), backoff.count());
   finishCurrentFile(RotationReason::writeError);
   finisher_.requestRetention(settings_.output.directory);
-  nextOpenAttempt_ = Clock::now() + kReopenBackoff;
+  nextOpenAttempt_ = Clock::now() + backoff;
   nextDiskWarning_ = Clock::now() + kDiskWarningInterval;
 }
 

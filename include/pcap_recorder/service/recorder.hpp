@@ -163,6 +163,7 @@ class Recorder {
   std::chrono::steady_clock::time_point nextOpenAttempt_;
   std::chrono::steady_clock::time_point nextDiskWarning_;
   std::uint64_t lostToDiskAtPause_ = 0;
+  unsigned writeFailuresInARow_ = 0;  // with no file finished whole between them
 
   std::chrono::steady_clock::time_point lastFlush_;
   // Whether the last turn took a block, and the latest timestamp of a frame taken since the
@@ -207,5 +208,10 @@ inline constexpr mode_t kOutputDirectoryMode = 0750;
 // Creates `directory` (and its parents) if missing, each kOutputDirectoryMode, and opens it for
 // the recorder's files.
 util::UniqueFd openOutputDirectory(const std::filesystem::path& directory);
+
+// How long writing stays paused after the `failuresInARow`-th failed file in a row: 1 s, doubling
+// up to 60 s. Why: a disk that fails every write (EIO, a thin volume out of space while statvfs
+// shows room) would otherwise get a new file, and two error lines, every second.
+std::chrono::seconds reopenBackoff(unsigned failuresInARow) noexcept;
 
 }  // namespace pcap_recorder::service

@@ -198,6 +198,8 @@ TEST_F(PcapFileWriterTest, AFailedWritebackStopsTheWriterAndTheFileIsNotFinished
   EXPECT_EQ(writer.lastErrno(), EIO);
   auto closed = writer.close();
   EXPECT_EQ(closed.summary().writebackError, EIO);
+  EXPECT_EQ(closed.summary().packets + writer.packetsLostToWriteErrors(), appended + 1)
+      << "every frame offered is in the file or counted as lost, the one refused included";
   try {
     closed.complete(directory_.get());
     FAIL() << "a file part of which never reached the disk was finished";
@@ -207,6 +209,22 @@ TEST_F(PcapFileWriterTest, AFailedWritebackStopsTheWriterAndTheFileIsNotFinished
   }
   EXPECT_TRUE(fs::exists(dir_ / "wb.pcap.part"));
   EXPECT_FALSE(fs::exists(dir_ / "wb.pcap"));
+}
+
+// Where writeback cannot be controlled (a seccomp filter answering EPERM or ENOSYS), nothing was
+// lost: the writer goes on and the file is finished as usual.
+TEST_F(PcapFileWriterTest, NoControlOfWritebackIsNoFailure) {
+  WriterOptions options;
+  options.syncFileRange = [](int, off_t, off_t, unsigned) {
+    errno = EPERM;
+    return -1;
+  };
+  PcapFileWriter writer(directory_.get(), "nocontrol.pcap", options);
+  const auto frame = testing::buildUdpFrame({.frameBytes = 1500});
+  for (std::uint32_t i = 0; i < 20'000; ++i) ASSERT_TRUE(writer.append(frameOf(frame, i + 1)));
+  const auto summary = writer.finish();
+  EXPECT_EQ(summary.packets, 20'000u);
+  EXPECT_EQ(fs::file_size(dir_ / "nocontrol.pcap"), summary.bytes);
 }
 
 TEST_F(PcapFileWriterTest, FramesWrittenInPlaceReadBackAfterTheirMemoryIsReused) {

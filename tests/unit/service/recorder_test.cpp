@@ -133,6 +133,18 @@ std::vector<std::byte> withTag(const std::vector<std::byte>& frame, std::uint16_
 
 // Frames written in place are read from the ring block: they must be in the file before the
 // block goes back, whatever the block holds afterwards.
+// A disk that fails every write gets a new file after 1 s, then 2, 4 ... and at most one a
+// minute, not one (and two error lines) every second for as long as it fails.
+TEST(Recorder, WritingPausesLongerAfterEachFailedFileInARow) {
+  using std::chrono::seconds;
+  EXPECT_EQ(reopenBackoff(1), seconds(1));
+  EXPECT_EQ(reopenBackoff(2), seconds(2));
+  EXPECT_EQ(reopenBackoff(3), seconds(4));
+  EXPECT_EQ(reopenBackoff(6), seconds(32));
+  EXPECT_EQ(reopenBackoff(7), seconds(60));
+  EXPECT_EQ(reopenBackoff(1000), seconds(60));
+}
+
 TEST(Recorder, EveryFrameIsInTheFileAsCapturedThoughItsBlockIsReusedAtOnce) {
   testing::TempDir dir;
   std::vector<std::vector<std::byte>> blocks;
