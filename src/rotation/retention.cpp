@@ -110,16 +110,19 @@ std::vector<Deletion> chooseDeletions(std::vector<StoredFile> files, const Reten
   std::vector<bool> deleted(files.size(), false);
   std::uint64_t keptFiles = files.size();
   std::uint64_t keptBytes = 0;
-  for (const StoredFile& file : files) keptBytes += file.bytes;
+  for (const StoredFile& file : files) keptBytes += file.bytes + file.companionBytes;
   const auto remove = [&](std::size_t index, std::string reason) {
     const StoredFile& file = files[index];
     deleted[index] = true;
     deletions.push_back(
         {index,
          {file.name, file.bytes, std::move(reason), limits.keepUntilShipped && !file.shipped}});
+    const std::uint64_t freed = file.bytes + file.companionBytes;
     keptFiles -= 1;
-    keptBytes -= file.bytes;
-    freeBytes += file.bytes;
+    keptBytes -= freed;
+    // Saturating: free space that could not be read is passed as the most there can be, and
+    // wrapping round to almost none would make min_free_space delete every file.
+    freeBytes = freeBytes > UINT64_MAX - freed ? UINT64_MAX : freeBytes + freed;
   };
   // Whether any rule may delete the file at `index`.
   const auto mayGo = [&](std::size_t index) { return !deleted[index] && !files[index].inProgress; };
@@ -186,7 +189,8 @@ std::chrono::system_clock::time_point retentionTime(std::chrono::system_clock::t
   return std::min(mtime, ctime);
 }
 
-Listing listOwnFiles(int directoryFd, const OwnFileMatcher& matcher, uid_t owner) {
+Listing listOwnFiles(int directoryFd, const OwnFileMatcher& matcher, uid_t owner,
+                     std::span<const std::string_view> companionSuffixes) {
   Listing listing;
   // A description of its own: readdir's position is not shared with anyone else's descriptor.
   const int listFd = ::openat(directoryFd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -218,8 +222,17 @@ Listing listOwnFiles(int directoryFd, const OwnFileMatcher& matcher, uid_t owner
     struct stat status {};
     if (::fstatat(directoryFd, entry->d_name, &status, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (!S_ISREG(status.st_mode) || status.st_uid != owner) continue;
-    listing.files.push_back({std::string(name), static_cast<std::uint64_t>(status.st_size),
-                             retentionTime(toTime(status.st_mtim), toTime(status.st_ctim))});
+    StoredFile file{std::string(name), static_cast<std::uint64_t>(status.st_size),
+                    retentionTime(toTime(status.st_mtim), toTime(status.st_ctim))};
+    for (const std::string_view suffix : companionSuffixes) {
+      const std::string companion = file.name + std::string(suffix);
+      struct stat companionStatus {};
+      if (::fstatat(directoryFd, companion.c_str(), &companionStatus, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISREG(companionStatus.st_mode)) {
+        file.companionBytes += static_cast<std::uint64_t>(companionStatus.st_size);
+      }
+    }
+    listing.files.push_back(std::move(file));
   }
   ::closedir(stream);
   if (listing.error != 0) listing.files.clear();

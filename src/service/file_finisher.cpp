@@ -477,7 +477,9 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
     }
   }
   const auto held = heldDirectory(directory.directory);
-  const auto listing = rotation::listOwnFiles(held->fd(), directory.ownFiles, ::geteuid());
+  static constexpr std::string_view kCompanions[] = {index::kIndexSuffix, kSidecarSuffix};
+  const auto listing =
+      rotation::listOwnFiles(held->fd(), directory.ownFiles, ::geteuid(), kCompanions);
   const fs::path where = held->currentPath();
   if (listing.error != 0) {
     spdlog::warn("{}: cannot list for retention: {}", where.string(), std::strerror(listing.error));

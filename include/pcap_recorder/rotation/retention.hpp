@@ -50,6 +50,9 @@ struct StoredFile {
   // the disk, but is never deleted, not even by min_free_space: deleting the uncompressed file
   // under its compressor would only bring the compressed copy back afterwards, uncounted.
   bool inProgress = false;
+  // Its companions' (index, sidecar), which go with it: they count towards max_total_size and
+  // come back free with it, but are no part of the file a shipper confirmed by its size.
+  std::uint64_t companionBytes = 0;
 };
 
 // A file's time for retention (see StoredFile::modified).
@@ -86,7 +89,9 @@ struct Listing {
 // symlink is never followed, so never listed) owned by `owner` whose names the matcher accepts,
 // with size and retention time. Read through the descriptor (openat ".", fstatat), never a path,
 // so a path re-pointed since the directory was opened cannot redirect it. Files that disappear
-// while listing are skipped. Never throws for a failed system call.
-Listing listOwnFiles(int directoryFd, const OwnFileMatcher& matcher, uid_t owner);
+// while listing are skipped. Never throws for a failed system call. `companionSuffixes`: the
+// files that go with each (NAME + suffix: its index, its sidecar), counted in companionBytes.
+Listing listOwnFiles(int directoryFd, const OwnFileMatcher& matcher, uid_t owner,
+                     std::span<const std::string_view> companionSuffixes = {});
 
 }  // namespace pcap_recorder::rotation

@@ -318,6 +318,29 @@ TEST(ChooseDeletions, MaxFilesThreeKeepsTheThreeNewest) {
   EXPECT_EQ(deletions[0].bytes, 100u);
 }
 
+// Free space that could not be read (fstatvfs failed: a network file system's moment) is passed
+// as the most there can be; adding a deleted file's bytes to it wrapped round to almost nothing,
+// and min_free_space then deleted every file, unshipped ones too.
+TEST(ChooseDeletions, FreeSpaceNotKnownNeverWrapsIntoDeletingEverything) {
+  const auto deletions =
+      chooseDeletions(fiveHourlyFiles(), {.maxFiles = 4, .minFreeBytes = kGiB}, kNow, UINT64_MAX);
+  EXPECT_THAT(namesOf(deletions), ElementsAre("a"));
+  EXPECT_THAT(
+      namesOf(chooseDeletions(fiveHourlyFiles(),
+                              {.maxFiles = 4, .minFreeBytes = kGiB, .keepUntilShipped = true}, kNow,
+                              UINT64_MAX)),
+      IsEmpty())
+      << "nothing is shipped: max_files keeps them, and min_free_space has no cause";
+}
+
+// A capture's index and sidecar are on the disk too: max_total_size counts them with it.
+TEST(ChooseDeletions, MaxTotalSizeCountsTheIndexAndSidecarOfEachFile) {
+  auto files = fiveHourlyFiles();
+  for (auto& each : files) each.companionBytes = 400;  // 100 B of capture, 400 of index+sidecar
+  EXPECT_THAT(namesOf(chooseDeletions(files, {.maxTotalBytes = 1500}, kNow, 0)),
+              ElementsAre("a", "b"));
+}
+
 TEST(ChooseDeletions, MaxFilesReachedButNotExceededDeletesNothing) {
   EXPECT_THAT(chooseDeletions(fiveHourlyFiles(), {.maxFiles = 5}, kNow, 0), IsEmpty());
 }
@@ -593,6 +616,23 @@ TEST(ListOwnFiles, ListsOnlyRegularFilesTheMatcherAccepts) {
   EXPECT_EQ(files[1].name, "eth0-20261123T175844_001.pcap");
   EXPECT_EQ(files[1].bytes, 3u);
   EXPECT_EQ(files[1].modified, Clock::time_point(mtime + seconds(1)));
+}
+
+TEST(ListOwnFiles, CountsTheIndexAndSidecarOfEachFileAsItsCompanions) {
+  const testing::TempDir directory;
+  const seconds mtime(1795456724);
+  writeFile(directory / "eth0-20261123T175844.pcap", "0123456789", mtime);
+  writeFile(directory / "eth0-20261123T175844.pcap.idx", std::string(300, 'i'), mtime);
+  writeFile(directory / "eth0-20261123T175844.pcap.json", std::string(40, 'j'), mtime);
+  writeFile(directory / "eth0-20261123T180000.pcap", "abc", mtime);
+  const HeldDirectory held(directory.path());
+  static constexpr std::string_view kSuffixes[] = {".idx", ".json"};
+  const Listing listing =
+      listOwnFiles(held.fd(), matcherFor(kDefaultTemplate), ::geteuid(), kSuffixes);
+  ASSERT_EQ(listing.files.size(), 2u);
+  EXPECT_EQ(listing.files[0].bytes, 10u);
+  EXPECT_EQ(listing.files[0].companionBytes, 340u);
+  EXPECT_EQ(listing.files[1].companionBytes, 0u);
 }
 
 TEST(ListOwnFiles, OfAnEmptyDirectoryIsEmpty) {
