@@ -61,11 +61,24 @@ std::optional<std::string> hookCommandProblem(std::string_view command) {
     case '<':
     case '>':
     case '\\':
+    // A subshell or a group: `(cd /srv && ./upload) "$1"` is a syntax error for sh.
+    case ')':
+    case '}':
       return std::string("ends in '") + command.back() +
              "', so the file's path added at its end would not be its argument";
     default:
-      return std::nullopt;
+      break;
   }
+  // The same for a compound command's last word: `... done "$1"` is a syntax error for sh.
+  // npos + 1 is 0: a command of one word.
+  const std::string_view lastWord = command.substr(command.find_last_of(" \t;&|(") + 1);
+  for (const std::string_view keyword : {"done", "fi", "esac"}) {
+    if (lastWord == keyword) {
+      return "ends in '" + std::string(keyword) +
+             "', so the file's path added at its end would not be its argument";
+    }
+  }
+  return std::nullopt;
 }
 
 std::string hookScript(std::string_view command) {

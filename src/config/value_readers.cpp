@@ -133,6 +133,12 @@ void readFileMode(Diagnostics& diagnostics, const Entry& entry, std::uint32_t& o
 void readDirectory(Diagnostics& diagnostics, const Entry& entry, std::filesystem::path& out) {
   std::optional<std::string> text = readString(diagnostics, entry, false);
   if (!text) return;
+  // Why: the daemon (under systemd, from /), pcap-recorderctl and the shipper each read it from
+  // their own working directory, and "~" is no shell's here.
+  if (!text->starts_with('/')) {
+    diagnostics.add(entry.mark, entry.label + " must be an absolute path, got " + quote(*text));
+    return;
+  }
   // One spelling per directory, so that whatever groups or compares directories (retention, the
   // finisher, pcap-recorderctl, the shipper) compares them as they are: "/srv/pcap/" and
   // "/srv//pcap/." are "/srv/pcap". `..` stays (see tidyPath).

@@ -633,14 +633,26 @@ TEST(ConfigParse, ReadsEveryDirectoryInOneSpellingAndLeavesDotDotToTheKernel) {
       "interfaces:\n"
       "  - {name: eth0, file_name: \"a-%s.pcap\"}\n"
       "  - {name: eth1, file_name: \"b-%s.pcap\", directory: /srv/x/../pcap/}\n"
-      "  - {name: eth2, file_name: \"c-%s.pcap\", directory: captures//eth2/}\n"
+      "  - {name: eth2, file_name: \"c-%s.pcap\", directory: /captures//eth2/}\n"
       "  - {name: eth3, file_name: \"d-%s.pcap\", directory: /}\n",
       kFile);
   ASSERT_THAT(config.interfaces, SizeIs(4));
   EXPECT_EQ(config.interfaces[0].output.directory.string(), "/srv/pcap");
   EXPECT_EQ(config.interfaces[1].output.directory.string(), "/srv/x/../pcap");
-  EXPECT_EQ(config.interfaces[2].output.directory.string(), "captures/eth2");
+  EXPECT_EQ(config.interfaces[2].output.directory.string(), "/captures/eth2");
   EXPECT_EQ(config.interfaces[3].output.directory.string(), "/");
+}
+
+// pcap-recorderctl and the shipper read the directory from their own working directory, the
+// daemon under systemd from /: a relative one (or "~/pcap", which no shell expands here) would be
+// three different directories.
+TEST(ConfigParse, ARelativeOutputDirectoryIsRefused) {
+  for (const char* directory : {"captures", "var/lib/pcap-recorder", "~/pcap", "./x"}) {
+    EXPECT_THAT(problemOf("output:\n  directory: \"" + std::string(directory) + "\"\n" +
+                          std::string(kOneInterface)),
+                IsProblem(2, 14, HasSubstr("must be an absolute path")))
+        << directory;
+  }
 }
 
 // What the file system would answer for the next tests, where /srv/link is a symbolic link to

@@ -92,13 +92,15 @@ TEST(RotateRetentionConfig, APostFinishCommandIsOneCommandTheFilesPathEnds) {
 TEST(RotateRetentionConfig, APostFinishCommandIsCheckedAsShReadsIt) {
   for (const std::string_view command :
        {R"(gzip -9)", R"(echo '#1' >> /tmp/x; :)", R"(mv -t /srv/done/ --)",
-        R"(ln -t "/srv/a b" --)", R"(echo a\\)", R"(echo 'a;')", R"(echo "it's" a#b)"}) {
+        R"(ln -t "/srv/a b" --)", R"(echo a\\)", R"(echo 'a;')", R"(echo "it's" a#b)",
+        R"(/opt/bin/done)", R"x(echo "(x)")x"}) {
     EXPECT_EQ(hookCommandProblem(command), std::nullopt) << command;
   }
   for (const std::string_view command :
        {R"(gzip -9 &)", R"(gzip -9;)", R"(gzip -9 # the file)", R"(gzip;#x)", R"(sort |)",
         R"(cat >)", R"(cat >#x)", R"(cat >> '/var/log/x)", R"(echo "a)", R"(echo a\)",
-        "gzip\nlogger", "gzip\r"}) {
+        "gzip\nlogger", "gzip\r", R"((cd /srv/up && ./upload))", R"({ upload; })",
+        R"(for f in a; do up; done)", R"(if true; then up; fi)"}) {
     EXPECT_NE(hookCommandProblem(command), std::nullopt) << command;
   }
   EXPECT_EQ(trimHookCommand("gzip -9 \n\t\n"), "gzip -9");
