@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/frames.hpp"
@@ -175,6 +176,28 @@ TEST(FileFinisher, RetentionOverARemovedDirectoryReCreatesItAndKeepsRunning) {
   finisher.requestRetention(dir / "out");
   finisher.stop();
   EXPECT_TRUE(fs::is_directory(dir / "out"));
+}
+
+// min_free_space is looked at every second between passes, not only at the 10 s pass or when a
+// file is finished: at 1 Gbit/s ten seconds are 1.25 GB written past it.
+TEST(FileFinisher, FreeSpaceBelowMinFreeSpaceIsSeenWithinSecondsWithoutAFileFinished) {
+  testing::TempDir dir;
+  fs::create_directory(dir / "out");
+  const auto capture = dir / "out" / "eth0-20261123T175844.pcap";
+  std::ofstream(capture) << "old capture";
+  std::vector<DirectoryRetention> directories;
+  // More free space than any disk has: below it from the start.
+  directories.push_back({dir / "out",
+                         {.minFreeBytes = UINT64_MAX / 2},
+                         rotation::OwnFileMatcher(std::vector<rotation::OwnFileTemplate>{
+                             {"{interface}-%Y%m%dT%H%M%S.pcap", "eth0"}})});
+  FileFinisher finisher(std::move(directories));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (fs::exists(capture) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_FALSE(fs::exists(capture)) << "not deleted within 5 s (the periodic pass comes at 10 s)";
+  finisher.stop();
 }
 
 TEST(OutputDirectory, TellsARemovedDirectoryFromAReplacedOne) {
