@@ -158,6 +158,12 @@ int Recorder::openNextFile(Nanoseconds time) {
   } catch (const std::system_error& error) {
     spdlog::error("{}: {} in {}", settings_.name, error.what(),
                   settings_.output.directory.string());
+    // No file to write into: frames are lost to the disk until one can be made, and the state
+    // says so (a reload that changed a file setting in place would otherwise show "capturing").
+    if (pause_.load(std::memory_order_relaxed) == PauseReason::none) {
+      lostToDiskAtPause_ = counters_.snapshot().packetsLostToDisk;
+      pause_.store(PauseReason::writeFailed, std::memory_order_relaxed);
+    }
     return error.code().value();
   }
 }

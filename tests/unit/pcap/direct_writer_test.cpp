@@ -21,6 +21,7 @@
 #include "support/file_size_limit.hpp"
 #include "support/frames.hpp"
 #include "support/pcap_reader.hpp"
+#include "support/ramfs_mount.hpp"
 #include "support/temp_dir.hpp"
 
 namespace pcap_recorder::pcap {
@@ -186,23 +187,7 @@ TEST_F(DirectWriterTest, TheHeaderIsInTheFileAtOnce) {
   EXPECT_EQ(testing::readPcapFile(dir_ / "h.pcap.part").records.size(), 0u);
 }
 
-// ramfs refuses O_DIRECT (tmpfs takes it since Linux 6.6). Mounting one needs root: skipped
-// without.
-class RamfsMount {
- public:
-  explicit RamfsMount(const fs::path& at) : at_(at) {
-    fs::create_directory(at_);
-    mounted_ = ::mount("ramfs", at_.c_str(), "ramfs", 0, nullptr) == 0;
-  }
-  ~RamfsMount() {
-    if (mounted_) ::umount2(at_.c_str(), MNT_DETACH);
-  }
-  bool mounted() const noexcept { return mounted_; }
-
- private:
-  fs::path at_;
-  bool mounted_ = false;
-};
+using testing::RamfsMount;
 
 TEST_F(DirectWriterTest, RequiredDirectIoFailsWhereTheFileSystemRefusesItAndAutoFallsBack) {
   const RamfsMount ramfs(dir_ / "ramfs");

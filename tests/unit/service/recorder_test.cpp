@@ -25,6 +25,7 @@
 #include "support/frames.hpp"
 #include "support/gate.hpp"
 #include "support/pcap_reader.hpp"
+#include "support/ramfs_mount.hpp"
 #include "support/temp_dir.hpp"
 
 namespace pcap_recorder::service {
@@ -437,6 +438,44 @@ TEST(Recorder, WritingResumedAfterAFullDiskWhileBehindTheClockNeverLetsAFileSpan
 // A reload to a directory that cannot be created (here under a dangling symlink, as under a mount
 // point whose disk is not mounted) pauses writing rather than ending capture: frames are counted
 // as lost until the directory can be created, then written there.
+// A reload whose next file cannot be made (here: direct_io on where O_DIRECT is refused) shows
+// writing paused, as a failed write does, rather than "capturing" while every frame is lost.
+TEST(Recorder, AReloadWhoseNextFileCannotBeMadeShowsWritingPaused) {
+  testing::TempDir dir;
+  const testing::RamfsMount ramfs(dir / "ramfs");
+  if (!ramfs.mounted()) GTEST_SKIP() << "cannot mount ramfs (not root?)";
+  std::vector<std::vector<std::byte>> blocks;
+  for (std::uint32_t sequence = 0; sequence < 2; ++sequence) {
+    blocks.push_back(testing::buildBlock(
+        {{.data = testing::buildUdpFrame({.sequence = sequence}), .seconds = 1000 + sequence}}));
+  }
+  auto source = std::make_unique<ScriptedSource>(std::move(blocks));
+  ScriptedSource& scripted = *source;
+  scripted.makeAvailable(1);
+  config::InterfaceSettings settings;
+  settings.name = "fake0";
+  settings.output.directory = dir / "before";
+  settings.rotate.interval = 0ms;
+  auto next = settings;
+  next.output.directory = dir / "ramfs";
+  next.output.directIo = config::DirectIo::on;
+  FileFinisher finisher({});
+  {
+    Recorder recorder(settings, finisher, std::move(source));
+    recorder.start();
+    scripted.waitUntilReleased(1);
+    recorder.applySettings(next);
+    scripted.makeAvailable(2);
+    scripted.waitUntilReleased(2);
+    EXPECT_TRUE(recorder.capturing());
+    EXPECT_EQ(recorder.state(), (InterfaceState{CaptureState::paused, PauseReason::writeFailed}));
+    recorder.requestStop();
+    recorder.join();
+    finisher.stop();
+    EXPECT_EQ(recorder.stats().packetsLostToDisk, 1u) << "the frame after the reload";
+  }
+}
+
 TEST(Recorder, AReloadToADirectoryThatCannotBeCreatedPausesWritingUntilItCanBe) {
   testing::TempDir dir;
   fs::create_directory_symlink(dir / "disk", dir / "mnt");
