@@ -428,6 +428,10 @@ FileSummary ClosedFile::complete(int directoryFd, const FinishOperations& operat
     file_.reset();
     return FileSummary{};
   }
+  if (summary_.writebackError != 0) {
+    throw std::system_error(summary_.writebackError, std::generic_category(),
+                            "part of " + part + " did not reach the disk");
+  }
   // Why: a cut the writer could not make (ftruncate failing after a failed write, or at a direct
   // I/O flush) leaves zero padding or part of a record after the last whole one. Cut again here;
   // a file that still cannot be cut is not finished, and the next start's repair cuts it.
@@ -438,10 +442,6 @@ FileSummary ClosedFile::complete(int directoryFd, const FinishOperations& operat
     util::throwErrno("cannot cut " + part + " to its last whole record (" +
                      std::to_string(summary_.bytes) + " of its " + std::to_string(written.st_size) +
                      " bytes)");
-  }
-  if (summary_.writebackError != 0) {
-    throw std::system_error(summary_.writebackError, std::generic_category(),
-                            "part of " + part + " did not reach the disk");
   }
   // Why a failed fsync is a failed file: the kernel may already have dropped the pages it could
   // not write, so the data under the final name would not be what was captured.

@@ -292,6 +292,10 @@ void FileFinisher::keepWithinLimits(const std::stop_token& stop) {
   });
   // At the priority of the thread that made the finisher, as capture: see the top of the header.
   auto nextRetention = std::chrono::steady_clock::now() + kRetentionInterval;
+  // Directories whose last pass for low free space deleted nothing (the disk is full of what is
+  // not ours, or all is in progress): looked at again with the next periodic pass, not every
+  // second, for a pass lists the whole directory.
+  std::set<fs::path> nothingToFree;
   for (;;) {
     std::vector<fs::path> requests;
     std::shared_ptr<const Directories> directories;
@@ -315,13 +319,20 @@ void FileFinisher::keepWithinLimits(const std::stop_token& stop) {
       });
       // No exception leaves this thread: an uncaught one would end the daemon (std::terminate).
       try {
-        if (!requested && now < nextRetention && !belowMinFreeSpace(directory)) continue;
-        applyRetention(directory);
+        const bool due = requested || now >= nextRetention;
+        const bool lowOnSpace =
+            !due && !nothingToFree.contains(directory.directory) && belowMinFreeSpace(directory);
+        if (!due && !lowOnSpace) continue;
+        const std::size_t deleted = applyRetention(directory);
+        if (lowOnSpace && deleted == 0) nothingToFree.insert(directory.directory);
       } catch (const std::exception& error) {
         spdlog::error("{}: retention failed: {}", directory.directory.string(), error.what());
       }
     }
-    if (now >= nextRetention) nextRetention = now + kRetentionInterval;
+    if (now >= nextRetention) {
+      nextRetention = now + kRetentionInterval;
+      nothingToFree.clear();
+    }
     retentionRounds_.fetch_add(1, std::memory_order_release);
     if (stopping) break;
   }
@@ -471,7 +482,7 @@ bool FileFinisher::belowMinFreeSpace(const DirectoryRetention& directory) {
   return minimum > 0 && freeBytes(heldDirectory(directory.directory)->fd()) < minimum;
 }
 
-void FileFinisher::applyRetention(const DirectoryRetention& directory) {
+std::size_t FileFinisher::applyRetention(const DirectoryRetention& directory) {
   // For the whole pass: the finisher begins no file meanwhile, so every file that can change
   // under this pass is in `inProgress` (see the top of the header).
   const std::lock_guard pass(passMutex_);
@@ -492,7 +503,7 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
   const fs::path where = held->currentPath();
   if (listing.error != 0) {
     spdlog::warn("{}: cannot list for retention: {}", where.string(), std::strerror(listing.error));
-    return;
+    return 0;
   }
   auto files = withFilesInProgress(held->fd(), listing.files, inProgress);
   const auto& limits = directory.limits;
@@ -521,6 +532,7 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
   }
   const auto deletions = rotation::chooseDeletions(
       std::move(files), limits, std::chrono::system_clock::now(), freeBytes(held->fd()));
+  std::size_t deleted = 0;
   for (const auto& deletion : deletions) {
     // Submitted since the pass began (a file start-up repair finished): not begun yet, as this
     // pass holds the finisher back, but its job is queued to store it.
@@ -537,10 +549,12 @@ void FileFinisher::applyRetention(const DirectoryRetention& directory) {
       ::unlinkat(held->fd(), (deletion.name + std::string(kSidecarSuffix)).c_str(), 0);
       spdlog::info("{}: deleted {} ({} bytes): {}", where.string(), deletion.name, deletion.bytes,
                    deletion.reason);
+      ++deleted;
     } else if (errno != ENOENT) {
       spdlog::warn("{}: cannot delete {}: {}", where.string(), deletion.name, std::strerror(errno));
     }
   }
+  return deleted;
 }
 
 }  // namespace pcap_recorder::service

@@ -180,7 +180,8 @@ class FileFinisher {
   void markInProgress(const std::filesystem::path& directory, const std::string& name);
   void markStored(const std::filesystem::path& directory, const std::string& name);
   bool isInProgress(const DirectoryRetention& directory, std::string_view name);
-  void applyRetention(const DirectoryRetention& directory);
+  // One pass over `directory`; returns how many files it deleted.
+  std::size_t applyRetention(const DirectoryRetention& directory);
   // Whether the file system of `directory` has less free than its min_free_space.
   bool belowMinFreeSpace(const DirectoryRetention& directory);
   // The held directory for `path`, (re)opened when it was removed or replaced. Retention thread.
